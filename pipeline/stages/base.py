@@ -1,0 +1,48 @@
+"""A stage is a small typed class with one job. Stages never import Ray: one adapter
+(``pipeline.ray_adapter``) turns any stage into ``Dataset.map_batches``, and unit tests run a
+stage as plain Python on a dict of columns.
+
+A batch is column-oriented: ``dict[str, list | numpy.ndarray]``, every column the same length.
+A stage that fails on one row writes ``status="error"``, ``error_type`` and ``error`` for that
+row and carries on; only a dead engine raises.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Batch = dict[str, Any]
+
+
+class Resources(BaseModel):
+    """What one worker of the stage needs. Light stages take fractional CPUs so Ray Data can
+    run the whole graph on 2 cores without waiting for resources."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpus: float = Field(0.25, gt=0.0)
+    gpus: float = Field(0.0, ge=0.0)
+    concurrency: int = Field(1, ge=1)  # actors in the pool (stateful stages)
+    batch_size: int = Field(16, ge=1)
+
+
+class Stage(ABC):
+    name: ClassVar[str] = "stage"
+    reads: ClassVar[tuple[str, ...]] = ()
+    writes: ClassVar[tuple[str, ...]] = ()
+    stateful: ClassVar[bool] = False  # True: run as an actor pool, setup() once per actor
+
+    resources: Resources = Resources()
+
+    def setup(self) -> None:  # noqa: B027 - optional hook
+        """Load heavy things once per worker (models, encoders)."""
+
+    @abstractmethod
+    def process_batch(self, batch: Batch) -> Batch:
+        """Pure function of the batch: returns the batch with ``writes`` columns set."""
+
+    def __call__(self, batch: Batch) -> Batch:
+        return self.process_batch(batch)
