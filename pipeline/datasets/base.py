@@ -50,6 +50,7 @@ class Annotations:
     videos: dict[str, Video]
     queries: list[Query]
     policies: PolicyReport
+    queries_read: dict[str, int] = field(default_factory=dict)  # entries read per split, before policies
 
     def splits(self) -> list[str]:
         return sorted({q.split for q in self.queries})
