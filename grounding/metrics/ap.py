@@ -1,0 +1,88 @@
+"""Average precision, in the two forms the official QVHighlights evaluation uses.
+
+- ``detection_ap``: moment retrieval. Predictions are matched greedily, best score first, each to
+  the unmatched ground-truth window of highest IoU at or above the threshold (ties: the later GT
+  window first, as the official matching does); precision is interpolated VOC-style (the maximum
+  precision at any higher recall) and summed over the recall steps, with recall divided by the
+  number of GT windows.
+- ``ranking_ap``: highlight detection. Clips are ranked by predicted saliency; AP is the mean of
+  the interpolated precision at each rank where recall increases (scikit-learn's precision-recall
+  curve semantics: tied scores form one threshold). A column with a single label value scores
+  1 when all clips are positive and 0 when none are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from grounding.metrics.temporal import iou_matrix
+
+
+def voc_interpolated_ap(precision: NDArray[np.float64], recall: NDArray[np.float64]) -> float:
+    """Area under the interpolated precision-recall curve, recall padded with 0 and 1."""
+    mprec = np.concatenate([[0.0], precision, [0.0]])
+    mrec = np.concatenate([[0.0], recall, [1.0]])
+    mprec = np.maximum.accumulate(mprec[::-1])[::-1]
+    steps = np.nonzero(mrec[1:] != mrec[:-1])[0] + 1
+    return float(np.sum((mrec[steps] - mrec[steps - 1]) * mprec[steps]))
+
+
+def detection_ap(
+    pred: NDArray[np.float64], gt: NDArray[np.float64], thresholds: Sequence[float]
+) -> NDArray[np.float64]:
+    """AP of one query's predictions ``(n, 3)`` [start, end, score] against its GT windows
+    ``(g, 2)``, one value per IoU threshold. No prediction gives AP 0."""
+    n_thr = len(thresholds)
+    if len(pred) == 0 or len(gt) == 0:
+        return np.zeros(n_thr)
+    pred = pred[np.argsort(-pred[:, 2], kind="stable")]
+    ious = iou_matrix(pred[:, :2], gt)  # (n, g)
+    thr = np.asarray(thresholds, dtype=np.float64)[:, None]
+    gt_index = np.arange(len(gt))
+    tp = np.zeros((n_thr, len(pred)))
+    locked = np.zeros((n_thr, len(gt)), dtype=bool)
+    for i, row in enumerate(ious):
+        order = np.lexsort((-gt_index, -row))  # IoU descending, then GT index descending
+        free = (row[order][None, :] >= thr) & ~locked[:, order]
+        matched = free.any(axis=1)
+        rows = np.nonzero(matched)[0]
+        locked[rows, order[free[rows].argmax(axis=1)]] = True
+        tp[matched, i] = 1.0
+    tp_cum = np.cumsum(tp, axis=1)
+    fp_cum = np.cumsum(1.0 - tp, axis=1)
+    recall = tp_cum / float(len(gt))
+    precision = tp_cum / (tp_cum + fp_cum)
+    return np.array([voc_interpolated_ap(precision[t], recall[t]) for t in range(n_thr)])
+
+
+def ranking_ap(labels: NDArray[np.float64], scores: NDArray[np.float64]) -> NDArray[np.float64]:
+    """AP of ranking ``scores`` (n,) against each binary label column of ``labels`` (n, m): (m,).
+
+    The sort and the thresholds depend on the scores alone, so they are shared by all columns."""
+    labels = np.asarray(labels, dtype=np.float64)
+    if labels.ndim == 1:
+        labels = labels[:, None]
+    n, m = labels.shape
+    out = np.zeros(m)
+    if n == 0:
+        return out
+    order = np.argsort(scores, kind="mergesort")[::-1]
+    sorted_scores = scores[order]
+    cut = np.concatenate([np.nonzero(np.diff(sorted_scores))[0], [n - 1]])
+    tps_all = np.cumsum(labels[order], axis=0)[cut]  # (n_thresholds, m)
+    fps = 1.0 + cut - tps_all.T  # (m, n_thresholds)
+    for j in range(m):
+        column = labels[:, j]
+        if np.all(column == column[0]):
+            out[j] = 1.0 if column[0] != 0 else 0.0
+            continue
+        tps = tps_all[:, j]
+        precision = np.concatenate([(tps / (tps + fps[j]))[::-1], [1.0]])
+        recall = np.concatenate([(tps / tps[-1])[::-1], [0.0]]).astype(np.float32)
+        precision = np.maximum.accumulate(precision)
+        steps = np.nonzero(np.diff(recall))[0]
+        out[j] = float(np.mean(precision[steps]))
+    return out
