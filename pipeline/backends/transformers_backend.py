@@ -1,0 +1,154 @@
+"""The ``transformers`` backend: batched generation with AutoModelForImageTextToText, on CPU or GPU.
+
+Prompts are formatted and images preprocessed by the model family's adapter (``adapters.py``),
+then requests of similar length are batched with left padding and generated greedily
+(temperature 0) or by seeded sampling. Only the tokenizer and the image processor are loaded,
+never the composite processor: in transformers 5.x that one wants a video processor, which needs
+torchvision. A request that cannot be prepared (a malformed image, say) becomes an error result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pipeline.backends.adapters import EncodedPrompt, ModelAdapter, adapter_for
+from pipeline.backends.base import BACKENDS, Backend, GenerationRequest, GenerationResult, SamplingConfig
+from pipeline.hashing import canonical_json
+
+
+def local_revision(folder: Path) -> str:
+    """sha256 over config.json's bytes and the weight files' names and sizes."""
+    h = hashlib.sha256((folder / "config.json").read_bytes())
+    weights = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin"))
+    h.update(canonical_json([[p.name, p.stat().st_size] for p in weights]).encode())
+    return h.hexdigest()
+
+
+def error_result(request: GenerationRequest, exc: Exception) -> GenerationResult:
+    return GenerationResult(key=request.key, text="", status="error", error_type=type(exc).__name__, error=str(exc))
+
+
+@BACKENDS.register("transformers")
+class TransformersBackend(Backend):
+    """Hugging Face transformers generation; ``batch_size`` requests per ``model.generate`` call."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str,
+        sampling: SamplingConfig,
+        device: str = "cpu",
+        batch_size: int = 8,
+        dtype: str = "float32",
+    ) -> None:
+        super().__init__(model, sampling, device=device, batch_size=batch_size, dtype=dtype)
+        self.device = device
+        self.batch_size = batch_size
+        self.dtype = dtype
+        self._model: Any = None
+        self._adapter: ModelAdapter | None = None
+        self._revision = ""
+
+    @property
+    def model_revision(self) -> str:
+        return self._revision
+
+    def setup(self) -> None:
+        from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
+        from transformers.utils import is_torchvision_available
+
+        if self._model is not None:
+            return
+        config = AutoConfig.from_pretrained(self.model)
+        tokenizer = AutoTokenizer.from_pretrained(self.model, padding_side="left")
+        backend = {} if is_torchvision_available() else {"backend": "pil"}
+        image_processor = AutoImageProcessor.from_pretrained(self.model, **backend)
+        self._adapter = adapter_for(config, tokenizer, image_processor)
+        model = AutoModelForImageTextToText.from_pretrained(self.model, dtype=getattr(torch, self.dtype))
+        self._model = model.to(self.device).eval()
+        folder = Path(self.model)
+        commit = getattr(config, "_commit_hash", None)
+        self._revision = commit or (local_revision(folder) if folder.is_dir() else "")
+
+    @property
+    def adapter(self) -> ModelAdapter:
+        if self._adapter is None:
+            msg = f"{self.name} backend: call setup() before generate() (model {self.model})"
+            raise RuntimeError(msg)
+        return self._adapter
+
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        results: dict[int, GenerationResult] = {}
+        ready: list[tuple[int, EncodedPrompt]] = []
+        for i, request in enumerate(requests):
+            try:
+                ready.append((i, self.adapter.encode(request.prompt, request.images)))
+            except Exception as exc:  # noqa: BLE001 - one bad request is an error row, not a crash
+                results[i] = error_result(request, exc)
+        ready.sort(key=lambda item: len(item[1].input_ids))  # similar lengths share a batch
+        for start in range(0, len(ready), self.batch_size):
+            batch = ready[start : start + self.batch_size]
+            for i, result in zip([i for i, _ in batch], self._generate_or_isolate(requests, batch)):
+                results[i] = result
+        return [results[i] for i in range(len(requests))]
+
+    def _generate_or_isolate(
+        self, requests: list[GenerationRequest], batch: list[tuple[int, EncodedPrompt]]
+    ) -> list[GenerationResult]:
+        """Generate a batch; if it fails, retry its requests one by one so only the culprit fails."""
+        try:
+            return self._generate_batch([requests[i].key for i, _ in batch], [e for _, e in batch])
+        except Exception as exc:  # noqa: BLE001
+            if len(batch) == 1:
+                return [error_result(requests[batch[0][0]], exc)]
+        return [r for item in batch for r in self._generate_or_isolate(requests, [item])]
+
+    def _generate_batch(self, keys: list[str], encoded: list[EncodedPrompt]) -> list[GenerationResult]:
+        tokenizer = self.adapter.tokenizer
+        width = max(len(e.input_ids) for e in encoded)
+        pad = tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(e.input_ids)) + e.input_ids for e in encoded])
+        mask = torch.tensor([[0] * (width - len(e.input_ids)) + [1] * len(e.input_ids) for e in encoded])
+        inputs = {"input_ids": input_ids, "attention_mask": mask, **self.adapter.collate_images(encoded)}
+        inputs = {name: t.to(self.device) for name, t in inputs.items()}
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self._model.dtype)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            torch.manual_seed(self.sampling.seed)
+            output = self._model.generate(**inputs, **self._generate_kwargs())
+        latency_ms = (time.perf_counter() - started) * 1000.0  # the batch's wall time, for each row
+        rows = zip(keys, output, encoded)
+        return [self._result(key, row[width:].tolist(), len(e.input_ids), latency_ms) for key, row, e in rows]
+
+    def _generate_kwargs(self) -> dict[str, Any]:
+        s = self.sampling
+        tokenizer = self.adapter.tokenizer
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": s.max_new_tokens,
+            "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        }
+        if s.temperature > 0:
+            return {**kwargs, "do_sample": True, "temperature": s.temperature, "top_p": s.top_p, "top_k": 0}
+        return {**kwargs, "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+
+    def _result(self, key: str, new_ids: list[int], n_prompt: int, latency_ms: float) -> GenerationResult:
+        eos = self.adapter.tokenizer.eos_token_id
+        if eos in new_ids:
+            new_ids = new_ids[: new_ids.index(eos) + 1]
+        text = self.adapter.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
+        return GenerationResult(
+            key=key,
+            text=text,
+            n_prompt_tokens=n_prompt,
+            n_output_tokens=len(new_ids),
+            latency_ms=latency_ms,
+            token_ids=new_ids,
+        )
