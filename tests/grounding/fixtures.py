@@ -1,0 +1,109 @@
+"""A tiny manifest + cache + feature folder written with the real cache code, for the grounding
+tests. The vectors are random (seeded); everything else (Parquet shards via ``CacheStore``, the
+manifest schema and metadata, ``{vid}.npz`` features) is the real format the pipeline writes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.cache.layout import MANIFEST_SCHEMA, PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
+from pipeline.cache.store import CacheStore
+from pipeline.hashing import cache_key, sha256_text
+
+ENCODER = "random-test-encoder"
+
+
+@dataclass
+class TinyCorpus:
+    root: Path
+    manifest: Path
+    cache_dir: Path
+    features: Path
+    video_dim: int
+    text_dim: int
+    videos: dict[str, float]  # video_id -> duration
+    n_snippets: dict[str, int]  # video_id -> feature rows
+
+
+def _prior(kind: str, vid: str, t0: float, t1: float, text: str, status: str = "ok") -> dict:
+    return {
+        "key": cache_key({"kind": kind, "vid": vid, "t": [t0, t1], "text": text}), "kind": kind,
+        "video_id": vid, "video_sha256": sha256_text(vid), "query_id": "", "t_start": t0, "t_end": t1,
+        "text": text, "text_sha256": sha256_text(text), "model": "random", "model_revision": "0",
+        "prompt_id": kind, "prompt_version": 1, "prompt_sha256": "0", "sampling": "{}", "backend": "none",
+        "n_prompt_tokens": 0, "n_output_tokens": 0, "latency_ms": 0.0, "status": status,
+        "error_type": "" if status == "ok" else "Boom", "error": "", "raw": "", "created_at": "2026-01-01T00:00:00Z",
+    }
+
+
+def build_tiny_corpus(root: Path, n_videos: int = 6, queries_per_video: int = 2, video_dim: int = 16,
+                      text_dim: int = 8, seed: int = 0, splits: tuple[str, ...] = ("train", "val", "test")) -> TinyCorpus:
+    """Videos of 8-20 s with one feature row per second, one narrative per second, a clip caption
+    per 4 s, two events, and ``queries_per_video`` queries each with a random window. Videos are
+    dealt to ``splits`` round-robin. One narrative per video has status 'error' (it must be skipped)."""
+    rng = np.random.default_rng(seed)
+    cache_dir, features = root / "cache", root / "features"
+    features.mkdir(parents=True, exist_ok=True)
+    store = CacheStore(cache_dir)
+    priors: dict[str, list[dict]] = {"narrative": [], "clip_caption": [], "event": []}
+    texts: set[str] = set()
+    manifest_rows, videos, n_snippets = [], {}, {}
+    for v in range(n_videos):
+        vid = f"vid{v:02d}"
+        duration = float(rng.integers(8, 21)) + 0.5
+        n = int(np.ceil(duration))
+        videos[vid], n_snippets[vid] = duration, n
+        np.savez(features / f"{vid}.npz", features=rng.normal(size=(n, video_dim)).astype(np.float32))
+        keys: dict[str, list[str]] = {k: [] for k in priors}
+        for t in range(n):
+            row = _prior("narrative", vid, float(t), float(t), f"{vid} frame {t}", "error" if t == 1 else "ok")
+            priors["narrative"].append(row)
+            keys["narrative"].append(row["key"])
+        for t in range(0, n, 4):
+            row = _prior("clip_caption", vid, float(t), min(t + 4.0, duration), f"{vid} clip {t}")
+            priors["clip_caption"].append(row)
+            keys["clip_caption"].append(row["key"])
+        for e, (t0, t1) in enumerate([(0.0, duration / 2), (duration / 2, duration)]):
+            row = _prior("event", vid, t0, t1, f"{vid} event {e}")
+            priors["event"].append(row)
+            keys["event"].append(row["key"])
+        qids = [f"{vid}_q{q}" for q in range(queries_per_video)]
+        for q, qid in enumerate(qids):
+            start = float(rng.uniform(0, duration * 0.6))
+            end = float(min(duration, start + rng.uniform(2.0, duration * 0.4)))
+            query = f"person does thing {q} in {vid}"
+            texts.add(query)
+            manifest_rows.append({
+                "query_id": qid, "video_id": vid, "split": splits[v % len(splits)], "query": query,
+                "windows": [[round(start, 2), round(end, 2)]], "duration": duration,
+                "video_sha256": sha256_text(vid), "query_sha256": sha256_text(query),
+                "narrative_keys": keys["narrative"], "clip_caption_keys": keys["clip_caption"],
+                "event_keys": keys["event"], "query_rewrite_keys": [], "query_caption_keys": [],
+                "context_query_ids": [o for o in qids if o != qid], "extra": json.dumps({}),
+            })
+    for kind, rows in priors.items():
+        store.write_priors(kind, pa.Table.from_pylist(rows, schema=PRIOR_SCHEMA))
+        texts |= {r["text"] for r in rows if r["status"] == "ok"}
+    text_rows = []
+    for text in sorted(texts):
+        n_tok = len(text.split())
+        text_rows.append({
+            "text_sha256": sha256_text(text), "encoder": ENCODER, "text": text, "dim": text_dim,
+            "sentence": rng.normal(size=text_dim).astype(np.float32).tolist(), "n_tokens": n_tok,
+            "tokens": rng.normal(size=n_tok * text_dim).astype(np.float32).tolist(),
+        })
+    store.write_text_features(ENCODER, pa.Table.from_pylist(text_rows, schema=TEXT_FEATURE_SCHEMA))
+    meta = {"dataset": "tiny", "cache_dir": str(cache_dir), "text_encoder": ENCODER,
+            "visual_features": "random", "created_at": "2026-01-01T00:00:00Z"}
+    table = pa.Table.from_pylist(manifest_rows, schema=MANIFEST_SCHEMA).replace_schema_metadata(meta)
+    manifest = root / "manifests" / "tiny.parquet"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, manifest)
+    return TinyCorpus(root, manifest, cache_dir, features, video_dim, text_dim, videos, n_snippets)
