@@ -1,0 +1,44 @@
+"""The attention unit A of TEA Eq. (6): a target sequence X^t attends a reference X^r.
+
+    R(X^t, X^r) = Softmax(FC(X^t) FC(X^r)^T / sqrt(d))
+    A(X^t, X^r) = FC(X^t + R(X^t, X^r) FC(X^r))
+
+four independent FC layers (query, key, value, output), multi-head (TEA: 8 heads of a 128-d
+hidden size, so sqrt(d) is the per-head size), followed by layer normalisation and dropout
+(TEA: 0.2)."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from grounding.layers.masking import masked_softmax, zero_padded
+
+
+class AttentionUnit(nn.Module):
+    def __init__(self, dim: int, heads: int = 8, dropout: float = 0.2) -> None:
+        super().__init__()
+        if dim % heads != 0:
+            msg = f"attention unit: hidden size {dim} is not divisible by heads={heads}"
+            raise ValueError(msg)
+        self.heads = heads
+        self.fc_query = nn.Linear(dim, dim)
+        self.fc_key = nn.Linear(dim, dim)
+        self.fc_value = nn.Linear(dim, dim)
+        self.fc_out = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.drop = nn.Dropout(dropout)
+
+    def _split(self, x: Tensor) -> Tensor:
+        b, n, d = x.shape
+        return x.view(b, n, self.heads, d // self.heads).transpose(1, 2)  # (B, h, n, d_h)
+
+    def forward(self, target: Tensor, target_mask: Tensor, ref: Tensor, ref_mask: Tensor) -> Tensor:
+        """target (B, Lt, d), ref (B, Lr, d), masks (B, Lt) / (B, Lr) bool -> (B, Lt, d)."""
+        q, k, v = self._split(self.fc_query(target)), self._split(self.fc_key(ref)), self._split(self.fc_value(ref))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, h, Lt, Lr)
+        attn = masked_softmax(scores, ref_mask[:, None, None, :])  # R of Eq. (6)
+        ctx = (attn @ v).transpose(1, 2).reshape(target.shape)  # R FC(X^r), heads merged
+        out = self.drop(self.norm(self.fc_out(target + ctx)))  # FC(X^t + R FC(X^r))
+        return zero_padded(out, target_mask)

@@ -1,0 +1,93 @@
+"""``span``: the baseline (TEA's [19] EMB / VSLNet span pipeline), video + query only.
+
+    encoders -> guided conv (Eq. 7) -> Attn (Eq. 8-9) -> context-query attention (Eq. 11)
+    -> foreground gate h + conditioned span predictor (Eq. 10); loss Eq. (15-17).
+
+Other methods subclass it and reuse ``encode`` (inputs -> hidden size) and ``ground``
+(Eq. 7-11 on a video-like sequence); parts can also be passed in to replace the defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import Field, model_validator
+from torch import Tensor, nn
+
+from grounding.layers import AttnBlock, FeatureEncoder, GuidedConv, SpanPredictor
+from grounding.losses import grounding_loss
+from grounding.models.base import GroundingModel, ModelConfig, register_model
+
+
+class SpanConfig(ModelConfig):
+    video_dim: int = Field(1024, gt=0, description="input video feature size Dv")
+    text_dim: int = Field(384, gt=0, description="input text feature size Dt (query words, narratives)")
+    hidden: int = Field(128, gt=0, description="hidden size of every layer (TEA: 128)")
+    heads: int = Field(8, gt=0, description="attention heads of Eq. (6) (TEA: 8)")
+    dropout: float = Field(0.2, ge=0.0, lt=1.0, description="dropout rate (TEA: 0.2)")
+    use_guided_conv: bool = Field(True, description="the guided mechanism of Eq. (7)")
+    guided_kernel: int = Field(3, gt=0, description="Conv2D kernel of Eq. (7); odd")
+    use_highlight: bool = Field(True, description="the foreground gate h of Eq. (10) and its loss Eq. (16)")
+    highlight_weight: float = Field(5.0, ge=0.0, description="lambda of Eq. (17) (TEA: 5)")
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> SpanConfig:
+        if self.hidden % self.heads != 0:
+            msg = f"hidden={self.hidden} must be divisible by heads={self.heads}"
+            raise ValueError(msg)
+        if self.guided_kernel % 2 != 1:
+            msg = f"guided_kernel={self.guided_kernel} must be odd (allowed: 1, 3, 5, ...)"
+            raise ValueError(msg)
+        return self
+
+
+def _or(given: nn.Module | None, default: Callable[[], nn.Module]) -> nn.Module:
+    return given if given is not None else default()
+
+
+@register_model("span", SpanConfig)
+class SpanModel(GroundingModel):
+    config: SpanConfig
+
+    def __init__(
+        self,
+        config: SpanConfig,
+        *,
+        video_encoder: nn.Module | None = None,
+        query_encoder: nn.Module | None = None,
+        guided_conv: nn.Module | None = None,
+        attn: nn.Module | None = None,
+        predictor: nn.Module | None = None,
+    ) -> None:
+        super().__init__(config)
+        c = config
+        self.video_encoder = _or(video_encoder, lambda: FeatureEncoder(c.video_dim, c.hidden, c.dropout))
+        self.query_encoder = _or(query_encoder, lambda: FeatureEncoder(c.text_dim, c.hidden, c.dropout))
+        self.guided_conv = guided_conv if guided_conv is not None or not c.use_guided_conv else GuidedConv(c.guided_kernel)
+        self.attn = _or(attn, lambda: AttnBlock.build(c.hidden, c.heads, c.dropout))
+        self.predictor = _or(predictor, lambda: SpanPredictor.build(c.hidden, c.dropout, c.use_highlight))
+
+    def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """Video (B, L, d) and query words (B, Lq, d) in the hidden size."""
+        v = self.video_encoder(batch["video"], batch["video_mask"])
+        q = self.query_encoder(batch["query_tokens"], batch["query_mask"])
+        return v, q
+
+    def ground(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor) -> dict[str, Tensor]:
+        """Eq. (7-11) on a video-like sequence v: start / end / highlight logits (B, L)."""
+        if self.guided_conv is not None:
+            v = self.guided_conv(v, v_mask)  # Eq. (7)
+        v, q = self.attn(v, v_mask, q, q_mask)  # Eq. (8-9)
+        return self.predictor(v, v_mask, q, q_mask)  # Eq. (10-11)
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        self.check_batch(batch)
+        v, q = self.encode(batch)
+        return self.ground(v, batch["video_mask"], q, batch["query_mask"])
+
+    @property
+    def highlight_keys(self) -> tuple[str, ...]:
+        """Outputs supervised by Eq. (16)."""
+        return ("highlight_logits",) if self.config.use_highlight else ()
+
+    def loss(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        return grounding_loss(outputs, batch, self.config.highlight_weight, self.highlight_keys)  # Eq. (17)
