@@ -35,7 +35,9 @@ def read_qvh_jsonl(builder: AnnotationBuilder, path: Path, split: str) -> None:
                 msg = f"{where}: field 'query' must be a string, got {text!r}"
                 raise ValueError(msg)
             labelled = "relevant_windows" in entry
-            windows = parse_windows(entry["relevant_windows"], f"{where} relevant_windows") if labelled else []
+            windows = []
+            if labelled:
+                windows = parse_windows(entry["relevant_windows"], f"{where} relevant_windows")
             builder.add(
                 split=split,
                 query_id=str(qid),

@@ -28,7 +28,8 @@ def _read(builder: AnnotationBuilder, path: Path, split: str) -> None:
         fps = float(require(entry, "fps", where))
         frames = require(entry, "frame_count", where)
         gt = require(entry, "temporal_gt", where)
-        window = (require(gt, "begin_fid", f"{where}.temporal_gt") / fps, require(gt, "end_fid", f"{where}.temporal_gt") / fps)
+        begin, end = (require(gt, key, f"{where}.temporal_gt") for key in ("begin_fid", "end_fid"))
+        window = (begin / fps, end / fps)
         segment = require(entry, "used_segment", where)
         objects = {o["tid"]: o["category"] for o in require(entry, "subject/objects", where)}
         common: dict[str, Any] = {
@@ -48,8 +49,13 @@ def _read(builder: AnnotationBuilder, path: Path, split: str) -> None:
                     windows=[window],
                     duration=frames / fps if fps > 0 else None,
                     source=at,
-                    extra={**common, "sentence_type": kind, "target_id": target,
-                           "target_category": objects.get(target), "target_type": sentence.get("type")},
+                    extra={
+                        **common,
+                        "sentence_type": kind,
+                        "target_id": target,
+                        "target_category": objects.get(target),
+                        "target_type": sentence.get("type"),
+                    },
                 )
 
 

@@ -1,0 +1,50 @@
+"""The shared defect policies, rule by rule, and their order."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.datasets import policies as P
+
+
+@pytest.mark.parametrize(
+    ("window", "duration", "expected", "rules"),
+    [
+        ((1.0, 5.0), 10.0, (1.0, 5.0), []),
+        ((5.0, 1.0), 10.0, (1.0, 5.0), [P.SWAPPED_REVERSED]),
+        ((-1.0, 5.0), 10.0, (0.0, 5.0), [P.CLAMPED_START_TO_ZERO]),
+        ((1.0, 12.0), 10.0, (1.0, 10.0), [P.CLAMPED_END_TO_DURATION]),
+        ((10.0, 12.0), 10.0, None, [P.CLAMPED_END_TO_DURATION, P.DROPPED_START_PAST_DURATION]),
+        ((3.0, 3.0), 10.0, None, [P.DROPPED_ZERO_LENGTH]),
+        # Charades-STA "LEOL6 8.0 7.0", duration 6.25: swapped, then its end clamped, then dropped
+        ((8.0, 7.0), 6.25, None, [P.SWAPPED_REVERSED, P.CLAMPED_END_TO_DURATION, P.DROPPED_START_PAST_DURATION]),
+        # reversed, with only the written start past the duration: after the swap it is a valid end
+        ((12.0, 2.0), 10.0, (2.0, 10.0), [P.SWAPPED_REVERSED, P.CLAMPED_END_TO_DURATION]),
+    ],
+)
+def test_clean_window(window, duration, expected, rules) -> None:
+    assert P.clean_window(*window, duration) == (expected, rules)
+
+
+def test_clean_text() -> None:
+    assert P.clean_text(" a person sits. ") == ("a person sits.", {P.STRIPPED_WHITESPACE})
+    assert P.clean_text("a person sits.") == ("a person sits.", set())
+    assert P.clean_text("  \t") == (None, {P.STRIPPED_WHITESPACE, P.DROPPED_EMPTY_QUERY})
+    assert P.clean_text("") == (None, {P.DROPPED_EMPTY_QUERY})
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [(30.5, 30.5), ("24.83", 24.83), (None, None), ("", None), (0, None), (-3, None), (True, None), (float("nan"), None)],
+)
+def test_usable_duration(raw, value) -> None:
+    assert P.usable_duration(raw) == value
+
+
+def test_parse_windows_names_the_source() -> None:
+    assert P.parse_windows([[1, 2], [3, 4.5]], "f:1") == [(1.0, 2.0), (3.0, 4.5)]
+    assert P.parse_windows([1, 2], "f:1") == [(1.0, 2.0)]
+    with pytest.raises(ValueError, match=r"f:7: a window must be \[start, end\]"):
+        P.parse_windows([[1, 2, 3]], "f:7")
+    with pytest.raises(ValueError, match="f:8: windows must be a list"):
+        P.parse_windows("1 2", "f:8")
