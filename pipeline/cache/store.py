@@ -55,8 +55,17 @@ def _dedupe_keys(table: pa.Table, column: str) -> pa.Table:
     return table.take(pa.array(np.sort(first)))
 
 
+def _ok_first(table: pa.Table) -> pa.Table:
+    """Stable reorder putting status == "ok" rows first, so an ok row supersedes an error row
+    of the same key (a --retry-errors rerun) whatever order the shards are read in."""
+    if table.num_rows == 0 or "status" not in table.column_names:
+        return table
+    is_error = (table.column("status").to_numpy(zero_copy_only=False) != "ok").astype(np.int8)
+    return table.take(pa.array(np.argsort(is_error, kind="stable")))
+
+
 def _read(folder: Path, schema: pa.Schema, key_column: str, filter_column: str | None = None,
-          values: Iterable[str] | None = None) -> pa.Table:
+          values: Iterable[str] | None = None, prefer_ok: bool = False) -> pa.Table:
     shards = _shards(folder)
     if not shards:
         return schema.empty_table()
@@ -65,7 +74,7 @@ def _read(folder: Path, schema: pa.Schema, key_column: str, filter_column: str |
         import pyarrow.compute as pc
 
         table = table.filter(pc.is_in(table.column(filter_column or key_column), pa.array(list(values), pa.string())))
-    return _dedupe_keys(table, key_column)
+    return _dedupe_keys(_ok_first(table) if prefer_ok else table, key_column)
 
 
 class CacheStore:
@@ -85,7 +94,19 @@ class CacheStore:
         return write_shard(self.prior_dir(kind), table.cast(PRIOR_SCHEMA))
 
     def priors(self, kind: str, keys: Iterable[str] | None = None) -> pa.Table:
-        return _read(self.prior_dir(kind), PRIOR_SCHEMA, "key", values=keys)
+        """One row per key; an ok row beats an error row of the same key."""
+        return _read(self.prior_dir(kind), PRIOR_SCHEMA, "key", values=keys, prefer_ok=True)
+
+    def prior_key_status(self, kind: str) -> tuple[set[str], set[str]]:
+        """(keys with an ok row, keys with only error rows), from the key and status columns."""
+        parts = [pq.read_table(p, columns=["key", "status"]) for p in _shards(self.prior_dir(kind))]
+        if not parts:
+            return set(), set()
+        table = pa.concat_tables(parts)
+        keys = table.column("key").to_numpy(zero_copy_only=False)
+        ok_mask = table.column("status").to_numpy(zero_copy_only=False) == "ok"
+        ok = set(keys[ok_mask].tolist())
+        return ok, set(keys[~ok_mask].tolist()) - ok
 
     def prior_keys(self, kind: str) -> set[str]:
         """Every key present (ok and error rows), read from the key column only."""

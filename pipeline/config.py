@@ -1,0 +1,95 @@
+"""``PriorsConfig``: everything one ``priors run`` needs, typed and validated before any model
+loads. The CLI (``pipeline/commands/run.py``) builds it from flags; tests build it directly."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pipeline.backends.base import SamplingConfig
+from pipeline.cache.layout import PRIOR_KINDS
+
+
+class PromptChoice(BaseModel):
+    """Which versioned prompt template a prior kind uses (None = the latest version)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    version: int | None = None
+
+
+DEFAULT_PROMPTS: dict[str, PromptChoice] = {
+    "narrative": PromptChoice(id="narrate_frame"),
+    "clip_caption": PromptChoice(id="caption_clip"),
+}
+
+
+class PriorsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # -- inputs ------------------------------------------------------------------------
+    dataset: str = Field(description="dataset adapter name (pipeline.datasets.DATASETS)")
+    annotations: Path = Field(description="the adapter's annotation folder")
+    video_root: Path | None = Field(None, description="folder of the videos (adapter default if None)")
+    limit: int | None = Field(None, ge=1, description="process at most this many videos (smoke runs)")
+    splits: list[str] | None = Field(None, description="only videos of these splits (None = all)")
+
+    # -- outputs -----------------------------------------------------------------------
+    cache: Path | None = Field(None, description="cache root (else $GROUNDWORK_CACHE, else ~/.cache/groundwork)")
+    manifest: Path | None = Field(None, description="manifest path (default manifests/<dataset>.parquet)")
+
+    # -- generation --------------------------------------------------------------------
+    model: str = Field(description="model folder or hub id")
+    backend: str = "transformers"
+    device: str = "cpu"
+    kinds: list[str] = Field(default_factory=lambda: ["narrative", "clip_caption"])
+    prompts: dict[str, PromptChoice] = Field(default_factory=lambda: dict(DEFAULT_PROMPTS))
+    interval: float = Field(1.0, gt=0.0, description="seconds between narrated frames")
+    clip_len: float = Field(2.0, gt=0.0, description="clip-caption window length in seconds")
+    resize: dict[str, Any] = Field(default_factory=dict, description="ResizePolicy fields for the frame sampler")
+    sampling: SamplingConfig = SamplingConfig()
+    generate_batch_size: int = Field(8, ge=1)
+    generate_concurrency: int = Field(1, ge=1, description="generate actors (one model each)")
+    num_gpus_per_actor: float = Field(0.0, ge=0.0)
+    write_batch_size: int = Field(32, ge=1, description="rows per cache shard written by the write stage")
+
+    # -- features ----------------------------------------------------------------------
+    text_encoder: str = "minilm"
+    embed_batch_size: int = Field(64, ge=1)
+    visual_encoder: str | None = Field(None, description="CLIP-style vision model folder; None skips visual features")
+    visual_interval: float = Field(1.0, gt=0.0)
+
+    # -- execution ---------------------------------------------------------------------
+    ray_address: str | None = Field(None, description="Ray cluster address (else $RAY_ADDRESS, else local)")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs for a local Ray instance (default: the machine's)")
+    retry_errors: bool = False
+    progress: bool = True
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: list[str]) -> list[str]:
+        for kind in kinds:
+            if kind not in PRIOR_KINDS:
+                msg = f"PriorsConfig.kinds: unknown prior kind '{kind}'; allowed: {', '.join(PRIOR_KINDS)}"
+                raise ValueError(msg)
+        if not kinds:
+            msg = "PriorsConfig.kinds: give at least one prior kind"
+            raise ValueError(msg)
+        return kinds
+
+    def prompt_for(self, kind: str) -> PromptChoice:
+        try:
+            return self.prompts[kind]
+        except KeyError:
+            msg = f"PriorsConfig.prompts: no prompt for prior kind '{kind}'; set prompts['{kind}']"
+            raise ValueError(msg) from None
+
+    def manifest_path(self) -> Path:
+        return self.manifest or Path("manifests") / f"{self.dataset}.parquet"
+
+    def resolved_ray_address(self) -> str | None:
+        return self.ray_address or os.environ.get("RAY_ADDRESS") or None

@@ -1,0 +1,166 @@
+"""``run_priors(config) -> RunReport``: the priors stage graph.
+
+    plan (driver; drops cached keys) -> decode -> render -> generate -> embed -> write
+    texts still missing features (queries, priors cached earlier) -> embed -> write
+    visual: videos without features -> decode -> visual -> write_visual
+    manifest (driver)
+
+Only ``pipeline.ray_adapter`` touches Ray; when nothing is left to do, Ray is not started."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from pipeline.backends.base import BACKENDS
+from pipeline.cache.store import CacheStore
+from pipeline.config import PriorsConfig
+from pipeline.hashing import sha256_text
+from pipeline.keys import VideoHashes
+from pipeline.manifest import build_manifest, write_manifest
+from pipeline.prepare import Prepared, prepare
+from pipeline.report import RunReport
+from pipeline.stages.base import Resources
+from pipeline.stages.decode import DecodeStage
+from pipeline.stages.embed import EmbedStage
+from pipeline.stages.generate import GenerateStage
+from pipeline.stages.plan import PlanStage
+from pipeline.stages.render import RenderStage
+from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
+from pipeline.stages.write import WriteStage
+
+
+def _video_rows(prep: Prepared, hashes: VideoHashes) -> list[dict]:
+    by_video: dict[str, list[dict]] = {}
+    for q in prep.annotations.queries:
+        by_video.setdefault(q.video_id, []).append(
+            {"query_id": q.query_id, "text": q.text, "text_sha256": sha256_text(q.text)})
+    return [{"video_id": v.video_id, "path": str(v.path or ""), "duration": float(v.duration),
+             "video_sha256": hashes(v.path), "queries": json.dumps(by_video.get(v.video_id, []))}
+            for v in prep.videos]
+
+
+def _cached_keys(store: CacheStore, kinds: list[str], retry_errors: bool) -> dict[str, set[str]]:
+    out = {}
+    for kind in kinds:
+        ok, errors = store.prior_key_status(kind)
+        out[kind] = ok if retry_errors else ok | errors
+    return out
+
+
+def _embed_stages(config: PriorsConfig, store: CacheStore, encoder_name: str, make_encoder: Callable,
+                  provenance: dict | None) -> list:
+    cached = store.text_hashes(encoder_name)
+    embed = EmbedStage(make_encoder, cached, Resources(cpus=0.5, batch_size=config.embed_batch_size))
+    write = WriteStage(store.root, encoder_name, provenance, Resources(cpus=0.25, batch_size=config.write_batch_size))
+    return [embed, write]
+
+
+def _missing_texts(store: CacheStore, prep: Prepared, planned: dict, encoder_name: str) -> list[dict]:
+    texts = {sha256_text(q.text): q.text for q in prep.annotations.queries
+             if q.video_id in {v.video_id for v in prep.videos}}
+    for kind in prep.planners:
+        keys = [k for per_video in planned.values() for k, _ in per_video.get(kind, [])]
+        table = store.priors(kind, keys=keys).select(["text", "text_sha256", "status"])
+        for row in table.to_pylist():
+            if row["status"] == "ok" and row["text"]:
+                texts[row["text_sha256"]] = row["text"]
+    have = store.text_hashes(encoder_name)
+    return [{"text": t, "text_sha256": h, "status": "ok"} for h, t in texts.items() if h not in have]
+
+
+def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: CacheStore, report: RunReport) -> str:
+    from pipeline.stages.planners import time_grid
+    from pipeline.visual_features import VisualEncoder, write_video_features
+
+    from pipeline.ray_adapter import run_stages
+
+    name = VisualEncoder(config.visual_encoder, device=config.device).name
+    folder = store.visual_dir(name)
+    todo = []
+    for r in rows:
+        if not (folder / f"{r['video_id']}.npz").exists():
+            times = time_grid(r["duration"], config.visual_interval)
+            req = {"kind": "visual", "key": r["video_id"], "query_id": "", "t_start": 0.0, "t_end": r["duration"],
+                   "frame_times": times, "prompt_vars": {}}
+            todo.append({**r, "requests": json.dumps([req] if times else [])})
+    if todo:
+        stages = [DecodeStage(prep.sampler, Resources(cpus=0.5, batch_size=1)),
+                  VisualFeatureStage(partial(VisualEncoder, config.visual_encoder, config.device), Resources(cpus=1.0, batch_size=1)),
+                  WriteVisualStage(folder, write_video_features, Resources(cpus=0.25, batch_size=4))]
+        for batch in run_stages(todo, stages, progress=config.progress):
+            report.visual_videos += int(sum(bool(w) for w in batch["written"]))
+            report.add_times(batch)
+    return str(folder)
+
+
+def run_priors(config: PriorsConfig) -> RunReport:
+    start = time.perf_counter()
+    from pipeline.encoders import get_text_encoder
+
+    prep = prepare(config)
+    store = CacheStore(config.cache)
+    encoder_name = get_text_encoder(config.text_encoder).name
+    make_encoder = partial(get_text_encoder, config.text_encoder)
+    report = RunReport(dataset=config.dataset, cache_dir=str(store.root), videos=len(prep.videos))
+
+    t0 = time.perf_counter()
+    hashes = VideoHashes(store.root / "video_hashes.json")
+    rows = _video_rows(prep, hashes)
+    hashes.save()
+    cached = _cached_keys(store, list(prep.planners), config.retry_errors)
+    planned_batch = PlanStage(prep.planners, cached).process_batch({k: [r[k] for r in rows] for k in rows[0]} if rows else {})
+    report.stage_seconds["plan"] = time.perf_counter() - t0
+    planned: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    todo = []
+    for i, row in enumerate(rows):
+        keys = json.loads(planned_batch["planned"][i])
+        planned[row["video_id"]] = keys
+        report.requests += planned_batch["n_planned"][i]
+        report.cache_hits += planned_batch["n_cached"][i]
+        if planned_batch["n_planned"][i] > planned_batch["n_cached"][i]:
+            todo.append({**row, "requests": planned_batch["requests"][i]})
+
+    if todo or config.visual_encoder:
+        from pipeline.ray_adapter import init_ray, run_stages
+
+        init_ray(config.resolved_ray_address(), config.num_cpus)
+    if todo:
+        make_backend = partial(BACKENDS.get(config.backend), config.model, config.sampling, device=config.device,
+                               batch_size=config.generate_batch_size)
+        schemas = {k: t.json_schema for k, t in prep.templates.items()}
+        stages = [DecodeStage(prep.sampler, Resources(cpus=0.5, batch_size=1)),
+                  RenderStage(prep.templates),
+                  GenerateStage(make_backend, schemas, Resources(cpus=1.0, gpus=config.num_gpus_per_actor,
+                                concurrency=config.generate_concurrency, batch_size=config.generate_batch_size)),
+                  *_embed_stages(config, store, encoder_name, make_encoder, prep.provenance)]
+        for batch in run_stages(todo, stages, progress=config.progress):
+            report.add_generation(batch)
+
+    texts = _missing_texts(store, prep, planned, encoder_name)
+    if texts:
+        from pipeline.ray_adapter import init_ray, run_stages
+
+        init_ray(config.resolved_ray_address(), config.num_cpus)
+        for batch in run_stages(texts, _embed_stages(config, store, encoder_name, make_encoder, None), config.progress):
+            report.texts_embedded += int(sum(bool(e) for e in batch["embedded"]))
+            report.add_times(batch)
+
+    visual = _visual_pass(config, prep, rows, store, report) if config.visual_encoder else ""
+
+    t0 = time.perf_counter()
+    ok_keys = {kind: store.prior_key_status(kind)[0] for kind in prep.planners}
+    selected = {v.video_id for v in prep.videos}
+    prep.annotations.queries = [q for q in prep.annotations.queries if q.video_id in selected]
+    table = build_manifest(prep.annotations, planned, ok_keys, {r["video_id"]: r["video_sha256"] for r in rows})
+    path = write_manifest(config.manifest_path(), table, dataset=config.dataset, cache_dir=store.root,
+                          text_encoder=encoder_name, visual_features=visual)
+    report.stage_seconds["manifest"] = time.perf_counter() - t0
+    report.manifest = str(path)
+    report.wall_seconds = time.perf_counter() - start
+    report.write(path.with_suffix(".report.json"))
+    report.write(store.root / "runs" / f"{time.strftime('%Y%m%dT%H%M%S')}-{config.dataset}.json")
+    return report

@@ -1,0 +1,94 @@
+"""Cache keys of prior rows: the hash of canonical JSON of everything that decides the output.
+
+A key spec holds the video's content hash, the timestamps (or window) and the frame times fed to
+the model, the frame sampler's spec (resize), the model id and revision, the prompt's id, version
+and template hash, the sampling parameters and, for query-level kinds, the query text's hash.
+Change any of them and the key changes; change none and a rerun finds every row cached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.hashing import cache_key, sha256_file
+
+KEY_VERSION = 1  # bump when the spec layout itself changes
+
+
+@dataclass(frozen=True)
+class GenerationIdentity:
+    """What decides a generated text apart from its inputs: model, prompt and sampling."""
+
+    model: str
+    model_revision: str
+    prompt_id: str
+    prompt_version: int
+    prompt_sha256: str
+    sampler: dict[str, Any]  # FrameSampler.spec()
+    sampling: dict[str, Any]  # SamplingConfig.model_dump()
+
+
+def video_identity(video_sha256: str, video_id: str) -> str:
+    """The content hash; a missing file is named by its id so its error row has a stable key."""
+    return video_sha256 or f"missing:{video_id}"
+
+
+def prior_key_spec(kind: str, ident: GenerationIdentity, *, video_sha256: str, video_id: str,
+                   t_start: float, t_end: float, frame_times: list[float],
+                   query_sha256: str = "") -> dict[str, Any]:
+    return {
+        "v": KEY_VERSION,
+        "kind": kind,
+        "video": video_identity(video_sha256, video_id),
+        "t": [round(float(t_start), 6), round(float(t_end), 6)],
+        "frames": [round(float(t), 6) for t in frame_times],
+        "query": query_sha256,
+        "sampler": ident.sampler,
+        "model": ident.model,
+        "revision": ident.model_revision,
+        "prompt": {"id": ident.prompt_id, "version": ident.prompt_version, "sha256": ident.prompt_sha256},
+        "sampling": ident.sampling,
+    }
+
+
+def prior_key(kind: str, ident: GenerationIdentity, **inputs: Any) -> str:
+    return cache_key(prior_key_spec(kind, ident, **inputs))
+
+
+class VideoHashes:
+    """sha256 of video files, memoised in ``<cache>/video_hashes.json`` by (path, size, mtime)
+    so a warm rerun does not re-read every video."""
+
+    def __init__(self, memo_path: Path) -> None:
+        self.memo_path = memo_path
+        self._memo: dict[str, str] = {}
+        if memo_path.is_file():
+            self._memo = json.loads(memo_path.read_text())
+        self._dirty = False
+
+    def __call__(self, path: Path | None) -> str:
+        """The file's sha256, or "" when it is missing or unreadable (decode records why)."""
+        if path is None or not Path(path).is_file():
+            return ""
+        st = os.stat(path)
+        memo_key = f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        if memo_key not in self._memo:
+            try:
+                self._memo[memo_key] = sha256_file(path)
+            except OSError:
+                return ""
+            self._dirty = True
+        return self._memo[memo_key]
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        self.memo_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.memo_path.with_name(f".tmp-{os.getpid()}-{self.memo_path.name}")
+        tmp.write_text(json.dumps(self._memo, sort_keys=True))
+        os.replace(tmp, self.memo_path)
+        self._dirty = False

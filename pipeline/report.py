@@ -1,0 +1,91 @@
+"""``RunReport``: what one ``priors run`` did, written as JSON next to the manifest and printed
+as a table. It is built from the slim summary batches the graph's last stage returns."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from pipeline.stages.base import Batch
+
+
+class RunReport(BaseModel):
+    dataset: str = ""
+    cache_dir: str = ""
+    manifest: str = ""
+    videos: int = 0
+    frames: int = 0  # frames decoded for generation
+    requests: int = 0  # prior rows planned (cached or not)
+    cache_hits: int = 0
+    model_calls: int = 0
+    rows_written: int = 0
+    ok_rows: int = 0
+    errors: dict[str, int] = Field(default_factory=dict)  # error rows written, by error_type
+    errors_by_kind: dict[str, int] = Field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    texts_embedded: int = 0
+    visual_videos: int = 0
+    stage_seconds: dict[str, float] = Field(default_factory=dict)  # summed worker time per stage
+    wall_seconds: float = 0.0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.cache_hits / self.requests if self.requests else 0.0
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.wall_seconds if self.wall_seconds else 0.0
+
+    def add_generation(self, batch: Batch) -> None:
+        """Fold one summary batch of the generation graph into the counts."""
+        n = len(batch["key"])
+        self.rows_written += n
+        self.frames += int(sum(batch["n_decoded"]))
+        self.model_calls += int(sum(bool(x) for x in batch["model_called"]))
+        self.tokens_in += int(sum(batch["n_prompt_tokens"]))
+        self.tokens_out += int(sum(batch["n_output_tokens"]))
+        self.texts_embedded += int(sum(bool(x) for x in batch["embedded"]))
+        errs = Counter(str(t) for s, t in zip(batch["status"], batch["error_type"], strict=True) if s != "ok")
+        kinds = Counter(str(k) for s, k in zip(batch["status"], batch["kind"], strict=True) if s != "ok")
+        self.ok_rows += n - sum(errs.values())
+        for name, table in ((errs, self.errors), (kinds, self.errors_by_kind)):
+            for k, v in name.items():
+                table[k] = table.get(k, 0) + v
+        self.add_times(batch)
+
+    def add_times(self, batch: Batch) -> None:
+        for col, values in batch.items():
+            if col.startswith("_s_"):
+                stage = col[3:]
+                self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + float(sum(values))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.model_dump(), "hit_rate": round(self.hit_rate, 4), "frames_per_s": round(self.frames_per_s, 3)}
+
+    def write(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        tmp.write_text(json.dumps(self.as_dict(), indent=2, sort_keys=True))
+        os.replace(tmp, path)
+        return path
+
+    def table(self) -> str:
+        d = self.as_dict()
+        lines = [f"priors run: {self.dataset}"]
+        for k in ("videos", "frames", "requests", "cache_hits", "hit_rate", "model_calls", "rows_written",
+                  "ok_rows", "tokens_in", "tokens_out", "texts_embedded", "visual_videos", "wall_seconds", "frames_per_s"):
+            v = d[k]
+            lines.append(f"  {k:<16} {v:.3f}" if isinstance(v, float) else f"  {k:<16} {v}")
+        for title, table in (("errors by type", self.errors), ("errors by kind", self.errors_by_kind),
+                             ("seconds per stage", {k: round(v, 3) for k, v in self.stage_seconds.items()})):
+            lines.append(f"  {title}:" + ("" if table else " none"))
+            lines.extend(f"    {k:<20} {v}" for k, v in sorted(table.items()))
+        if self.manifest:
+            lines.append(f"  manifest         {self.manifest}")
+        return "\n".join(lines)

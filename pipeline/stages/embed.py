@@ -1,0 +1,62 @@
+"""``embed``: a frozen text encoder turns each new text into a sentence vector and per-token
+vectors. Texts whose hash is already cached (or repeated in the batch) are not encoded again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from pipeline.stages.base import Batch, Resources, Stage
+
+EMPTY = np.zeros(0, np.float32)
+FEATURE_COLUMNS = ("embedded", "sentence", "tokens", "n_tokens", "dim")
+
+
+class TextEncoder(Protocol):  # pipeline.encoders.TextEncoder
+    name: str
+    dim: int
+
+    def setup(self) -> None: ...
+    def encode(self, texts: list[str]) -> list[Any]: ...
+
+
+class EmbedStage(Stage):
+    name: ClassVar[str] = "embed"
+    reads: ClassVar[tuple[str, ...]] = ("text", "text_sha256", "status")
+    writes: ClassVar[tuple[str, ...]] = FEATURE_COLUMNS
+    stateful: ClassVar[bool] = True
+
+    def __init__(self, make_encoder: Callable[[], TextEncoder], cached: Collection[str] = frozenset(),
+                 resources: Resources = Resources(cpus=1.0, batch_size=64)) -> None:
+        self.make_encoder = make_encoder
+        self.cached = cached
+        self.resources = resources
+        self.encoder: TextEncoder | None = None
+
+    def setup(self) -> None:
+        self.encoder = self.make_encoder()
+        self.encoder.setup()
+
+    def process_batch(self, batch: Batch) -> Batch:
+        if self.encoder is None:
+            self.setup()
+        n = len(batch["text_sha256"])
+        seen: set[str] = set()
+        todo = []
+        for i in range(n):
+            h = str(batch["text_sha256"][i])
+            if batch["status"][i] == "ok" and h and h not in self.cached and h not in seen:
+                seen.add(h)
+                todo.append(i)
+        cols: dict[str, list] = {"embedded": [False] * n, "sentence": [EMPTY] * n, "tokens": [EMPTY] * n,
+                                 "n_tokens": [0] * n, "dim": [self.encoder.dim] * n}
+        encoded = self.encoder.encode([str(batch["text"][i]) for i in todo]) if todo else []
+        for i, enc in zip(todo, encoded, strict=True):
+            tokens = np.asarray(enc.tokens, np.float32)
+            cols["embedded"][i] = True
+            cols["sentence"][i] = np.asarray(enc.sentence, np.float32)
+            cols["tokens"][i] = tokens.reshape(-1)
+            cols["n_tokens"][i] = int(tokens.shape[0])
+        return {**batch, **cols}

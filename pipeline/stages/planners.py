@@ -1,0 +1,115 @@
+"""Planners: one small object per prior kind that expands a video (and its queries) into the
+generation requests of that kind. Adding a prior kind (issue 3: events, query rewrites,
+query-aware captions) is one planner class registered here; the rest of the graph is generic.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pipeline.keys import GenerationIdentity, prior_key
+from pipeline.registry import Registry
+
+
+@dataclass(frozen=True)
+class QueryInput:
+    query_id: str
+    text: str
+    text_sha256: str
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    video_id: str
+    path: str  # "" when the adapter found no file
+    duration: float
+    video_sha256: str  # "" when missing
+    queries: tuple[QueryInput, ...] = ()
+
+
+@dataclass
+class PlannedRequest:
+    kind: str
+    key: str
+    query_id: str
+    t_start: float
+    t_end: float
+    frame_times: list[float]
+    prompt_vars: dict[str, Any] = field(default_factory=dict)  # a superset; render keeps the template's
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    interval: float = 1.0  # narrative spacing, seconds
+    clip_len: float = 2.0  # clip-caption window, seconds
+    n_images: int = 1  # frames the prompt template takes
+
+
+def time_grid(duration: float, step: float) -> list[float]:
+    """0, step, 2*step, ... while t < duration (the FrameSampler's rule)."""
+    n = max(0, math.ceil(round(duration / step, 9)))
+    return [round(i * step, 6) for i in range(n)]
+
+
+def frames_in_window(start: float, end: float, n: int) -> list[float]:
+    """n frame times spread evenly inside [start, end): the middle one when n == 1."""
+    width = (end - start) / n
+    return [round(start + width * (i + 0.5), 6) for i in range(n)]
+
+
+class Planner(ABC):
+    kind: ClassVar[str]
+
+    def __init__(self, ident: GenerationIdentity, settings: PlanSettings) -> None:
+        self.ident = ident
+        self.settings = settings
+
+    def request(self, video: VideoInput, *, t_start: float, t_end: float, frame_times: list[float],
+                query: QueryInput | None = None, **prompt_vars: Any) -> PlannedRequest:
+        key = prior_key(self.kind, self.ident, video_sha256=video.video_sha256, video_id=video.video_id,
+                        t_start=t_start, t_end=t_end, frame_times=frame_times,
+                        query_sha256=query.text_sha256 if query else "")
+        variables = {"video_id": video.video_id, "duration": round(video.duration, 3), "t": t_start,
+                     "start": t_start, "end": t_end, "clip_start": t_start, "clip_end": t_end,
+                     "timestamps": frame_times, **prompt_vars}
+        if query is not None:
+            variables["query"] = query.text
+        return PlannedRequest(self.kind, key, query.query_id if query else "", t_start, t_end,
+                              frame_times, variables)
+
+    @abstractmethod
+    def plan(self, video: VideoInput) -> list[PlannedRequest]:
+        """Every request of this kind for the video, cached or not."""
+
+
+PLANNERS: Registry[type[Planner]] = Registry("prior kind planner")
+
+
+@PLANNERS.register("narrative")
+class NarrativePlanner(Planner):
+    """One frame every ``interval`` seconds (TEA's narratives)."""
+
+    kind = "narrative"
+
+    def plan(self, video: VideoInput) -> list[PlannedRequest]:
+        return [self.request(video, t_start=t, t_end=t, frame_times=[t], timestamp=t)
+                for t in time_grid(video.duration, self.settings.interval)]
+
+
+@PLANNERS.register("clip_caption")
+class ClipCaptionPlanner(Planner):
+    """One caption per ``clip_len`` window (QVHighlights' 2 s clips), from the window's middle
+    frame or ``n_images`` frames spread through it."""
+
+    kind = "clip_caption"
+
+    def plan(self, video: VideoInput) -> list[PlannedRequest]:
+        out = []
+        for start in time_grid(video.duration, self.settings.clip_len):
+            end = round(min(start + self.settings.clip_len, video.duration), 6)
+            frames = frames_in_window(start, end, self.settings.n_images)
+            out.append(self.request(video, t_start=start, t_end=end, frame_times=frames))
+        return out

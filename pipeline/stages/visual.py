@@ -1,0 +1,72 @@
+"""Visual features for users without their own: ``visual`` encodes each video's per-second
+frames with a CLIP-style vision tower (an actor pool), ``write_visual`` stores ``{vid}.npz``
+(key ``features``, shape (L, D)) under ``<cache>/visual/<extractor>/``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from pipeline.stages.base import Batch, Resources, Stage
+
+EMPTY = np.zeros((0, 0), np.float32)
+
+
+class ImageEncoder(Protocol):  # pipeline.visual_features.VisualEncoder
+    name: str
+    dim: int
+
+    def setup(self) -> None: ...
+    def encode(self, frames: np.ndarray) -> np.ndarray: ...
+
+
+class VisualFeatureStage(Stage):
+    name: ClassVar[str] = "visual"
+    reads: ClassVar[tuple[str, ...]] = ("video_id", "images", "status")
+    writes: ClassVar[tuple[str, ...]] = ("features", "status", "error_type", "error")
+    stateful: ClassVar[bool] = True
+
+    def __init__(self, make_encoder: Callable[[], ImageEncoder], resources: Resources = Resources(cpus=1.0, batch_size=1)) -> None:
+        self.make_encoder = make_encoder
+        self.resources = resources
+        self.encoder: ImageEncoder | None = None
+
+    def setup(self) -> None:
+        self.encoder = self.make_encoder()
+        self.encoder.setup()
+
+    def process_batch(self, batch: Batch) -> Batch:
+        if self.encoder is None:
+            self.setup()
+        n = len(batch["video_id"])
+        features: list[np.ndarray] = [EMPTY] * n
+        for i in range(n):
+            if batch["status"][i] == "ok":
+                features[i] = np.asarray(self.encoder.encode(np.asarray(batch["images"][i])), np.float32)
+        return {**batch, "features": features}
+
+
+class WriteVisualStage(Stage):
+    name: ClassVar[str] = "write_visual"
+    reads: ClassVar[tuple[str, ...]] = ("video_id", "features", "status")
+    writes: ClassVar[tuple[str, ...]] = ("written",)
+
+    def __init__(self, folder: Path, write: Callable[[Path, str, np.ndarray], Any],
+                 resources: Resources = Resources(cpus=0.25, batch_size=8)) -> None:
+        """``write`` is ``pipeline.visual_features.write_video_features`` (atomic npz)."""
+        self.folder = Path(folder)
+        self.write = write
+        self.resources = resources
+
+    def process_batch(self, batch: Batch) -> Batch:
+        written = []
+        for i, vid in enumerate(batch["video_id"]):
+            ok = batch["status"][i] == "ok"
+            if ok:
+                self.write(self.folder, str(vid), np.asarray(batch["features"][i], np.float32))
+            written.append(ok)
+        keep = ("video_id", "status", "error_type", "error", "n_decoded")
+        return {**{k: batch[k] for k in keep if k in batch}, "written": written}

@@ -1,0 +1,84 @@
+"""``write``: each batch becomes write-once cache shards (text features first, then prior rows,
+one shard per prior kind), so a killed run keeps every batch that finished. Returns a slim
+summary batch (no images, no vectors) for the run report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.cache.layout import PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
+from pipeline.cache.store import CacheStore
+from pipeline.stages.base import Batch, Resources, Stage
+
+HEAVY = {"images", "sentence", "tokens", "prompt", "prompt_vars", "frame_times", "text", "raw", "requests", "planned"}
+
+
+def text_feature_table(batch: Batch, encoder: str) -> pa.Table:
+    rows = [i for i, e in enumerate(batch["embedded"]) if e]
+    return pa.table({
+        "text_sha256": [str(batch["text_sha256"][i]) for i in rows],
+        "encoder": [encoder] * len(rows),
+        "text": [str(batch["text"][i]) for i in rows],
+        "dim": [int(batch["dim"][i]) for i in rows],
+        "sentence": [np.asarray(batch["sentence"][i], np.float32) for i in rows],
+        "n_tokens": [int(batch["n_tokens"][i]) for i in rows],
+        "tokens": [np.asarray(batch["tokens"][i], np.float32) for i in rows],
+    }, schema=TEXT_FEATURE_SCHEMA)
+
+
+def prior_table(batch: Batch, rows: list[int], provenance: Mapping[str, Any], created_at: str) -> pa.Table:
+    def col(name: str, cast: type) -> list:
+        return [cast(batch[name][i]) for i in rows]
+
+    n = len(rows)
+    return pa.table({
+        "key": col("key", str), "kind": col("kind", str), "video_id": col("video_id", str),
+        "video_sha256": col("video_sha256", str), "query_id": col("query_id", str),
+        "t_start": col("t_start", float), "t_end": col("t_end", float),
+        "text": col("text", str), "text_sha256": col("text_sha256", str),
+        "model": [provenance["model"]] * n, "model_revision": [provenance["model_revision"]] * n,
+        "prompt_id": [provenance["prompt_id"]] * n, "prompt_version": [provenance["prompt_version"]] * n,
+        "prompt_sha256": [provenance["prompt_sha256"]] * n, "sampling": [provenance["sampling"]] * n,
+        "backend": [provenance["backend"]] * n,
+        "n_prompt_tokens": col("n_prompt_tokens", int), "n_output_tokens": col("n_output_tokens", int),
+        "latency_ms": col("latency_ms", float), "status": col("status", str),
+        "error_type": col("error_type", str), "error": col("error", str), "raw": col("raw", str),
+        "created_at": [created_at] * n,
+    }, schema=PRIOR_SCHEMA)
+
+
+class WriteStage(Stage):
+    name: ClassVar[str] = "write"
+    writes: ClassVar[tuple[str, ...]] = ("shards",)
+
+    def __init__(self, cache_root: Path, encoder: str, provenance: Mapping[str, Mapping[str, Any]] | None = None,
+                 resources: Resources = Resources(cpus=0.25, batch_size=32)) -> None:
+        """``provenance[kind]``: model, model_revision, prompt_*, sampling (JSON), backend.
+        None writes text features only (the query/text pass)."""
+        self.cache_root = Path(cache_root)
+        self.encoder = encoder
+        self.provenance = dict(provenance or {})
+        self.resources = resources
+
+    def process_batch(self, batch: Batch) -> Batch:
+        store = CacheStore(self.cache_root)
+        n = len(batch["text_sha256"])
+        shards = 0
+        if "embedded" in batch and any(batch["embedded"]):
+            store.write_text_features(self.encoder, text_feature_table(batch, self.encoder))
+            shards += 1
+        if self.provenance:
+            created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            kinds = [str(k) for k in batch["kind"]]
+            for kind in sorted(set(kinds)):
+                rows = [i for i in range(n) if kinds[i] == kind]
+                store.write_priors(kind, prior_table(batch, rows, self.provenance[kind], created))
+                shards += 1
+        slim = {k: v for k, v in batch.items() if k not in HEAVY}
+        return {**slim, "shards": [shards if i == 0 else 0 for i in range(n)]}
