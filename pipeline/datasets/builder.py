@@ -43,7 +43,8 @@ class AnnotationBuilder:
 
         ``source`` ("file:line" or "file:video[i]") names the entry in errors. ``labelled=False``
         marks a split whose queries have no windows by design (a hidden test set): such a query is
-        kept with no windows and counted as ``kept_without_windows``."""
+        kept with no windows and counted as ``kept_without_windows``. A query dropped for its
+        video or its text is not also run through the window rules."""
         self.read[split] += 1
         if query_id in self._sources:
             msg = f"{source}: duplicate query id {query_id!r} (first seen at {self._sources[query_id]})"

@@ -1,5 +1,6 @@
 """``folder``: users' own data. A directory of ``<split>.jsonl`` files in the QVHighlights
-format, and the videos as ``<vid>.<ext>`` under ``video_root`` (default ``<dir>/videos``)."""
+format, and the videos as ``<vid>.<ext>`` under ``video_root`` (default ``<dir>/videos``).
+The split is the file's stem; the Annotations are named after the directory."""
 
 from __future__ import annotations
 

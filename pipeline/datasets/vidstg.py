@@ -26,6 +26,9 @@ def _read(builder: AnnotationBuilder, path: Path, split: str) -> None:
         where = f"{path}[{i}]"
         vid = str(require(entry, "vid", where))
         fps = float(require(entry, "fps", where))
+        if fps <= 0:
+            msg = f"{where}: 'fps' must be positive, got {fps}"
+            raise ValueError(msg)
         frames = require(entry, "frame_count", where)
         gt = require(entry, "temporal_gt", where)
         begin, end = (require(gt, key, f"{where}.temporal_gt") for key in ("begin_fid", "end_fid"))
@@ -47,7 +50,7 @@ def _read(builder: AnnotationBuilder, path: Path, split: str) -> None:
                     video_id=vid,
                     text=require(sentence, "description", at),
                     windows=[window],
-                    duration=frames / fps if fps > 0 else None,
+                    duration=frames / fps,
                     source=at,
                     extra={
                         **common,
