@@ -21,13 +21,19 @@ from numpy.typing import NDArray
 from grounding.metrics.temporal import iou_matrix
 
 
-def voc_interpolated_ap(precision: NDArray[np.float64], recall: NDArray[np.float64]) -> float:
-    """Area under the interpolated precision-recall curve, recall padded with 0 and 1."""
-    mprec = np.concatenate([[0.0], precision, [0.0]])
-    mrec = np.concatenate([[0.0], recall, [1.0]])
-    mprec = np.maximum.accumulate(mprec[::-1])[::-1]
-    steps = np.nonzero(mrec[1:] != mrec[:-1])[0] + 1
-    return float(np.sum((mrec[steps] - mrec[steps - 1]) * mprec[steps]))
+def voc_interpolated_ap(precision: NDArray[np.float64], recall: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Area under the interpolated precision-recall curve, recall padded with 0 and 1.
+
+    Rows of ``(T, n)`` inputs are independent curves; the steps are summed in order (``cumsum``)
+    so each row adds the same terms in the same order as a plain loop over recall steps."""
+    precision = np.atleast_2d(precision)
+    recall = np.atleast_2d(recall)
+    pad0 = np.zeros((len(precision), 1))
+    mprec = np.concatenate([pad0, precision, pad0], axis=1)
+    mrec = np.concatenate([pad0, recall, pad0 + 1.0], axis=1)
+    mprec = np.maximum.accumulate(mprec[:, ::-1], axis=1)[:, ::-1]
+    areas = (mrec[:, 1:] - mrec[:, :-1]) * mprec[:, 1:]  # 0 where recall does not move
+    return np.cumsum(areas, axis=1)[:, -1]
 
 
 def detection_ap(
@@ -44,7 +50,11 @@ def detection_ap(
     gt_index = np.arange(len(gt))
     tp = np.zeros((n_thr, len(pred)))
     locked = np.zeros((n_thr, len(gt)), dtype=bool)
-    for i, row in enumerate(ious):
+    if len(gt) == 1:  # fast path, same result: the first prediction above the threshold matches
+        above = ious[:, 0][None, :] >= thr
+        rows = np.nonzero(above.any(axis=1))[0]
+        tp[rows, above[rows].argmax(axis=1)] = 1.0
+    for i, row in enumerate(ious if len(gt) > 1 else []):
         order = np.lexsort((-gt_index, -row))  # IoU descending, then GT index descending
         free = (row[order][None, :] >= thr) & ~locked[:, order]
         matched = free.any(axis=1)
@@ -55,7 +65,7 @@ def detection_ap(
     fp_cum = np.cumsum(1.0 - tp, axis=1)
     recall = tp_cum / float(len(gt))
     precision = tp_cum / (tp_cum + fp_cum)
-    return np.array([voc_interpolated_ap(precision[t], recall[t]) for t in range(n_thr)])
+    return voc_interpolated_ap(precision, recall)
 
 
 def ranking_ap(labels: NDArray[np.float64], scores: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from grounding.metrics.ap import ranking_ap
+from grounding.metrics.temporal import percent
 
 CLIP_SECONDS = 2.0
 SALIENCY_LEVELS: dict[str, int] = {"Fair": 2, "Good": 3, "VeryGood": 4}
@@ -49,10 +50,6 @@ def _fit_length(pred: NDArray[np.float64], n: int) -> NDArray[np.float64]:
     return out
 
 
-def _round2(x: float) -> float:
-    return float(f"{x:.2f}")
-
-
 def highlight_metrics(
     pred_saliency: Sequence[Sequence[float] | None],
     gt_clip_scores: Sequence[NDArray[np.float64]],
@@ -74,5 +71,5 @@ def highlight_metrics(
             aps.append(ranking_ap(positive, _fit_length(pred, len(positive))))
         mean_ap = float(np.mean(np.concatenate(aps))) if aps else 0.0
         hit1 = float(np.mean(hits)) if len(hits) else 0.0
-        out[f"HL-min-{name}"] = {"HL-mAP": _round2(100 * mean_ap), "HL-Hit1": _round2(100 * hit1)}
+        out[f"HL-min-{name}"] = {"HL-mAP": percent(mean_ap), "HL-Hit1": percent(hit1)}
     return out

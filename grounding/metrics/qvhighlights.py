@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from grounding.metrics.ap import detection_ap
 from grounding.metrics.highlight import clip_scores, highlight_metrics
-from grounding.metrics.temporal import iou, iou_matrix
+from grounding.metrics.temporal import iou, iou_matrix, percent
 
 KeySet = Literal["extended", "moment_detr"]
 MAP_THRESHOLDS: tuple[float, ...] = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
@@ -47,10 +47,6 @@ LENGTH_BUCKETS: dict[str, tuple[float, float] | None] = {
     "full": None,
 }
 MAX_PRED_WINDOWS = 10
-
-
-def _round2(x: float) -> float:
-    return float(f"{x:.2f}")
 
 
 def _top1_iou(pred: NDArray[np.float64], gt: NDArray[np.float64]) -> float:
@@ -73,11 +69,11 @@ def moment_retrieval_metrics(
         return ({"MR-mIoU": 0.0} if keys == "extended" else {}) | {"MR-mAP": ap_by_thr, "MR-R1": r1}
     aps = np.array([detection_ap(p[:MAX_PRED_WINDOWS], g, MAP_THRESHOLDS) for p, g in zip(preds, gts, strict=True)])
     per_thr = aps.mean(axis=0)
-    ap_by_thr = {str(t): _round2(100 * v) for t, v in zip(MAP_THRESHOLDS, per_thr, strict=True)}
-    ap_by_thr["average"] = _round2(100 * np.mean(per_thr))
+    ap_by_thr = {str(t): percent(v) for t, v in zip(MAP_THRESHOLDS, per_thr, strict=True)}
+    ap_by_thr["average"] = percent(np.mean(per_thr))
     ious = np.array([_top1_iou(p, g) for p, g in zip(preds, gts, strict=True)])
-    r1 = {str(t): _round2(np.mean(ious >= t) * 100) for t in r1_thresholds}
-    out: dict[str, Any] = {"MR-mIoU": _round2(np.mean(ious) * 100)} if keys == "extended" else {}
+    r1 = {str(t): percent(np.mean(ious >= t)) for t in r1_thresholds}
+    out: dict[str, Any] = {"MR-mIoU": percent(np.mean(ious))} if keys == "extended" else {}
     return out | {"MR-mAP": ap_by_thr, "MR-R1": r1}
 
 

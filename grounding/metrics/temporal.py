@@ -79,8 +79,9 @@ def topk_ious(preds: Sequence[ArrayLike], gts: Sequence[ArrayLike], k: int) -> N
     return ious.max(axis=2) if n else np.zeros((0, k))
 
 
-def _pct(x: float) -> float:
-    return round(100.0 * float(x), 2)
+def percent(x: float) -> float:
+    """``x`` as a percentage rounded to 0.01, the way the official QVHighlights script rounds."""
+    return float(f"{100.0 * float(x):.2f}")
 
 
 def recall_at_iou(
@@ -98,7 +99,7 @@ def recall_at_iou(
     for kk in k:
         hit_iou = best[:, :kk].max(axis=1)
         for t in thresholds:
-            out[f"R{kk}@{t}"] = _pct(np.mean(hit_iou >= t))
+            out[f"R{kk}@{t}"] = percent(np.mean(hit_iou >= t))
     return out
 
 
@@ -106,7 +107,7 @@ def miou(preds: Sequence[ArrayLike], gts: Sequence[ArrayLike]) -> float:
     """Mean IoU of each query's top-1 prediction, in percent."""
     if not preds:
         return 0.0
-    return _pct(np.mean(topk_ious(preds, gts, 1)[:, 0]))
+    return percent(np.mean(topk_ious(preds, gts, 1)[:, 0]))
 
 
 def temporal_metrics(
