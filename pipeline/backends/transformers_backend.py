@@ -84,11 +84,12 @@ class TransformersBackend(Backend):
         return self._adapter
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        adapter = self.adapter  # raises before any request is touched when setup() was not called
         results: dict[int, GenerationResult] = {}
         ready: list[tuple[int, EncodedPrompt]] = []
         for i, request in enumerate(requests):
             try:
-                ready.append((i, self.adapter.encode(request.prompt, request.images)))
+                ready.append((i, adapter.encode(request.prompt, request.images)))
             except Exception as exc:  # noqa: BLE001 - one bad request is an error row, not a crash
                 results[i] = error_result(request, exc)
         ready.sort(key=lambda item: len(item[1].input_ids))  # similar lengths share a batch
