@@ -23,12 +23,12 @@ import pyarrow.parquet as pq
 
 from grounding.align import align_narratives
 from grounding.collate import collate
-from grounding.features import FeatureStore, pad_to_length, pool_to_length
+from grounding.features import FeatureStore, open_stores, pad_to_length, pool_to_length
 from grounding.targets import TargetConfig, make_targets
 from grounding.textbank import TextBank
 from pipeline.cache.store import CacheStore
 
-__all__ = ["GroundingDataset", "ManifestInfo", "align_narratives", "collate", "read_manifest"]
+__all__ = ["GroundingDataset", "ManifestInfo", "align_narratives", "collate", "open_video_store", "read_manifest"]
 
 
 @dataclass
@@ -58,6 +58,17 @@ def read_manifest(path: str | Path, cache_dir: str | Path | None = None) -> Mani
         root = (path.parent / root).resolve() if (path.parent / root).exists() else root
     return ManifestInfo(path, table.to_pylist(), root, meta["text_encoder"], meta.get("visual_features", ""),
                         meta.get("dataset", path.stem))
+
+
+def open_video_store(info: ManifestInfo, features: list[str] | None = None, layout: str = "auto") -> FeatureStore:
+    """The given feature paths, or else the manifest's ``visual_features`` set in the cache
+    (``<cache>/visual/<name>/{vid}.npz``, what the pipeline's feature stage writes)."""
+    if features:
+        return open_stores(features, layout)
+    if not info.visual_features:
+        msg = f"manifest {info.path} names no visual_features: pass --features DIR"
+        raise ValueError(msg)
+    return open_stores([CacheStore(info.cache_dir).visual_dir(info.visual_features)], "npz")
 
 
 def _prior_rows(cache: CacheStore, kind: str, keys: set[str]) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,86 @@
+"""Checkpoints: a folder holding
+
+- ``model.safetensors``: the weights;
+- ``checkpoint.json``: the full training config, the model's constructor arguments (dims
+  included) and metadata (epoch, step, best validation metric, time);
+- ``optimizer.pt``: optimizer, scheduler and AMP-scaler state dicts plus the torch RNG state,
+  saved with ``torch.save`` and read back with ``weights_only=True`` (tensors and plain
+  containers only, never a pickled object).
+
+A run directory has ``last/`` (for resuming) and ``best/`` (best on the validation split).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+WEIGHTS, META, STATE = "model.safetensors", "checkpoint.json", "optimizer.pt"
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    config: dict[str, Any]  # TrainConfig as JSON
+    model_args: dict[str, Any]  # build_model(name, **model_args)
+    meta: dict[str, Any]  # epoch, step, best_metric, best_value, ...
+    state_dict: dict[str, torch.Tensor]
+
+
+def resolve(path: str | Path, which: str = "best") -> Path:
+    """A checkpoint folder, or a run folder (then its ``best/``, else ``last/``)."""
+    path = Path(path)
+    if (path / META).is_file():
+        return path
+    for sub in (which, "best", "last"):
+        if (path / sub / META).is_file():
+            return path / sub
+    msg = f"no checkpoint in {path}: expected {META} there or in {path}/best or {path}/last"
+    raise FileNotFoundError(msg)
+
+
+def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict[str, Any], model_args: dict[str, Any],
+                    meta: dict[str, Any], training_state: dict[str, Any] | None = None) -> Path:
+    """Write into a temporary sibling folder, then swap it in, so a kill never leaves half a checkpoint."""
+    folder = Path(folder)
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(weights, tmp / WEIGHTS)
+    info = {"config": config, "model_args": model_args, "meta": {**meta, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
+    (tmp / META).write_text(json.dumps(info, indent=2, sort_keys=True))
+    if training_state is not None:
+        torch.save(training_state, tmp / STATE)
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def load_checkpoint(path: str | Path, which: str = "best") -> Checkpoint:
+    folder = resolve(path, which)
+    info = json.loads((folder / META).read_text())
+    for key in ("config", "model_args", "meta"):
+        if key not in info:
+            msg = f"{folder / META}: missing '{key}'"
+            raise ValueError(msg)
+    return Checkpoint(folder, info["config"], info["model_args"], info["meta"], load_file(folder / WEIGHTS))
+
+
+def load_training_state(path: str | Path) -> dict[str, Any]:
+    file = Path(path) / STATE
+    if not file.is_file():
+        msg = f"cannot resume: {file} does not exist"
+        raise FileNotFoundError(msg)
+    return torch.load(file, map_location="cpu", weights_only=True)

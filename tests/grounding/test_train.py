@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from grounding.config import load_config
+from grounding.train import fit
+from tests.grounding.fixtures import build_tiny_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    return build_tiny_corpus(tmp_path_factory.mktemp("tiny"), n_videos=6, queries_per_video=3)
+
+
+def _cfg(corpus, out: Path, model: str = "span", epochs: int = 3, **extra: object):  # noqa: ANN001, ANN202
+    over = {
+        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
+        "model": {"name": model, "hidden": 16, "heads": 2, **extra},
+        "optim": {"batch_size": 4, "epochs": epochs, "lr": 1e-3},
+        "out_dir": str(out), "device": "cpu", "seed": 3,
+    }
+    return load_config(None, over)
+
+
+@pytest.mark.parametrize("model", ["span", "tea"])
+def test_fit_writes_checkpoints_and_logs(corpus, tmp_path: Path, model: str) -> None:  # noqa: ANN001
+    result = fit(_cfg(corpus, tmp_path / model, model, epochs=2), progress=False)
+    run = tmp_path / model
+    assert len(result.history) == 2
+    assert all(np.isfinite(h["step_losses"]).all() for h in result.history)
+    for sub in ("best", "last"):
+        info = json.loads((run / sub / "checkpoint.json").read_text())
+        assert info["config"]["model"]["name"] == model
+        assert info["model_args"]["video_dim"] == corpus.video_dim and info["model_args"]["text_dim"] == corpus.text_dim
+        assert load_file(run / sub / "model.safetensors")
+    assert (run / "last" / "optimizer.pt").is_file()
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert {r["split"] for r in rows} == {"train", "val"} and any(r["metric"] == "R1@0.5" for r in rows)
+    assert any((run / "tb").iterdir())
+
+
+def test_best_checkpoint_is_chosen_on_validation(corpus, tmp_path: Path) -> None:  # noqa: ANN001
+    result = fit(_cfg(corpus, tmp_path, epochs=4), progress=False)
+    values = [h["val"]["R1@0.5"] for h in result.history]
+    best_epoch = int(np.argmax(values))  # first maximum, as fit keeps the first
+    meta = json.loads((tmp_path / "best" / "checkpoint.json").read_text())["meta"]
+    assert meta["epoch"] == best_epoch == result.best["epoch"]
+    assert meta["best"]["R1@0.5"] == max(values)
+    assert all("test" not in str(k) for h in result.history for k in h)
+
+
+def test_cpu_training_is_deterministic(corpus, tmp_path: Path) -> None:  # noqa: ANN001
+    a = fit(_cfg(corpus, tmp_path / "a", "tea", epochs=1), progress=False)
+    b = fit(_cfg(corpus, tmp_path / "b", "tea", epochs=1), progress=False)
+    assert a.history[0]["step_losses"] == b.history[0]["step_losses"]
+
+
+def test_resume_gives_identical_next_step_loss(corpus, tmp_path: Path) -> None:  # noqa: ANN001
+    full = fit(_cfg(corpus, tmp_path / "full", "tea", epochs=3), progress=False)
+    cut = _cfg(corpus, tmp_path / "cut", "tea", epochs=3)
+    first = fit(cut, progress=False, stop_after=1)
+    assert len(first.history) == 1
+    assert first.history[0]["step_losses"] == full.history[0]["step_losses"]
+    resumed = fit(cut, resume=True, progress=False)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.history[0]["step_losses"][0] == full.history[1]["step_losses"][0]
+    assert resumed.history[-1]["step_losses"] == full.history[-1]["step_losses"]
+
+
+def test_missing_manifest_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="data.manifest is not set"):
+        fit(load_config(None, {"out_dir": str(tmp_path)}), progress=False)
