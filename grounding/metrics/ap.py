@@ -82,17 +82,18 @@ def ranking_ap(labels: NDArray[np.float64], scores: NDArray[np.float64]) -> NDAr
     order = np.argsort(scores, kind="mergesort")[::-1]
     sorted_scores = scores[order]
     cut = np.concatenate([np.nonzero(np.diff(sorted_scores))[0], [n - 1]])
-    tps_all = np.cumsum(labels[order], axis=0)[cut]  # (n_thresholds, m)
-    fps = 1.0 + cut - tps_all.T  # (m, n_thresholds)
+    tps = np.cumsum(labels[order], axis=0)[cut].T  # (m, n_thresholds): positives above each cut
+    fps = 1.0 + cut - tps
+    with np.errstate(divide="ignore", invalid="ignore"):  # all-negative columns are set below
+        recall = tps / tps[:, -1:]
+    precision = np.concatenate([(tps / (tps + fps))[:, ::-1], np.ones((m, 1))], axis=1)
+    recall = np.concatenate([recall[:, ::-1], np.zeros((m, 1))], axis=1).astype(np.float32)
+    precision = np.maximum.accumulate(precision, axis=1)
+    steps = np.diff(recall, axis=1) != 0
+    constant = labels.min(axis=0) == labels.max(axis=0)
     for j in range(m):
-        column = labels[:, j]
-        if np.all(column == column[0]):
-            out[j] = 1.0 if column[0] != 0 else 0.0
-            continue
-        tps = tps_all[:, j]
-        precision = np.concatenate([(tps / (tps + fps[j]))[::-1], [1.0]])
-        recall = np.concatenate([(tps / tps[-1])[::-1], [0.0]]).astype(np.float32)
-        precision = np.maximum.accumulate(precision)
-        steps = np.nonzero(np.diff(recall))[0]
-        out[j] = float(np.mean(precision[steps]))
+        if constant[j]:
+            out[j] = 1.0 if labels[0, j] != 0 else 0.0
+        else:
+            out[j] = float(np.mean(precision[j, :-1][steps[j]]))
     return out

@@ -57,19 +57,23 @@ def highlight_metrics(
 ) -> dict[str, dict[str, float]]:
     """``{"HL-min-Fair": {"HL-mAP": .., "HL-Hit1": ..}, ...}`` in percent, rounded to 0.01."""
     preds = [None if p is None or len(p) == 0 else np.asarray(p, dtype=np.float64) for p in pred_saliency]
+    names = list(levels)
+    thresholds = np.array([levels[name] for name in names], dtype=np.float64)
+    hits = np.zeros((len(names), len(preds)))
+    aps: list[NDArray[np.float64]] = []  # per query: (levels, annotators)
+    for i, (pred, gt) in enumerate(zip(preds, gt_clip_scores, strict=True)):
+        positive = (gt[None, :, :] >= thresholds[:, None, None]).astype(np.float64)  # (levels, clips, annotators)
+        if pred is None:
+            aps.append(np.zeros((len(names), gt.shape[1])))
+            continue
+        top = int(np.argmax(pred))
+        if top < gt.shape[0]:
+            hits[:, i] = positive[:, top].max(axis=1)
+        columns = positive.transpose(1, 0, 2).reshape(gt.shape[0], -1)  # all levels share the ranking
+        aps.append(ranking_ap(columns, _fit_length(pred, gt.shape[0])).reshape(len(names), -1))
     out: dict[str, dict[str, float]] = {}
-    for name, level in levels.items():
-        hits = np.zeros(len(preds))
-        aps: list[NDArray[np.float64]] = []
-        for i, (pred, gt) in enumerate(zip(preds, gt_clip_scores, strict=True)):
-            positive = (gt >= level).astype(np.float64)  # (clips, annotators)
-            if pred is None:
-                aps.append(np.zeros(positive.shape[1]))
-                continue
-            top = int(np.argmax(pred))
-            hits[i] = positive[top].max() if top < len(positive) else 0.0
-            aps.append(ranking_ap(positive, _fit_length(pred, len(positive))))
-        mean_ap = float(np.mean(np.concatenate(aps))) if aps else 0.0
-        hit1 = float(np.mean(hits)) if len(hits) else 0.0
+    for j, name in enumerate(names):
+        mean_ap = float(np.mean(np.concatenate([a[j] for a in aps]))) if aps else 0.0
+        hit1 = float(np.mean(hits[j])) if len(preds) else 0.0
         out[f"HL-min-{name}"] = {"HL-mAP": percent(mean_ap), "HL-Hit1": percent(hit1)}
     return out

@@ -88,6 +88,14 @@ def _windows(rows: Sequence[Any], width: int) -> NDArray[np.float64]:
     return np.asarray(rows, dtype=np.float64).reshape(-1, width)
 
 
+def _gt_clip_scores(row: Mapping[str, Any]) -> NDArray[np.float64]:
+    try:
+        return clip_scores(row["duration"], row["relevant_clip_ids"], row["saliency_scores"])
+    except ValueError as err:
+        msg = f"ground truth qid {row['qid']!r}: {err}"
+        raise ValueError(msg) from None
+
+
 def eval_submission(
     submission: Sequence[Mapping[str, Any]], ground_truth: Sequence[Mapping[str, Any]], keys: KeySet = "extended"
 ) -> dict[str, Any]:
@@ -122,7 +130,7 @@ def eval_submission(
     has_gt_saliency = all("saliency_scores" in g and "relevant_clip_ids" in g for g in ground_truth)
     has_pred_saliency = any(p is not None and p.get("pred_saliency_scores") for p, _ in matched)
     if ground_truth and has_gt_saliency and has_pred_saliency:
-        gt_scores = [clip_scores(g["duration"], g["relevant_clip_ids"], g["saliency_scores"]) for g in ground_truth]
+        gt_scores = [_gt_clip_scores(g) for g in ground_truth]
         pred_scores = [p.get("pred_saliency_scores") if p else None for p, _ in matched]
         hl = highlight_metrics(pred_scores, gt_scores)
         metrics |= hl
