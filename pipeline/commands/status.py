@@ -1,0 +1,53 @@
+"""``priors status``: what the cache holds (rows per prior kind, ok / error, text and visual
+features) and what the last run did (hit rate, model calls, errors)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from pipeline.cache.layout import PRIOR_KINDS
+from pipeline.cache.store import CacheStore
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("status", help="counts per prior kind, last run's hit rate, errors",
+                       description=__doc__)
+    p.add_argument("--cache", type=Path, help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=main)
+
+
+def cache_status(store: CacheStore) -> dict:
+    kinds = {}
+    for kind in PRIOR_KINDS:
+        ok, errors = store.prior_key_status(kind)
+        if ok or errors:
+            kinds[kind] = {"ok": len(ok), "error": len(errors)}
+    text = {p.name: len(store.text_hashes(p.name)) for p in sorted((store.root / "text").glob("*")) if p.is_dir()}
+    visual = {p.name: len(list(p.glob("*.npz"))) for p in sorted((store.root / "visual").glob("*")) if p.is_dir()}
+    runs = sorted((store.root / "runs").glob("*.json"))
+    last = json.loads(runs[-1].read_text()) if runs else None
+    return {"cache": str(store.root), "priors": kinds, "text_features": text, "visual_features": visual,
+            "last_run": last}
+
+
+def format_status(status: dict) -> str:
+    lines = [f"cache {status['cache']}", "priors (unique keys):"]
+    lines += [f"  {k:<14} ok {v['ok']:>8}  error {v['error']:>6}" for k, v in status["priors"].items()] or ["  none"]
+    lines.append("text features: " + (", ".join(f"{k} {v}" for k, v in status["text_features"].items()) or "none"))
+    lines.append("visual features: " + (", ".join(f"{k} {v} videos" for k, v in status["visual_features"].items()) or "none"))
+    last = status["last_run"]
+    if last:
+        lines.append(f"last run ({last['dataset']}): {last['requests']} requests, hit rate {last['hit_rate']:.1%}, "
+                     f"{last['model_calls']} model calls, errors {last['errors'] or 'none'}")
+    else:
+        lines.append("last run: none recorded")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    status = cache_status(CacheStore(args.cache))
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    return 0

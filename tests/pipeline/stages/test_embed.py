@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from pipeline.encoders import get_text_encoder
+from pipeline.hashing import sha256_text
+from pipeline.stages.embed import EmbedStage
+
+
+def _batch(texts: list[str], status: list[str]) -> dict:
+    return {"text": texts, "text_sha256": [sha256_text(t) if t else "" for t in texts], "status": status}
+
+
+def test_embeds_new_ok_texts_once_each() -> None:
+    stage = EmbedStage(partial(get_text_encoder, "minilm"), cached={sha256_text("already cached")})
+    texts = ["a red circle moves left", "a red circle moves left", "already cached", "failed", ""]
+    out = stage.process_batch(_batch(texts, ["ok", "ok", "ok", "error", "ok"]))
+    assert out["embedded"] == [True, False, False, False, False]
+    assert out["sentence"][0].shape == (stage.encoder.dim,) and out["sentence"][0].dtype == np.float32
+    n_tok = out["n_tokens"][0]
+    assert n_tok == 5 and out["tokens"][0].shape == (n_tok * stage.encoder.dim,)
+    assert np.isfinite(out["tokens"][0]).all()
+    assert all(out["sentence"][i].size == 0 for i in (1, 2, 3, 4))

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.keys import GenerationIdentity
+from pipeline.stages.plan import PlanStage
+from pipeline.stages.planners import PLANNERS, PlanSettings, frames_in_window, time_grid
+
+IDENT = GenerationIdentity("m", "r", "p", 1, "s" * 64, {}, {})
+
+
+def _planners(**settings):
+    s = PlanSettings(**settings)
+    return {kind: PLANNERS.get(kind)(IDENT, s) for kind in ("narrative", "clip_caption")}
+
+
+def _videos(*durations: float) -> dict:
+    n = len(durations)
+    return {"video_id": [f"v{i}" for i in range(n)], "path": [f"/x/v{i}.mp4" for i in range(n)],
+            "duration": list(durations), "video_sha256": [f"{i}" * 64 for i in range(n)], "queries": ["[]"] * n}
+
+
+def test_time_grid_and_windows() -> None:
+    assert time_grid(3.0, 1.0) == [0.0, 1.0, 2.0]
+    assert time_grid(3.2, 1.0) == [0.0, 1.0, 2.0, 3.0]
+    assert time_grid(0.0, 1.0) == []
+    assert frames_in_window(2.0, 4.0, 1) == [3.0]
+    assert frames_in_window(0.0, 3.0, 3) == [0.5, 1.5, 2.5]
+
+
+def test_plan_expands_each_kind() -> None:
+    out = PlanStage(_planners(interval=1.0, clip_len=2.0), cached={}).process_batch(_videos(5.0))
+    reqs = json.loads(out["requests"][0])
+    narr = [r for r in reqs if r["kind"] == "narrative"]
+    clips = [r for r in reqs if r["kind"] == "clip_caption"]
+    assert [r["t_start"] for r in narr] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert [(r["t_start"], r["t_end"], r["frame_times"]) for r in clips] == [
+        (0.0, 2.0, [1.0]), (2.0, 4.0, [3.0]), (4.0, 5.0, [4.5])]
+    assert clips[0]["prompt_vars"]["clip_start"] == 0.0 and clips[0]["prompt_vars"]["clip_end"] == 2.0
+    assert out["n_planned"] == [8] and out["n_cached"] == [0]
+    assert len({r["key"] for r in reqs}) == 8
+
+
+def test_plan_drops_cached_keys_but_lists_them_as_planned() -> None:
+    planners = _planners(interval=1.0, clip_len=2.0)
+    first = PlanStage(planners, cached={}).process_batch(_videos(4.0, 2.0))
+    all_keys = [r["key"] for r in json.loads(first["requests"][0])]
+    cached = {"narrative": set(all_keys[:2])}
+    second = PlanStage(planners, cached=cached).process_batch(_videos(4.0, 2.0))
+    left = {r["key"] for r in json.loads(second["requests"][0])}
+    assert left == set(all_keys[2:])
+    assert second["n_cached"] == [2, 0]
+    planned = json.loads(second["planned"][0])
+    assert [k for k, _ in planned["narrative"]] == all_keys[:4]  # planned keeps the cached ones, in time order
+    assert all(qid == "" for _, qid in planned["narrative"])
+
+
+def test_unknown_kind_names_the_registry() -> None:
+    with pytest.raises(ValueError, match="unknown prior kind planner 'narative'; did you mean 'narrative'"):
+        PLANNERS.get("narative")
