@@ -78,12 +78,18 @@ def evaluate_predictions(
     gt_windows = [np.asarray(g.relevant_windows, dtype=np.float64) for g in gt_rows]
     if suite == "qvhighlights":
         metrics = eval_submission(
-            [p.model_dump(exclude_none=True) for p in pred_rows], [g.model_dump(exclude_none=True) for g in gt_rows]
+            [p.model_dump(exclude_none=True) for p in pred_rows],
+            [g.model_dump(exclude_none=True) for g in gt_rows],
         )
     else:
         metrics = temporal_metrics(pred_windows, gt_windows)
 
-    out: dict[str, Any] = {"suite": suite, "counts": counts, "missing_qids": missing[:MISSING_SHOWN], "metrics": metrics}
+    out: dict[str, Any] = {
+        "suite": suite,
+        "counts": counts,
+        "missing_qids": missing[:MISSING_SHOWN],
+        "metrics": metrics,
+    }
     labels = [splits.get(g.qid, splits.get(str(g.qid))) if splits else g.split for g in gt_rows]
     if any(label is not None for label in labels):
         named = [label if label is not None else "unlabelled" for label in labels]
@@ -101,7 +107,10 @@ def evaluate_prediction_files(preds: Path, gt: Path, suite: Suite = "auto") -> d
 
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    return [
+        "  ".join(cell.rjust(w) if j else cell.ljust(w) for j, (cell, w) in enumerate(zip(row, widths, strict=True)))
+        for row in rows
+    ]
 
 
 def _fmt(value: Any) -> str:
@@ -132,9 +141,8 @@ def format_metrics(metrics: Mapping[str, Any]) -> str:
         rows = [header]
         for name in ("short", "middle", "long", "full"):
             b = body[name]
-            rows.append(
-                [name] + [_fmt(b["MR-mAP"][k]) for k in ("average", "0.5", "0.75")] + [_fmt(b["MR-R1"][k]) for k in ("0.5", "0.7")]
-            )
+            mean_ap = [_fmt(b["MR-mAP"][k]) for k in ("average", "0.5", "0.75")]
+            rows.append([name, *mean_ap, *(_fmt(b["MR-R1"][k]) for k in ("0.5", "0.7"))])
         lines += _table(rows)
     else:
         lines.append("")
