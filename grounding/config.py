@@ -80,7 +80,7 @@ class TrainConfig(BaseModel):
     device: str = "auto"  # auto / cpu / cuda / cuda:1
     amp: bool = True  # bfloat16 autocast, used only on CUDA
     threads: int | None = None  # torch.set_num_threads on CPU; None keeps torch's default
-    out_dir: Path = Path("runs/default")
+    out_dir: Path | None = None  # run folder; None = runs/<model>-<manifest stem>
     eval_every: int = Field(1, ge=1)  # epochs between validation passes
     select_metric: str = "R1@0.5"  # validation metric that picks the best checkpoint
     topk: int = Field(5, ge=1)
@@ -92,6 +92,13 @@ class TrainConfig(BaseModel):
                    "is chosen on validation, never on test")
             raise ValueError(msg)
         return self
+
+
+def run_dir(cfg: TrainConfig) -> Path:
+    if cfg.out_dir is not None:
+        return Path(cfg.out_dir)
+    stem = Path(cfg.data.manifest).stem if cfg.data.manifest else "run"
+    return Path("runs") / f"{cfg.model.name}-{stem}"
 
 
 def _allowed(cls: type[BaseModel]) -> list[str]:

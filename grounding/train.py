@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from grounding.checkpoint import load_checkpoint, load_training_state, save_checkpoint
 from grounding.collate import collate, to_device
-from grounding.config import TrainConfig, config_dict
+from grounding.config import TrainConfig, config_dict, run_dir
 from grounding.data import GroundingDataset, open_video_store, read_manifest
 from grounding.inference import batch_windows, prediction_rows
 from grounding.metrics.temporal import temporal_metrics
@@ -156,6 +156,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     if cfg.data.manifest is None:
         msg = "data.manifest is not set: pass --priors manifests/<dataset>.parquet"
         raise ValueError(msg)
+    cfg = cfg.model_copy(deep=True)  # checkpoints record absolute paths, usable from any folder
+    cfg.data.manifest = Path(cfg.data.manifest).resolve()
+    cfg.data.features = [str(Path(f).resolve()) if ":" not in f else f for f in cfg.data.features]
     info = read_manifest(cfg.data.manifest, cfg.data.cache_dir)
     store = open_video_store(info, cfg.data.features, cfg.data.store)
     train_set = GroundingDataset(info, cfg.data.train_split, store, cfg.data.max_len, targets=cfg.data.targets)
@@ -167,7 +170,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     steps_per_epoch = -(-len(train_set) // cfg.optim.batch_size)
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch * cfg.optim.epochs)
-    out = Path(cfg.out_dir)
+    out = run_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config_dict(cfg), indent=2))
     start_epoch, step, best = 0, 0, None

@@ -44,10 +44,12 @@ def _prior(kind: str, vid: str, t0: float, t1: float, text: str, status: str = "
 
 
 def build_tiny_corpus(root: Path, n_videos: int = 6, queries_per_video: int = 2, video_dim: int = 16,
-                      text_dim: int = 8, seed: int = 0, splits: tuple[str, ...] = ("train", "val", "test")) -> TinyCorpus:
+                      text_dim: int = 8, seed: int = 0, splits: tuple[str, ...] = ("train", "val", "test"),
+                      encoder: str = ENCODER) -> TinyCorpus:
     """Videos of 8-20 s with one feature row per second, one narrative per second, a clip caption
     per 4 s, two events, and ``queries_per_video`` queries each with a random window. Videos are
-    dealt to ``splits`` round-robin. One narrative per video has status 'error' (it must be skipped)."""
+    dealt to ``splits`` round-robin. One narrative per video has status 'error' (it must be skipped).
+    ``encoder`` only names the text-feature folder and manifest metadata: vectors are random."""
     rng = np.random.default_rng(seed)
     cache_dir, features = root / "cache", root / "features"
     features.mkdir(parents=True, exist_ok=True)
@@ -95,12 +97,12 @@ def build_tiny_corpus(root: Path, n_videos: int = 6, queries_per_video: int = 2,
     for text in sorted(texts):
         n_tok = len(text.split())
         text_rows.append({
-            "text_sha256": sha256_text(text), "encoder": ENCODER, "text": text, "dim": text_dim,
+            "text_sha256": sha256_text(text), "encoder": encoder, "text": text, "dim": text_dim,
             "sentence": rng.normal(size=text_dim).astype(np.float32).tolist(), "n_tokens": n_tok,
             "tokens": rng.normal(size=n_tok * text_dim).astype(np.float32).tolist(),
         })
-    store.write_text_features(ENCODER, pa.Table.from_pylist(text_rows, schema=TEXT_FEATURE_SCHEMA))
-    meta = {"dataset": "tiny", "cache_dir": str(cache_dir), "text_encoder": ENCODER,
+    store.write_text_features(encoder, pa.Table.from_pylist(text_rows, schema=TEXT_FEATURE_SCHEMA))
+    meta = {"dataset": "tiny", "cache_dir": str(cache_dir), "text_encoder": encoder,
             "visual_features": "random", "created_at": "2026-01-01T00:00:00Z"}
     table = pa.Table.from_pylist(manifest_rows, schema=MANIFEST_SCHEMA).replace_schema_metadata(meta)
     manifest = root / "manifests" / "tiny.parquet"

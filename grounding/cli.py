@@ -1,0 +1,180 @@
+"""The three grounding commands: ``grounding-train``, ``grounding-eval``, ``grounding-predict``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+TRAIN_EXAMPLES = """examples:
+  grounding-train --priors manifests/demo.parquet --config configs/tea_demo.yaml
+  grounding-train --priors manifests/charades_sta.parquet --model tea --features /data/charades/i3d
+  grounding-train --config configs/tea_charades.yaml --features /data/slowfast /data/clip \\
+      --optim.lr 1e-3 --model.alpha 0.3 --optim.epochs 50
+
+Any config field can be overridden with a dotted flag (--section.field VALUE); see
+grounding/config.py for the fields and configs/ for the shipped files. Layers: defaults <- --config
+YAML <- --priors/--model/--features/--out <- dotted flags. The best checkpoint is chosen on the
+validation split (data.val_split) and written to OUT/best; OUT/last is for --resume."""
+
+EVAL_EXAMPLES = """examples:
+  grounding-eval --checkpoint runs/tea-demo --split test          # writes runs/tea-demo/preds_test.jsonl
+  grounding-eval --preds preds.jsonl --gt gt.jsonl --json          # community JSONL files
+
+Prediction rows: {"qid", "query", "vid", "pred_relevant_windows": [[start, end, score], ...]}.
+Ground-truth rows: {"qid", "vid", "duration", "relevant_windows", optional "split",
+"relevant_clip_ids", "saliency_scores"}; with saliency the full QVHighlights suite runs."""
+
+PREDICT_EXAMPLES = """examples:
+  grounding-predict --checkpoint runs/tea-demo --video demo_003 --query "a red ball rolls" --plot out/
+  grounding-predict --checkpoint runs/tea-demo --input queries.jsonl --output preds.jsonl
+
+--input rows: {"qid", "query", "vid"}; --output rows add "pred_relevant_windows" (top-k
+[start, end, score], best first). A query already in the cache uses its cached text features; a
+new one is embedded with the manifest's text encoder (pure torch, no transformers)."""
+
+
+def _parser(prog: str, doc: str, epilog: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(prog=prog, description=doc, epilog=epilog,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    p = _parser("grounding-train", "Train a grounding model on a priors manifest and video features.", TRAIN_EXAMPLES)
+    p.add_argument("--priors", type=Path, help="the manifest, manifests/<dataset>.parquet (data.manifest)")
+    p.add_argument("--model", help="registered model name, e.g. span, tea (model.name)")
+    p.add_argument("--features", nargs="+", help="feature folder(s)/file(s); several are concatenated (data.features)")
+    p.add_argument("--config", type=Path, help="YAML config, e.g. configs/tea_demo.yaml")
+    p.add_argument("--out", type=Path, help="run folder (out_dir); default runs/<model>-<dataset>")
+    p.add_argument("--resume", action="store_true", help="continue OUT/last")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args, rest = p.parse_known_args(argv)
+    from grounding.config import load_config, merge, parse_overrides
+    from grounding.train import fit
+
+    over: dict[str, Any] = {}
+    if args.priors:
+        over["data"] = {"manifest": str(args.priors)}
+    if args.features:
+        over.setdefault("data", {})["features"] = list(args.features)
+    if args.model:
+        over["model"] = {"name": args.model}
+    if args.out:
+        over["out_dir"] = str(args.out)
+    try:
+        over = merge(over, parse_overrides(rest))
+        cfg = load_config(args.config, over)
+    except (ValueError, FileNotFoundError) as err:
+        p.error(str(err))
+    result = fit(cfg, resume=args.resume, progress=not args.no_progress)
+    print(json.dumps({"out_dir": str(result.out_dir), "best": result.best}, indent=2))
+    return 0
+
+
+def _gt_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        extra = json.loads(r["extra"]) if r.get("extra") else {}
+        gt = {"qid": r["query_id"], "query": r["query"], "vid": r["video_id"], "duration": r["duration"],
+              "relevant_windows": r["windows"], "split": r["split"]}
+        gt.update({k: extra[k] for k in ("relevant_clip_ids", "saliency_scores") if k in extra})
+        out.append(gt)
+    return out
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+
+
+def eval_main(argv: Sequence[str] | None = None) -> int:
+    p = _parser("grounding-eval", "Evaluate a checkpoint on a split, or a prediction file.", EVAL_EXAMPLES)
+    p.add_argument("--checkpoint", type=Path, help="run folder (uses best/) or checkpoint folder")
+    p.add_argument("--split", help="split to evaluate (default: the config's data.test_split)")
+    p.add_argument("--preds", type=Path, help="prediction JSONL (file mode)")
+    p.add_argument("--gt", type=Path, help="ground-truth JSONL (file mode)")
+    p.add_argument("--out", type=Path, help="where to write predictions (checkpoint mode)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    args = p.parse_args(argv)
+    from grounding.evaluation import evaluate_prediction_files, evaluate_predictions, format_metrics
+
+    if args.preds or args.gt:
+        if not (args.preds and args.gt) or args.checkpoint:
+            p.error("file mode needs both --preds and --gt (and no --checkpoint)")
+        result = evaluate_prediction_files(args.preds, args.gt)
+    elif args.checkpoint:
+        result = _evaluate_checkpoint(args.checkpoint, args.split, args.out, evaluate_predictions)
+    else:
+        p.error("give --checkpoint RUN [--split S], or --preds P.jsonl --gt G.jsonl")
+    print(json.dumps(result, indent=2) if args.json else format_metrics(result))
+    return 0
+
+
+def _evaluate_checkpoint(path: Path, split: str | None, out: Path | None, evaluate_predictions: Any) -> dict[str, Any]:
+    import torch
+
+    from grounding.checkpoint import load_checkpoint
+    from grounding.data import GroundingDataset, open_video_store, read_manifest
+    from grounding.models import build_model
+    from grounding.train import evaluate, pick_device
+
+    ckpt = load_checkpoint(path)
+    data = ckpt.config["data"]
+    split = split or data["test_split"]
+    info = read_manifest(data["manifest"], data["cache_dir"])
+    dataset = GroundingDataset(info, split, open_video_store(info, data["features"], data["store"]), data["max_len"])
+    device = pick_device(ckpt.config["device"])
+    model = build_model(ckpt.config["model"]["name"], **ckpt.model_args).to(device)
+    model.load_state_dict(ckpt.state_dict)
+    with torch.no_grad():
+        _, preds = evaluate(model, dataset, ckpt.config["optim"]["batch_size"], device, ckpt.config["topk"])
+    out = out or ckpt.path.parent / f"preds_{split}.jsonl"
+    write_jsonl(out, preds)
+    gt = [g for g in _gt_rows(dataset.rows) if g["relevant_windows"]]
+    result = evaluate_predictions(preds, gt)
+    return {"checkpoint": str(ckpt.path), "split": split, "epoch": ckpt.meta.get("epoch"), "predictions_file": str(out)} | result
+
+
+def predict_main(argv: Sequence[str] | None = None) -> int:
+    p = _parser("grounding-predict", "Localise queries in videos with a trained checkpoint.", PREDICT_EXAMPLES)
+    p.add_argument("--checkpoint", type=Path, required=True, help="run folder (uses best/) or checkpoint folder")
+    p.add_argument("--video", help="video id (single-query mode)")
+    p.add_argument("--query", help="the sentence to localise (single-query mode)")
+    p.add_argument("--input", type=Path, help="JSONL of {qid, query, vid} (file mode)")
+    p.add_argument("--output", type=Path, help="community JSONL to write (file mode; default stdout)")
+    p.add_argument("-k", "--topk", type=int, default=5, help="windows per query (default 5)")
+    p.add_argument("--plot", type=Path, help="folder for one timeline PNG per query")
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args(argv)
+    single = args.video is not None or args.query is not None
+    if single == (args.input is not None) or (single and not (args.video and args.query)):
+        p.error("give --video VID --query TEXT, or --input queries.jsonl")
+    from grounding.predict import Predictor
+
+    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
+    if single:
+        rows = [{"qid": 0, "query": args.query, "vid": args.video}]
+    else:
+        rows = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
+        for i, r in enumerate(rows):
+            missing = [k for k in ("qid", "query", "vid") if k not in r]
+            if missing:
+                p.error(f"{args.input} line {i + 1}: missing {', '.join(missing)}")
+    windows = predictor.predict_batch([(r["vid"], r["query"]) for r in rows], k=args.topk)
+    out_rows = [{"qid": r["qid"], "query": r["query"], "vid": r["vid"], "pred_relevant_windows": w} for r, w in zip(rows, windows)]
+    if args.output:
+        write_jsonl(args.output, out_rows)
+    else:
+        sys.stdout.writelines(json.dumps(r) + "\n" for r in out_rows)
+    if args.plot:
+        from grounding.plot import plot_prediction
+
+        gt = {(r["video_id"], r["query"]): r["windows"] for r in predictor.info.rows}
+        for r in rows:
+            path = plot_prediction(predictor.explain(r["vid"], r["query"], args.topk), args.plot, gt.get((r["vid"], r["query"]), []))
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
