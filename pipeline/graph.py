@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from pipeline.keys import VideoHashes
 from pipeline.manifest import build_manifest, write_manifest
 from pipeline.prepare import Prepared, prepare
 from pipeline.report import RunReport
-from pipeline.stages.base import Resources
+from pipeline.stages.base import Batch, Resources
 from pipeline.stages.decode import DecodeStage
 from pipeline.stages.embed import EmbedStage
 from pipeline.stages.generate import GenerateStage
@@ -31,6 +31,14 @@ from pipeline.stages.plan import PlanStage
 from pipeline.stages.render import RenderStage
 from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
 from pipeline.stages.write import WriteStage
+
+
+def _stream(config: PriorsConfig, rows: list[dict], stages: list) -> Iterator[Batch]:
+    """Run ``stages`` over ``rows`` on Ray (started on first use: a warm rerun never starts it)."""
+    from pipeline.ray_adapter import init_ray, run_stages
+
+    init_ray(config.resolved_ray_address(), config.num_cpus)
+    yield from run_stages(rows, stages, progress=config.progress)
 
 
 def _video_rows(prep: Prepared, hashes: VideoHashes) -> list[dict]:
@@ -76,8 +84,6 @@ def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: 
     from pipeline.stages.planners import time_grid
     from pipeline.visual_features import VisualEncoder, write_video_features
 
-    from pipeline.ray_adapter import run_stages
-
     name = VisualEncoder(config.visual_encoder, device=config.device).name
     folder = store.visual_dir(name)
     todo = []
@@ -91,7 +97,7 @@ def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: 
         stages = [DecodeStage(prep.sampler, Resources(cpus=0.5, batch_size=1)),
                   VisualFeatureStage(partial(VisualEncoder, config.visual_encoder, config.device), Resources(cpus=1.0, batch_size=1)),
                   WriteVisualStage(folder, write_video_features, Resources(cpus=0.25, batch_size=4))]
-        for batch in run_stages(todo, stages, progress=config.progress):
+        for batch in _stream(config, todo, stages):
             report.visual_videos += int(sum(bool(w) for w in batch["written"]))
             report.add_times(batch)
     return str(folder)
@@ -124,10 +130,6 @@ def run_priors(config: PriorsConfig) -> RunReport:
         if planned_batch["n_planned"][i] > planned_batch["n_cached"][i]:
             todo.append({**row, "requests": planned_batch["requests"][i]})
 
-    if todo or config.visual_encoder:
-        from pipeline.ray_adapter import init_ray, run_stages
-
-        init_ray(config.resolved_ray_address(), config.num_cpus)
     if todo:
         make_backend = partial(BACKENDS.get(config.backend), config.model, config.sampling, device=config.device,
                                batch_size=config.generate_batch_size)
@@ -137,15 +139,12 @@ def run_priors(config: PriorsConfig) -> RunReport:
                   GenerateStage(make_backend, schemas, Resources(cpus=1.0, gpus=config.num_gpus_per_actor,
                                 concurrency=config.generate_concurrency, batch_size=config.generate_batch_size)),
                   *_embed_stages(config, store, encoder_name, make_encoder, prep.provenance)]
-        for batch in run_stages(todo, stages, progress=config.progress):
+        for batch in _stream(config, todo, stages):
             report.add_generation(batch)
 
     texts = _missing_texts(store, prep, planned, encoder_name)
     if texts:
-        from pipeline.ray_adapter import init_ray, run_stages
-
-        init_ray(config.resolved_ray_address(), config.num_cpus)
-        for batch in run_stages(texts, _embed_stages(config, store, encoder_name, make_encoder, None), config.progress):
+        for batch in _stream(config, texts, _embed_stages(config, store, encoder_name, make_encoder, None)):
             report.texts_embedded += int(sum(bool(e) for e in batch["embedded"]))
             report.add_times(batch)
 

@@ -68,5 +68,5 @@ class WriteVisualStage(Stage):
             if ok:
                 self.write(self.folder, str(vid), np.asarray(batch["features"][i], np.float32))
             written.append(ok)
-        keep = ("video_id", "status", "error_type", "error", "n_decoded")
-        return {**{k: batch[k] for k in keep if k in batch}, "written": written}
+        keep = [k for k in batch if k in ("video_id", "status", "error_type", "error", "n_decoded") or k.startswith("_s_")]
+        return {**{k: batch[k] for k in keep}, "written": written}
