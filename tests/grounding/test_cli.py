@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from grounding.cli import eval_main, predict_main, train_main
+from tests.grounding.fixtures import build_tiny_corpus
+
+# These tests run tiny models on a shared 2-core machine: one intra-op thread avoids OpenMP
+# barrier spinning, which under contention makes tiny ops ~100x slower.
+torch.set_num_threads(1)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    root = tmp_path_factory.mktemp("cli")
+    corpus = build_tiny_corpus(root, n_videos=3)
+    run = root / "run"
+    code = train_main(["--priors", str(corpus.manifest), "--model", "span", "--features", str(corpus.features),
+                       "--out", str(run), "--no-progress", "--optim.epochs", "2", "--optim.batch_size", "4",
+                       "--model.hidden", "16", "--model.heads", "2", "--data.max_len", "16"])
+    assert code == 0
+    return corpus, run
+
+
+def test_train_writes_a_run(trained) -> None:  # noqa: ANN001
+    _, run = trained
+    info = json.loads((run / "best" / "checkpoint.json").read_text())
+    assert info["config"]["optim"]["epochs"] == 2 and info["config"]["model"]["hidden"] == 16
+
+
+def test_train_rejects_bad_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        train_main(["--priors", "x.parquet", "--optim.lrr", "1"])
+    assert "unknown field 'optim.lrr'; did you mean 'lr'" in capsys.readouterr().err
+
+
+def test_eval_checkpoint_writes_community_predictions(trained, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    _, run = trained
+    assert eval_main(["--checkpoint", str(run), "--split", "test", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["split"] == "test" and result["suite"] == "temporal"
+    assert set(result["metrics"]) >= {"R1@0.5", "R1@0.7", "R5@0.5", "mIoU"}
+    rows = [json.loads(line) for line in (run / "preds_test.jsonl").read_text().splitlines()]
+    assert len(rows) == result["counts"]["gt"] == 2
+    assert set(rows[0]) == {"qid", "query", "vid", "pred_relevant_windows"}
+    assert len(rows[0]["pred_relevant_windows"]) == 5 and len(rows[0]["pred_relevant_windows"][0]) == 3
+
+
+def test_eval_file_mode_round_trips(trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    corpus, run = trained
+    eval_main(["--checkpoint", str(run), "--split", "test", "--json", "--out", str(tmp_path / "p.jsonl")])
+    from_ckpt = json.loads(capsys.readouterr().out)["metrics"]
+    import pyarrow.parquet as pq
+
+    gt = [{"qid": r["query_id"], "vid": r["video_id"], "duration": r["duration"], "relevant_windows": r["windows"]}
+          for r in pq.read_table(corpus.manifest).to_pylist() if r["split"] == "test"]
+    (tmp_path / "g.jsonl").write_text("".join(json.dumps(g) + "\n" for g in gt))
+    assert eval_main(["--preds", str(tmp_path / "p.jsonl"), "--gt", str(tmp_path / "g.jsonl"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"] == from_ckpt
+
+
+def test_predict_single_with_plot_and_file_mode(trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    _, run = trained
+    assert predict_main(["--checkpoint", str(run), "--video", "vid00", "--query", "person does thing 0 in vid00",
+                         "-k", "2", "--plot", str(tmp_path / "png")]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["vid"] == "vid00" and len(row["pred_relevant_windows"]) == 2
+    assert len(list((tmp_path / "png").glob("*.png"))) == 1
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"qid": 7, "query": "person does thing 1 in vid01", "vid": "vid01"}\n')
+    assert predict_main(["--checkpoint", str(run), "--input", str(queries), "--output", str(tmp_path / "o.jsonl")]) == 0
+    out = json.loads((tmp_path / "o.jsonl").read_text())
+    assert out["qid"] == 7 and len(out["pred_relevant_windows"]) == 5
+
+
+def test_predict_requires_a_mode(trained) -> None:  # noqa: ANN001
+    _, run = trained
+    with pytest.raises(SystemExit):
+        predict_main(["--checkpoint", str(run), "--video", "vid00"])
+
+
+@pytest.mark.parametrize("script", ["grounding-train", "grounding-eval", "grounding-predict"])
+def test_help_teaches_with_examples(script: str) -> None:
+    name = script.split("-")[1]
+    proc = subprocess.run([sys.executable, "-c", f"from grounding.cli import {name}_main; {name}_main(['--help'])"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert proc.returncode == 0 and "examples:" in proc.stdout and script in proc.stdout
