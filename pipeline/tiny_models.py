@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.backends.adapters import LLAVA_CHAT_TEMPLATE, QWEN2_VL_CHAT_TEMPLATE
 
-Scale = Literal["tiny", "small"]
+Scale = Literal["tiny", "vllm", "small"]
 INIT_STD = 0.3  # large enough that random outputs depend on the prompt and image, not echo it
 
 
@@ -40,6 +40,8 @@ class TinySize(BaseModel):
 
 SIZES: dict[str, TinySize] = {
     "tiny": TinySize(hidden=32, layers=2, heads=4, intermediate=64, vision_hidden=32, vision_layers=2, image_size=56),
+    # tiny, but with a decoder head_dim of 32: the smallest vLLM's CPU attention kernels support
+    "vllm": TinySize(hidden=64, layers=2, heads=2, intermediate=128, vision_hidden=32, vision_layers=2, image_size=56),
     "small": TinySize(
         hidden=256, layers=4, heads=4, intermediate=1024, vision_hidden=128, vision_layers=2, image_size=112
     ),
@@ -77,6 +79,18 @@ def _write_json(path: Path, update: dict[str, Any]) -> None:
     data = json.loads(path.read_text())
     data.update(update)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _hub_layout_vision_keys(weights: Path) -> None:
+    """Rename ``vision_tower.*`` to ``vision_tower.vision_model.*``, the layout of the hub's llava-hf
+    checkpoints. transformers 5.x saves LLaVA's CLIP tower without the ``vision_model`` level
+    (it still loads both), but vLLM reads only the hub layout."""
+    from safetensors.torch import load_file, save_file
+
+    old, new = "vision_tower.", "vision_tower.vision_model."
+    tensors = load_file(weights)
+    renamed = {(new + k[len(old) :] if k.startswith(old) and not k.startswith(new) else k): v for k, v in tensors.items()}
+    save_file(renamed, weights, metadata={"format": "pt"})
 
 
 def build_tiny_llava(out_dir: Path, seed: int = 0, scale: Scale = "tiny") -> Path:
@@ -129,9 +143,19 @@ def build_tiny_llava(out_dir: Path, seed: int = 0, scale: Scale = "tiny") -> Pat
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = tok.eos_token_id
     model.save_pretrained(out_dir)
+    _hub_layout_vision_keys(out_dir / "model.safetensors")
     crop = {"height": size.image_size, "width": size.image_size}
     CLIPImageProcessorPil(size={"shortest_edge": size.image_size}, crop_size=crop).save_pretrained(out_dir)
     _write_json(out_dir / "preprocessor_config.json", {"image_processor_type": "CLIPImageProcessor"})
+    # For engines that build the composite LlavaProcessor (vLLM): how <image> expands.
+    processor = {
+        "processor_class": "LlavaProcessor",
+        "image_token": "<image>",
+        "patch_size": patch,
+        "vision_feature_select_strategy": config.vision_feature_select_strategy,
+        "num_additional_image_tokens": 1,
+    }
+    (out_dir / "processor_config.json").write_text(json.dumps(processor, indent=2, sort_keys=True) + "\n")
     return out_dir
 
 

@@ -5,6 +5,8 @@ then requests of similar length are batched with left padding and generated gree
 (temperature 0) or by seeded sampling. Only the tokenizer and the image processor are loaded,
 never the composite processor: in transformers 5.x that one wants a video processor, which needs
 torchvision. A request that cannot be prepared (a malformed image, say) becomes an error result.
+``GenerationRequest.json_schema`` is not enforced here (no guided decoding in transformers): the
+caller parses and validates the text (``PromptTemplate.parse_output``) and retries.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class TransformersBackend(Backend):
         self._model: Any = None
         self._adapter: ModelAdapter | None = None
         self._revision = ""
+        self._eos_ids: list[int] = []
+        self._pad_id = 0
 
     @property
     def model_revision(self) -> str:
@@ -72,6 +76,11 @@ class TransformersBackend(Backend):
         self._adapter = adapter_for(config, tokenizer, image_processor)
         model = AutoModelForImageTextToText.from_pretrained(self.model, dtype=getattr(torch, self.dtype))
         self._model = model.to(self.device).eval()
+        eos = model.generation_config.eos_token_id
+        eos = tokenizer.eos_token_id if eos is None else eos
+        self._eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
+        pad = tokenizer.pad_token_id
+        self._pad_id = pad if pad is not None else (self._eos_ids or [0])[0]
         folder = Path(self.model)
         commit = getattr(config, "_commit_hash", None)
         self._revision = commit or (local_revision(folder) if folder.is_dir() else "")
@@ -111,9 +120,8 @@ class TransformersBackend(Backend):
         return [r for item in batch for r in self._generate_or_isolate(requests, [item])]
 
     def _generate_batch(self, keys: list[str], encoded: list[EncodedPrompt]) -> list[GenerationResult]:
-        tokenizer = self.adapter.tokenizer
         width = max(len(e.input_ids) for e in encoded)
-        pad = tokenizer.pad_token_id
+        pad = self._pad_id
         input_ids = torch.tensor([[pad] * (width - len(e.input_ids)) + e.input_ids for e in encoded])
         mask = torch.tensor([[0] * (width - len(e.input_ids)) + [1] * len(e.input_ids) for e in encoded])
         inputs = {"input_ids": input_ids, "attention_mask": mask, **self.adapter.collate_images(encoded)}
@@ -130,20 +138,19 @@ class TransformersBackend(Backend):
 
     def _generate_kwargs(self) -> dict[str, Any]:
         s = self.sampling
-        tokenizer = self.adapter.tokenizer
         kwargs: dict[str, Any] = {
             "max_new_tokens": s.max_new_tokens,
-            "pad_token_id": tokenizer.pad_token_id,
-            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": self._pad_id,
+            "eos_token_id": self._eos_ids or None,
         }
         if s.temperature > 0:
             return {**kwargs, "do_sample": True, "temperature": s.temperature, "top_p": s.top_p, "top_k": 0}
         return {**kwargs, "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
 
     def _result(self, key: str, new_ids: list[int], n_prompt: int, latency_ms: float) -> GenerationResult:
-        eos = self.adapter.tokenizer.eos_token_id
-        if eos in new_ids:
-            new_ids = new_ids[: new_ids.index(eos) + 1]
+        ends = [i for i, token in enumerate(new_ids) if token in self._eos_ids]
+        if ends:  # keep the first end-of-sequence token, drop the padding after it
+            new_ids = new_ids[: ends[0] + 1]
         text = self.adapter.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
         return GenerationResult(
             key=key,

@@ -95,3 +95,11 @@ def test_unknown_backend_names_the_choices() -> None:
 def test_generate_before_setup_says_so(tiny_model: Path) -> None:
     with pytest.raises(RuntimeError, match="call setup"):
         TransformersBackend(str(tiny_model), GREEDY).generate(image_requests(1))
+
+
+def test_output_stops_at_the_first_end_of_sequence_token(tiny_model: Path) -> None:
+    b = backend(tiny_model)
+    eos = b._eos_ids[0]
+    result = b._result("k", [1996, 2158, eos, 0, 0], n_prompt=4, latency_ms=1.0)
+    assert result.token_ids == [1996, 2158, eos] and result.n_output_tokens == 3
+    assert result.text == "the man"
