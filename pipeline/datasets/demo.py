@@ -2,7 +2,7 @@
 
 Big coloured shapes (circle, square, triangle) on a plain dark background do scripted things at
 known times: appear (grow in), disappear (shrink out), move left or right, turn another colour.
-Every event lasts 3-6 s, is a gradual change visible in every frame of its window, and becomes a
+Every event lasts 3-5 s, is a gradual change visible in every frame of its window, and becomes a
 query with its true window ("the red circle moves to the left"); a video has several events at
 different times, so a constant window is a weak baseline. A sentence that happens twice in a
 video is one query with two windows.
@@ -90,14 +90,14 @@ def make_script(video_id: str, rng: random.Random) -> Script:
     shapes = [ShapeState(k, c, rng.randrange(len(SLOTS)), rng.random() < 0.6) for k, c in zip(kinds, colours)]
     initial, events, t = tuple(shapes), [], round(rng.uniform(0.5, 3.0), 1)
     while True:
-        length = round(rng.uniform(3.0, 6.0), 1)
+        length = round(rng.uniform(3.0, 5.0), 1)
         if t + length > duration - 0.5:
             break
         i = rng.randrange(n_shapes)
         action, after = rng.choice(_next_states(shapes, i, rng))
         events.append(Event(i, action, t, round(t + length, 1), shapes[i], after))
         shapes[i] = after
-        t = round(t + length + rng.uniform(0.5, 3.0), 1)
+        t = round(t + length + rng.uniform(0.5, 2.0), 1)
     return Script(video_id, duration, initial, tuple(events))
 
 
