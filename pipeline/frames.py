@@ -205,9 +205,9 @@ _CONTAINER_MAGIC = {b"\x1a\x45\xdf\xa3": "matroska/webm", b"RIFF": "avi"}
 
 
 def diagnose_unreadable(path: Path) -> tuple[str, str]:
-    """Why a non-empty file did not open: ``truncated`` (an MP4/MOV whose boxes run past the end
-    of the file or that has no ``moov`` box), ``corrupt`` (a known container that still fails), or
-    ``not_a_video`` (no known container signature)."""
+    """Why a non-empty file did not open: ``truncated`` (an MP4/MOV whose last box runs past the
+    end of the file, or that has no ``moov`` box), ``corrupt`` (a known container with damaged
+    boxes or undecodable streams), or ``not_a_video`` (no known container signature)."""
     with open(path, "rb") as f:
         head = f.read(12)
     size = path.stat().st_size
@@ -222,6 +222,8 @@ def diagnose_unreadable(path: Path) -> tuple[str, str]:
                 elif box_size == 0:
                     box_size = size - offset
                 boxes.append(box_type)
+                if not all(32 <= c < 127 for c in box_type):
+                    return "corrupt", f"damaged MP4 box structure at byte {offset} (box type {box_type!r})"
                 if box_size < 8 or offset + box_size > size:
                     return "truncated", f"MP4 box {box_type!r} runs past the end of the file ({size} bytes)"
                 offset += box_size

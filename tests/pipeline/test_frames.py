@@ -147,6 +147,16 @@ def test_variable_frame_rate_picks_the_frame_on_screen(tmp_path: Path) -> None:
 
 
 # --- bad files become error rows ---------------------------------------------------------------
+def _faststart_copy(src: Path, dst: Path) -> None:
+    """Remux ``src`` with the moov box before the media data, as streaming MP4s are written."""
+    with av.open(str(src)) as source, av.open(str(dst), "w", options={"movflags": "faststart"}) as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:  # the flush packet
+                packet.stream = stream
+                target.mux(packet)
+
+
 def _bad_file(kind: str, tmp_path: Path) -> Path:
     path = tmp_path / f"{kind}.mp4"
     if kind == "truncated":
@@ -154,6 +164,13 @@ def _bad_file(kind: str, tmp_path: Path) -> Path:
         path.write_bytes(data[: len(data) // 2])
     elif kind == "text":
         path.write_text("this is a text file, not a video\n" * 20)
+    elif kind in ("corrupt", "truncated_faststart"):  # moov first, then the coded frames
+        _faststart_copy(shared_path("videos", "bikes.mp4"), path)
+        data = bytearray(path.read_bytes())
+        if kind == "corrupt":  # complete boxes, garbage where the coded frames should be
+            payload = data.index(b"mdat") + 4 + 200
+            data[payload:] = b"\xff" * (len(data) - payload)
+        path.write_bytes(bytes(data if kind == "corrupt" else data[: len(data) // 2]))
     elif kind == "empty":
         path.touch()
     return path  # "missing": never written
@@ -161,7 +178,14 @@ def _bad_file(kind: str, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("kind", "error_type"),
-    [("truncated", "truncated"), ("text", "not_a_video"), ("empty", "empty_file"), ("missing", "missing_file")],
+    [
+        ("truncated", "truncated"),
+        ("truncated_faststart", "truncated"),
+        ("corrupt", "corrupt"),
+        ("text", "not_a_video"),
+        ("empty", "empty_file"),
+        ("missing", "missing_file"),
+    ],
 )
 def test_bad_files_become_error_rows(tmp_path: Path, kind: str, error_type: str) -> None:
     path = _bad_file(kind, tmp_path)
