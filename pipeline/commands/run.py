@@ -50,6 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="requests per model call")
     p.add_argument("--gpus-per-actor", type=float, default=0.0, help="GPUs per generate actor (cluster runs)")
     p.add_argument("--actors", type=int, default=1, help="generate actors (one model each)")
+    p.add_argument("--shard-rows", type=int, default=32,
+                   help="rows per cache shard: a killed run loses at most the shards in flight (default 32)")
     p.add_argument("--text-encoder", default="minilm", help="text encoder registry name")
     p.add_argument("--visual-encoder", help="CLIP-style vision model folder; omit to skip visual features")
     p.add_argument("--ray-address", help="Ray cluster address (default $RAY_ADDRESS, else a local instance)")
@@ -81,7 +83,7 @@ def config_from_args(args: argparse.Namespace) -> PriorsConfig:
         kinds=[k.strip() for k in args.kinds.split(",") if k.strip()], prompts=_prompts(args.prompt),
         interval=args.interval, clip_len=args.clip_len, resize=json.loads(args.resize),
         sampling=SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_new_tokens),
-        generate_batch_size=args.batch_size, num_gpus_per_actor=args.gpus_per_actor,
+        generate_batch_size=args.batch_size, write_batch_size=args.shard_rows, num_gpus_per_actor=args.gpus_per_actor,
         generate_concurrency=args.actors, text_encoder=args.text_encoder, visual_encoder=args.visual_encoder,
         ray_address=args.ray_address, num_cpus=args.num_cpus, retry_errors=args.retry_errors,
         limit=args.limit, progress=not args.no_progress)
