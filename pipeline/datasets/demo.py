@@ -120,7 +120,8 @@ def _shape_at(script: Script, i: int, t: float) -> tuple[float, np.ndarray, floa
 _YY, _XX = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5
 
 
-def _mask(kind: str, cx: float, cy: float, side: float) -> np.ndarray:
+def shape_mask(kind: str, cx: float, cy: float, side: float) -> np.ndarray:
+    """Pixels (SIZE, SIZE) bool covered by a shape of width ``side`` centred at (cx, cy)."""
     dx, dy, h = _XX - cx, _YY - cy, side / 2
     if kind == "circle":
         return dx * dx + dy * dy <= h * h
@@ -136,7 +137,7 @@ def render(script: Script, frame_index: int) -> np.ndarray:
     for i, state in enumerate(script.initial):
         x, rgb, scale = _shape_at(script, i, t)
         if scale > 0.02:
-            image[_mask(state.kind, x, ROWS[len(script.initial)][i], SHAPE * scale)] = rgb
+            image[shape_mask(state.kind, x, ROWS[len(script.initial)][i], SHAPE * scale)] = rgb
     return image.round().astype(np.uint8)
 
 

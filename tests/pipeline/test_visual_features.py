@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.datasets.demo import BACKGROUND, COLOURS, SIZE, _mask, generate_demo
+from pipeline.datasets.demo import BACKGROUND, COLOURS, SIZE, generate_demo, shape_mask
 from pipeline.frames import FrameSampler
 from pipeline.visual_features import VisualEncoder, build_tiny_clip_vision, write_video_features
 
@@ -25,7 +25,7 @@ def _frames(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     frames, xs = np.empty((n, SIZE, SIZE, 3), np.uint8), rng.uniform(26, 102, n)
     for i, x in enumerate(xs):
         image = np.broadcast_to(BACKGROUND, (SIZE, SIZE, 3)).copy()
-        image[_mask("square", x, 64, 44)] = COLOURS["red" if i % 2 else "blue"]
+        image[shape_mask("square", x, 64, 44)] = COLOURS["red" if i % 2 else "blue"]
         frames[i] = image
     return frames, xs
 
@@ -36,7 +36,7 @@ def test_builds_fast_offline_and_without_torchvision(tmp_path: Path) -> None:
 
     start = time.perf_counter()
     folder = build_tiny_clip_vision(tmp_path / "clip", seed=0)
-    assert time.perf_counter() - start < 3.0
+    assert time.perf_counter() - start < 5.0  # about 0.05-0.2 s on an idle core
     assert {"config.json", "model.safetensors", "preprocessor_config.json"} <= {p.name for p in folder.iterdir()}
     encoder = VisualEncoder(folder)
     encoder.setup()
