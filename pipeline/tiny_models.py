@@ -72,6 +72,13 @@ def _save_tokenizer(out_dir: Path, special: list[str], eos: str, chat_template: 
     # already complete chat strings, so encode them verbatim.
     tok._tokenizer.post_processor = None
     tok.save_pretrained(out_dir)
+    # 5.x writes new names; releases before it know the fast tokenizer class and the special-token
+    # list by these (and read ``extra_special_tokens`` as a dict of named tokens).
+    config_path = out_dir / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config.pop("extra_special_tokens", None)
+    config.update(tokenizer_class="PreTrainedTokenizerFast", additional_special_tokens=special)
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return tok
 
 

@@ -109,6 +109,10 @@ class ModelAdapter(ABC):
     def image_token_counts(self, tensors: dict[str, torch.Tensor], n_images: int) -> list[int]:
         """How many placeholder tokens each image expands to."""
 
+    def token_inputs(self, input_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-token model inputs besides ids and mask that the family needs (none by default)."""
+        return {}
+
     def collate_images(self, encoded: list[EncodedPrompt]) -> dict[str, torch.Tensor]:
         """Image tensors of a batch, concatenated in prompt order (both families take them so)."""
         present = [e.images for e in encoded if e.images]
@@ -148,6 +152,12 @@ class Qwen2VLAdapter(ModelAdapter):
 
     def image_keys(self) -> list[str]:
         return ["pixel_values", "image_grid_thw"]
+
+    def token_inputs(self, input_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Which tokens are image tokens: transformers 5.x needs it for M-RoPE's 3D positions
+        (without it, generate silently falls back to 1D text positions)."""
+        image_id = self.tokenizer.convert_tokens_to_ids(self.image_token)
+        return {"mm_token_type_ids": (input_ids == image_id).to(torch.int32)}
 
     def image_token_counts(self, tensors: dict[str, torch.Tensor], n_images: int) -> list[int]:
         if n_images == 0:

@@ -12,6 +12,7 @@ caller parses and validates the text (``PromptTemplate.parse_output``) and retri
 from __future__ import annotations
 
 import hashlib
+import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ class TransformersBackend(Backend):
         self._revision = ""
         self._eos_ids: list[int] = []
         self._pad_id = 0
+        self._forward_params: set[str] = set()
 
     @property
     def model_revision(self) -> str:
@@ -76,6 +78,7 @@ class TransformersBackend(Backend):
         self._adapter = adapter_for(config, tokenizer, image_processor)
         model = AutoModelForImageTextToText.from_pretrained(self.model, dtype=getattr(torch, self.dtype))
         self._model = model.to(self.device).eval()
+        self._forward_params = set(inspect.signature(model.forward).parameters)
         eos = model.generation_config.eos_token_id
         eos = tokenizer.eos_token_id if eos is None else eos
         self._eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
@@ -125,6 +128,8 @@ class TransformersBackend(Backend):
         input_ids = torch.tensor([[pad] * (width - len(e.input_ids)) + e.input_ids for e in encoded])
         mask = torch.tensor([[0] * (width - len(e.input_ids)) + [1] * len(e.input_ids) for e in encoded])
         inputs = {"input_ids": input_ids, "attention_mask": mask, **self.adapter.collate_images(encoded)}
+        extra = self.adapter.token_inputs(input_ids)  # passed only where this transformers takes them
+        inputs.update({name: t for name, t in extra.items() if name in self._forward_params})
         inputs = {name: t.to(self.device) for name, t in inputs.items()}
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self._model.dtype)

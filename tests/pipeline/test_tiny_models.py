@@ -48,6 +48,9 @@ def test_configs_carry_legacy_keys_for_older_transformers(tmp_path: Path) -> Non
     qwen_dir = build_tiny_qwen2_vl(tmp_path / "qwen")
     qwen = json.loads((qwen_dir / "config.json").read_text())
     assert qwen["text_config"]["rope_scaling"]["type"] == "mrope"
+    tokenizer = json.loads((qwen_dir / "tokenizer_config.json").read_text())
+    assert tokenizer["tokenizer_class"] == "PreTrainedTokenizerFast"
+    assert "<|image_pad|>" in tokenizer["additional_special_tokens"] and "extra_special_tokens" not in tokenizer
     processor = json.loads((qwen_dir / "preprocessor_config.json").read_text())
     assert processor["image_processor_type"] == "Qwen2VLImageProcessor"
     assert processor["max_pixels"] == processor["size"]["longest_edge"]

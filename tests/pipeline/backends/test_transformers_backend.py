@@ -103,3 +103,14 @@ def test_output_stops_at_the_first_end_of_sequence_token(tiny_model: Path) -> No
     result = b._result("k", [1996, 2158, eos, 0, 0], n_prompt=4, latency_ms=1.0)
     assert result.token_ids == [1996, 2158, eos] and result.n_output_tokens == 3
     assert result.text == "the man"
+
+
+def test_qwen2_vl_image_tokens_get_3d_rope_positions(tmp_path: Path) -> None:
+    """Without mm_token_type_ids, transformers 5.x silently gives image tokens 1D positions.
+    With M-RoPE an image of h x w merged patches advances positions by max(h, w), not h * w."""
+    from pipeline.tiny_models import build_tiny_qwen2_vl
+
+    b = backend(build_tiny_qwen2_vl(tmp_path / "qwen"))
+    b.generate([GenerationRequest(key="a", prompt="caption", images=[frame(0, 112, 112)])])
+    deltas = b._model.model.rope_deltas
+    assert deltas is not None and int(deltas.flatten()[0]) == 2 - 4  # 2x2 merged patches: 4 tokens, 2 positions
