@@ -34,5 +34,54 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
+# ---- priors -----------------------------------------------------------------------------
+# make priors DATASET=demo                       generated demo data (data/demo) + tiny random
+#                                                LLaVA and CLIP (.cache/models): minutes on a CPU
+# make priors DATASET=charades VIDEO_ROOT=/data/charades/videos MODEL=llava-hf/llava-1.5-7b-hf
+# DATASET is a short name mapped to an adapter (below) or any adapter name (`priors run -h`).
+# ANNOTATIONS defaults to data/<DATASET>; VIDEO_ROOT to the adapter's default; RAY_ADDRESS,
+# CACHE, BACKEND, MODEL and PRIORS_ARGS (extra `priors run` flags) pass through.
+# Writes the priors into $(CACHE) and manifests/<DATASET>.parquet (+ .report.json).
+ADAPTER_charades := charades_sta
+ADAPTER_charades_sta := charades_sta
+ADAPTER_charades_cd := charades_cd
+ADAPTER_charades_cg := charades_cg
+ADAPTER_anet := activitynet
+ADAPTER_activitynet := activitynet
+ADAPTER_qvh := qvhighlights
+ADAPTER_qvhighlights := qvhighlights
+ADAPTER_tacos := tacos
+ADAPTER_vidstg := vidstg
+ADAPTER ?= $(or $(ADAPTER_$(DATASET)),$(DATASET))
+ANNOTATIONS ?= data/$(DATASET)
+MODELS_DIR := .cache/models
+TINY_LLAVA := $(MODELS_DIR)/tiny-llava
+TINY_CLIP := $(MODELS_DIR)/tiny-clip
+ifeq ($(DATASET),demo)
+MODEL ?= $(TINY_LLAVA)
+VISUAL_ENCODER ?= $(TINY_CLIP)
+PRIORS_DEPS := $(TINY_LLAVA)/config.json $(TINY_CLIP)/config.json data/demo/train.jsonl
+else
+MODEL ?= llava-hf/llava-1.5-7b-hf
+VISUAL_ENCODER ?=
+PRIORS_DEPS :=
+endif
+
+data/demo/train.jsonl: | install
+	$(PY) -c "from pathlib import Path; from pipeline.datasets.demo import generate_demo; generate_demo(Path('data/demo'))"
+
+$(TINY_LLAVA)/config.json: | install
+	$(PY) -c "from pathlib import Path; from pipeline.tiny_models import build_tiny_llava; build_tiny_llava(Path('$(TINY_LLAVA)'))"
+
+$(TINY_CLIP)/config.json: | install
+	$(PY) -c "from pathlib import Path; from pipeline.visual_features import build_tiny_clip_vision; build_tiny_clip_vision(Path('$(TINY_CLIP)'))"
+
+priors: install $(PRIORS_DEPS)
+	$(VENV)/bin/priors run $(ADAPTER) --annotations $(ANNOTATIONS) \
+	  $(if $(VIDEO_ROOT),--video-root $(VIDEO_ROOT)) --model $(MODEL) --backend $(BACKEND) \
+	  --cache $(CACHE) --manifest manifests/$(DATASET).parquet \
+	  $(if $(VISUAL_ENCODER),--visual-encoder $(VISUAL_ENCODER)) \
+	  $(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS)) $(PRIORS_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

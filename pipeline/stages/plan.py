@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import asdict
 from typing import ClassVar
 
 from pipeline.stages.base import Batch, Resources, Stage
@@ -46,7 +45,7 @@ class PlanStage(Stage):
                 reqs = planner.plan(video)
                 keys[kind] = [[r.key, r.query_id] for r in reqs]
                 skip = self.cached.get(kind, ())
-                todo.extend(asdict(r) for r in reqs if r.key not in skip)
+                todo.extend(r.as_dict() for r in reqs if r.key not in skip)
             total = sum(len(k) for k in keys.values())
             requests.append(json.dumps(todo))
             planned.append(json.dumps(keys))

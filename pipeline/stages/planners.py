@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pipeline.keys import GenerationIdentity, prior_key
+from pipeline.keys import GenerationIdentity, KeyMaker
 from pipeline.registry import Registry
 
 
@@ -40,6 +40,10 @@ class PlannedRequest:
     frame_times: list[float]
     prompt_vars: dict[str, Any] = field(default_factory=dict)  # a superset; render keeps the template's
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "query_id": self.query_id, "t_start": self.t_start,
+                "t_end": self.t_end, "frame_times": self.frame_times, "prompt_vars": self.prompt_vars}
+
 
 @dataclass(frozen=True)
 class PlanSettings:
@@ -66,12 +70,12 @@ class Planner(ABC):
     def __init__(self, ident: GenerationIdentity, settings: PlanSettings) -> None:
         self.ident = ident
         self.settings = settings
+        self.key = KeyMaker(self.kind, ident)
 
     def request(self, video: VideoInput, *, t_start: float, t_end: float, frame_times: list[float],
                 query: QueryInput | None = None, **prompt_vars: Any) -> PlannedRequest:
-        key = prior_key(self.kind, self.ident, video_sha256=video.video_sha256, video_id=video.video_id,
-                        t_start=t_start, t_end=t_end, frame_times=frame_times,
-                        query_sha256=query.text_sha256 if query else "")
+        key = self.key(video_sha256=video.video_sha256, video_id=video.video_id, t_start=t_start, t_end=t_end,
+                       frame_times=frame_times, query_sha256=query.text_sha256 if query else "")
         variables = {"video_id": video.video_id, "duration": round(video.duration, 3), "t": t_start,
                      "start": t_start, "end": t_end, "clip_start": t_start, "clip_end": t_end,
                      "timestamps": frame_times, **prompt_vars}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.keys import GenerationIdentity, VideoHashes, prior_key, prior_key_spec
+from pipeline.keys import GenerationIdentity, KeyMaker, VideoHashes, prior_key, prior_key_spec
 
 IDENT = GenerationIdentity(model="m", model_revision="r1", prompt_id="narrate_frame", prompt_version=1,
                            prompt_sha256="p" * 64, sampler={"resize": {"mode": "none"}}, sampling={"temperature": 0.0})
@@ -55,3 +55,9 @@ def test_video_hashes_memoised_by_size_and_mtime(tmp_path: Path) -> None:
     os.utime(video, ns=(1, 1))
     assert hashes(video) != first
     assert hashes(None) == "" and hashes(tmp_path / "absent.mp4") == ""
+
+
+@pytest.mark.parametrize("inputs", [INPUTS, {**INPUTS, "frame_times": [0.1234567, 2.0, 1e-07], "t_end": 12.5},
+                                    {**INPUTS, "video_sha256": "", "video_id": 'odd "id" é', "query_sha256": "q"}])
+def test_key_maker_equals_the_canonical_json_key(inputs: dict) -> None:
+    assert KeyMaker("clip_caption", IDENT)(**inputs) == prior_key("clip_caption", IDENT, **inputs)
