@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
+from tqdm import tqdm
+
 from pipeline.backends.base import BACKENDS
 from pipeline.cache.store import CacheStore
 from pipeline.config import PriorsConfig
@@ -41,14 +43,14 @@ def _stream(config: PriorsConfig, rows: list[dict], stages: list) -> Iterator[Ba
     yield from run_stages(rows, stages, progress=config.progress)
 
 
-def _video_rows(prep: Prepared, hashes: VideoHashes) -> list[dict]:
+def _video_rows(prep: Prepared, hashes: VideoHashes, progress: bool) -> list[dict]:
     by_video: dict[str, list[dict]] = {}
     for q in prep.annotations.queries:
         by_video.setdefault(q.video_id, []).append(
             {"query_id": q.query_id, "text": q.text, "text_sha256": sha256_text(q.text)})
     return [{"video_id": v.video_id, "path": str(v.path or ""), "duration": float(v.duration),
              "video_sha256": hashes(v.path), "queries": json.dumps(by_video.get(v.video_id, []))}
-            for v in prep.videos]
+            for v in tqdm(prep.videos, desc="hash videos", unit="video", disable=not progress)]
 
 
 def _cached_keys(store: CacheStore, kinds: list[str], retry_errors: bool) -> dict[str, set[str]]:
@@ -68,8 +70,8 @@ def _embed_stages(config: PriorsConfig, store: CacheStore, encoder_name: str, ma
 
 
 def _missing_texts(store: CacheStore, prep: Prepared, planned: dict, encoder_name: str) -> list[dict]:
-    texts = {sha256_text(q.text): q.text for q in prep.annotations.queries
-             if q.video_id in {v.video_id for v in prep.videos}}
+    selected = {v.video_id for v in prep.videos}
+    texts = {sha256_text(q.text): q.text for q in prep.annotations.queries if q.video_id in selected}
     for kind in prep.planners:
         keys = [k for per_video in planned.values() for k, _ in per_video.get(kind, [])]
         table = store.priors(kind, keys=keys).select(["text", "text_sha256", "status"])
@@ -115,7 +117,7 @@ def run_priors(config: PriorsConfig) -> RunReport:
 
     t0 = time.perf_counter()
     hashes = VideoHashes(store.root / "video_hashes.json")
-    rows = _video_rows(prep, hashes)
+    rows = _video_rows(prep, hashes, config.progress)
     hashes.save()
     cached = _cached_keys(store, list(prep.planners), config.retry_errors)
     planned_batch = PlanStage(prep.planners, cached).process_batch({k: [r[k] for r in rows] for k in rows[0]} if rows else {})
