@@ -23,12 +23,13 @@ from grounding.layers.weighted_pool import WeightedPool
 
 class SpanPredictor(nn.Module):
     """Takes its parts as arguments; ``SpanPredictor.build`` makes the standard one.
-    ``highlight=None`` switches the foreground gate off (h = 1, no highlight logits)."""
+    ``highlight=None`` switches the foreground gate off (h = 1, highlight logits 0 at valid
+    snippets); the sentence pool q feeds only the gate, so it goes with it."""
 
     def __init__(
         self,
         cq_attention: nn.Module,
-        pool: nn.Module,
+        pool: nn.Module | None,
         highlight: nn.Module | None,
         start_lstm: nn.LSTM,
         end_lstm: nn.LSTM,
@@ -44,7 +45,7 @@ class SpanPredictor(nn.Module):
     def build(cls, dim: int, dropout: float = 0.2, use_highlight: bool = True) -> SpanPredictor:
         return cls(
             cq_attention=ContextQueryAttention(dim, dropout),
-            pool=WeightedPool(dim),
+            pool=WeightedPool(dim) if use_highlight else None,
             highlight=HighlightHead(dim) if use_highlight else None,
             start_lstm=nn.LSTM(dim, dim, batch_first=True),
             end_lstm=nn.LSTM(dim, dim, batch_first=True),
@@ -55,7 +56,7 @@ class SpanPredictor(nn.Module):
     def forward(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor) -> dict[str, Tensor]:
         """v (B, L, d), q (B, Lq, d) -> start_logits, end_logits, highlight_logits (B, L)."""
         x = self.cq_attention(v, v_mask, q, q_mask)  # V^ = H(V, Q), Eq. (11)
-        if self.highlight is not None:
+        if self.highlight is not None and self.pool is not None:
             highlight = self.highlight(x, v_mask, self.pool(q, q_mask))  # Conv1D(V^ || q)
             x = x * torch.sigmoid(highlight).unsqueeze(-1)  # V^ o h
         else:
