@@ -1,5 +1,6 @@
 """``embed``: a frozen text encoder turns each new text into a sentence vector and per-token
-vectors. Texts whose hash is already cached (or repeated in the batch) are not encoded again."""
+vectors. Texts whose hash is already cached (or this worker embedded it before) are not encoded
+again; two workers may still embed one text twice, which readers dedupe."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class EmbedStage(Stage):
         self.cached = cached
         self.resources = resources
         self.encoder: TextEncoder | None = None
+        self.seen: set[str] = set()  # hashes this worker already embedded (earlier batches)
 
     def setup(self) -> None:
         self.encoder = self.make_encoder()
@@ -43,7 +45,7 @@ class EmbedStage(Stage):
         if self.encoder is None:
             self.setup()
         n = len(batch["text_sha256"])
-        seen: set[str] = set()
+        seen = self.seen
         todo = []
         for i in range(n):
             h = str(batch["text_sha256"][i])

@@ -23,3 +23,9 @@ def test_embeds_new_ok_texts_once_each() -> None:
     assert n_tok == 5 and out["tokens"][0].shape == (n_tok * stage.encoder.dim,)
     assert np.isfinite(out["tokens"][0]).all()
     assert all(out["sentence"][i].size == 0 for i in (1, 2, 3, 4))
+
+
+def test_a_text_seen_in_an_earlier_batch_is_not_embedded_again() -> None:
+    stage = EmbedStage(partial(get_text_encoder, "minilm"))
+    assert stage.process_batch(_batch(["same words"], ["ok"]))["embedded"] == [True]
+    assert stage.process_batch(_batch(["same words", "new words"], ["ok", "ok"]))["embedded"] == [False, True]
