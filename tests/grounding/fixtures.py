@@ -109,3 +109,50 @@ def build_tiny_corpus(root: Path, n_videos: int = 6, queries_per_video: int = 2,
     manifest.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, manifest)
     return TinyCorpus(root, manifest, cache_dir, features, video_dim, text_dim, videos, n_snippets)
+
+
+def _text_table(texts: list[str], encoder: str, dim: int, rng: np.random.Generator) -> pa.Table:
+    """TEXT_FEATURE_SCHEMA rows with random vectors, built column-wise (fast for thousands)."""
+    n_tokens = np.array([max(1, len(t.split())) for t in texts], dtype=np.int32)
+    sentence = pa.ListArray.from_arrays(pa.array(np.arange(len(texts) + 1, dtype=np.int32) * dim),
+                                        pa.array(rng.normal(size=len(texts) * dim).astype(np.float32)))
+    offsets = np.concatenate([[0], np.cumsum(n_tokens)]).astype(np.int32) * dim
+    tokens = pa.ListArray.from_arrays(pa.array(offsets), pa.array(rng.normal(size=int(offsets[-1])).astype(np.float32)))
+    return pa.table({
+        "text_sha256": [sha256_text(t) for t in texts], "encoder": [encoder] * len(texts), "text": texts,
+        "dim": pa.array([dim] * len(texts), pa.int32()), "sentence": sentence, "n_tokens": pa.array(n_tokens),
+        "tokens": tokens,
+    }, schema=TEXT_FEATURE_SCHEMA)
+
+
+def build_corpus_from_annotations(ann, root: Path, video_dim: int = 1024, text_dim: int = 384,  # noqa: ANN001
+                                  splits: tuple[str, ...] | None = None, seed: int = 0) -> TinyCorpus:
+    """A manifest + cache for real annotations (a ``pipeline.datasets`` ``Annotations``) with
+    synthetic features of the real shapes: one ``video_dim`` row per second of each video's
+    duration, random ``text_dim`` query vectors (one token vector per word). No priors."""
+    rng = np.random.default_rng(seed)
+    queries = [q for q in ann.queries if splits is None or q.split in splits]
+    cache_dir, features = root / "cache", root / "features"
+    features.mkdir(parents=True, exist_ok=True)
+    videos = {q.video_id: q.duration for q in queries}
+    n_snippets = {vid: max(1, int(np.ceil(d))) for vid, d in videos.items()}
+    for vid, n in n_snippets.items():
+        np.save(features / f"{vid}.npy", rng.normal(size=(n, video_dim)).astype(np.float32))
+    texts = sorted({q.text for q in queries})
+    CacheStore(cache_dir).write_text_features("synthetic-random", _text_table(texts, "synthetic-random", text_dim, rng))
+    by_video: dict[str, list[str]] = {}
+    for q in queries:
+        by_video.setdefault(q.video_id, []).append(q.query_id)
+    rows = [{
+        "query_id": q.query_id, "video_id": q.video_id, "split": q.split, "query": q.text,
+        "windows": [list(w) for w in q.windows], "duration": q.duration, "video_sha256": "",
+        "query_sha256": sha256_text(q.text), "narrative_keys": [], "clip_caption_keys": [], "event_keys": [],
+        "query_rewrite_keys": [], "query_caption_keys": [],
+        "context_query_ids": [o for o in by_video[q.video_id] if o != q.query_id], "extra": "{}",
+    } for q in queries]
+    meta = {"dataset": ann.name, "cache_dir": str(cache_dir), "text_encoder": "synthetic-random",
+            "visual_features": "synthetic", "created_at": "2026-01-01T00:00:00Z"}
+    manifest = root / "manifests" / f"{ann.name}.parquet"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA).replace_schema_metadata(meta), manifest)
+    return TinyCorpus(root, manifest, cache_dir, features, video_dim, text_dim, videos, n_snippets)

@@ -81,3 +81,27 @@ def test_resume_gives_identical_next_step_loss(corpus, tmp_path: Path) -> None: 
 def test_missing_manifest_is_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="data.manifest is not set"):
         fit(load_config(None, {"out_dir": str(tmp_path)}), progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_charades_sta_test_split_feeds_one_epoch(tmp_path: Path) -> None:
+    """The real Charades-STA loader feeds the trainer: 3,720 test queries, synthetic 1024-d
+    per-second features (max-pooled to at most 128 snippets), 384-d query vectors, one epoch."""
+    from pipeline.datasets import DATASETS
+    from tests.conftest import shared_path
+    from tests.grounding.fixtures import build_corpus_from_annotations
+
+    ann = DATASETS.get("charades_sta")(shared_path("charades_sta"))
+    corpus = build_corpus_from_annotations(ann, tmp_path, splits=("test",))
+    assert len(corpus.videos) > 1000
+    cfg = load_config(None, {
+        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "train_split": "test",
+                 "val_split": "val", "test_split": "none"},
+        "model": {"name": "span", "hidden": 32, "heads": 4}, "optim": {"batch_size": 64, "epochs": 1},
+        "out_dir": str(tmp_path / "run"), "device": "cpu", "threads": 1,
+    })
+    result = fit(cfg, progress=False)
+    losses = result.history[0]["step_losses"]
+    assert len(losses) == -(-3720 // 64) and np.isfinite(losses).all()
+    assert (tmp_path / "run" / "best" / "model.safetensors").is_file()

@@ -1,0 +1,84 @@
+"""Inference latency per query and batched throughput on CPU, ``span`` and ``tea``.
+
+A query is timed end to end from its cached arrays: ``collate`` + model forward + top-k span
+decoding into seconds (``grounding.inference.batch_windows``), at Charades-STA shapes (128 x
+1024-d video, 128 x 384-d narratives, ~10 x 384-d query tokens), random weights, eval mode.
+Embedding a query that is *not* in the cache (pure-torch MiniLM, ``grounding.text_encoder``)
+is timed separately, since cached queries skip it.
+
+    python bench/inference.py [--threads 1] [--batch 256] [--repeat 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from grounding.collate import collate  # noqa: E402
+from grounding.inference import batch_windows  # noqa: E402
+from grounding.models import build_model  # noqa: E402
+from train_epoch import DT, DV, SyntheticCharades  # noqa: E402
+
+
+@torch.inference_mode()
+def latency_ms(model: torch.nn.Module, items: list[dict], repeat: int) -> list[float]:
+    out = []
+    for i in range(repeat):
+        t0 = time.perf_counter()
+        batch_windows(model, collate([items[i % len(items)]]), k=5)
+        out.append(1000 * (time.perf_counter() - t0))
+    return out
+
+
+@torch.inference_mode()
+def throughput_qps(model: torch.nn.Module, items: list[dict], batch: int, rounds: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        batch_windows(model, collate(items[:batch]), k=5)
+    return batch * rounds / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", nargs="+", type=int, default=[1, torch.get_num_threads()])
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--repeat", type=int, default=50)
+    p.add_argument("--rounds", type=int, default=4)
+    args = p.parse_args()
+    data = SyntheticCharades(n=args.batch, pool=64)
+    items = [data[i] for i in range(args.batch)]
+    print(f"CPU inference at Charades-STA shapes, torch {torch.__version__}, load avg {os.getloadavg()[0]:.1f}")
+    for name in ("span", "tea"):
+        model = build_model(name, video_dim=DV, text_dim=DT).eval()
+        for threads in sorted(set(args.threads)):
+            torch.set_num_threads(threads)
+            latency_ms(model, items, 5)  # warm-up
+            lat = latency_ms(model, items, args.repeat)
+            qps = throughput_qps(model, items, args.batch, args.rounds)
+            print(f"{name:5s} threads={threads}: latency median {statistics.median(lat):.2f} ms, "
+                  f"p90 {sorted(lat)[int(0.9 * len(lat))]:.2f} ms; batched ({args.batch}) {qps:,.0f} queries/s")
+    from grounding.text_encoder import MiniLMQueryEncoder
+
+    torch.set_num_threads(1)
+    encoder = MiniLMQueryEncoder()
+    encoder.encode(["warm up"])
+    t = []
+    for i in range(20):
+        t0 = time.perf_counter()
+        encoder.encode([f"person turns on the light number {i}"])
+        t.append(1000 * (time.perf_counter() - t0))
+    print(f"new-query embedding (pure-torch MiniLM, 1 thread): median {statistics.median(t):.2f} ms per query "
+          "(cached queries skip this)")
+
+
+if __name__ == "__main__":
+    main()
