@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pipeline.backends.base import BACKENDS
+from pipeline.cache.plan_index import read_plan_index, write_plan_index
 from pipeline.cache.store import CacheStore
 from pipeline.config import PriorsConfig
 from pipeline.hashing import sha256_text
@@ -120,7 +121,11 @@ def run_priors(config: PriorsConfig) -> RunReport:
     rows = _video_rows(prep, hashes, config.progress)
     hashes.save()
     cached = _cached_keys(store, list(prep.planners), config.retry_errors)
-    planned_batch = PlanStage(prep.planners, cached).process_batch({k: [r[k] for r in rows] for k in rows[0]} if rows else {})
+    index = read_plan_index(store.root)
+    stage = PlanStage(prep.planners, cached, index)
+    planned_batch = stage.process_batch({k: [r[k] for r in rows] for k in rows[0]}) if rows else \
+        {"planned": [], "requests": [], "n_planned": [], "n_cached": [], "index_new": []}
+    write_plan_index(store.root, {fp: e for new in planned_batch["index_new"] for fp, e in json.loads(new).items()})
     report.stage_seconds["plan"] = time.perf_counter() - t0
     planned: dict[str, dict[str, list[tuple[str, str]]]] = {}
     todo = []

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from pipeline.keys import GenerationIdentity, KeyMaker
+from pipeline.hashing import cache_key
+from pipeline.keys import KEY_VERSION, GenerationIdentity, KeyMaker
 from pipeline.registry import Registry
 
 
@@ -66,6 +67,7 @@ def frames_in_window(start: float, end: float, n: int) -> list[float]:
 
 class Planner(ABC):
     kind: ClassVar[str]
+    version: ClassVar[int] = 1  # bump when a planner's expansion rule changes (invalidates the plan index)
 
     def __init__(self, ident: GenerationIdentity, settings: PlanSettings) -> None:
         self.ident = ident
@@ -83,6 +85,11 @@ class Planner(ABC):
             variables["query"] = query.text
         return PlannedRequest(self.kind, key, query.query_id if query else "", t_start, t_end,
                               frame_times, variables)
+
+    def fingerprint(self, video: VideoInput) -> str:
+        """Hash of everything ``plan(video)`` depends on: the plan index's key."""
+        return cache_key({"planner": self.kind, "planner_version": self.version, "key_version": KEY_VERSION,
+                          "identity": asdict(self.ident), "settings": asdict(self.settings), "video": asdict(video)})
 
     @abstractmethod
     def plan(self, video: VideoInput) -> list[PlannedRequest]:

@@ -60,3 +60,46 @@ def test_plan_drops_cached_keys_but_lists_them_as_planned() -> None:
 def test_unknown_kind_names_the_registry() -> None:
     with pytest.raises(ValueError, match="unknown prior kind planner 'narative'; did you mean 'narrative'"):
         PLANNERS.get("narative")
+
+
+def test_plan_index_answers_fully_cached_videos_without_planning(tmp_path) -> None:
+    from pipeline.cache.plan_index import read_plan_index, write_plan_index
+
+    planners = _planners(interval=1.0, clip_len=2.0)
+    cold = PlanStage(planners, cached={}).process_batch(_videos(4.0, 3.0))
+    new = {fp: e for n in cold["index_new"] for fp, e in json.loads(n).items()}
+    assert len(new) == 4  # 2 videos x 2 kinds
+    write_plan_index(tmp_path, new)
+    index = read_plan_index(tmp_path)
+    every = {kind: {k for p in cold["planned"] for k, _ in json.loads(p)[kind]} for kind in planners}
+
+    class PlannerThatMustNotPlan:
+        """Fake planner: same fingerprints, but planning again would fail the test."""
+
+        def __init__(self, real):
+            self.real, self.kind = real, real.kind
+
+        def fingerprint(self, video):
+            return self.real.fingerprint(video)
+
+        def plan(self, video):  # pragma: no cover - failing is the point
+            raise AssertionError("planned although the index knew every key")
+
+    warm = PlanStage({k: PlannerThatMustNotPlan(p) for k, p in planners.items()}, every, index).process_batch(_videos(4.0, 3.0))
+    assert warm["planned"] == cold["planned"] and warm["n_cached"] == cold["n_planned"]
+    assert all(json.loads(n) == {} for n in warm["index_new"])
+
+    one_missing = {**every, "narrative": every["narrative"] - {json.loads(cold["planned"][0])["narrative"][0][0]}}
+    partly = PlanStage(planners, one_missing, index).process_batch(_videos(4.0, 3.0))
+    assert [len(json.loads(r)) for r in partly["requests"]] == [1, 0]
+
+
+def test_fingerprint_follows_what_the_plan_depends_on() -> None:
+    from pipeline.stages.planners import VideoInput
+
+    planner = _planners(interval=1.0)["narrative"]
+    video = VideoInput("v", "/x.mp4", 4.0, "a" * 64)
+    assert planner.fingerprint(video) == planner.fingerprint(VideoInput("v", "/x.mp4", 4.0, "a" * 64))
+    assert planner.fingerprint(video) != planner.fingerprint(VideoInput("v", "/x.mp4", 5.0, "a" * 64))
+    assert planner.fingerprint(video) != _planners(interval=2.0)["narrative"].fingerprint(video)
+    assert planner.fingerprint(video) != _planners(interval=1.0)["clip_caption"].fingerprint(video)
