@@ -5,6 +5,7 @@ Both arms use the transformers backend on the same random-weight model (``small`
 2-layer vision tower) and the same ``narrate_frame`` requests, greedy, a fixed token budget.
 The naive arm calls ``generate`` with one request at a time, as TEA's narrator does; the batched
 arm hands all frames over at once and lets the backend batch them. Greedy outputs must match.
+The arms alternate over ``--repeats`` runs and the medians are reported.
 
     .venv/bin/python bench/batched_generate.py --frames 64 --batch-size 32
 """
@@ -44,6 +45,10 @@ def timed(backend, requests: list[GenerationRequest], one_at_a_time: bool) -> tu
     return time.perf_counter() - started, results
 
 
+def median_run(runs: list[tuple[float, list]]) -> tuple[float, list]:
+    return sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+
+
 def run(family: str, folder: Path, args: argparse.Namespace) -> None:
     sampling = SamplingConfig(temperature=0.0, max_new_tokens=args.max_new_tokens)
     prompt = load_prompt("narrate_frame").render()
@@ -51,8 +56,12 @@ def run(family: str, folder: Path, args: argparse.Namespace) -> None:
     backend = BACKENDS.get("transformers")(str(folder), sampling, batch_size=args.batch_size)
     backend.setup()
     backend.generate(requests[:2])  # warm-up: first-call allocations are not part of either arm
-    naive_s, naive = timed(backend, requests, one_at_a_time=True)
-    batched_s, batched = timed(backend, requests, one_at_a_time=False)
+    naive_runs, batched_runs = [], []
+    for repeat in range(args.repeats):  # alternate which arm goes first: a shared machine's load drifts
+        for one_at_a_time in (True, False) if repeat % 2 == 0 else (False, True):
+            (naive_runs if one_at_a_time else batched_runs).append(timed(backend, requests, one_at_a_time))
+    naive_s, naive = median_run(naive_runs)
+    batched_s, batched = median_run(batched_runs)
     same = [r.token_ids for r in naive] == [r.token_ids for r in batched]
     out_tokens = sum(r.n_output_tokens for r in batched)
     n = len(requests)
@@ -61,7 +70,8 @@ def run(family: str, folder: Path, args: argparse.Namespace) -> None:
     print(f"  {'arm':<28}{'seconds':>9}{'frames/s':>10}")
     print(f"  {'one frame at a time (TEA)':<28}{naive_s:>9.2f}{n / naive_s:>10.2f}")
     print(f"  {f'batched (batch {args.batch_size})':<28}{batched_s:>9.2f}{n / batched_s:>10.2f}")
-    print(f"  speed-up {naive_s / batched_s:.1f}x (target >= 5x); greedy token ids identical: {same}")
+    print(f"  speed-up {naive_s / batched_s:.1f}x (target >= 5x), medians of {args.repeats} alternating runs; "
+          f"greedy token ids identical: {same}")
 
 
 def main() -> None:
@@ -71,6 +81,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--scale", choices=["tiny", "small"], default="small")
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for both arms")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
