@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -60,6 +61,26 @@ def _cached_keys(store: CacheStore, kinds: list[str], retry_errors: bool) -> dic
         ok, errors = store.prior_key_status(kind)
         out[kind] = ok if retry_errors else ok | errors
     return out
+
+
+def _plan(prep: Prepared, rows: list[dict], store: CacheStore, retry_errors: bool,
+          report: RunReport) -> tuple[dict, list[dict]]:
+    """Run the plan stage on the driver: every video's planned keys (for the manifest) and the
+    videos with requests left to generate."""
+    if not rows:
+        return {}, []
+    cached = _cached_keys(store, list(prep.planners), retry_errors)
+    stage = PlanStage(prep.planners, cached, read_plan_index(store.root))
+    out = stage.process_batch({k: [r[k] for r in rows] for k in rows[0]})
+    write_plan_index(store.root, {fp: e for new in out["index_new"] for fp, e in json.loads(new).items()})
+    planned, todo = {}, []
+    for i, row in enumerate(rows):
+        planned[row["video_id"]] = json.loads(out["planned"][i])
+        report.requests += out["n_planned"][i]
+        report.cache_hits += out["n_cached"][i]
+        if out["n_planned"][i] > out["n_cached"][i]:
+            todo.append({**row, "requests": out["requests"][i]})
+    return planned, todo
 
 
 def _embed_stages(config: PriorsConfig, store: CacheStore, encoder_name: str, make_encoder: Callable,
@@ -120,22 +141,8 @@ def run_priors(config: PriorsConfig) -> RunReport:
     hashes = VideoHashes(store.root / "video_hashes.json")
     rows = _video_rows(prep, hashes, config.progress)
     hashes.save()
-    cached = _cached_keys(store, list(prep.planners), config.retry_errors)
-    index = read_plan_index(store.root)
-    stage = PlanStage(prep.planners, cached, index)
-    planned_batch = stage.process_batch({k: [r[k] for r in rows] for k in rows[0]}) if rows else \
-        {"planned": [], "requests": [], "n_planned": [], "n_cached": [], "index_new": []}
-    write_plan_index(store.root, {fp: e for new in planned_batch["index_new"] for fp, e in json.loads(new).items()})
+    planned, todo = _plan(prep, rows, store, config.retry_errors, report)
     report.stage_seconds["plan"] = time.perf_counter() - t0
-    planned: dict[str, dict[str, list[tuple[str, str]]]] = {}
-    todo = []
-    for i, row in enumerate(rows):
-        keys = json.loads(planned_batch["planned"][i])
-        planned[row["video_id"]] = keys
-        report.requests += planned_batch["n_planned"][i]
-        report.cache_hits += planned_batch["n_cached"][i]
-        if planned_batch["n_planned"][i] > planned_batch["n_cached"][i]:
-            todo.append({**row, "requests": planned_batch["requests"][i]})
 
     if todo:
         make_backend = partial(BACKENDS.get(config.backend), config.model, config.sampling, device=config.device,
@@ -168,5 +175,6 @@ def run_priors(config: PriorsConfig) -> RunReport:
     report.manifest = str(path)
     report.wall_seconds = time.perf_counter() - start
     report.write(path.with_suffix(".report.json"))
-    report.write(store.root / "runs" / f"{time.strftime('%Y%m%dT%H%M%S')}-{config.dataset}.json")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    report.write(store.root / "runs" / f"{stamp}-{config.dataset}.json")  # `priors status` reads the last
     return report

@@ -40,7 +40,7 @@ class DecodeStage(Stage):
             frames, index, err = self._sample(path, times, str(vid))
             for j, req in enumerate(requests):
                 if err is None:
-                    images = np.stack([frames[index[t]] for t in req["frame_times"]])
+                    images = np.stack([frames[index[t]] for t in req["frame_times"]]) if req["frame_times"] else NO_IMAGES
                     status, etype, emsg = "ok", "", ""
                 else:
                     images, (status, etype, emsg) = NO_IMAGES, ("error", *err)
@@ -53,6 +53,8 @@ class DecodeStage(Stage):
         return out
 
     def _sample(self, path: str, times: list[float], vid: str) -> tuple[Any, dict[float, int], tuple[str, str] | None]:
+        if not times:  # text-only requests (query rewrites): nothing to decode
+            return NO_IMAGES, {}, None
         if not path:
             return None, {}, ("missing_video", f"decode: video '{vid}' has no file (check --video-root)")
         got = self.sampler.sample(path, timestamps=times, video_id=vid)

@@ -61,3 +61,10 @@ def test_videos_with_nothing_to_do_are_skipped() -> None:
     sampler = CountingSampler()
     out = DecodeStage(sampler).process_batch(_batch(["/x/a.mp4"], [[]]))
     assert out["key"] == [] and sampler.opened == []
+
+
+def test_text_only_requests_open_no_video() -> None:
+    sampler = CountingSampler()
+    req = {**_req("r", [0.0]), "frame_times": []}
+    out = DecodeStage(sampler).process_batch(_batch([""], [[req]]))
+    assert sampler.opened == [] and out["status"] == ["ok"] and out["images"][0].shape[0] == 0
