@@ -46,7 +46,9 @@ def retryable(exc: Exception) -> bool:
 @BACKENDS.register("openai")
 class OpenAIBackend(Backend):
     """Chat completions against ``base_url``; ``model`` is the name the server serves. The server
-    does not say which weights it serves, so ``model_revision`` stays empty: the served name is the key."""
+    does not say which weights it serves, so ``model_revision`` stays empty: the served name is the key.
+    ``device`` and ``batch_size`` are accepted for the graph's uniform call and ignored (the server
+    owns the device and its batching; ``concurrency`` is how many requests are in flight)."""
 
     name = "openai"
 
@@ -54,6 +56,8 @@ class OpenAIBackend(Backend):
         self,
         model: str,
         sampling: SamplingConfig,
+        device: str = "",
+        batch_size: int | None = None,
         base_url: str = "http://127.0.0.1:8000/v1",
         api_key: str | None = None,
         concurrency: int = 8,

