@@ -22,7 +22,7 @@ from pipeline.backends.base import BACKENDS
 from pipeline.cache.plan_index import read_plan_index, write_plan_index
 from pipeline.cache.store import CacheStore
 from pipeline.config import PriorsConfig
-from pipeline.hashing import sha256_text
+from pipeline.hashing import cache_key, sha256_text
 from pipeline.keys import VideoHashes
 from pipeline.manifest import build_manifest, write_manifest
 from pipeline.prepare import Prepared, prepare
@@ -105,10 +105,15 @@ def _missing_texts(store: CacheStore, prep: Prepared, planned: dict, encoder_nam
 
 
 def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: CacheStore, report: RunReport) -> str:
+    """Per-second visual features of every video; returns the feature set's name."""
     from pipeline.stages.planners import time_grid
     from pipeline.visual_features import VisualEncoder, write_video_features
 
-    name = VisualEncoder(config.visual_encoder, device=config.device).name
+    encoder = VisualEncoder(config.visual_encoder, device=config.device)
+    # Content-addressed like every cache entry: the folder name carries a hash of the encoder's
+    # weights, the sampler and the interval, so a changed encoder never reuses stale features.
+    spec = {"encoder": encoder.spec(), "sampler": prep.sampler.spec(), "interval": config.visual_interval}
+    name = f"{encoder.name}-{cache_key(spec)[:12]}"
     folder = store.visual_dir(name)
     todo = []
     for r in rows:
@@ -124,7 +129,7 @@ def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: 
         for batch in _stream(config, todo, stages):
             report.visual_videos += int(sum(bool(w) for w in batch["written"]))
             report.add_times(batch)
-    return str(folder)
+    return name  # relative to <cache>/visual, as the manifest records it
 
 
 def run_priors(config: PriorsConfig) -> RunReport:
