@@ -55,7 +55,8 @@ def test_full_run_then_warm_rerun_makes_zero_model_calls(demo_dir: Path, tiny_ll
     needed = {r["query_sha256"] for r in rows} | set(narr.column("text_sha256").to_pylist())
     assert needed <= texts
     meta = manifest.schema.metadata
-    visual_dir = Path(meta[b"visual_features"].decode())
+    visual_dir = store.visual_dir(meta[b"visual_features"].decode())  # a name under <cache>/visual
+    assert visual_dir.is_dir() and not Path(meta[b"visual_features"].decode()).is_absolute()
     for vid, duration in durations.items():
         with np.load(visual_dir / f"{vid}.npz") as npz:
             assert npz["features"].shape[0] == len(time_grid(duration, 1.0))
