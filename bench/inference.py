@@ -4,9 +4,10 @@ A query is timed end to end from its cached arrays: ``collate`` + model forward 
 decoding into seconds (``grounding.inference.batch_windows``), at Charades-STA shapes (128 x
 1024-d video, 128 x 384-d narratives, ~10 x 384-d query tokens), random weights, eval mode.
 Embedding a query that is *not* in the cache (pure-torch MiniLM, ``grounding.text_encoder``)
-is timed separately, since cached queries skip it.
+is timed separately, since cached queries skip it. Wall time on a shared machine is inflated by
+other processes; the process CPU time (printed beside it) is what one idle core would take.
 
-    python bench/inference.py [--threads 1] [--batch 256] [--repeat 50]
+    python bench/inference.py [--threads 1 2] [--batch 32 256] [--repeat 50]
 """
 
 from __future__ import annotations
@@ -30,42 +31,48 @@ from train_epoch import DT, DV, SyntheticCharades  # noqa: E402
 
 
 @torch.inference_mode()
-def latency_ms(model: torch.nn.Module, items: list[dict], repeat: int) -> list[float]:
-    out = []
+def latency_ms(model: torch.nn.Module, items: list[dict], repeat: int) -> tuple[list[float], list[float]]:
+    """Wall and process-CPU milliseconds of each single-query call."""
+    wall, cpu = [], []
     for i in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         batch_windows(model, collate([items[i % len(items)]]), k=5)
-        out.append(1000 * (time.perf_counter() - t0))
-    return out
+        wall.append(1000 * (time.perf_counter() - t0))
+        cpu.append(1000 * (time.process_time() - c0))
+    return wall, cpu
 
 
 @torch.inference_mode()
-def throughput_qps(model: torch.nn.Module, items: list[dict], batch: int, rounds: int) -> float:
-    t0 = time.perf_counter()
+def throughput_qps(model: torch.nn.Module, items: list[dict], batch: int, rounds: int) -> tuple[float, float]:
+    """Queries per wall second and per CPU second."""
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(rounds):
         batch_windows(model, collate(items[:batch]), k=5)
-    return batch * rounds / (time.perf_counter() - t0)
+    return batch * rounds / (time.perf_counter() - t0), batch * rounds / (time.process_time() - c0)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", nargs="+", type=int, default=[1, torch.get_num_threads()])
-    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--batch", nargs="+", type=int, default=[32, 256])
     p.add_argument("--repeat", type=int, default=50)
     p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--length", type=int, default=128, help="snippets per video (128: TEA's cap)")
     args = p.parse_args()
-    data = SyntheticCharades(n=args.batch, pool=64)
-    items = [data[i] for i in range(args.batch)]
-    print(f"CPU inference at Charades-STA shapes, torch {torch.__version__}, load avg {os.getloadavg()[0]:.1f}")
+    data = SyntheticCharades(n=max(args.batch), pool=64, length=args.length)
+    items = [data[i] for i in range(max(args.batch))]
+    print(f"CPU inference, {args.length} x {DV}-d video, torch {torch.__version__}, load avg {os.getloadavg()[0]:.1f}")
     for name in ("span", "tea"):
         model = build_model(name, video_dim=DV, text_dim=DT).eval()
         for threads in sorted(set(args.threads)):
             torch.set_num_threads(threads)
             latency_ms(model, items, 5)  # warm-up
-            lat = latency_ms(model, items, args.repeat)
-            qps = throughput_qps(model, items, args.batch, args.rounds)
-            print(f"{name:5s} threads={threads}: latency median {statistics.median(lat):.2f} ms, "
-                  f"p90 {sorted(lat)[int(0.9 * len(lat))]:.2f} ms; batched ({args.batch}) {qps:,.0f} queries/s")
+            lat, cpu = latency_ms(model, items, args.repeat)
+            qps = ", ".join("batch {}: {:,.0f} ({:,.0f} per CPU-s)".format(b, *throughput_qps(model, items, b, args.rounds))
+                            for b in args.batch)
+            print(f"{name:5s} threads={threads}: latency median {statistics.median(lat):.2f} ms "
+                  f"(CPU {statistics.median(cpu):.2f} ms), p90 {sorted(lat)[int(0.9 * len(lat))]:.2f} ms; "
+                  f"throughput queries/s {qps}")
     from grounding.text_encoder import MiniLMQueryEncoder
 
     torch.set_num_threads(1)

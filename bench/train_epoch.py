@@ -40,11 +40,11 @@ N_QUERIES, L, DV, DT, LQ = 12_404, 128, 1024, 384, 10
 class SyntheticCharades(torch.utils.data.Dataset):
     """``n`` items of Charades-STA shapes; videos and narratives come from a pool of ``pool``."""
 
-    def __init__(self, n: int = N_QUERIES, pool: int = 256, seed: int = 0) -> None:
+    def __init__(self, n: int = N_QUERIES, pool: int = 256, seed: int = 0, length: int = L) -> None:
         rng = np.random.default_rng(seed)
-        self.n = n
-        self.video = rng.normal(size=(pool, L, DV)).astype(np.float32)
-        self.narr = rng.normal(size=(pool, L, DT)).astype(np.float32)
+        self.n, self.length = n, length
+        self.video = rng.normal(size=(pool, length, DV)).astype(np.float32)
+        self.narr = rng.normal(size=(pool, length, DT)).astype(np.float32)
         self.tokens = rng.normal(size=(pool, LQ + 4, DT)).astype(np.float32)
         self.windows = rng.uniform(0, 20, size=(n, 1))
         self.lengths = rng.integers(6, LQ + 5, size=n)
@@ -59,8 +59,9 @@ class SyntheticCharades(torch.utils.data.Dataset):
         tokens = self.tokens[p, : self.lengths[i]]
         item = {"query_id": str(i), "video_id": f"v{p}", "query": "q", "windows": [(s, s + 8.0)],
                 "video": self.video[p], "duration": duration, "query_tokens": tokens,
-                "query_sentence": tokens.mean(0), "narratives": self.narr[p], "narrative_mask": np.ones(L, bool)}
-        item.update(make_targets(item["windows"], duration, L))
+                "query_sentence": tokens.mean(0), "narratives": self.narr[p],
+                "narrative_mask": np.ones(self.length, bool)}
+        item.update(make_targets(item["windows"], duration, self.length))
         return item
 
 
@@ -100,9 +101,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, help="time this many steps and extrapolate (default: the full epoch)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--pool", type=int, default=256, help="distinct synthetic videos")
+    p.add_argument("--length", type=int, default=L, help="snippets per video (128: TEA's cap)")
     args = p.parse_args()
-    data = SyntheticCharades(pool=args.pool)
-    print(f"Charades-STA scale: {N_QUERIES} queries, {L}x{DV} video, {L}x{DT} narratives, ~{LQ}x{DT} tokens; "
+    data = SyntheticCharades(pool=args.pool, length=args.length)
+    print(f"Charades-STA scale: {N_QUERIES} queries, {args.length}x{DV} video, {args.length}x{DT} narratives, ~{LQ}x{DT} tokens; "
           f"torch {torch.__version__}, {torch.get_num_threads()} default threads")
     for name in args.models:
         for threads in args.threads:
