@@ -25,6 +25,9 @@ class PromptChoice(BaseModel):
 DEFAULT_PROMPTS: dict[str, PromptChoice] = {
     "narrative": PromptChoice(id="narrate_frame"),
     "clip_caption": PromptChoice(id="caption_clip"),
+    "event": PromptChoice(id="describe_events"),
+    "query_rewrite": PromptChoice(id="rewrite_query"),
+    "query_caption": PromptChoice(id="caption_for_query"),
 }
 
 
@@ -50,6 +53,12 @@ class PriorsConfig(BaseModel):
     prompts: dict[str, PromptChoice] = Field(default_factory=lambda: dict(DEFAULT_PROMPTS))
     interval: float = Field(1.0, gt=0.0, description="seconds between narrated frames")
     clip_len: float = Field(2.0, gt=0.0, description="clip-caption window length in seconds")
+    segment_len: float = Field(4.0, gt=0.0, description="query-aware caption segment in seconds "
+                               "(query_caption makes queries x segments requests)")
+    structured_retries: int = Field(2, ge=0, description="re-asks of an invalid JSON answer (event, query_rewrite)")
+    retry_temperature: float = Field(0.7, gt=0.0, description="sampling temperature of those re-asks; each "
+                                     "attempt gets its own seed (sampling.seed + attempt), recorded only in "
+                                     "the row's sampling column, never in a cache key")
     resize: dict[str, Any] = Field(default_factory=dict, description="ResizePolicy fields for the frame sampler")
     sampling: SamplingConfig = SamplingConfig()
     generate_batch_size: int = Field(8, ge=1)

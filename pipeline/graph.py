@@ -1,6 +1,6 @@
 """``run_priors(config) -> RunReport``: the priors stage graph.
 
-    plan (driver; drops cached keys) -> decode -> render -> generate -> embed -> write
+    plan (driver; drops cached keys) -> decode -> render -> generate (+ JSON parse/retry) -> embed -> write
     texts still missing features (queries, priors cached earlier) -> embed -> write
     visual: videos without features -> decode -> visual -> write_visual
     manifest (driver)
@@ -24,17 +24,18 @@ from pipeline.cache.store import CacheStore
 from pipeline.config import PriorsConfig
 from pipeline.hashing import cache_key, sha256_text
 from pipeline.keys import VideoHashes
-from pipeline.manifest import build_manifest, write_manifest
+from pipeline.manifest import build_manifest, expand_structured, write_manifest
 from pipeline.prepare import Prepared, prepare
 from pipeline.report import RunReport
 from pipeline.stages.base import Batch, Resources
 from pipeline.stages.decode import DecodeStage
 from pipeline.stages.embed import EmbedStage
-from pipeline.stages.generate import GenerateStage
+from pipeline.stages.generate import GenerateStage, RetryPolicy
 from pipeline.stages.plan import PlanStage
 from pipeline.stages.render import RenderStage
 from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
 from pipeline.stages.write import WriteStage
+from pipeline.structured import structurers
 
 
 def _stream(config: PriorsConfig, rows: list[dict], stages: list) -> Iterator[Batch]:
@@ -92,6 +93,8 @@ def _embed_stages(config: PriorsConfig, store: CacheStore, encoder_name: str, ma
 
 
 def _missing_texts(store: CacheStore, prep: Prepared, planned: dict, encoder_name: str) -> list[dict]:
+    """Query texts and ok prior texts (``planned`` with structured requests expanded to their
+    items) that have no features yet."""
     selected = {v.video_id for v in prep.videos}
     texts = {sha256_text(q.text): q.text for q in prep.annotations.queries if q.video_id in selected}
     for kind in prep.planners:
@@ -156,11 +159,14 @@ def run_priors(config: PriorsConfig) -> RunReport:
         stages = [DecodeStage(prep.sampler, Resources(cpus=0.5, batch_size=1)),
                   RenderStage(prep.templates),
                   GenerateStage(make_backend, schemas, Resources(cpus=1.0, gpus=config.num_gpus_per_actor,
-                                concurrency=config.generate_concurrency, batch_size=config.generate_batch_size)),
+                                concurrency=config.generate_concurrency, batch_size=config.generate_batch_size),
+                                structurers(prep.templates), RetryPolicy(config.structured_retries, config.retry_temperature)),
                   *_embed_stages(config, store, encoder_name, make_encoder, prep.provenance)]
         for batch in _stream(config, todo, stages):
             report.add_generation(batch)
 
+    ok_keys = {kind: store.prior_key_status(kind)[0] for kind in prep.planners}
+    planned = expand_structured(planned, ok_keys)  # event / query_rewrite requests -> their item rows
     texts = _missing_texts(store, prep, planned, encoder_name)
     if texts:
         for batch in _stream(config, texts, _embed_stages(config, store, encoder_name, make_encoder, None)):
@@ -170,7 +176,6 @@ def run_priors(config: PriorsConfig) -> RunReport:
     visual = _visual_pass(config, prep, rows, store, report) if config.visual_encoder else ""
 
     t0 = time.perf_counter()
-    ok_keys = {kind: store.prior_key_status(kind)[0] for kind in prep.planners}
     selected = {v.video_id for v in prep.videos}
     prep.annotations.queries = [q for q in prep.annotations.queries if q.video_id in selected]
     table = build_manifest(prep.annotations, planned, ok_keys, {r["video_id"]: r["video_sha256"] for r in rows})

@@ -1,5 +1,6 @@
 """The manifest ``manifests/<dataset>.parquet``: one row per (split, query) with the keys of
-every prior row the trainer needs (ok rows only), per MANIFEST_SCHEMA, plus table metadata
+every prior row the trainer needs (ok rows only; for structured kinds the item rows, see
+``expand_structured``), per MANIFEST_SCHEMA, plus table metadata
 saying where the cache is and which text encoder / visual feature set it refers to.
 It is written atomically (temp name, then rename)."""
 
@@ -19,11 +20,29 @@ import pyarrow.parquet as pq
 from pipeline.cache.layout import MANIFEST_META, MANIFEST_SCHEMA
 from pipeline.datasets.base import Annotations
 from pipeline.hashing import sha256_text
+from pipeline.structured import STRUCTURED, item_keys
 
 KEY_COLUMNS = tuple(f.name for f in MANIFEST_SCHEMA if f.name.endswith("_keys"))
 
 # planned[video_id][kind] = [(key, query_id), ...] in plan order; query_id "" = video-level.
 Planned = Mapping[str, Mapping[str, list[tuple[str, str]]]]
+
+
+def expand_structured(planned: Planned, ok_keys: Mapping[str, set[str]]) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """``planned`` with each answered structured request (event, query_rewrite) replaced by its
+    item keys (``pipeline.structured.item_keys``): the rows readers want. A request answered
+    with zero valid events expands to nothing; a failed one stays (and is not ok)."""
+    out: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    for vid, kinds in planned.items():
+        out[vid] = {}
+        for kind, pairs in kinds.items():
+            if kind not in STRUCTURED:
+                out[vid][kind] = list(pairs)
+                continue
+            ok = ok_keys.get(kind, set())
+            out[vid][kind] = [(ik, qid) for key, qid in pairs
+                              for ik in (item_keys(key, ok) if key in ok else [key])]
+    return out
 
 
 def build_manifest(ann: Annotations, planned: Planned, ok_keys: Mapping[str, set[str]],

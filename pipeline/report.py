@@ -27,6 +27,12 @@ class RunReport(BaseModel):
     ok_rows: int = 0
     errors: dict[str, int] = Field(default_factory=dict)  # error rows written, by error_type
     errors_by_kind: dict[str, int] = Field(default_factory=dict)
+    items_by_kind: dict[str, int] = Field(default_factory=dict)  # rows expanded from valid JSON answers
+    events_parsed: int = 0  # events in valid answers, before dropping
+    events_clipped: int = 0  # spans clipped to [0, duration]
+    events_dropped: int = 0  # zero-length after clipping, dropped
+    invalid_answers: dict[str, int] = Field(default_factory=dict)  # every invalid attempt, by error_type
+    retries: int = 0  # re-asks of invalid answers (model calls beyond model_calls)
     tokens_in: int = 0
     tokens_out: int = 0
     texts_embedded: int = 0
@@ -57,7 +63,25 @@ class RunReport(BaseModel):
         for name, table in ((errs, self.errors), (kinds, self.errors_by_kind)):
             for k, v in name.items():
                 table[k] = table.get(k, 0) + v
+        self._add_structured(batch)
         self.add_times(batch)
+
+    def _add_structured(self, batch: Batch) -> None:
+        if "n_items" not in batch:
+            return
+        self.retries += int(sum(batch["n_retries"]))
+        for kind, status, n_items, clipped, dropped, invalid in zip(
+                batch["kind"], batch["status"], batch["n_items"], batch["n_clipped"], batch["n_dropped"],
+                batch["invalid"], strict=True):
+            for etype, count in json.loads(str(invalid)).items():
+                self.invalid_answers[etype] = self.invalid_answers.get(etype, 0) + int(count)
+            if status != "ok" or not (n_items or dropped):
+                continue
+            self.items_by_kind[str(kind)] = self.items_by_kind.get(str(kind), 0) + int(n_items)
+            if kind == "event":
+                self.events_parsed += int(n_items) + int(dropped)
+                self.events_clipped += int(clipped)
+                self.events_dropped += int(dropped)
 
     def add_times(self, batch: Batch) -> None:
         for col, values in batch.items():
@@ -79,10 +103,11 @@ class RunReport(BaseModel):
         d = self.as_dict()
         lines = [f"priors run: {self.dataset}"]
         for k in ("videos", "frames", "requests", "cache_hits", "hit_rate", "model_calls", "rows_written",
-                  "ok_rows", "tokens_in", "tokens_out", "texts_embedded", "visual_videos", "wall_seconds", "frames_per_s"):
+                  "ok_rows", "retries", "events_parsed", "events_clipped", "events_dropped", "tokens_in", "tokens_out", "texts_embedded", "visual_videos", "wall_seconds", "frames_per_s"):
             v = d[k]
             lines.append(f"  {k:<16} {v:.3f}" if isinstance(v, float) else f"  {k:<16} {v}")
         for title, table in (("errors by type", self.errors), ("errors by kind", self.errors_by_kind),
+                             ("invalid answers", self.invalid_answers), ("items by kind", self.items_by_kind),
                              ("seconds per stage", {k: round(v, 3) for k, v in self.stage_seconds.items()})):
             lines.append(f"  {title}:" + ("" if table else " none"))
             lines.extend(f"    {k:<20} {v}" for k, v in sorted(table.items()))

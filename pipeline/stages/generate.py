@@ -1,36 +1,72 @@
 """``generate``: the model stage. An actor pool; each actor loads one backend (``setup``) and
-generates for the batch's ok rows in one batched call. Rows already in error pass through."""
+generates for the batch's ok rows in one batched call. Rows already in error pass through.
+
+Structured kinds (a ``Structurer`` per kind, ``pipeline.structured``): each answer is parsed and
+validated; an invalid one (invalid_json, schema_violation, bad_span) is asked again up to
+``RetryPolicy.retries`` times, all pending rows of an attempt in one batched call, with the
+backend's sampling swapped for ``RetryPolicy.sampling(base, attempt)``: temperature > 0 and seed
+``base.seed + attempt``, so a retry can answer differently (a greedy re-ask would repeat itself).
+That retry sampling is written only to the row's ``sampling`` column (provenance); cache keys
+keep the configured sampling, so a rerun finds the row. Still invalid: one error row, the last
+answer kept in ``raw``. A valid answer leaves ``text`` empty and its items in ``items`` (JSON)
+for the write stage to expand."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pipeline.backends.base import Backend, GenerationRequest
-from pipeline.hashing import sha256_text
+from pipeline.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
+from pipeline.hashing import canonical_json, sha256_text
 from pipeline.stages.base import Batch, Resources, Stage
+from pipeline.structured import Outcome, Structurer
 
 OUTPUT_COLUMNS = ("text", "text_sha256", "raw", "n_prompt_tokens", "n_output_tokens", "latency_ms", "model_called")
+STRUCTURED_COLUMNS = ("items", "n_items", "n_clipped", "n_dropped", "n_retries", "invalid", "sampling_used")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    retries: int = 2
+    temperature: float = 0.7
+
+    def sampling(self, base: SamplingConfig, attempt: int) -> SamplingConfig:
+        return base.model_copy(update={"temperature": max(base.temperature, self.temperature),
+                                       "seed": base.seed + attempt})
 
 
 class GenerateStage(Stage):
     name: ClassVar[str] = "generate"
-    reads: ClassVar[tuple[str, ...]] = ("key", "kind", "prompt", "images", "status")
-    writes: ClassVar[tuple[str, ...]] = (*OUTPUT_COLUMNS, "status", "error_type", "error")
+    reads: ClassVar[tuple[str, ...]] = ("key", "kind", "prompt", "images", "status", "t_start", "t_end")
+    writes: ClassVar[tuple[str, ...]] = (*OUTPUT_COLUMNS, *STRUCTURED_COLUMNS, "status", "error_type", "error")
     stateful: ClassVar[bool] = True
 
     def __init__(self, make_backend: Callable[[], Backend], json_schemas: Mapping[str, dict[str, Any] | None],
-                 resources: Resources = Resources(cpus=1.0, batch_size=8)) -> None:
+                 resources: Resources = Resources(cpus=1.0, batch_size=8),
+                 structurers: Mapping[str, Structurer] | None = None, retry: RetryPolicy = RetryPolicy()) -> None:
         """``make_backend`` builds the (unloaded) backend inside the worker; ``json_schemas`` maps
-        a prior kind to its template's schema (structured outputs) or None."""
+        a prior kind to its template's schema (structured outputs) or None; ``structurers``
+        parse the answers of structured kinds (validated, retried per ``retry``)."""
         self.make_backend = make_backend
         self.json_schemas = dict(json_schemas)
         self.resources = resources
+        self.structurers = dict(structurers or {})
+        self.retry = retry
         self.backend: Backend | None = None
 
     def setup(self) -> None:
         self.backend = self.make_backend()
         self.backend.setup()
+
+    def _generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        results = self.backend.generate(requests) if requests else []
+        if len(results) != len(requests):
+            msg = f"generate: backend '{self.backend.name}' returned {len(results)} results for {len(requests)} requests"
+            raise RuntimeError(msg)
+        return results
 
     def process_batch(self, batch: Batch) -> Batch:
         if self.backend is None:
@@ -39,25 +75,67 @@ class GenerateStage(Stage):
         cols: dict[str, list] = {"text": [""] * n, "text_sha256": [""] * n, "raw": [""] * n,
                                  "n_prompt_tokens": [0] * n, "n_output_tokens": [0] * n,
                                  "latency_ms": [0.0] * n, "model_called": [False] * n,
+                                 "items": [""] * n, "n_items": [0] * n, "n_clipped": [0] * n, "n_dropped": [0] * n,
+                                 "n_retries": [0] * n, "invalid": ["{}"] * n, "sampling_used": [""] * n,
                                  "status": list(batch["status"]), "error_type": list(batch["error_type"]),
                                  "error": list(batch["error"])}
         todo = [i for i in range(n) if cols["status"][i] == "ok"]
-        requests = [GenerationRequest(key=str(batch["key"][i]), prompt=str(batch["prompt"][i]),
-                                      images=list(batch["images"][i]),
-                                      json_schema=self.json_schemas.get(str(batch["kind"][i])))
-                    for i in todo]
-        results = self.backend.generate(requests) if requests else []
-        if len(results) != len(requests):
-            msg = f"generate: backend '{self.backend.name}' returned {len(results)} results for {len(requests)} requests"
-            raise RuntimeError(msg)
-        for i, res in zip(todo, results, strict=True):
-            cols["model_called"][i] = True
-            cols["n_prompt_tokens"][i], cols["n_output_tokens"][i] = res.n_prompt_tokens, res.n_output_tokens
-            cols["latency_ms"][i] = res.latency_ms
-            if res.status == "ok":
-                cols["text"][i], cols["text_sha256"][i] = res.text, sha256_text(res.text)
-            else:
-                cols["raw"][i] = res.text
-                cols["status"][i], cols["error_type"][i] = "error", res.error_type or "generation_error"
-                cols["error"][i] = f"generate: key {res.key}: {res.error}"
+        requests = {i: GenerationRequest(key=str(batch["key"][i]), prompt=str(batch["prompt"][i]),
+                                         images=list(batch["images"][i]),
+                                         json_schema=self.json_schemas.get(str(batch["kind"][i]))) for i in todo}
+        pending = self._answer(batch, cols, todo, requests, attempt=0)
+        if pending:
+            base = self.backend.sampling
+            try:
+                for attempt in range(1, self.retry.retries + 1):
+                    self.backend.sampling = self.retry.sampling(base, attempt)
+                    pending = self._answer(batch, cols, pending, requests, attempt)
+                    if not pending:
+                        break
+            finally:
+                self.backend.sampling = base
         return {**batch, **cols}
+
+    def _answer(self, batch: Batch, cols: dict[str, list], rows: list[int],
+                requests: dict[int, GenerationRequest], attempt: int) -> list[int]:
+        """Generate for ``rows``, fill their columns; returns the rows whose answer is invalid and
+        may be asked again."""
+        again = []
+        for i, res in zip(rows, self._generate([requests[i] for i in rows]), strict=True):
+            cols["model_called"][i] = True
+            cols["n_retries"][i] = attempt
+            cols["n_prompt_tokens"][i] += res.n_prompt_tokens
+            cols["n_output_tokens"][i] += res.n_output_tokens
+            cols["latency_ms"][i] += res.latency_ms
+            if attempt:
+                cols["sampling_used"][i] = canonical_json(self.backend.sampling.model_dump())
+            structurer = self.structurers.get(str(batch["kind"][i]))
+            if res.status != "ok":
+                self._fail(cols, i, res.key, res.text, res.error_type or "generation_error", res.error)
+            elif structurer is None:
+                cols["text"][i], cols["text_sha256"][i] = res.text, sha256_text(res.text)
+                cols["status"][i] = "ok"
+            else:
+                outcome = structurer(res.text, float(batch["t_start"][i]), float(batch["t_end"][i]))
+                self._structured(cols, i, res, outcome)
+                if outcome.status != "ok" and attempt < self.retry.retries:
+                    again.append(i)
+        return again
+
+    @staticmethod
+    def _fail(cols: dict[str, list], i: int, key: str, raw: str, error_type: str, error: str) -> None:
+        cols["raw"][i], cols["text"][i], cols["text_sha256"][i] = raw, "", ""
+        cols["status"][i], cols["error_type"][i] = "error", error_type
+        cols["error"][i] = f"generate: key {key}: {error}"
+
+    def _structured(self, cols: dict[str, list], i: int, res: GenerationResult, outcome: Outcome) -> None:
+        invalid = Counter(json.loads(cols["invalid"][i]))
+        cols["n_clipped"][i], cols["n_dropped"][i] = outcome.n_clipped, outcome.n_dropped
+        if outcome.status == "ok":
+            cols["raw"][i], cols["items"][i], cols["n_items"][i] = res.text, outcome.items_json(), len(outcome.items)
+            cols["status"][i], cols["error_type"][i], cols["error"][i] = "ok", "", ""
+            return
+        invalid[outcome.error_type] += 1
+        cols["invalid"][i] = json.dumps(dict(invalid), sort_keys=True)
+        tries = f" (after {cols['n_retries'][i]} retries)" if cols["n_retries"][i] else ""
+        self._fail(cols, i, res.key, res.text, outcome.error_type, f"{outcome.error}{tries}")

@@ -1,6 +1,6 @@
 """Planners: one small object per prior kind that expands a video (and its queries) into the
-generation requests of that kind. Adding a prior kind (issue 3: events, query rewrites,
-query-aware captions) is one planner class registered here; the rest of the graph is generic.
+generation requests of that kind. Adding a prior kind is one planner class registered here
+(plus, for a JSON answer, a parser in ``pipeline.structured``); the rest of the graph is generic.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class PlanSettings:
     interval: float = 1.0  # narrative spacing, seconds
     clip_len: float = 2.0  # clip-caption window, seconds
     n_images: int = 1  # frames the prompt template takes
+    segment_len: float = 4.0  # query-aware caption segment, seconds (requests = queries x segments)
 
 
 def time_grid(duration: float, step: float) -> list[float]:
@@ -123,4 +124,47 @@ class ClipCaptionPlanner(Planner):
             end = round(min(start + self.settings.clip_len, video.duration), 6)
             frames = frames_in_window(start, end, self.settings.n_images)
             out.append(self.request(video, t_start=start, t_end=end, frame_times=frames))
+        return out
+
+
+@PLANNERS.register("event")
+class EventPlanner(Planner):
+    """One request per video: ``n_images`` frames spread over the whole video, their times in
+    the prompt; the answer (a JSON list of events) is expanded into one row per event
+    (``pipeline.structured``). The request spans [0, duration]: events are clipped to it."""
+
+    kind = "event"
+
+    def plan(self, video: VideoInput) -> list[PlannedRequest]:
+        if video.duration <= 0:
+            return []
+        frames = frames_in_window(0.0, video.duration, self.settings.n_images)
+        return [self.request(video, t_start=0.0, t_end=video.duration, frame_times=frames)]
+
+
+@PLANNERS.register("query_rewrite")
+class QueryRewritePlanner(Planner):
+    """Text-only: one request per query (no frames, so decode opens no video); the JSON answer
+    becomes three rows, coarse / original / fine."""
+
+    kind = "query_rewrite"
+
+    def plan(self, video: VideoInput) -> list[PlannedRequest]:
+        return [self.request(video, t_start=0.0, t_end=0.0, frame_times=[], query=q) for q in video.queries]
+
+
+@PLANNERS.register("query_caption")
+class QueryCaptionPlanner(Planner):
+    """One caption per (query, ``segment_len`` segment) with the query in the prompt
+    (GranAlign): queries x segments requests, so keep ``segment_len`` coarse."""
+
+    kind = "query_caption"
+
+    def plan(self, video: VideoInput) -> list[PlannedRequest]:
+        out = []
+        for start in time_grid(video.duration, self.settings.segment_len):
+            end = round(min(start + self.settings.segment_len, video.duration), 6)
+            frames = frames_in_window(start, end, self.settings.n_images)
+            out.extend(self.request(video, t_start=start, t_end=end, frame_times=frames, query=q)
+                       for q in video.queries)
         return out

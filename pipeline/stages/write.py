@@ -1,5 +1,7 @@
 """``write``: each batch becomes write-once cache shards (text features first, then prior rows,
-one shard per prior kind), so a killed run keeps every batch that finished. Returns a slim
+one shard per prior kind), so a killed run keeps every batch that finished. A structured answer
+(events, query rewrites) is expanded here into its request row and item rows, in one shard, so
+they land together or not at all. Returns a slim
 summary batch (no images, no vectors) for the run report."""
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import pyarrow as pa
 
 from pipeline.cache.layout import PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
 from pipeline.cache.store import CacheStore
+from pipeline.hashing import sha256_text
 from pipeline.stages.base import Batch, Resources, Stage
+from pipeline.structured import STRUCTURED, item_key, items_from_json
 
-HEAVY = {"images", "sentence", "tokens", "prompt", "prompt_vars", "frame_times", "text", "raw", "requests", "planned"}
+HEAVY = {"images", "sentence", "tokens", "prompt", "prompt_vars", "frame_times", "text", "raw", "requests", "planned",
+         "items"}
 
 
 def text_feature_table(batch: Batch, encoder: str) -> pa.Table:
@@ -32,9 +37,28 @@ def text_feature_table(batch: Batch, encoder: str) -> pa.Table:
     }, schema=TEXT_FEATURE_SCHEMA)
 
 
-def prior_table(batch: Batch, rows: list[int], provenance: Mapping[str, Any], created_at: str) -> pa.Table:
+ROW_COLUMNS = ("key", "kind", "video_id", "video_sha256", "query_id", "t_start", "t_end", "text", "text_sha256",
+               "n_prompt_tokens", "n_output_tokens", "latency_ms", "status", "error_type", "error", "raw")
+
+
+def prior_rows(batch: Batch, i: int) -> list[dict[str, Any]]:
+    """The prior rows of one answered request: itself, or for an ok structured answer its
+    request row (text "") followed by one row per item (``pipeline.structured``)."""
+    row = {c: batch[c][i] for c in ROW_COLUMNS}
+    row["sampling_used"] = str(batch["sampling_used"][i]) if "sampling_used" in batch else ""
+    if row["kind"] not in STRUCTURED or row["status"] != "ok":
+        return [row]
+    out = [row]
+    for k, item in enumerate(items_from_json(str(batch["items"][i]))):
+        out.append({**row, "key": item_key(str(row["key"]), k), "t_start": item.t_start, "t_end": item.t_end,
+                    "text": item.text, "text_sha256": sha256_text(item.text),
+                    "n_prompt_tokens": 0, "n_output_tokens": 0, "latency_ms": 0.0})
+    return out
+
+
+def prior_table(rows: list[dict[str, Any]], provenance: Mapping[str, Any], created_at: str) -> pa.Table:
     def col(name: str, cast: type) -> list:
-        return [cast(batch[name][i]) for i in rows]
+        return [cast(r[name]) for r in rows]
 
     n = len(rows)
     return pa.table({
@@ -44,7 +68,8 @@ def prior_table(batch: Batch, rows: list[int], provenance: Mapping[str, Any], cr
         "text": col("text", str), "text_sha256": col("text_sha256", str),
         "model": [provenance["model"]] * n, "model_revision": [provenance["model_revision"]] * n,
         "prompt_id": [provenance["prompt_id"]] * n, "prompt_version": [provenance["prompt_version"]] * n,
-        "prompt_sha256": [provenance["prompt_sha256"]] * n, "sampling": [provenance["sampling"]] * n,
+        "prompt_sha256": [provenance["prompt_sha256"]] * n,
+        "sampling": [r["sampling_used"] or provenance["sampling"] for r in rows],  # a retry's own sampling
         "backend": [provenance["backend"]] * n,
         "n_prompt_tokens": col("n_prompt_tokens", int), "n_output_tokens": col("n_output_tokens", int),
         "latency_ms": col("latency_ms", float), "status": col("status", str),
@@ -77,8 +102,8 @@ class WriteStage(Stage):
             created = datetime.now(timezone.utc).isoformat(timespec="seconds")
             kinds = [str(k) for k in batch["kind"]]
             for kind in sorted(set(kinds)):
-                rows = [i for i in range(n) if kinds[i] == kind]
-                store.write_priors(kind, prior_table(batch, rows, self.provenance[kind], created))
+                rows = [r for i in range(n) if kinds[i] == kind for r in prior_rows(batch, i)]
+                store.write_priors(kind, prior_table(rows, self.provenance[kind], created))
                 shards += 1
         slim = {k: v for k, v in batch.items() if k not in HEAVY}
         return {**slim, "shards": [shards if i == 0 else 0 for i in range(n)]}
