@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def plot_prediction(pred: Prediction, out: str | Path, ground_truth: Sequence[Se
     for rank, (s, e, score) in enumerate(pred.windows):
         y = 0.45 - 0.4 * rank / max(1, len(pred.windows))
         ax_t.plot([s, e], [y, y], color="tab:blue", lw=6 - 4 * rank / max(1, len(pred.windows)), alpha=1 - 0.12 * rank)
-        ax_t.text(e, y, f" #{rank + 1} {score:.2f}", va="center", fontsize=7)
+        ax_t.text(e, y, f" #{rank + 1} {score:.3g}", va="center", fontsize=7)
     ax_t.set_ylim(0, 1)
     ax_t.set_yticks([0.25, 0.75], ["predicted", "ground truth"])
 
@@ -69,7 +70,9 @@ def plot_prediction(pred: Prediction, out: str | Path, ground_truth: Sequence[Se
         ax_n.text(d / 2, 0.5, "no narratives for this video", ha="center", fontsize=8, color="grey")
     ax_n.set_xlim(0, d)
     ax_n.set_xlabel("time (s)")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    with warnings.catch_warnings():  # narratives may hold characters the default font lacks
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.tight_layout()
+        fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
