@@ -25,6 +25,9 @@ from pipeline.backends.adapters import check_image
 from pipeline.backends.base import BACKENDS, Backend, GenerationRequest, GenerationResult, SamplingConfig
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # `vllm serve` on this machine
+
+
 def image_data_url(image: np.ndarray, image_format: str = "png") -> str:
     """An HxWx3 uint8 frame as a ``data:image/...;base64,`` URL."""
     from PIL import Image
@@ -45,7 +48,8 @@ def retryable(exc: Exception) -> bool:
 
 @BACKENDS.register("openai")
 class OpenAIBackend(Backend):
-    """Chat completions against ``base_url``; ``model`` is the name the server serves. The server
+    """Chat completions against ``base_url`` (else ``$OPENAI_BASE_URL``, else ``vllm serve``'s
+    default on this machine); ``model`` is the name the server serves. The server
     does not say which weights it serves, so ``model_revision`` stays empty: the served name is the key.
     ``device`` and ``batch_size`` are accepted for the graph's uniform call and ignored (the server
     owns the device and its batching; ``concurrency`` is how many requests are in flight)."""
@@ -58,7 +62,7 @@ class OpenAIBackend(Backend):
         sampling: SamplingConfig,
         device: str = "",
         batch_size: int | None = None,
-        base_url: str = "http://127.0.0.1:8000/v1",
+        base_url: str | None = None,
         api_key: str | None = None,
         concurrency: int = 8,
         timeout_s: float = 120.0,
@@ -76,7 +80,6 @@ class OpenAIBackend(Backend):
         super().__init__(
             model,
             sampling,
-            base_url=base_url,
             concurrency=concurrency,
             timeout_s=timeout_s,
             max_retries=max_retries,
@@ -84,7 +87,7 @@ class OpenAIBackend(Backend):
             max_backoff_s=max_backoff_s,
             image_format=image_format,
         )
-        self.base_url = base_url
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL", DEFAULT_BASE_URL)
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY", "EMPTY")
         self._client: Any = None
 

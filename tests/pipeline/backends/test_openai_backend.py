@@ -160,3 +160,10 @@ def test_malformed_image_is_an_error_row_without_a_call() -> None:
 def test_bad_options_are_refused() -> None:
     with pytest.raises(ValueError, match="image_format"):
         backend("http://127.0.0.1:1/v1", image_format="gif")
+
+
+def test_base_url_defaults_to_openai_base_url_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert OpenAIBackend("tiny", SamplingConfig()).base_url == "http://127.0.0.1:9/v1"
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    assert OpenAIBackend("tiny", SamplingConfig()).base_url == "http://127.0.0.1:8000/v1"

@@ -61,6 +61,17 @@ def test_vllm_is_the_default_backend_here() -> None:
     assert BACKENDS.get("vllm") is VLLMBackend
 
 
+def test_engine_args_carry_the_preset_budget() -> None:
+    args = VLLMBackend("qwen2-vl-2b", GREEDY, device="cuda", max_images=8).engine_args()
+    assert args["model"] == "Qwen/Qwen2-VL-2B-Instruct" and args["max_model_len"] == 8192
+    assert args["mm_processor_kwargs"]["max_pixels"] == 448 * 448
+    assert args["limit_mm_per_prompt"] == {"image": 8} and args["enable_prefix_caching"] is True
+    assert args["enforce_eager"] is False  # compiled on a GPU
+    cpu = VLLMBackend("llava-1.5-7b", GREEDY, device="cpu", max_images=1, engine_kwargs={"max_num_seqs": 4})
+    args = cpu.engine_args()
+    assert args["enforce_eager"] is True and "mm_processor_kwargs" not in args and args["max_num_seqs"] == 4
+
+
 def test_greedy_token_ids_equal_transformers(family: tuple[str, Path], engine: VLLMBackend) -> None:
     reference = TransformersBackend(str(family[1]), GREEDY, batch_size=1)
     reference.setup()
