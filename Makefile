@@ -50,7 +50,9 @@ test-vllm: venv-vllm
 # make priors DATASET=charades VIDEO_ROOT=/data/charades/videos MODEL=llava-hf/llava-1.5-7b-hf
 # DATASET is a short name mapped to an adapter (below) or any adapter name (`priors run -h`).
 # ANNOTATIONS defaults to data/<DATASET>; VIDEO_ROOT to the adapter's default; RAY_ADDRESS,
-# CACHE, BACKEND, MODEL and PRIORS_ARGS (extra `priors run` flags) pass through.
+# CACHE, BACKEND, MODEL and PRIORS_ARGS (extra `priors run` flags) pass through. KINDS picks the
+# prior kinds (default narrative,clip_caption,event,query_rewrite; add query_caption for
+# GranAlign's query-aware captions: queries x segments requests).
 # Writes the priors into $(CACHE) and manifests/<DATASET>.parquet (+ .report.json).
 ADAPTER_charades := charades_sta
 ADAPTER_charades_sta := charades_sta
@@ -64,6 +66,7 @@ ADAPTER_tacos := tacos
 ADAPTER_vidstg := vidstg
 ADAPTER ?= $(or $(ADAPTER_$(DATASET)),$(DATASET))
 ANNOTATIONS ?= data/$(DATASET)
+KINDS ?= narrative,clip_caption,event,query_rewrite
 MODELS_DIR := .cache/models
 TINY_LLAVA := $(MODELS_DIR)/tiny-llava
 TINY_CLIP := $(MODELS_DIR)/tiny-clip
@@ -89,7 +92,7 @@ $(TINY_CLIP)/config.json: | install
 priors: install $(PRIORS_DEPS)
 	$(VENV)/bin/priors run $(ADAPTER) --annotations $(ANNOTATIONS) \
 	  $(if $(VIDEO_ROOT),--video-root $(VIDEO_ROOT)) --model $(MODEL) --backend $(BACKEND) \
-	  --cache $(CACHE) --manifest manifests/$(DATASET).parquet \
+	  --cache $(CACHE) --manifest manifests/$(DATASET).parquet --kinds $(KINDS) \
 	  $(if $(VISUAL_ENCODER),--visual-encoder $(VISUAL_ENCODER)) \
 	  $(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS)) $(PRIORS_ARGS)
 

@@ -39,11 +39,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="model folder or hub id (see presets)")
     p.add_argument("--backend", default="transformers", help="generation backend: transformers, vllm, openai")
     p.add_argument("--device", default="cpu", help="torch device of the transformers backend (cpu, cuda)")
-    p.add_argument("--kinds", default="narrative,clip_caption", help="comma-separated prior kinds")
+    p.add_argument("--kinds", default="narrative,clip_caption",
+                   help="comma-separated prior kinds: narrative, clip_caption, event, query_rewrite, query_caption")
     p.add_argument("--prompt", action="append", default=[], metavar="KIND=ID[@VERSION]",
                    help="override a kind's prompt template, e.g. narrative=narrate_frame@1")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between narrated frames (default 1)")
     p.add_argument("--clip-len", type=float, default=2.0, help="clip-caption window in seconds (default 2)")
+    p.add_argument("--segment-len", type=float, default=4.0,
+                   help="query_caption segment in seconds (queries x segments requests; default 4)")
+    p.add_argument("--structured-retries", type=int, default=2,
+                   help="re-asks of an invalid JSON answer (event, query_rewrite), sampled at T>0 (default 2)")
     p.add_argument("--resize", default="{}", help='frame resize policy as JSON, e.g. {"mode":"short_side","short_side":336}')
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
@@ -82,6 +87,7 @@ def config_from_args(args: argparse.Namespace) -> PriorsConfig:
         manifest=args.manifest, model=args.model, backend=args.backend, device=args.device,
         kinds=[k.strip() for k in args.kinds.split(",") if k.strip()], prompts=_prompts(args.prompt),
         interval=args.interval, clip_len=args.clip_len, resize=json.loads(args.resize),
+        segment_len=args.segment_len, structured_retries=args.structured_retries,
         sampling=SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_new_tokens),
         generate_batch_size=args.batch_size, write_batch_size=args.shard_rows, num_gpus_per_actor=args.gpus_per_actor,
         generate_concurrency=args.actors, text_encoder=args.text_encoder, visual_encoder=args.visual_encoder,
