@@ -57,3 +57,21 @@ def test_a_failed_write_leaves_the_old_manifest(tmp_path: Path) -> None:
     with pytest.raises(Exception):  # noqa: B017 - any pyarrow error: the point is what remains
         write_manifest(path, "not a table", dataset="toy", cache_dir=tmp_path, text_encoder="e")  # type: ignore[arg-type]
     assert path.read_bytes() == before
+
+
+def test_structured_requests_expand_to_their_item_keys() -> None:
+    from pipeline.manifest import expand_structured
+    from pipeline.structured import item_key
+
+    planned = {"v1": {"event": [("e1", "")], "query_rewrite": [("r1", "q1"), ("r2", "q2")], "narrative": [("n1", "")]},
+               "v2": {"event": [("e2", "")]}}
+    ok = {"event": {"e1", item_key("e1", 0), item_key("e1", 1), "e2"},  # e2: answered with zero valid events
+          "query_rewrite": {"r1", *(item_key("r1", i) for i in range(3))}, "narrative": {"n1"}}  # r2 failed
+    expanded = expand_structured(planned, ok)
+    assert expanded["v1"]["event"] == [(item_key("e1", 0), ""), (item_key("e1", 1), "")]
+    assert expanded["v1"]["query_rewrite"] == [*((item_key("r1", i), "q1") for i in range(3)), ("r2", "q2")]
+    assert expanded["v1"]["narrative"] == [("n1", "")] and expanded["v2"]["event"] == []
+    rows = {r["query_id"]: r for r in build_manifest(_annotations(), expanded, ok, {}).to_pylist()}
+    assert rows["q1"]["event_keys"] == rows["q2"]["event_keys"] == [item_key("e1", 0), item_key("e1", 1)]
+    assert rows["q1"]["query_rewrite_keys"] == [item_key("r1", i) for i in range(3)]
+    assert rows["q2"]["query_rewrite_keys"] == [] and rows["q3"]["event_keys"] == []
