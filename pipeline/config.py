@@ -61,6 +61,10 @@ class PriorsConfig(BaseModel):
                                      "the row's sampling column, never in a cache key")
     resize: dict[str, Any] = Field(default_factory=dict, description="ResizePolicy fields for the frame sampler")
     sampling: SamplingConfig = SamplingConfig()
+    max_new_tokens_by_kind: dict[str, int] = Field(
+        default_factory=lambda: {"event": 384, "query_rewrite": 160},
+        description="per-kind max_new_tokens replacing sampling.max_new_tokens (and so in that kind's keys): "
+                    "a JSON list of events cut at 96 tokens never parses")
     generate_batch_size: int = Field(8, ge=1)
     generate_concurrency: int = Field(1, ge=1, description="generate actors (one model each)")
     num_gpus_per_actor: float = Field(0.0, ge=0.0)
@@ -89,6 +93,21 @@ class PriorsConfig(BaseModel):
             msg = "PriorsConfig.kinds: give at least one prior kind"
             raise ValueError(msg)
         return kinds
+
+    @field_validator("max_new_tokens_by_kind")
+    @classmethod
+    def _known_token_kinds(cls, by_kind: dict[str, int]) -> dict[str, int]:
+        for kind, n in by_kind.items():
+            if kind not in PRIOR_KINDS or n < 1:
+                msg = (f"PriorsConfig.max_new_tokens_by_kind: '{kind}': {n}; need a prior kind "
+                       f"({', '.join(PRIOR_KINDS)}) and a count >= 1")
+                raise ValueError(msg)
+        return by_kind
+
+    def sampling_for(self, kind: str) -> SamplingConfig:
+        """The kind's sampling: ``sampling`` with its ``max_new_tokens_by_kind`` entry, if any."""
+        n = self.max_new_tokens_by_kind.get(kind)
+        return self.sampling if n is None else self.sampling.model_copy(update={"max_new_tokens": n})
 
     def prompt_for(self, kind: str) -> PromptChoice:
         try:

@@ -160,7 +160,8 @@ def run_priors(config: PriorsConfig) -> RunReport:
                   RenderStage(prep.templates),
                   GenerateStage(make_backend, schemas, Resources(cpus=1.0, gpus=config.num_gpus_per_actor,
                                 concurrency=config.generate_concurrency, batch_size=config.generate_batch_size),
-                                structurers(prep.templates), RetryPolicy(config.structured_retries, config.retry_temperature)),
+                                structurers(prep.templates), RetryPolicy(config.structured_retries, config.retry_temperature),
+                                {kind: config.sampling_for(kind) for kind in prep.planners}),
                   *_embed_stages(config, store, encoder_name, make_encoder, prep.provenance)]
         for batch in _stream(config, todo, stages):
             report.add_generation(batch)

@@ -69,12 +69,12 @@ def prepare(config: PriorsConfig) -> Prepared:
     identities, planners, provenance = {}, {}, {}
     for kind, tpl in templates.items():
         ident = GenerationIdentity(config.model, revision, tpl.id, tpl.version, tpl.sha256, sampler.spec(),
-                                   config.sampling.model_dump())
+                                   config.sampling_for(kind).model_dump())
         identities[kind] = ident
         settings = PlanSettings(interval=config.interval, clip_len=config.clip_len, n_images=max(1, tpl.n_images),
                                 segment_len=config.segment_len)
         planners[kind] = PLANNERS.get(kind)(ident, settings)
         provenance[kind] = {"model": config.model, "model_revision": revision, "prompt_id": tpl.id,
                             "prompt_version": tpl.version, "prompt_sha256": tpl.sha256,
-                            "sampling": canonical_json(config.sampling.model_dump()), "backend": config.backend}
+                            "sampling": canonical_json(config.sampling_for(kind).model_dump()), "backend": config.backend}
     return Prepared(ann, select_videos(ann, config), templates, identities, planners, provenance, sampler)

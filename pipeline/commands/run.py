@@ -52,6 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resize", default="{}", help='frame resize policy as JSON, e.g. {"mode":"short_side","short_side":336}')
     p.add_argument("--max-new-tokens", type=int, default=96)
     p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    p.add_argument("--kind-max-new-tokens", action="append", default=[], metavar="KIND=N",
+                   help="a kind's own max_new_tokens (default event=384, query_rewrite=160: JSON answers are long)")
     p.add_argument("--batch-size", type=int, default=8, help="requests per model call")
     p.add_argument("--gpus-per-actor", type=float, default=0.0, help="GPUs per generate actor (cluster runs)")
     p.add_argument("--actors", type=int, default=1, help="generate actors (one model each)")
@@ -81,6 +83,19 @@ def _prompts(items: list[str]) -> dict[str, PromptChoice]:
     return out
 
 
+def _kind_tokens(items: list[str]) -> dict[str, int]:
+    from pipeline.config import PriorsConfig
+
+    out = dict(PriorsConfig.model_fields["max_new_tokens_by_kind"].default_factory())
+    for item in items:
+        kind, sep, n = item.partition("=")
+        if not sep or not n.strip().isdigit():
+            msg = f"--kind-max-new-tokens: expected KIND=N, got '{item}'"
+            raise ValueError(msg)
+        out[kind.strip()] = int(n)
+    return out
+
+
 def config_from_args(args: argparse.Namespace) -> PriorsConfig:
     return PriorsConfig(
         dataset=args.dataset, annotations=args.annotations, video_root=args.video_root, cache=args.cache,
@@ -88,6 +103,7 @@ def config_from_args(args: argparse.Namespace) -> PriorsConfig:
         kinds=[k.strip() for k in args.kinds.split(",") if k.strip()], prompts=_prompts(args.prompt),
         interval=args.interval, clip_len=args.clip_len, resize=json.loads(args.resize),
         segment_len=args.segment_len, structured_retries=args.structured_retries,
+        max_new_tokens_by_kind=_kind_tokens(args.kind_max_new_tokens),
         sampling=SamplingConfig(temperature=args.temperature, max_new_tokens=args.max_new_tokens),
         generate_batch_size=args.batch_size, write_batch_size=args.shard_rows, num_gpus_per_actor=args.gpus_per_actor,
         generate_concurrency=args.actors, text_encoder=args.text_encoder, visual_encoder=args.visual_encoder,

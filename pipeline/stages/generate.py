@@ -46,15 +46,18 @@ class GenerateStage(Stage):
 
     def __init__(self, make_backend: Callable[[], Backend], json_schemas: Mapping[str, dict[str, Any] | None],
                  resources: Resources = Resources(cpus=1.0, batch_size=8),
-                 structurers: Mapping[str, Structurer] | None = None, retry: RetryPolicy = RetryPolicy()) -> None:
+                 structurers: Mapping[str, Structurer] | None = None, retry: RetryPolicy = RetryPolicy(),
+                 samplings: Mapping[str, SamplingConfig] | None = None) -> None:
         """``make_backend`` builds the (unloaded) backend inside the worker; ``json_schemas`` maps
         a prior kind to its template's schema (structured outputs) or None; ``structurers``
-        parse the answers of structured kinds (validated, retried per ``retry``)."""
+        parse the answers of structured kinds (validated, retried per ``retry``); ``samplings``
+        gives a kind its own sampling (e.g. a longer answer for events; the backend's otherwise)."""
         self.make_backend = make_backend
         self.json_schemas = dict(json_schemas)
         self.resources = resources
         self.structurers = dict(structurers or {})
         self.retry = retry
+        self.samplings = dict(samplings or {})
         self.backend: Backend | None = None
 
     def setup(self) -> None:
@@ -83,17 +86,25 @@ class GenerateStage(Stage):
         requests = {i: GenerationRequest(key=str(batch["key"][i]), prompt=str(batch["prompt"][i]),
                                          images=list(batch["images"][i]),
                                          json_schema=self.json_schemas.get(str(batch["kind"][i]))) for i in todo}
-        pending = self._answer(batch, cols, todo, requests, attempt=0)
-        if pending:
-            base = self.backend.sampling
-            try:
+        own = self.backend.sampling if todo else None
+        groups: dict[str, list[int]] = {}  # rows by the sampling of their kind, one batched call each
+        for i in todo:
+            groups.setdefault(str(batch["kind"][i]), []).append(i)
+        by_sampling: dict[Any, list[int]] = {}
+        for kind, rows in groups.items():
+            by_sampling.setdefault(self.samplings.get(kind, own), []).extend(rows)
+        try:
+            for sampling, rows in by_sampling.items():
+                self.backend.sampling = sampling
+                pending = self._answer(batch, cols, rows, requests, attempt=0)
                 for attempt in range(1, self.retry.retries + 1):
-                    self.backend.sampling = self.retry.sampling(base, attempt)
-                    pending = self._answer(batch, cols, pending, requests, attempt)
                     if not pending:
                         break
-            finally:
-                self.backend.sampling = base
+                    self.backend.sampling = self.retry.sampling(sampling, attempt)
+                    pending = self._answer(batch, cols, pending, requests, attempt)
+        finally:
+            if todo:
+                self.backend.sampling = own
         return {**batch, **cols}
 
     def _answer(self, batch: Batch, cols: dict[str, list], rows: list[int],

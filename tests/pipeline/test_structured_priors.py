@@ -105,9 +105,9 @@ def _generate_batch(requests: list[dict], video: VideoInput) -> dict:
             "status": ["ok"] * n, "error_type": [""] * n, "error": [""] * n, "n_decoded": [0] * n}
 
 
-def _stage(backend: ScriptedBackend, retries: int = 2) -> GenerateStage:
+def _stage(backend: ScriptedBackend, retries: int = 2, samplings: dict | None = None) -> GenerateStage:
     stage = GenerateStage(lambda: backend, {k: t.json_schema for k, t in TEMPLATES.items()},
-                          structurers=structurers(TEMPLATES), retry=RetryPolicy(retries, 0.7))
+                          structurers=structurers(TEMPLATES), retry=RetryPolicy(retries, 0.7), samplings=samplings)
     stage.setup()
     return stage
 
@@ -146,6 +146,17 @@ def test_no_retries_when_disabled_and_plain_kinds_are_not_parsed() -> None:
     out = _stage(backend, retries=0).process_batch(batch)
     assert out["status"] == ["error", "ok"] and out["n_retries"] == [0, 0] and len(backend.calls) == 2
     assert out["text"][1] == "a plain caption" and out["items"][1] == ""
+
+
+def test_a_kind_with_its_own_sampling_keeps_it_through_its_retries() -> None:
+    video = _video(queries=(Q1,))
+    reqs = [r.as_dict() for k in ("event", "query_caption") for r in _planners(segment_len=10.0)[k].plan(video)]
+    batch = _generate_batch(reqs, video)
+    backend = ScriptedBackend({batch["prompt"][0]: ["nope"]}, SamplingConfig(max_new_tokens=16))
+    _stage(backend, retries=1, samplings={"event": SamplingConfig(max_new_tokens=300)}).process_batch(batch)
+    seen = [(p == batch["prompt"][0], s.max_new_tokens, s.temperature) for p, s in backend.calls]
+    assert sorted(seen) == [(False, 16, 0.0), (True, 300, 0.0), (True, 300, 0.7)]
+    assert backend.sampling == SamplingConfig(max_new_tokens=16)
 
 
 def _run_once(planners: dict, video: VideoInput, cache: Path, script: dict[str, list[str]]) -> tuple[dict, ScriptedBackend]:
@@ -225,7 +236,7 @@ def test_real_graph_writes_event_and_rewrite_rows_and_reruns_warm(demo_dir: Path
     from pipeline.graph import run_priors
 
     config = priors_config(demo_dir, tiny_llava, tmp_path / "cache", tmp_path / "m.parquet", limit=2,
-                           kinds=["event", "query_rewrite"], structured_retries=1,
+                           kinds=["event", "query_rewrite"], structured_retries=1, max_new_tokens_by_kind={},
                            sampling=SamplingConfig(max_new_tokens=8))
     report = run_priors(config)
     store = CacheStore(tmp_path / "cache")
@@ -243,3 +254,13 @@ def test_real_graph_writes_event_and_rewrite_rows_and_reruns_warm(demo_dir: Path
     assert all(set(r["event_keys"]) <= {e["key"] for e in events if e["status"] == "ok" and e["text"]} for r in manifest)
     again = run_priors(config)
     assert (again.model_calls, again.rows_written, again.cache_hits) == (0, 0, again.requests)
+
+
+def test_config_gives_json_kinds_longer_answers_and_checks_the_kinds() -> None:
+    from pipeline.config import PriorsConfig
+
+    config = PriorsConfig(dataset="demo", annotations=Path("d"), model="m", sampling=SamplingConfig(max_new_tokens=50))
+    assert config.sampling_for("event").max_new_tokens == 384 and config.sampling_for("narrative").max_new_tokens == 50
+    assert config.sampling_for("query_rewrite") == SamplingConfig(max_new_tokens=160)
+    with pytest.raises(ValueError, match="max_new_tokens_by_kind: 'evnt'"):
+        PriorsConfig(dataset="demo", annotations=Path("d"), model="m", max_new_tokens_by_kind={"evnt": 10})
