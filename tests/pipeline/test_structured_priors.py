@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -13,6 +14,8 @@ import pytest
 
 from pipeline.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
 from pipeline.cache.store import CacheStore
+from pipeline.commands.errors import failed_rows
+from pipeline.graph import _missing_texts
 from pipeline.datasets.base import Annotations, PolicyReport, Query, Video
 from pipeline.hashing import sha256_text
 from pipeline.keys import GenerationIdentity
@@ -159,10 +162,12 @@ def test_a_kind_with_its_own_sampling_keeps_it_through_its_retries() -> None:
     assert backend.sampling == SamplingConfig(max_new_tokens=16)
 
 
-def _run_once(planners: dict, video: VideoInput, cache: Path, script: dict[str, list[str]]) -> tuple[dict, ScriptedBackend]:
+def _run_once(planners: dict, video: VideoInput, cache: Path, script: dict[str, list[str]],
+              retry_errors: bool = False) -> tuple[dict, ScriptedBackend]:
     """plan -> generate -> write, as the graph chains them, with the scripted backend."""
     store = CacheStore(cache)
-    cached = {k: store.prior_key_status(k)[0] | store.prior_key_status(k)[1] for k in planners}
+    cached = {k: store.prior_key_status(k)[0] | (set() if retry_errors else store.prior_key_status(k)[1])
+              for k in planners}
     plan = PlanStage(planners, cached).process_batch({"video_id": [video.video_id], "path": [video.path],
                                                       "duration": [video.duration], "video_sha256": [video.video_sha256],
                                                       "queries": [json.dumps([vars(q) for q in video.queries])]})
@@ -212,6 +217,10 @@ def test_expanded_rows_manifest_and_a_warm_rerun_with_zero_model_calls(tmp_path:
     again, backend = _run_once(planners, video, tmp_path, {})
     assert backend.calls == [] and again == planned
 
+    prep = SimpleNamespace(annotations=ann, videos=list(ann.videos.values()), planners=planners)
+    texts = {t["text"] for t in _missing_texts(store, prep, expanded, "enc")}  # what the graph embeds next
+    assert texts == {Q1.text, Q2.text, "a circle appears", "a shape", "a circle shows up", "a small red circle fades in"}
+
 
 def test_zero_valid_events_and_failed_requests_count_as_done(tmp_path: Path) -> None:
     planners = {"event": _planners()["event"]}
@@ -227,7 +236,12 @@ def test_zero_valid_events_and_failed_requests_count_as_done(tmp_path: Path) -> 
     failed, _ = _run_once(planners, other, tmp_path, {"event": ["no json here"]})
     bad = CacheStore(tmp_path).priors("event", keys=[failed["event"][0][0]]).to_pylist()
     assert [(r["status"], r["error_type"], r["raw"]) for r in bad] == [("error", "invalid_json", "no json here")]
-    assert _run_once(planners, other, tmp_path, {})[1].calls == []  # errors are cached (--retry-errors redoes them)
+    assert _run_once(planners, other, tmp_path, {})[1].calls == []  # errors are cached ...
+    good = json.dumps([{"start": 1, "end": 2, "description": "a square"}])
+    assert len(_run_once(planners, other, tmp_path, {"event": [good]}, retry_errors=True)[1].calls) == 1  # ... until retried
+    assert failed_rows(CacheStore(tmp_path), ("event",)) == []  # the ok request row supersedes the error row
+    ok = CacheStore(tmp_path).prior_key_status("event")[0]
+    assert [k for k, _ in expand_structured({"v1": failed}, {"event": ok})["v1"]["event"]] == [item_key(failed["event"][0][0], 0)]
 
 
 @pytest.mark.slow
