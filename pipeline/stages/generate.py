@@ -86,26 +86,29 @@ class GenerateStage(Stage):
         requests = {i: GenerationRequest(key=str(batch["key"][i]), prompt=str(batch["prompt"][i]),
                                          images=list(batch["images"][i]),
                                          json_schema=self.json_schemas.get(str(batch["kind"][i]))) for i in todo}
-        own = self.backend.sampling if todo else None
-        groups: dict[str, list[int]] = {}  # rows by the sampling of their kind, one batched call each
+        if not todo:
+            return {**batch, **cols}
+        own = self.backend.sampling
+        by_sampling: dict[SamplingConfig, list[int]] = {}  # one batched call per kind's sampling
         for i in todo:
-            groups.setdefault(str(batch["kind"][i]), []).append(i)
-        by_sampling: dict[Any, list[int]] = {}
-        for kind, rows in groups.items():
-            by_sampling.setdefault(self.samplings.get(kind, own), []).extend(rows)
+            by_sampling.setdefault(self.samplings.get(str(batch["kind"][i]), own), []).append(i)
         try:
             for sampling, rows in by_sampling.items():
-                self.backend.sampling = sampling
-                pending = self._answer(batch, cols, rows, requests, attempt=0)
-                for attempt in range(1, self.retry.retries + 1):
-                    if not pending:
-                        break
-                    self.backend.sampling = self.retry.sampling(sampling, attempt)
-                    pending = self._answer(batch, cols, pending, requests, attempt)
+                self._ask(batch, cols, rows, requests, sampling)
         finally:
-            if todo:
-                self.backend.sampling = own
+            self.backend.sampling = own
         return {**batch, **cols}
+
+    def _ask(self, batch: Batch, cols: dict[str, list], rows: list[int], requests: dict[int, GenerationRequest],
+             sampling: SamplingConfig) -> None:
+        """Ask once with ``sampling``, then re-ask the invalid answers with the retry sampling."""
+        self.backend.sampling = sampling
+        pending = self._answer(batch, cols, rows, requests, attempt=0)
+        for attempt in range(1, self.retry.retries + 1):
+            if not pending:
+                return
+            self.backend.sampling = self.retry.sampling(sampling, attempt)
+            pending = self._answer(batch, cols, pending, requests, attempt)
 
     def _answer(self, batch: Batch, cols: dict[str, list], rows: list[int],
                 requests: dict[int, GenerationRequest], attempt: int) -> list[int]:
