@@ -96,5 +96,13 @@ priors: install $(PRIORS_DEPS)
 	  $(if $(VISUAL_ENCODER),--visual-encoder $(VISUAL_ENCODER)) \
 	  $(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS)) $(PRIORS_ARGS)
 
+# ---- demo ---------------------------------------------------------------------------------
+# make demo: install, generate the demo videos + priors + visual features (make priors
+# DATASET=demo), train span and tea on CPU, evaluate both on the demo test split next to the
+# constant-span baseline, print the table and write timeline PNGs under runs/demo/.
+demo: install
+	$(MAKE) priors DATASET=demo
+	$(PY) -m grounding.demo --manifest manifests/demo.parquet --out runs/demo
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -74,23 +74,6 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _gt_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for r in rows:
-        extra = json.loads(r["extra"]) if r.get("extra") else {}
-        gt = {"qid": r["query_id"], "query": r["query"], "vid": r["video_id"], "duration": r["duration"],
-              "relevant_windows": r["windows"], "split": r["split"]}
-        gt.update({k: extra[k] for k in ("relevant_clip_ids", "saliency_scores") if k in extra})
-        out.append(gt)
-    return out
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in rows)
-
-
 def eval_main(argv: Sequence[str] | None = None) -> int:
     p = _parser("grounding-eval", "Evaluate a checkpoint on a split, or a prediction file.", EVAL_EXAMPLES)
     p.add_argument("--checkpoint", type=Path, help="run folder (uses best/) or checkpoint folder")
@@ -100,43 +83,19 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="where to write predictions (checkpoint mode)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     args = p.parse_args(argv)
-    from grounding.evaluation import evaluate_prediction_files, evaluate_predictions, format_metrics
+    from grounding.evaluation import evaluate_prediction_files, format_metrics
+    from grounding.run_eval import evaluate_checkpoint
 
     if args.preds or args.gt:
         if not (args.preds and args.gt) or args.checkpoint:
             p.error("file mode needs both --preds and --gt (and no --checkpoint)")
         result = evaluate_prediction_files(args.preds, args.gt)
     elif args.checkpoint:
-        result = _evaluate_checkpoint(args.checkpoint, args.split, args.out, evaluate_predictions)
+        result = evaluate_checkpoint(args.checkpoint, args.split, args.out)
     else:
         p.error("give --checkpoint RUN [--split S], or --preds P.jsonl --gt G.jsonl")
     print(json.dumps(result, indent=2) if args.json else format_metrics(result))
     return 0
-
-
-def _evaluate_checkpoint(path: Path, split: str | None, out: Path | None, evaluate_predictions: Any) -> dict[str, Any]:
-    import torch
-
-    from grounding.checkpoint import load_checkpoint
-    from grounding.data import GroundingDataset, open_video_store, read_manifest
-    from grounding.models import build_model
-    from grounding.train import evaluate, pick_device
-
-    ckpt = load_checkpoint(path)
-    data = ckpt.config["data"]
-    split = split or data["test_split"]
-    info = read_manifest(data["manifest"], data["cache_dir"])
-    dataset = GroundingDataset(info, split, open_video_store(info, data["features"], data["store"]), data["max_len"])
-    device = pick_device(ckpt.config["device"])
-    model = build_model(ckpt.config["model"]["name"], **ckpt.model_args).to(device)
-    model.load_state_dict(ckpt.state_dict)
-    with torch.no_grad():
-        _, preds = evaluate(model, dataset, ckpt.config["optim"]["batch_size"], device, ckpt.config["topk"])
-    out = out or ckpt.path.parent / f"preds_{split}.jsonl"
-    write_jsonl(out, preds)
-    gt = [g for g in _gt_rows(dataset.rows) if g["relevant_windows"]]
-    result = evaluate_predictions(preds, gt)
-    return {"checkpoint": str(ckpt.path), "split": split, "epoch": ckpt.meta.get("epoch"), "predictions_file": str(out)} | result
 
 
 def predict_main(argv: Sequence[str] | None = None) -> int:
@@ -167,6 +126,8 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     windows = predictor.predict_batch([(r["vid"], r["query"]) for r in rows], k=args.topk)
     out_rows = [{"qid": r["qid"], "query": r["query"], "vid": r["vid"], "pred_relevant_windows": w} for r, w in zip(rows, windows)]
     if args.output:
+        from grounding.run_eval import write_jsonl
+
         write_jsonl(args.output, out_rows)
     else:
         sys.stdout.writelines(json.dumps(r) + "\n" for r in out_rows)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from grounding.config import TrainConfig, load_config, parse_overrides
 from grounding.models import MODELS
@@ -31,13 +32,15 @@ def test_defaults_follow_tea_recipe() -> None:
 
 
 def test_dotted_overrides_layer_over_yaml() -> None:
+    shipped = yaml.safe_load(Path("configs/tea_demo.yaml").read_text())
+    assert shipped["optim"]["lr"] != pytest.approx(2e-3)
     cfg = load_config(Path("configs/tea_demo.yaml"),
-                      ["--optim.lr", "1e-3", "--model.alpha=0.3", "--data.features", "[a, b]", "--seed", "7"])
-    assert cfg.optim.lr == pytest.approx(1e-3)
+                      ["--optim.lr", "2e-3", "--model.alpha=0.3", "--data.features", "[a, b]", "--seed", "7"])
+    assert cfg.optim.lr == pytest.approx(2e-3)
     assert cfg.model.options()["alpha"] == pytest.approx(0.3)
     assert cfg.model.validated().alpha == pytest.approx(0.3)
     assert cfg.data.features == ["a", "b"] and cfg.seed == 7
-    assert cfg.optim.epochs == 30  # from the YAML, untouched
+    assert cfg.optim.epochs == shipped["optim"]["epochs"]  # from the YAML, untouched
     assert parse_overrides(["--optim.batch-size", "8"]) == {"optim": {"batch_size": 8}}
 
 

@@ -1,0 +1,53 @@
+"""Evaluate a trained checkpoint on a split: predict, write community JSONL, score."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grounding.checkpoint import load_checkpoint
+from grounding.data import GroundingDataset, open_video_store, read_manifest
+from grounding.evaluation import evaluate_predictions
+from grounding.models import build_model
+from grounding.train import evaluate, pick_device
+
+
+def ground_truth_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Manifest rows as community ground-truth rows (QVHighlights saliency kept when present)."""
+    out = []
+    for r in rows:
+        extra = json.loads(r["extra"]) if r.get("extra") else {}
+        gt = {"qid": r["query_id"], "query": r["query"], "vid": r["video_id"], "duration": r["duration"],
+              "relevant_windows": r["windows"], "split": r["split"]}
+        gt.update({k: extra[k] for k in ("relevant_clip_ids", "saliency_scores") if k in extra})
+        out.append(gt)
+    return out
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+
+
+def evaluate_checkpoint(path: str | Path, split: str | None = None, out: Path | None = None) -> dict[str, Any]:
+    """Predict a split with a checkpoint (``best`` of a run folder), write the community JSONL
+    beside it (or to ``out``) and score it against the manifest's windows."""
+    ckpt = load_checkpoint(path)
+    data = ckpt.config["data"]
+    split = split or data["test_split"]
+    info = read_manifest(data["manifest"], data["cache_dir"])
+    dataset = GroundingDataset(info, split, open_video_store(info, data["features"], data["store"]), data["max_len"])
+    device = pick_device(ckpt.config["device"])
+    model = build_model(ckpt.config["model"]["name"], **ckpt.model_args).to(device)
+    model.load_state_dict(ckpt.state_dict)
+    with torch.no_grad():
+        _, preds = evaluate(model, dataset, ckpt.config["optim"]["batch_size"], device, ckpt.config["topk"])
+    out = out or ckpt.path.parent / f"preds_{split}.jsonl"
+    write_jsonl(out, preds)
+    gt = [g for g in ground_truth_rows(dataset.rows) if g["relevant_windows"]]
+    result = evaluate_predictions(preds, gt)
+    return {"checkpoint": str(ckpt.path), "split": split, "epoch": ckpt.meta.get("epoch"), "predictions_file": str(out)} | result
