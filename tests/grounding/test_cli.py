@@ -6,14 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from grounding.cli import eval_main, predict_main, train_main
 from tests.grounding.fixtures import build_tiny_corpus
 
-# These tests run tiny models on a shared 2-core machine: one intra-op thread avoids OpenMP
-# barrier spinning, which under contention makes tiny ops ~100x slower.
-torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,6 @@ from grounding.data import GroundingDataset, align_narratives, collate, read_man
 from grounding.features import open_store
 from tests.grounding.fixtures import build_tiny_corpus
 
-# These tests run tiny models on a shared 2-core machine: one intra-op thread avoids OpenMP
-# barrier spinning, which under contention makes tiny ops ~100x slower.
-torch.set_num_threads(1)
 
 
 def test_eq3_alignment_hand_computed() -> None:

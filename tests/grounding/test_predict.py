@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from grounding.config import load_config
 from grounding.data import GroundingDataset, open_video_store, read_manifest
@@ -16,9 +15,6 @@ from grounding.text_encoder import MiniLMQueryEncoder
 from grounding.train import evaluate, fit
 from tests.grounding.fixtures import build_tiny_corpus
 
-# These tests run tiny models on a shared 2-core machine: one intra-op thread avoids OpenMP
-# barrier spinning, which under contention makes tiny ops ~100x slower.
-torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[2]
 

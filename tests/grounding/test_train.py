@@ -6,16 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from safetensors.torch import load_file
 
 from grounding.config import load_config
 from grounding.train import fit
 from tests.grounding.fixtures import build_tiny_corpus
 
-# These tests run tiny models on a shared 2-core machine: one intra-op thread avoids OpenMP
-# barrier spinning, which under contention makes tiny ops ~100x slower.
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
