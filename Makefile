@@ -73,6 +73,10 @@ TINY_CLIP := $(MODELS_DIR)/tiny-clip
 ifeq ($(DATASET),demo)
 MODEL ?= $(TINY_LLAVA)
 VISUAL_ENCODER ?= $(TINY_CLIP)
+# The random-weight model never writes valid JSON (event / query_rewrite rows are error rows, the
+# raw answer kept) and never stops early: short JSON answers and one retry keep the two kinds
+# at about +1 min over narrative + clip_caption (about 3.3 min) on 2 CPU cores.
+KIND_ARGS ?= --kind-max-new-tokens event=96 --kind-max-new-tokens query_rewrite=48 --structured-retries 1
 PRIORS_DEPS := $(TINY_LLAVA)/config.json $(TINY_CLIP)/config.json data/demo/train.jsonl
 else
 MODEL ?= llava-hf/llava-1.5-7b-hf
@@ -92,7 +96,7 @@ $(TINY_CLIP)/config.json: | install
 priors: install $(PRIORS_DEPS)
 	$(VENV)/bin/priors run $(ADAPTER) --annotations $(ANNOTATIONS) \
 	  $(if $(VIDEO_ROOT),--video-root $(VIDEO_ROOT)) --model $(MODEL) --backend $(BACKEND) \
-	  --cache $(CACHE) --manifest manifests/$(DATASET).parquet --kinds $(KINDS) \
+	  --cache $(CACHE) --manifest manifests/$(DATASET).parquet --kinds $(KINDS) $(KIND_ARGS) \
 	  $(if $(VISUAL_ENCODER),--visual-encoder $(VISUAL_ENCODER)) \
 	  $(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS)) $(PRIORS_ARGS)
 
