@@ -103,7 +103,8 @@ class RunReport(BaseModel):
         d = self.as_dict()
         lines = [f"priors run: {self.dataset}"]
         for k in ("videos", "frames", "requests", "cache_hits", "hit_rate", "model_calls", "rows_written",
-                  "ok_rows", "retries", "events_parsed", "events_clipped", "events_dropped", "tokens_in", "tokens_out", "texts_embedded", "visual_videos", "wall_seconds", "frames_per_s"):
+                  "ok_rows", "retries", "events_parsed", "events_clipped", "events_dropped", "tokens_in",
+                  "tokens_out", "texts_embedded", "visual_videos", "wall_seconds", "frames_per_s"):
             v = d[k]
             lines.append(f"  {k:<16} {v:.3f}" if isinstance(v, float) else f"  {k:<16} {v}")
         for title, table in (("errors by type", self.errors), ("errors by kind", self.errors_by_kind),

@@ -142,4 +142,5 @@ class Structurer:
 
 def structurers(templates: dict[str, Any]) -> dict[str, Structurer]:
     """One structurer per kind that has a registered parser (the others are plain text)."""
-    return {kind: Structurer(tpl, STRUCTURED.get(kind)) for kind, tpl in templates.items() if kind in STRUCTURED}
+    return {kind: Structurer(tpl, STRUCTURED.get(kind))
+            for kind, tpl in templates.items() if kind in STRUCTURED}

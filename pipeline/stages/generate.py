@@ -40,7 +40,7 @@ class RetryPolicy:
 
 class GenerateStage(Stage):
     name: ClassVar[str] = "generate"
-    reads: ClassVar[tuple[str, ...]] = ("key", "kind", "prompt", "images", "status", "t_start", "t_end")
+    reads: ClassVar[tuple[str, ...]] = ("key", "kind", "video_id", "prompt", "images", "status", "t_start", "t_end")
     writes: ClassVar[tuple[str, ...]] = (*OUTPUT_COLUMNS, *STRUCTURED_COLUMNS, "status", "error_type", "error")
     stateful: ClassVar[bool] = True
 
@@ -67,7 +67,8 @@ class GenerateStage(Stage):
     def _generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         results = self.backend.generate(requests) if requests else []
         if len(results) != len(requests):
-            msg = f"generate: backend '{self.backend.name}' returned {len(results)} results for {len(requests)} requests"
+            msg = (f"generate: backend '{self.backend.name}' returned {len(results)} results "
+                   f"for {len(requests)} requests")
             raise RuntimeError(msg)
         return results
 
@@ -131,7 +132,7 @@ class GenerateStage(Stage):
                 cols["status"][i] = "ok"
             else:
                 outcome = structurer(res.text, float(batch["t_start"][i]), float(batch["t_end"][i]))
-                self._structured(cols, i, res, outcome)
+                self._structured(cols, i, res, outcome, str(batch["video_id"][i]))
                 if outcome.status != "ok" and attempt < self.retry.retries:
                     again.append(i)
         return again
@@ -142,7 +143,7 @@ class GenerateStage(Stage):
         cols["status"][i], cols["error_type"][i] = "error", error_type
         cols["error"][i] = f"generate: key {key}: {error}"
 
-    def _structured(self, cols: dict[str, list], i: int, res: GenerationResult, outcome: Outcome) -> None:
+    def _structured(self, cols: dict[str, list], i: int, res: GenerationResult, outcome: Outcome, video: str) -> None:
         invalid = Counter(json.loads(cols["invalid"][i]))
         cols["n_clipped"][i], cols["n_dropped"][i] = outcome.n_clipped, outcome.n_dropped
         if outcome.status == "ok":
@@ -152,4 +153,4 @@ class GenerateStage(Stage):
         invalid[outcome.error_type] += 1
         cols["invalid"][i] = json.dumps(dict(invalid), sort_keys=True)
         tries = f" (after {cols['n_retries'][i]} retries)" if cols["n_retries"][i] else ""
-        self._fail(cols, i, res.key, res.text, outcome.error_type, f"{outcome.error}{tries}")
+        self._fail(cols, i, res.key, res.text, outcome.error_type, f"video '{video}': {outcome.error}{tries}")

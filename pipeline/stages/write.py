@@ -1,8 +1,8 @@
 """``write``: each batch becomes write-once cache shards (text features first, then prior rows,
 one shard per prior kind), so a killed run keeps every batch that finished. A structured answer
 (events, query rewrites) is expanded here into its request row and item rows, in one shard, so
-they land together or not at all. Returns a slim
-summary batch (no images, no vectors) for the run report."""
+they land together or not at all. Returns a slim summary batch (no images, no vectors) for the
+run report."""
 
 from __future__ import annotations
 

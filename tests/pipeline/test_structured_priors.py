@@ -36,7 +36,8 @@ TEMPLATES = {"event": load_prompt("describe_events"), "query_rewrite": load_prom
 PROV = {k: {"model": "m", "model_revision": "r", "prompt_id": t.id, "prompt_version": t.version,
             "prompt_sha256": t.sha256, "sampling": '{"seed":0,"temperature":0.0}', "backend": "scripted"}
         for k, t in TEMPLATES.items()}
-Q1, Q2 = QueryInput("q1", "a circle appears", sha256_text("a circle appears")), QueryInput("q2", "it turns red", sha256_text("it turns red"))
+Q1 = QueryInput("q1", "a circle appears", sha256_text("a circle appears"))
+Q2 = QueryInput("q2", "it turns red", sha256_text("it turns red"))
 
 
 class ScriptedBackend(Backend):
@@ -128,7 +129,7 @@ def test_retry_loop_invalid_then_valid_and_always_invalid() -> None:
     assert out["items"][0] == json.dumps([[1.0, 3.0, "a circle appears"]]) and out["raw"][0] == good_events
     assert out["text"][0] == "" and json.loads(out["invalid"][0]) == {"bad_span": 1, "invalid_json": 1}
     assert (out["error_type"][1], out["raw"][1], json.loads(out["invalid"][1])) == ("invalid_json", "{oops", {"invalid_json": 3})
-    assert "after 2 retries" in out["error"][1] and out["key"][1] in out["error"][1]
+    assert "after 2 retries" in out["error"][1] and out["key"][1] in out["error"][1] and "video 'v0'" in out["error"][1]
     assert out["n_prompt_tokens"] == [21, 21] and out["model_called"] == [True, True]
     # retries re-ask at temperature > 0 with their own seed; the backend gets its sampling back
     assert [(s.temperature, s.seed) for _, s in backend.calls] == [(0.0, 5), (0.0, 5), (0.7, 6), (0.7, 6), (0.7, 7), (0.7, 7)]
