@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import shared_path
+from tests.conftest import shared_path
 
 from pipeline.frames import FrameSampler, ResizePolicy
 
