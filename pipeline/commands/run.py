@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from pipeline.backends.base import SamplingConfig
 from pipeline.config import PriorsConfig, PromptChoice
@@ -37,7 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", type=Path, help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)")
     p.add_argument("--manifest", type=Path, help="manifest path (default manifests/<dataset>.parquet)")
     p.add_argument("--model", required=True, help="model folder or hub id (see presets)")
-    p.add_argument("--backend", default="transformers", help="generation backend: transformers, vllm, openai")
+    p.add_argument("--backend", default=None,
+                   help="generation backend: transformers, vllm, openai (default: vllm when it imports, else transformers)")
+    p.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="backend keyword argument, VALUE parsed as JSON when it can be, "
+                        "e.g. base_url=http://127.0.0.1:8000/v1 (openai) or max_images=8 (vllm)")
     p.add_argument("--device", default="cpu", help="torch device of the transformers backend (cpu, cuda)")
     p.add_argument("--kinds", default="narrative,clip_caption",
                    help="comma-separated prior kinds: narrative, clip_caption, event, query_rewrite, query_caption")
@@ -96,10 +101,25 @@ def _kind_tokens(items: list[str]) -> dict[str, int]:
     return out
 
 
+def _backend_options(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            msg = f"--backend-option expects KEY=VALUE, got {item!r}"
+            raise ValueError(msg)
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def config_from_args(args: argparse.Namespace) -> PriorsConfig:
-    return PriorsConfig(
+    backend = {"backend": args.backend} if args.backend else {}
+    return PriorsConfig(**backend, backend_options=_backend_options(args.backend_option),
         dataset=args.dataset, annotations=args.annotations, video_root=args.video_root, cache=args.cache,
-        manifest=args.manifest, model=args.model, backend=args.backend, device=args.device,
+        manifest=args.manifest, model=args.model, device=args.device,
         kinds=[k.strip() for k in args.kinds.split(",") if k.strip()], prompts=_prompts(args.prompt),
         interval=args.interval, clip_len=args.clip_len, resize=json.loads(args.resize),
         segment_len=args.segment_len, structured_retries=args.structured_retries,

@@ -66,3 +66,20 @@ def test_status_and_errors_report_the_cache(capsys: pytest.CaptureFixture, tmp_p
     code, out, _ = _run(capsys, "errors", "--cache", str(cache), "--json")
     rows = [json.loads(line) for line in out.splitlines()]
     assert [(r["key"], r["video_id"], r["t_start"], r["error_type"]) for r in rows] == [("k2", "v", 1.0, "missing_video")]
+
+
+def test_backend_defaults_to_vllm_when_it_imports_and_options_parse_as_json(tmp_path: Path) -> None:
+    from pipeline.cli import build_parser
+    from pipeline.commands.run import config_from_args
+    from pipeline.presets import default_backend_name
+
+    base = ["run", "demo", "--annotations", str(tmp_path), "--model", str(tmp_path)]
+    cfg = config_from_args(build_parser().parse_args(base))
+    assert cfg.backend == default_backend_name() and cfg.backend_options == {}
+    args = build_parser().parse_args([*base, "--backend", "openai", "--backend-option", "base_url=http://127.0.0.1:9/v1",
+                                      "--backend-option", "concurrency=4"])
+    cfg = config_from_args(args)
+    assert cfg.backend == "openai"
+    assert cfg.backend_options == {"base_url": "http://127.0.0.1:9/v1", "concurrency": 4}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        config_from_args(build_parser().parse_args([*base, "--backend-option", "novalue"]))
