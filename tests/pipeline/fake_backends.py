@@ -4,8 +4,9 @@ This module does not register anything: a test module registers the class in
 ``pipeline.backends.base.BACKENDS`` under a clearly fake name. The graph looks the class up on
 the driver and ships it to the generate actor by reference (cloudpickle pickles a class by its
 module and name), so the actor imports ``tests.pipeline.fake_backends`` itself: that works
-because Ray's local workers start with the driver's ``sys.path`` (pytest put the repository root
-there), no ``runtime_env`` needed."""
+because ``ray.init`` (``pipeline.ray_adapter.init_ray``, no ``runtime_env``) adds the driver's
+current directory to its workers' ``sys.path`` (``ray/_private/worker.py``), and the tests run
+from the repository root. No pipeline code knows about this module."""
 
 from __future__ import annotations
 
