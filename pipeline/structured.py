@@ -79,6 +79,14 @@ def item_keys(request_key: str, present: set[str]) -> list[str]:
     return out
 
 
+def split_request_and_item_keys(ok: set[str]) -> tuple[set[str], set[str]]:
+    """A structured kind's ok keys split into (request keys, item keys), from the keys alone: an
+    item is ``item_key(request, i)`` of an ok request; every other ok key is a request (one
+    answered with zero valid events has no items and is still a request)."""
+    items = {key for request in ok for key in item_keys(request, ok)}
+    return ok - items, items
+
+
 class Template(Protocol):  # pipeline.prompts.PromptTemplate, the part used here
     id: str
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipeline.cache.layout import PRIOR_KINDS
 from pipeline.cache.store import CacheStore
+from pipeline.structured import STRUCTURED, split_request_and_item_keys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,10 +21,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cache_status(store: CacheStore) -> dict:
+    """Unique keys per prior kind. Structured kinds (event, query_rewrite) count their requests
+    (``ok`` / ``error``) apart from the ``items`` rows the ok answers expanded into."""
     kinds = {}
     for kind in PRIOR_KINDS:
         ok, errors = store.prior_key_status(kind)
-        if ok or errors:
+        if not (ok or errors):
+            continue
+        if kind in STRUCTURED:
+            requests, items = split_request_and_item_keys(ok)
+            kinds[kind] = {"ok": len(requests), "error": len(errors), "items": len(items)}
+        else:
             kinds[kind] = {"ok": len(ok), "error": len(errors)}
     text = {p.name: len(store.text_hashes(p.name)) for p in sorted((store.root / "text").glob("*")) if p.is_dir()}
     visual = {p.name: len(list(p.glob("*.npz"))) for p in sorted((store.root / "visual").glob("*")) if p.is_dir()}
@@ -34,8 +42,9 @@ def cache_status(store: CacheStore) -> dict:
 
 
 def format_status(status: dict) -> str:
-    lines = [f"cache {status['cache']}", "priors (unique keys):"]
-    lines += [f"  {k:<14} ok {v['ok']:>8}  error {v['error']:>6}" for k, v in status["priors"].items()] or ["  none"]
+    lines = [f"cache {status['cache']}", "priors (unique keys; event / query_rewrite: requests, then their items):"]
+    lines += [f"  {k:<14} ok {v['ok']:>8}  error {v['error']:>6}" + (f"  items {v['items']:>8}" if "items" in v else "")
+              for k, v in status["priors"].items()] or ["  none"]
     lines.append("text features: " + (", ".join(f"{k} {v}" for k, v in status["text_features"].items()) or "none"))
     lines.append("visual features: " + (", ".join(f"{k} {v} videos" for k, v in status["visual_features"].items()) or "none"))
     last = status["last_run"]

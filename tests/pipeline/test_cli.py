@@ -83,3 +83,22 @@ def test_backend_defaults_to_vllm_when_it_imports_and_options_parse_as_json(tmp_
     assert cfg.backend_options == {"base_url": "http://127.0.0.1:9/v1", "concurrency": 4}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         config_from_args(build_parser().parse_args([*base, "--backend-option", "novalue"]))
+
+
+def test_status_counts_structured_requests_apart_from_their_items(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    two = json.dumps([[0.0, 2.0, "a circle appears"], [2.0, 5.0, "it turns red"]])
+    events = {**_batch(["r1", "r2", "r3"], ["event"] * 3, ["ok", "ok", "error"], ["", "", ""]),
+              "items": [two, "[]", ""], "embedded": [False] * 3}  # r2: zero valid events, still answered
+    rewrites = {**_batch(["q1"], ["query_rewrite"], ["ok"], [""]), "embedded": [False],
+                "items": [json.dumps([[0.0, 5.0, t] for t in ("a shape", "a circle shows up", "a small red circle")])]}
+    WriteStage(cache, "enc", {"event": PROV}).process_batch(events)
+    WriteStage(cache, "enc", {"query_rewrite": PROV}).process_batch(rewrites)
+
+    code, out, _ = _run(capsys, "status", "--cache", str(cache), "--json")
+    assert code == 0
+    assert json.loads(out)["priors"] == {"event": {"ok": 2, "error": 1, "items": 2},
+                                         "query_rewrite": {"ok": 1, "error": 0, "items": 3}}
+    code, out, _ = _run(capsys, "status", "--cache", str(cache))
+    assert "event          ok        2  error      1  items        2" in out
+    assert "query_rewrite  ok        1  error      0  items        3" in out
