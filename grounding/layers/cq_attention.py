@@ -29,6 +29,6 @@ class ContextQueryAttention(nn.Module):
         r_row = masked_softmax(r, q_mask[:, None, :], dim=2)  # R^r: over words
         r_col = masked_softmax(r, v_mask[:, :, None], dim=1)  # R^c: over snippets
         v2q = r_row @ q
-        q2v = r_row @ r_col.transpose(1, 2) @ v
+        q2v = r_row @ (r_col.transpose(1, 2) @ v)  # (L x Lq)(Lq x d): 2 L Lq d, not L^2 (Lq + d)
         fused = torch.cat([v, v2q, v * v2q, v * q2v], dim=-1)
         return zero_padded(self.fc_out(self.drop(fused)), v_mask)

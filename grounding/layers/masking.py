@@ -19,7 +19,9 @@ def masked_softmax(scores: Tensor, mask: Tensor, dim: int = -1) -> Tensor:
     """Softmax over ``dim`` ignoring positions where ``mask`` is False (``mask`` broadcasts to
     ``scores``). Rows with no valid position come out all zeros."""
     filled = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-    return torch.softmax(filled, dim=dim) * mask
+    # Masked entries of a row with a valid entry are already exactly 0 (exp underflows), so only
+    # empty rows need zeroing: multiply by the reduced mask, not the full-size one (cheaper).
+    return torch.softmax(filled, dim=dim) * mask.any(dim=dim, keepdim=True)
 
 
 def mask_logits(logits: Tensor, mask: Tensor) -> Tensor:
