@@ -43,7 +43,8 @@ class AttentionUnit(nn.Module):
         has_ref = ref_mask.any(dim=1)
         attn_mask = (ref_mask | ~has_ref[:, None])[:, None, None, :]
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, Lt, d_h)
-        ctx = torch.where(has_ref[:, None, None, None], ctx, 0.0)
+        if not bool(has_ref.all()):
+            ctx = torch.where(has_ref[:, None, None, None], ctx, 0.0)
         ctx = ctx.transpose(1, 2).reshape(target.shape)  # heads merged
         out = self.drop(self.norm(self.fc_out(target + ctx)))  # FC(X^t + R FC(X^r))
         return zero_padded(out, target_mask)

@@ -14,6 +14,24 @@ from torch import Tensor, nn
 from grounding.layers.masking import zero_padded
 
 
+def running_max(x: Tensor, reverse: bool = False) -> Tensor:
+    """Max of x (B, L, d) over positions 1..l (``reverse``: l..L) at every l, by log2(L) doubling
+    steps of element-wise maxima: exactly ``cummax``'s values, twice as fast on CPU forward but
+    ten times slower backward, so with autograd on it is ``cummax``."""
+    if x.requires_grad:
+        flipped = x.flip(1) if reverse else x
+        values = torch.cummax(flipped, dim=1).values
+        return values.flip(1) if reverse else values
+    out, shift = x, 1
+    while shift < x.shape[1]:
+        if reverse:
+            out = torch.cat([torch.maximum(out[:, :-shift], out[:, shift:]), out[:, -shift:]], dim=1)
+        else:
+            out = torch.cat([out[:, :shift], torch.maximum(out[:, shift:], out[:, :-shift])], dim=1)
+        shift *= 2
+    return out
+
+
 class GuidedConv(nn.Module):
     def __init__(self, kernel_size: int = 3) -> None:
         super().__init__()
@@ -26,8 +44,8 @@ class GuidedConv(nn.Module):
         """v (B, L, d), mask (B, L) -> (B, L, d)."""
         low = torch.finfo(v.dtype).min
         filled = v.masked_fill(~mask.unsqueeze(-1), low)
-        prefix = torch.cummax(filled, dim=1).values  # Maxpool(s_1..s_l)
-        suffix = torch.cummax(filled.flip(1), dim=1).values.flip(1)  # Maxpool(s_l..s_L)
+        prefix = running_max(filled)  # Maxpool(s_1..s_l)
+        suffix = running_max(filled, reverse=True)  # Maxpool(s_l..s_L)
         maps = [zero_padded(m, mask) for m in (v, prefix, suffix)]
         stacked = torch.stack(maps, dim=1).contiguous(memory_format=torch.channels_last)  # faster on CPU
         out = self.conv(stacked).squeeze(1)

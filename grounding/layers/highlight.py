@@ -20,6 +20,11 @@ class HighlightHead(nn.Module):
 
     def forward(self, v: Tensor, v_mask: Tensor, sentence: Tensor) -> Tensor:
         """v (B, L, d), v_mask (B, L), sentence q (B, d) -> logits (B, L)."""
+        if self.conv.kernel_size[0] == 1:  # a 1-wide Conv1D is w_v . V_l + w_q . q + b: no concat
+            w = self.conv.weight[0, :, 0]
+            d = v.shape[-1]
+            logits = zero_padded(v, v_mask) @ w[:d] + (sentence @ w[d:] + self.conv.bias).unsqueeze(1)
+            return mask_logits(logits, v_mask)
         x = torch.cat([v, sentence.unsqueeze(1).expand_as(v)], dim=-1)  # V || q
         x = zero_padded(x, v_mask)
         logits = self.conv(x.transpose(1, 2)).squeeze(1)
