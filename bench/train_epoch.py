@@ -5,7 +5,7 @@ Eq. 3-aligned 384-d narratives, ~10 query tokens x 384-d. Items go through the r
 and ``train_epoch`` (Adam, clipping, linear decay). To keep memory honest (real training holds
 one batch at a time), the items cycle over a pool of ``--pool`` distinct videos.
 
-    python bench/train_epoch.py                       # both models, full epoch, torch's threads
+    python bench/train_epoch.py                       # both models, full epoch, 1 and 2 threads
     python bench/train_epoch.py --steps 100 --threads 1 2
 
 With ``--steps`` it times that many steps (after 5 warm-up steps) and extrapolates to the
@@ -97,7 +97,7 @@ def bench(model_name: str, data: SyntheticCharades, threads: int, steps: int | N
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["span", "tea"])
-    p.add_argument("--threads", nargs="+", type=int, default=[torch.get_num_threads()])
+    p.add_argument("--threads", nargs="+", type=int, default=sorted({1, torch.get_num_threads()}))
     p.add_argument("--steps", type=int, help="time this many steps and extrapolate (default: the full epoch)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--pool", type=int, default=256, help="distinct synthetic videos")

@@ -22,7 +22,7 @@ import torch
 from grounding.checkpoint import load_checkpoint
 from grounding.collate import collate, to_device
 from grounding.data import GroundingDataset, open_video_store, read_manifest
-from grounding.inference import batch_windows
+from grounding.inference import batch_windows, collate_by_video
 from grounding.models import build_model
 from grounding.text_encoder import QUERY_ENCODERS
 from grounding.textbank import TextBank
@@ -129,11 +129,18 @@ class Predictor:
 
     @torch.no_grad()
     def predict_batch(self, pairs: Sequence[tuple[str, str]], k: int = 5) -> list[list[list[float]]]:
+        """Pairs of one video go into the same batch, which holds that video once
+        (``collate_by_video``); results come back in the order of ``pairs``."""
         self._embed([q for _, q in pairs])
-        out: list[list[list[float]]] = []
-        for start in range(0, len(pairs), self.batch_size):
-            items = [self._item(v, q) for v, q in pairs[start : start + self.batch_size]]
-            out.extend(batch_windows(self.model, to_device(collate(items), self.device), k=k))
+        first_seen = {v: i for i, (v, _) in reversed(list(enumerate(pairs)))}
+        order = sorted(range(len(pairs)), key=lambda i: (first_seen[pairs[i][0]], i))
+        out: list[list[list[float]]] = [[] for _ in pairs]
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            items = [self._item(*pairs[i]) for i in chunk]
+            windows = batch_windows(self.model, to_device(collate_by_video(items), self.device), k=k)
+            for i, w in zip(chunk, windows, strict=True):
+                out[i] = w
         return out
 
     @torch.no_grad()

@@ -25,7 +25,14 @@ class AttnBlock(nn.Module):
         return cls(*(AttentionUnit(dim, heads, dropout) for _ in range(4)))
 
     def forward(self, x: Tensor, x_mask: Tensor, y: Tensor, y_mask: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.x_self(x, x_mask, x, x_mask)
+        return self.rest(self.first(x, x_mask), x_mask, y, y_mask)
+
+    def first(self, x: Tensor, x_mask: Tensor) -> Tensor:
+        """X <- A(X, X): the step that reads X only (shared by all queries of a video)."""
+        return self.x_self(x, x_mask, x, x_mask)
+
+    def rest(self, x: Tensor, x_mask: Tensor, y: Tensor, y_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """The three steps after ``first``."""
         x = self.x_cross(x, x_mask, y, y_mask)
         y = self.y_self(y, y_mask, y, y_mask)
         y = self.y_cross(y, y_mask, x, x_mask)

@@ -4,7 +4,13 @@
     -> foreground gate h + conditioned span predictor (Eq. 10); loss Eq. (15-17).
 
 Other methods subclass it and reuse ``encode`` (inputs -> hidden size) and ``ground``
-(Eq. 7-11 on a video-like sequence); parts can also be passed in to replace the defaults."""
+(Eq. 7-11 on a video-like sequence); parts can also be passed in to replace the defaults.
+
+Batched inference may share a video among its queries: a batch with ``video_index`` (B,) long
+holds its video-level arrays (video, video_mask, narratives, narrative_mask) once per distinct
+video (U rows) and its query arrays per query; the query-independent part of ``ground``
+(``prepare``: Eq. 7 and the first unit of Eq. 8) then runs once per video
+(``grounding.inference.collate_by_video`` builds such a batch)."""
 
 from __future__ import annotations
 
@@ -38,6 +44,12 @@ class SpanConfig(ModelConfig):
             msg = f"guided_kernel={self.guided_kernel} must be odd (allowed: 1, 3, 5, ...)"
             raise ValueError(msg)
         return self
+
+
+def per_query(x: Tensor, batch: dict[str, Tensor]) -> Tensor:
+    """A video-level tensor (U, ...) as one row per query (B, ...) when the batch shares videos."""
+    index = batch.get("video_index")
+    return x if index is None else x.index_select(0, index)
 
 
 def _or(given: nn.Module | None, default: Callable[[], nn.Module]) -> nn.Module:
@@ -74,15 +86,28 @@ class SpanModel(GroundingModel):
 
     def ground(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor) -> dict[str, Tensor]:
         """Eq. (7-11) on a video-like sequence v: start / end / highlight logits (B, L)."""
+        return self.ground_prepared(self.prepare(v, v_mask), v_mask, q, q_mask)
+
+    def prepare(self, v: Tensor, v_mask: Tensor) -> Tensor:
+        """The query-independent start of ``ground``: Eq. (7), then X <- A(X, X) of Eq. (8)."""
         if self.guided_conv is not None:
             v = self.guided_conv(v, v_mask)  # Eq. (7)
-        v, q = self.attn(v, v_mask, q, q_mask)  # Eq. (8-9)
+        return self.attn.first(v, v_mask) if isinstance(self.attn, AttnBlock) else v
+
+    def ground_prepared(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor) -> dict[str, Tensor]:
+        """The rest of ``ground`` on ``prepare``'s output."""
+        if isinstance(self.attn, AttnBlock):
+            v, q = self.attn.rest(v, v_mask, q, q_mask)  # Eq. (8-9)
+        else:
+            v, q = self.attn(v, v_mask, q, q_mask)
         return self.predictor(v, v_mask, q, q_mask)  # Eq. (10-11)
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         self.check_batch(batch)
+        vm = batch["video_mask"]
         v, q = self.encode(batch)
-        return self.ground(v, batch["video_mask"], q, batch["query_mask"])
+        v = self.prepare(v, vm)  # once per row of batch["video"]
+        return self.ground_prepared(per_query(v, batch), per_query(vm, batch), q, batch["query_mask"])
 
     @property
     def highlight_keys(self) -> tuple[str, ...]:

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from grounding.layers import MLP, AttentionUnit, AttnBlock, FeatureEncoder, SpanPredictor, mask_logits, zero_padded
 from grounding.models.base import register_model
-from grounding.models.span import SpanConfig, SpanModel
+from grounding.models.span import SpanConfig, SpanModel, per_query
 
 
 class TeaConfig(SpanConfig):
@@ -107,16 +107,17 @@ class TeaModel(SpanModel):
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         self.check_batch(batch)
         vm, qm = batch["video_mask"], batch["query_mask"]
-        v, q = self.encode(batch)
-        if self.narrative_encoder is None:
-            return self.ground(v, vm, q, qm)
-        c = self.narrative_encoder(batch["narratives"], vm)
-        if self.merge is not None:
+        v, q = self.encode(batch)  # video-level arrays: once per row of batch["video"]
+        c = self.narrative_encoder(batch["narratives"], vm) if self.narrative_encoder is not None else None
+        if c is not None and self.merge is not None:
             v = self.merge(v, vm, c, batch["narrative_mask"] & vm)  # Eq. (4-5)
-        out = self.ground(v, vm, q, qm)  # Eq. (7-11) on V^m
-        if not self.config.use_paragraph_query:
+        v = self.prepare(v, vm)
+        out = self.ground_prepared(per_query(v, batch), per_query(vm, batch), q, qm)  # Eq. (7-11) on V^m
+        if c is None or not self.config.use_paragraph_query:
             return out
-        c, qc = self.paragraph_attn(c, vm, q, qm)  # Eq. (12)
+        c = per_query(self.paragraph_attn.first(c, vm), batch)  # after the video branch: same dropout order
+        vm = per_query(vm, batch)
+        c, qc = self.paragraph_attn.rest(c, vm, q, qm)  # Eq. (12)
         para = self.paragraph_predictor(c, vm, qc, qm)  # Eq. (13)
         mixed = {k: mix_branches(out[k], para[k], self.config.alpha, vm) for k in ("start_logits", "end_logits")}
         branches = {f"video_{k}": out[k] for k in ("start_logits", "end_logits")}
