@@ -114,7 +114,7 @@ def evaluate(model: torch.nn.Module, dataset: GroundingDataset, batch_size: int,
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
     preds: list[dict[str, Any]] = []
     gts: list[list[tuple[float, float]]] = []
-    for batch in tqdm(loader, desc=f"eval {dataset.split}", leave=False, disable=None if progress else True)  # None: off when not a terminal:
+    for batch in tqdm(loader, desc=f"eval {dataset.split}", leave=False, disable=None if progress else True):  # None: off when not a terminal
         windows = batch_windows(model, to_device(batch, device), k=k)
         preds.extend(prediction_rows(batch, windows))
         gts.extend(batch["windows"])
