@@ -85,7 +85,8 @@ def train_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.opt
     use_amp = cfg.amp and device.type == "cuda"
     sums: dict[str, float] = {}
     steps: list[float] = []
-    bar = tqdm(loader, desc=desc, leave=False, disable=None if progress else True)  # None: off when not a terminal
+    # disable=None: tqdm switches itself off when output is not a terminal
+    bar = tqdm(loader, desc=desc, leave=False, disable=None if progress else True)
     for batch in bar:
         batch = to_device(batch, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -114,7 +115,8 @@ def evaluate(model: torch.nn.Module, dataset: GroundingDataset, batch_size: int,
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
     preds: list[dict[str, Any]] = []
     gts: list[list[tuple[float, float]]] = []
-    for batch in tqdm(loader, desc=f"eval {dataset.split}", leave=False, disable=None if progress else True):  # None: off when not a terminal
+    # disable=None: tqdm switches itself off when output is not a terminal
+    for batch in tqdm(loader, desc=f"eval {dataset.split}", leave=False, disable=None if progress else True):
         windows = batch_windows(model, to_device(batch, device), k=k)
         preds.extend(prediction_rows(batch, windows))
         gts.extend(batch["windows"])

@@ -53,7 +53,8 @@ def _video_rows(prep: Prepared, hashes: VideoHashes, progress: bool) -> list[dic
             {"query_id": q.query_id, "text": q.text, "text_sha256": sha256_text(q.text)})
     return [{"video_id": v.video_id, "path": str(v.path or ""), "duration": float(v.duration),
              "video_sha256": hashes(v.path), "queries": json.dumps(by_video.get(v.video_id, []))}
-            for v in tqdm(prep.videos, desc="hash videos", unit="video", disable=None if progress else True)]  # None: off when not a terminal
+            # disable=None: tqdm switches itself off when output is not a terminal
+            for v in tqdm(prep.videos, desc="hash videos", unit="video", disable=None if progress else True)]
 
 
 def _cached_keys(store: CacheStore, kinds: list[str], retry_errors: bool) -> dict[str, set[str]]:
