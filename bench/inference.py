@@ -67,7 +67,8 @@ def main() -> None:
     p.add_argument("--length", type=int, default=128, help="snippets per video (128: TEA's cap)")
     args = p.parse_args()
     n = max(args.batch)
-    items = [SyntheticCharades(n=n, pool=n, length=args.length)[i] for i in range(n)]  # a video per query
+    distinct = SyntheticCharades(n=n, pool=n, length=args.length)
+    items = [distinct[i] for i in range(n)]  # a video per query
     data = SyntheticCharades(n=n, pool=round(n / 2.79), length=args.length, seed=1)
     shared = sorted((data[i] for i in range(n)), key=lambda it: int(it["video_id"][1:]))  # grouped by video
     print(f"CPU inference, {args.length} x {DV}-d video, torch {torch.__version__}, load avg {os.getloadavg()[0]:.1f}")
