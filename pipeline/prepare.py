@@ -32,7 +32,7 @@ def model_revision(model: str) -> str:
     else the hub commit of the cached config."""
     folder = Path(model)
     if folder.is_dir():
-        from pipeline.backends.transformers_backend import local_revision
+        from pipeline.backends.engine import local_revision
 
         return local_revision(folder)
     try:

