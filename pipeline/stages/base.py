@@ -10,6 +10,7 @@ row and carries on; only a dead engine raises.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,3 +47,24 @@ class Stage(ABC):
 
     def __call__(self, batch: Batch) -> Batch:
         return self.process_batch(batch)
+
+
+class EncoderStage(Stage):
+    """A stage that holds one model (an encoder) per worker: built by ``make_encoder`` and set up
+    once, in ``setup()`` on an actor or on the first batch when run as plain Python."""
+
+    stateful: ClassVar[bool] = True
+
+    def __init__(self, make_encoder: Callable[[], Any], resources: Resources) -> None:
+        self.make_encoder = make_encoder
+        self.resources = resources
+        self.encoder: Any = None
+
+    def setup(self) -> None:
+        self.encoder = self.make_encoder()
+        self.encoder.setup()
+
+    def ready_encoder(self) -> Any:
+        if self.encoder is None:
+            self.setup()
+        return self.encoder

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from pipeline.stages.base import Batch, Resources, Stage
+from pipeline.stages.base import Batch, EncoderStage, Resources
 
 EMPTY = np.zeros(0, np.float32)
 FEATURE_COLUMNS = ("embedded", "sentence", "tokens", "n_tokens", "dim")
@@ -23,27 +23,19 @@ class TextEncoder(Protocol):  # pipeline.encoders.TextEncoder
     def encode(self, texts: list[str]) -> list[Any]: ...
 
 
-class EmbedStage(Stage):
+class EmbedStage(EncoderStage):
     name: ClassVar[str] = "embed"
     reads: ClassVar[tuple[str, ...]] = ("text", "text_sha256", "status")
     writes: ClassVar[tuple[str, ...]] = FEATURE_COLUMNS
-    stateful: ClassVar[bool] = True
 
     def __init__(self, make_encoder: Callable[[], TextEncoder], cached: Collection[str] = frozenset(),
                  resources: Resources = Resources(cpus=1.0, batch_size=64)) -> None:
-        self.make_encoder = make_encoder
+        super().__init__(make_encoder, resources)
         self.cached = cached
-        self.resources = resources
-        self.encoder: TextEncoder | None = None
         self.seen: set[str] = set()  # hashes this worker already embedded (earlier batches)
 
-    def setup(self) -> None:
-        self.encoder = self.make_encoder()
-        self.encoder.setup()
-
     def process_batch(self, batch: Batch) -> Batch:
-        if self.encoder is None:
-            self.setup()
+        encoder: TextEncoder = self.ready_encoder()
         n = len(batch["text_sha256"])
         seen = self.seen
         todo = []
@@ -53,8 +45,8 @@ class EmbedStage(Stage):
                 seen.add(h)
                 todo.append(i)
         cols: dict[str, list] = {"embedded": [False] * n, "sentence": [EMPTY] * n, "tokens": [EMPTY] * n,
-                                 "n_tokens": [0] * n, "dim": [self.encoder.dim] * n}
-        encoded = self.encoder.encode([str(batch["text"][i]) for i in todo]) if todo else []
+                                 "n_tokens": [0] * n, "dim": [encoder.dim] * n}
+        encoded = encoder.encode([str(batch["text"][i]) for i in todo]) if todo else []
         for i, enc in zip(todo, encoded, strict=True):
             tokens = np.asarray(enc.tokens, np.float32)
             cols["embedded"][i] = True

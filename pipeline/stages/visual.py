@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from pipeline.stages.base import Batch, Resources, Stage
+from pipeline.stages.base import Batch, EncoderStage, Resources, Stage
 
 EMPTY = np.zeros((0, 0), np.float32)
 
@@ -23,29 +23,21 @@ class ImageEncoder(Protocol):  # pipeline.visual_features.VisualEncoder
     def encode(self, frames: np.ndarray) -> np.ndarray: ...
 
 
-class VisualFeatureStage(Stage):
+class VisualFeatureStage(EncoderStage):
     name: ClassVar[str] = "visual"
     reads: ClassVar[tuple[str, ...]] = ("video_id", "images", "status")
     writes: ClassVar[tuple[str, ...]] = ("features", "status", "error_type", "error")
-    stateful: ClassVar[bool] = True
 
     def __init__(self, make_encoder: Callable[[], ImageEncoder], resources: Resources = Resources(cpus=1.0, batch_size=1)) -> None:
-        self.make_encoder = make_encoder
-        self.resources = resources
-        self.encoder: ImageEncoder | None = None
-
-    def setup(self) -> None:
-        self.encoder = self.make_encoder()
-        self.encoder.setup()
+        super().__init__(make_encoder, resources)
 
     def process_batch(self, batch: Batch) -> Batch:
-        if self.encoder is None:
-            self.setup()
+        encoder: ImageEncoder = self.ready_encoder()
         n = len(batch["video_id"])
         features: list[np.ndarray] = [EMPTY] * n
         for i in range(n):
             if batch["status"][i] == "ok":
-                features[i] = np.asarray(self.encoder.encode(np.asarray(batch["images"][i])), np.float32)
+                features[i] = np.asarray(encoder.encode(np.asarray(batch["images"][i])), np.float32)
         return {**batch, "features": features}
 
 
