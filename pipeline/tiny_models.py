@@ -100,6 +100,24 @@ def _hub_layout_vision_keys(weights: Path) -> None:
     save_file(renamed, weights, metadata={"format": "pt"})
 
 
+def _text_config(size: TinySize, tok: Any, eos_id: int) -> dict[str, Any]:
+    """The language-model fields both families share (random weights, tied embeddings)."""
+    return {
+        "vocab_size": len(tok),
+        "hidden_size": size.hidden,
+        "intermediate_size": size.intermediate,
+        "num_hidden_layers": size.layers,
+        "num_attention_heads": size.heads,
+        "num_key_value_heads": size.heads,
+        "max_position_embeddings": 4096,
+        "pad_token_id": tok.pad_token_id,
+        "bos_token_id": tok.bos_token_id,
+        "eos_token_id": eos_id,
+        "tie_word_embeddings": True,
+        "initializer_range": INIT_STD,
+    }
+
+
 def build_tiny_llava(out_dir: Path, seed: int = 0, scale: Scale = "tiny") -> Path:
     """A random LLaVA (tiny CLIP vision tower + tiny Llama) with tokenizer and CLIP image processor."""
     from transformers import LlavaConfig, LlavaForConditionalGeneration
@@ -121,21 +139,7 @@ def build_tiny_llava(out_dir: Path, seed: int = 0, scale: Scale = "tiny") -> Pat
         "patch_size": patch,
         "projection_dim": size.vision_hidden,
     }
-    text = {
-        "model_type": "llama",
-        "vocab_size": len(tok),
-        "hidden_size": size.hidden,
-        "intermediate_size": size.intermediate,
-        "num_hidden_layers": size.layers,
-        "num_attention_heads": size.heads,
-        "num_key_value_heads": size.heads,
-        "max_position_embeddings": 4096,
-        "pad_token_id": tok.pad_token_id,
-        "bos_token_id": tok.bos_token_id,
-        "eos_token_id": tok.eos_token_id,
-        "tie_word_embeddings": True,
-        "initializer_range": INIT_STD,
-    }
+    text = {"model_type": "llama", **_text_config(size, tok, tok.eos_token_id)}
     config = LlavaConfig(
         vision_config=vision,
         text_config=text,
@@ -180,20 +184,9 @@ def build_tiny_qwen2_vl(out_dir: Path, seed: int = 0, scale: Scale = "tiny") -> 
     head_dim = size.hidden // size.heads
     section = [head_dim // 4, head_dim // 8, head_dim // 8]
     text = {
-        "vocab_size": len(tok),
-        "hidden_size": size.hidden,
-        "intermediate_size": size.intermediate,
-        "num_hidden_layers": size.layers,
-        "num_attention_heads": size.heads,
-        "num_key_value_heads": size.heads,
-        "max_position_embeddings": 4096,
+        **_text_config(size, tok, ids["<|im_end|>"]),
         "max_window_layers": size.layers,
         "rope_parameters": {"rope_type": "default", "mrope_section": section, "rope_theta": 1000000.0},
-        "bos_token_id": tok.bos_token_id,
-        "eos_token_id": ids["<|im_end|>"],
-        "pad_token_id": tok.pad_token_id,
-        "tie_word_embeddings": True,
-        "initializer_range": INIT_STD,
     }
     vision = {
         "depth": size.vision_layers,
