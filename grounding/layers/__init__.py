@@ -3,6 +3,7 @@
 from grounding.layers.attention_unit import AttentionUnit
 from grounding.layers.attn_block import AttnBlock
 from grounding.layers.cq_attention import ContextQueryAttention
+from grounding.layers.dropout import Dropout
 from grounding.layers.feature_encoder import FeatureEncoder, sinusoidal_positions
 from grounding.layers.guided_conv import GuidedConv
 from grounding.layers.highlight import HighlightHead
@@ -17,6 +18,7 @@ __all__ = [
     "AttentionUnit",
     "AttnBlock",
     "ContextQueryAttention",
+    "Dropout",
     "FeatureEncoder",
     "GuidedConv",
     "HighlightHead",

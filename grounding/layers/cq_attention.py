@@ -12,6 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from grounding.layers.dropout import Dropout
 from grounding.layers.masking import masked_softmax, zero_padded
 
 
@@ -21,7 +22,7 @@ class ContextQueryAttention(nn.Module):
         self.fc_video = nn.Linear(dim, dim)
         self.fc_query = nn.Linear(dim, dim)
         self.fc_out = nn.Linear(4 * dim, dim)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor) -> Tensor:
         """v (B, L, d), q (B, Lq, d) -> V^ (B, L, d)."""

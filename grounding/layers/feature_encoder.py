@@ -11,6 +11,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from grounding.layers.dropout import Dropout
 from grounding.layers.masking import zero_padded
 
 
@@ -29,7 +30,7 @@ class FeatureEncoder(nn.Module):
 
     def __init__(self, in_dim: int, dim: int, dropout: float = 0.0, positional: bool = True) -> None:
         super().__init__()
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.proj = nn.Linear(in_dim, dim)
         self.norm = nn.LayerNorm(dim)
         self.positional = positional

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from grounding.layers.dropout import Dropout
+
 
 class MLP(nn.Module):
     """``in_dim -> hidden_dim (x n_layers - 1) -> out_dim``; ``n_layers=1`` is a single Linear."""
@@ -18,7 +20,7 @@ class MLP(nn.Module):
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
             layers.append(nn.Linear(a, b))
             if i < n_layers - 1:
-                layers += [nn.ReLU(), nn.Dropout(dropout)]
+                layers += [nn.ReLU(), Dropout(dropout)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
