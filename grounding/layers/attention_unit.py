@@ -13,7 +13,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from grounding.layers.dropout import Dropout
 from grounding.layers.masking import zero_padded
+
+
+# CPU SDPA is 2-5x slower when the reference is shorter than one 16-float vector (a query of
+# < 16 words): its softmax runs on a partial vector. Masked zero keys added up to 16 are never
+# attended to, so the output is unchanged.
+_MIN_CPU_REF = 16
+
+
+def _pad_reference(k: Tensor, v: Tensor, attn_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """k, v (B, h, Lr, d_h) and mask (B, 1, 1, Lr) padded with masked zero keys to 16."""
+    extra = _MIN_CPU_REF - k.shape[2]
+    k, v = F.pad(k, (0, 0, 0, extra)), F.pad(v, (0, 0, 0, extra))
+    return k, v, F.pad(attn_mask, (0, extra), value=False)
 
 
 class AttentionUnit(nn.Module):
@@ -28,7 +42,7 @@ class AttentionUnit(nn.Module):
         self.fc_value = nn.Linear(dim, dim)
         self.fc_out = nn.Linear(dim, dim)
         self.norm = nn.LayerNorm(dim)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def _split(self, x: Tensor) -> Tensor:
         b, n, d = x.shape
@@ -42,6 +56,8 @@ class AttentionUnit(nn.Module):
         # attends everything and is zeroed after, so its context is 0 as with a masked softmax.
         has_ref = ref_mask.any(dim=1)
         attn_mask = (ref_mask | ~has_ref[:, None])[:, None, None, :]
+        if k.device.type == "cpu" and k.shape[2] < _MIN_CPU_REF:
+            k, v, attn_mask = _pad_reference(k, v, attn_mask)
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, Lt, d_h)
         if not bool(has_ref.all()):
             ctx = torch.where(has_ref[:, None, None, None], ctx, 0.0)

@@ -60,3 +60,24 @@ def test_reference_without_any_valid_position_gives_finite_output() -> None:
 def test_hidden_not_divisible_by_heads_is_an_error_naming_both() -> None:
     with pytest.raises(ValueError, match="130.*heads=8"):
         AttentionUnit(dim=130, heads=8)
+
+
+def test_short_reference_padding_path_equals_the_plain_path_with_gradients() -> None:
+    """A reference shorter than 16 is padded with masked keys on CPU; the same reference given
+    at length 20 (extra positions masked) takes the plain SDPA path: outputs and gradients agree."""
+    torch.manual_seed(2)
+    unit = AttentionUnit(dim=16, heads=4, dropout=0.0).train()
+    t = torch.randn(3, 7, 16)
+    tm = torch.ones(3, 7, dtype=torch.bool)
+    r = torch.randn(3, 10, 16)
+    rm = torch.tensor([[True] * 10, [True] * 6 + [False] * 4, [False] * 10])
+    long_r = torch.cat([r, torch.randn(3, 10, 16)], dim=1)
+    long_rm = torch.cat([rm, torch.zeros(3, 10, dtype=torch.bool)], dim=1)
+    short_out = unit(t, tm, r, rm)
+    grads_short = torch.autograd.grad(short_out.square().sum(), list(unit.parameters()))
+    long_out = unit(t, tm, long_r, long_rm)
+    grads_long = torch.autograd.grad(long_out.square().sum(), list(unit.parameters()))
+    torch.testing.assert_close(short_out, long_out)
+    for a, b in zip(grads_short, grads_long, strict=True):
+        torch.testing.assert_close(a, b)
+    assert short_out[:2].abs().max() > 0.1
