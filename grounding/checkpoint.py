@@ -78,6 +78,35 @@ def load_checkpoint(path: str | Path, which: str = "best") -> Checkpoint:
     return Checkpoint(folder, info["config"], info["model_args"], info["meta"], load_file(folder / WEIGHTS))
 
 
+@dataclass
+class DataSources:
+    """Where a checkpoint's inputs are: the manifest, the feature stores and the cache folder."""
+
+    manifest: Path
+    features: list[str]  # empty: the manifest's visual features in the cache
+    cache_dir: Path | None  # None: the one the manifest records
+
+
+def data_sources(ckpt: Checkpoint, manifest: str | Path | None = None, features: list[str] | None = None,
+                 cache_dir: str | Path | None = None) -> DataSources:
+    """The inputs ``ckpt`` was trained on (absolute paths, as training records them), each replaced
+    by its override when one is given. A recorded path that does not exist here (the run folder
+    was copied to another machine) is an error naming it and the flag that replaces it."""
+    data = ckpt.config["data"]
+    sources = DataSources(Path(manifest or data["manifest"]), [str(f) for f in (features or data.get("features") or [])],
+                          Path(cache_dir) if cache_dir else (Path(data["cache_dir"]) if data.get("cache_dir") else None))
+    recorded = [("manifest", sources.manifest, manifest, "--priors")]
+    recorded += [("feature store", Path(f), features, "--features") for f in sources.features if ":" not in f]
+    if sources.cache_dir is not None:
+        recorded.append(("cache folder", sources.cache_dir, cache_dir, "--cache-dir"))
+    for what, path, given, flag in recorded:
+        if not path.exists():
+            origin = "given" if given else f"recorded in {ckpt.path / META}"
+            msg = f"the {what} {path} ({origin}) does not exist; pass {flag} PATH to use another"
+            raise FileNotFoundError(msg)
+    return sources
+
+
 def load_training_state(path: str | Path) -> dict[str, Any]:
     file = Path(path) / STATE
     if not file.is_file():

@@ -23,6 +23,7 @@ validation split (data.val_split) and written to OUT/best; OUT/last is for --res
 EVAL_EXAMPLES = """examples:
   grounding-eval --checkpoint runs/tea-demo --split test          # writes runs/tea-demo/preds_test.jsonl
   grounding-eval --preds preds.jsonl --gt gt.jsonl --json          # community JSONL files
+  grounding-eval --checkpoint copied-run --priors manifests/charades_sta.parquet --features /data/i3d
 
 Prediction rows: {"qid", "query", "vid", "pred_relevant_windows": [[start, end, score], ...]}.
 Ground-truth rows: {"qid", "vid", "duration", "relevant_windows", optional "split",
@@ -31,10 +32,13 @@ Ground-truth rows: {"qid", "vid", "duration", "relevant_windows", optional "spli
 PREDICT_EXAMPLES = """examples:
   grounding-predict --checkpoint runs/tea-demo --video demo_003 --query "a red ball rolls" --plot out/
   grounding-predict --checkpoint runs/tea-demo --input queries.jsonl --output preds.jsonl
+  grounding-predict --checkpoint copied-run --priors manifests/demo.parquet --input q.jsonl  # run from another machine
 
 --input rows: {"qid", "query", "vid"}; --output rows add "pred_relevant_windows" (top-k
 [start, end, score], best first). A query already in the cache uses its cached text features; a
-new one is embedded with the manifest's text encoder (pure torch, no transformers)."""
+new one is embedded with the manifest's text encoder (pure torch, no transformers).
+A checkpoint records the absolute paths of its manifest, features and cache; when they are not
+there (a run folder copied from another machine) give --priors / --features / --cache-dir."""
 
 
 def _parser(prog: str, doc: str, epilog: str) -> argparse.ArgumentParser:
@@ -74,6 +78,14 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _add_data_overrides(p: argparse.ArgumentParser) -> None:
+    """Flags that replace the input paths a checkpoint recorded (a run copied to another machine)."""
+    g = p.add_argument_group("moved data (default: the paths recorded in the checkpoint)")
+    g.add_argument("--priors", type=Path, help="the manifest to read instead of the recorded one")
+    g.add_argument("--features", nargs="+", help="feature folder(s)/file(s) instead of the recorded ones")
+    g.add_argument("--cache-dir", type=Path, help="the priors cache folder instead of the recorded one")
+
+
 def eval_main(argv: Sequence[str] | None = None) -> int:
     p = _parser("grounding-eval", "Evaluate a checkpoint on a split, or a prediction file.", EVAL_EXAMPLES)
     p.add_argument("--checkpoint", type=Path, help="run folder (uses best/) or checkpoint folder")
@@ -82,6 +94,7 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--gt", type=Path, help="ground-truth JSONL (file mode)")
     p.add_argument("--out", type=Path, help="where to write predictions (checkpoint mode)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_data_overrides(p)
     args = p.parse_args(argv)
     from grounding.evaluation import evaluate_prediction_files, format_metrics
     from grounding.run_eval import evaluate_checkpoint
@@ -91,7 +104,10 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
             p.error("file mode needs both --preds and --gt (and no --checkpoint)")
         result = evaluate_prediction_files(args.preds, args.gt)
     elif args.checkpoint:
-        result = evaluate_checkpoint(args.checkpoint, args.split, args.out)
+        try:
+            result = evaluate_checkpoint(args.checkpoint, args.split, args.out, args.priors, args.features, args.cache_dir)
+        except FileNotFoundError as err:
+            p.error(str(err))
     else:
         p.error("give --checkpoint RUN [--split S], or --preds P.jsonl --gt G.jsonl")
     print(json.dumps(result, indent=2) if args.json else format_metrics(result))
@@ -107,14 +123,19 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output", type=Path, help="community JSONL to write (file mode; default stdout)")
     p.add_argument("-k", "--topk", type=int, default=5, help="windows per query (default 5)")
     p.add_argument("--plot", type=Path, help="folder for one timeline PNG per query")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
+    _add_data_overrides(p)
     args = p.parse_args(argv)
     single = args.video is not None or args.query is not None
     if single == (args.input is not None) or (single and not (args.video and args.query)):
         p.error("give --video VID --query TEXT, or --input queries.jsonl")
     from grounding.predict import Predictor
 
-    predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device)
+    try:
+        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, manifest=args.priors,
+                                              features=args.features, cache_dir=args.cache_dir)
+    except FileNotFoundError as err:
+        p.error(str(err))
     if single:
         rows = [{"qid": 0, "query": args.query, "vid": args.video}]
     else:

@@ -56,6 +56,10 @@ def read_manifest(path: str | Path, cache_dir: str | Path | None = None) -> Mani
     root = Path(cache_dir) if cache_dir else Path(meta["cache_dir"])
     if not root.is_absolute():
         root = (path.parent / root).resolve() if (path.parent / root).exists() else root
+    if not root.is_dir():
+        origin = "given" if cache_dir else f"recorded in manifest {path}"
+        msg = f"the cache folder {root} ({origin}) does not exist; pass --cache-dir PATH (data.cache_dir) to use another"
+        raise FileNotFoundError(msg)
     return ManifestInfo(path, table.to_pylist(), root, meta["text_encoder"], meta.get("visual_features", ""),
                         meta.get("dataset", path.stem))
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from grounding.checkpoint import load_checkpoint
+from grounding.checkpoint import data_sources, load_checkpoint
 from grounding.collate import collate, to_device
 from grounding.data import GroundingDataset, open_video_store, read_manifest
 from grounding.inference import batch_windows, collate_by_video
@@ -66,13 +66,15 @@ class Predictor:
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", manifest: str | Path | None = None,
                         features: list[str] | None = None, cache_dir: str | Path | None = None) -> Predictor:
         """``path`` is a run folder (uses ``best/``) or a checkpoint folder; the manifest, features
-        and cache default to those recorded in the checkpoint's config."""
+        and cache default to those recorded in the checkpoint's config (give them to use a run
+        folder copied from another machine)."""
         ckpt = load_checkpoint(path)
         data = ckpt.config["data"]
+        src = data_sources(ckpt, manifest, features, cache_dir)
         model = build_model(ckpt.config["model"]["name"], **ckpt.model_args)
         model.load_state_dict(ckpt.state_dict)
-        return cls(model, manifest or data["manifest"], features or data["features"], data["store"],
-                   data["max_len"], cache_dir or data["cache_dir"], device, ckpt.config["optim"]["batch_size"])
+        return cls(model, src.manifest, src.features, data["store"], data["max_len"], src.cache_dir, device,
+                   ckpt.config["optim"]["batch_size"])
 
     # -- per video: everything but the query, built once ---------------------------------------
     def _dataset(self, split: str) -> GroundingDataset:

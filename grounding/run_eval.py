@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from grounding.checkpoint import load_checkpoint
+from grounding.checkpoint import data_sources, load_checkpoint
 from grounding.data import GroundingDataset, open_video_store, read_manifest
 from grounding.evaluation import evaluate_predictions
 from grounding.models import build_model
@@ -33,14 +33,18 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         f.writelines(json.dumps(r) + "\n" for r in rows)
 
 
-def evaluate_checkpoint(path: str | Path, split: str | None = None, out: Path | None = None) -> dict[str, Any]:
+def evaluate_checkpoint(path: str | Path, split: str | None = None, out: Path | None = None,
+                        manifest: str | Path | None = None, features: list[str] | None = None,
+                        cache_dir: str | Path | None = None) -> dict[str, Any]:
     """Predict a split with a checkpoint (``best`` of a run folder), write the community JSONL
-    beside it (or to ``out``) and score it against the manifest's windows."""
+    beside it (or to ``out``) and score it against the manifest's windows. ``manifest``,
+    ``features`` and ``cache_dir`` replace the paths recorded at training time."""
     ckpt = load_checkpoint(path)
     data = ckpt.config["data"]
     split = split or data["test_split"]
-    info = read_manifest(data["manifest"], data["cache_dir"])
-    dataset = GroundingDataset(info, split, open_video_store(info, data["features"], data["store"]), data["max_len"])
+    src = data_sources(ckpt, manifest, features, cache_dir)
+    info = read_manifest(src.manifest, src.cache_dir)
+    dataset = GroundingDataset(info, split, open_video_store(info, src.features, data["store"]), data["max_len"])
     device = pick_device(ckpt.config["device"])
     model = build_model(ckpt.config["model"]["name"], **ckpt.model_args).to(device)
     model.load_state_dict(ckpt.state_dict)

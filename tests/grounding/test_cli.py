@@ -89,3 +89,29 @@ def test_help_teaches_with_examples(script: str) -> None:
     proc = subprocess.run([sys.executable, "-c", f"from grounding.cli import {name}_main; {name}_main(['--help'])"],
                           capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     assert proc.returncode == 0 and "examples:" in proc.stdout and script in proc.stdout
+
+
+def test_eval_and_predict_on_a_copied_run_say_which_flag_and_accept_it(trained, tmp_path: Path,  # noqa: ANN001
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    corpus, run = trained
+    moved = tmp_path / "run"
+    shutil.copytree(run, moved)
+    for meta in moved.glob("*/checkpoint.json"):
+        info = json.loads(meta.read_text())
+        info["config"]["data"]["features"] = ["/gone/features"]
+        meta.write_text(json.dumps(info))
+    with pytest.raises(SystemExit) as exit_info:
+        predict_main(["--checkpoint", str(moved), "--video", "vid00", "--query", "person does thing 0 in vid00"])
+    assert exit_info.value.code == 2
+    assert "feature store /gone/features" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        eval_main(["--checkpoint", str(moved), "--split", "test"])
+    assert "pass --features PATH" in capsys.readouterr().err
+    assert predict_main(["--checkpoint", str(moved), "--video", "vid00", "--query", "person does thing 0 in vid00",
+                         "--features", str(corpus.features)]) == 0
+    assert len(json.loads(capsys.readouterr().out)["pred_relevant_windows"]) == 5
+    assert eval_main(["--checkpoint", str(moved), "--split", "test", "--json", "--out", str(tmp_path / "p.jsonl"),
+                      "--features", str(corpus.features)]) == 0
+    assert "metrics" in json.loads(capsys.readouterr().out)

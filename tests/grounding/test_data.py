@@ -94,5 +94,8 @@ def test_errors_name_split_and_manifest(corpus, tmp_path: Path) -> None:  # noqa
         GroundingDataset(corpus.manifest, "dev", store)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_manifest(tmp_path / "absent.parquet")
+    (tmp_path / "empty-cache").mkdir()
     with pytest.raises(ValueError, match=r"texts have no cached features for encoder 'random-test-encoder'"):
         GroundingDataset(corpus.manifest, "val", store, cache_dir=tmp_path / "empty-cache")
+    with pytest.raises(FileNotFoundError, match=r"cache folder .*no-cache \(given\) does not exist; pass --cache-dir"):
+        read_manifest(corpus.manifest, tmp_path / "no-cache")

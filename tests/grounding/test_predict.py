@@ -106,3 +106,43 @@ print(json.dumps({{"windows": w, "bad": bad, "encoder": "grounding.text_encoder"
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["bad"] == []
     assert report["encoder"] and len(report["windows"]) == 2
+
+
+def _copied_elsewhere(corpus, run: Path, dest: Path) -> tuple[Path, Path]:  # noqa: ANN001
+    """The run folder and its data as on another machine: the data copied under ``dest/data``,
+    the run under ``dest/run`` with the recorded paths pointing where nothing is."""
+    import shutil
+
+    data = dest / "data"
+    shutil.copytree(corpus.root, data, ignore=shutil.ignore_patterns("run"))
+    shutil.copytree(run, dest / "run")
+    for meta in (dest / "run").glob("*/checkpoint.json"):
+        info = json.loads(meta.read_text())
+        info["config"]["data"]["manifest"] = "/gone/manifests/tiny.parquet"
+        info["config"]["data"]["features"] = ["/gone/features"]
+        info["config"]["data"]["cache_dir"] = "/gone/cache"
+        meta.write_text(json.dumps(info))
+    return dest / "run", data
+
+
+def test_a_run_copied_to_another_machine_names_the_missing_path_and_takes_overrides(run, tmp_path: Path) -> None:  # noqa: ANN001
+    from grounding.run_eval import evaluate_checkpoint
+
+    corpus, path = run
+    moved, data = _copied_elsewhere(corpus, path, tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"manifest /gone/manifests/tiny.parquet \(recorded in .*checkpoint.json\).*--priors"):
+        Predictor.from_checkpoint(moved)
+    with pytest.raises(FileNotFoundError, match=r"feature store /gone/features .*--features"):
+        Predictor.from_checkpoint(moved, manifest=data / "manifests" / "tiny.parquet")
+    with pytest.raises(FileNotFoundError, match=r"cache folder /gone/cache .*--cache-dir"):
+        Predictor.from_checkpoint(moved, manifest=data / "manifests" / "tiny.parquet", features=[str(data / "features")])
+    with pytest.raises(FileNotFoundError, match=r"manifest /nowhere.parquet \(given\)"):
+        Predictor.from_checkpoint(moved, manifest="/nowhere.parquet")
+    overrides = {"manifest": data / "manifests" / "tiny.parquet", "features": [str(data / "features")], "cache_dir": data / "cache"}
+    here = Predictor.from_checkpoint(moved, **overrides)
+    assert here.info.cache_dir == data / "cache"
+    query = ("vid02", "person does thing 0 in vid02")
+    np.testing.assert_allclose(here.predict(*query, k=3), Predictor.from_checkpoint(path).predict(*query, k=3), atol=1e-6)
+    original = evaluate_checkpoint(path, "test", tmp_path / "a.jsonl")
+    copied = evaluate_checkpoint(moved, "test", tmp_path / "b.jsonl", **overrides)
+    assert copied["metrics"] == original["metrics"]
