@@ -66,6 +66,16 @@ def frames_in_window(start: float, end: float, n: int) -> list[float]:
     return [round(start + width * (i + 0.5), 6) for i in range(n)]
 
 
+def windows(duration: float, length: float, n_images: int) -> list[tuple[float, float, list[float]]]:
+    """(start, end, frame times) of consecutive ``length``-second windows covering the video,
+    the last one cut at ``duration``, with ``n_images`` frames spread inside each."""
+    out = []
+    for start in time_grid(duration, length):
+        end = round(min(start + length, duration), 6)
+        out.append((start, end, frames_in_window(start, end, n_images)))
+    return out
+
+
 class Planner(ABC):
     kind: ClassVar[str]
     version: ClassVar[int] = 1  # bump when a planner's expansion rule changes (invalidates the plan index)
@@ -119,12 +129,8 @@ class ClipCaptionPlanner(Planner):
     kind = "clip_caption"
 
     def plan(self, video: VideoInput) -> list[PlannedRequest]:
-        out = []
-        for start in time_grid(video.duration, self.settings.clip_len):
-            end = round(min(start + self.settings.clip_len, video.duration), 6)
-            frames = frames_in_window(start, end, self.settings.n_images)
-            out.append(self.request(video, t_start=start, t_end=end, frame_times=frames))
-        return out
+        return [self.request(video, t_start=start, t_end=end, frame_times=frames)
+                for start, end, frames in windows(video.duration, self.settings.clip_len, self.settings.n_images)]
 
 
 @PLANNERS.register("event")
@@ -161,10 +167,6 @@ class QueryCaptionPlanner(Planner):
     kind = "query_caption"
 
     def plan(self, video: VideoInput) -> list[PlannedRequest]:
-        out = []
-        for start in time_grid(video.duration, self.settings.segment_len):
-            end = round(min(start + self.settings.segment_len, video.duration), 6)
-            frames = frames_in_window(start, end, self.settings.n_images)
-            out.extend(self.request(video, t_start=start, t_end=end, frame_times=frames, query=q)
-                       for q in video.queries)
-        return out
+        return [self.request(video, t_start=start, t_end=end, frame_times=frames, query=q)
+                for start, end, frames in windows(video.duration, self.settings.segment_len, self.settings.n_images)
+                for q in video.queries]
