@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.datasets.base import DATASETS, Annotations
-from pipeline.datasets.builder import AnnotationBuilder
-from pipeline.datasets.files import split_files
+from pipeline.datasets.builder import read_split_files
 from pipeline.datasets.video_json import read_video_json
 
 FILES = {split: f"{split}.json" for split in ("train", "val_1", "val_2")}
@@ -16,15 +15,9 @@ CD_FILES = {split: f"anet_{split}.json" for split in ("train", "val", "test_iid"
 
 @DATASETS.register("activitynet")
 def load_activitynet(annotations: Path, video_root: Path | None = None) -> Annotations:
-    builder = AnnotationBuilder("activitynet", video_root)
-    for split, path in split_files(annotations, FILES).items():
-        read_video_json(builder, path, split)
-    return builder.build()
+    return read_split_files("activitynet", annotations, video_root, FILES, read_video_json)
 
 
 @DATASETS.register("activitynet_cd")
 def load_activitynet_cd(annotations: Path, video_root: Path | None = None) -> Annotations:
-    builder = AnnotationBuilder("activitynet_cd", video_root)
-    for split, path in split_files(annotations, CD_FILES, optional=("train",)).items():
-        read_video_json(builder, path, split)
-    return builder.build()
+    return read_split_files("activitynet_cd", annotations, video_root, CD_FILES, read_video_json, optional=("train",))

@@ -8,11 +8,13 @@ entries read per split."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pipeline.datasets import policies as P
 from pipeline.datasets.base import Annotations, PolicyReport, Query, Video
+from pipeline.datasets.files import split_files
 from pipeline.datasets.videos import index_videos
 
 
@@ -105,3 +107,19 @@ class AnnotationBuilder:
             policies=self.policies,
             queries_read=dict(sorted(self.read.items())),
         )
+
+
+def read_split_files(
+    name: str,
+    annotations: Path,
+    video_root: Path | None,
+    files: dict[str, str],
+    read: Callable[[AnnotationBuilder, Path, str], None],
+    optional: tuple[str, ...] = (),
+) -> Annotations:
+    """An adapter whose splits are one file each: ``read(builder, path, split)`` for every file
+    of ``files`` found in ``annotations`` (see ``split_files``), then the built annotations."""
+    builder = AnnotationBuilder(name, video_root)
+    for split, path in split_files(annotations, files, optional).items():
+        read(builder, path, split)
+    return builder.build()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pipeline.datasets.base import DATASETS, Annotations
-from pipeline.datasets.builder import AnnotationBuilder
+from pipeline.datasets.builder import AnnotationBuilder, read_split_files
 from pipeline.datasets.files import split_files
 from pipeline.datasets.video_json import read_video_json
 
@@ -68,10 +69,8 @@ def load_charades_sta(annotations: Path, video_root: Path | None = None) -> Anno
 
 @DATASETS.register("charades_cd")
 def load_charades_cd(annotations: Path, video_root: Path | None = None) -> Annotations:
-    builder = AnnotationBuilder("charades_cd", video_root)
-    for split, path in split_files(annotations, CD_FILES).items():
-        read_video_json(builder, path, split, duration_key="video_duration")
-    return builder.build()
+    read = partial(read_video_json, duration_key="video_duration")
+    return read_split_files("charades_cd", annotations, video_root, CD_FILES, read)
 
 
 def _cg_novelties(entry: dict[str, Any], i: int, where: str) -> dict[str, Any]:
@@ -89,7 +88,5 @@ def _cg_novelties(entry: dict[str, Any], i: int, where: str) -> dict[str, Any]:
 
 @DATASETS.register("charades_cg")
 def load_charades_cg(annotations: Path, video_root: Path | None = None) -> Annotations:
-    builder = AnnotationBuilder("charades_cg", video_root)
-    for split, path in split_files(annotations, CG_FILES).items():
-        read_video_json(builder, path, split, extra_of=_cg_novelties)
-    return builder.build()
+    read = partial(read_video_json, extra_of=_cg_novelties)
+    return read_split_files("charades_cg", annotations, video_root, CG_FILES, read)

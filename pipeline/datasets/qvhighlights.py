@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from pipeline.datasets.base import DATASETS, Annotations
-from pipeline.datasets.builder import AnnotationBuilder
-from pipeline.datasets.files import require, split_files
+from pipeline.datasets.builder import AnnotationBuilder, read_split_files
+from pipeline.datasets.files import require
 from pipeline.datasets.policies import parse_windows
 
 FILES = {split: f"highlight_{split}_release.jsonl" for split in ("train", "val", "test")}
@@ -53,7 +53,4 @@ def read_qvh_jsonl(builder: AnnotationBuilder, path: Path, split: str) -> None:
 
 @DATASETS.register("qvhighlights")
 def load_qvhighlights(annotations: Path, video_root: Path | None = None) -> Annotations:
-    builder = AnnotationBuilder("qvhighlights", video_root)
-    for split, path in split_files(annotations, FILES).items():
-        read_qvh_jsonl(builder, path, split)
-    return builder.build()
+    return read_split_files("qvhighlights", annotations, video_root, FILES, read_qvh_jsonl)

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pipeline.datasets.base import DATASETS, Annotations
-from pipeline.datasets.builder import AnnotationBuilder
-from pipeline.datasets.files import require, split_files
+from pipeline.datasets.builder import read_split_files
+from pipeline.datasets.files import require
 from pipeline.datasets.video_json import read_video_json
 
 FILES = {split: f"{split}.json" for split in ("train", "val", "test")}
@@ -24,14 +25,6 @@ def _seconds_per_frame(entry: dict[str, Any], where: str) -> float:
 
 @DATASETS.register("tacos")
 def load_tacos(annotations: Path, video_root: Path | None = None) -> Annotations:
-    builder = AnnotationBuilder("tacos", video_root)
-    for split, path in split_files(annotations, FILES).items():
-        read_video_json(
-            builder,
-            path,
-            split,
-            duration_key="num_frames",
-            seconds_per_unit=_seconds_per_frame,
-            video_id_of=lambda key: key.removesuffix(".avi"),
-        )
-    return builder.build()
+    read = partial(read_video_json, duration_key="num_frames", seconds_per_unit=_seconds_per_frame,
+                   video_id_of=lambda key: key.removesuffix(".avi"))
+    return read_split_files("tacos", annotations, video_root, FILES, read)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.datasets.base import DATASETS, Annotations
-from pipeline.datasets.builder import AnnotationBuilder
-from pipeline.datasets.files import load_json, require, split_files
+from pipeline.datasets.builder import AnnotationBuilder, read_split_files
+from pipeline.datasets.files import load_json, require
 
 FILES = {split: f"{split}_annotations.json" for split in ("train", "val", "test")}
 SENTENCES = (("captions", "declarative"), ("questions", "interrogative"))
@@ -64,7 +64,4 @@ def _read(builder: AnnotationBuilder, path: Path, split: str) -> None:
 
 @DATASETS.register("vidstg")
 def load_vidstg(annotations: Path, video_root: Path | None = None) -> Annotations:
-    builder = AnnotationBuilder("vidstg", video_root)
-    for split, path in split_files(annotations, FILES, optional=("train",)).items():
-        _read(builder, path, split)
-    return builder.build()
+    return read_split_files("vidstg", annotations, video_root, FILES, _read, optional=("train",))
