@@ -40,8 +40,7 @@ class Dropout(nn.Module):
             return x
         if x.device.type != "cpu":
             return F.dropout(x, self.p, training=True)
-        scale = torch.tensor(1.0 / (1.0 - self.p), dtype=x.dtype)
-        return x * (keep_mask(x.shape, self.p, x.device).to(x.dtype) * scale)
+        return x * (keep_mask(x.shape, self.p, x.device).to(x.dtype) * (1.0 / (1.0 - self.p)))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
