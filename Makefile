@@ -102,13 +102,13 @@ PRIORS_DEPS :=
 endif
 
 data/demo/train.jsonl: | $(PRIORS_SETUP)
-	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.datasets.demo import generate_demo; generate_demo(Path('data/demo'))"
+	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.videos import generate_demo; generate_demo(Path('data/demo'))"
 
 $(TINY_LLAVA)/config.json: | $(PRIORS_SETUP)
-	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.tiny_models import build_tiny_llava; build_tiny_llava(Path('$(TINY_LLAVA)'), scale='$(TINY_SCALE)')"
+	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.tiny_models import build_tiny_llava; build_tiny_llava(Path('$(TINY_LLAVA)'), scale='$(TINY_SCALE)')"
 
 $(TINY_CLIP)/config.json: | $(PRIORS_SETUP)
-	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.visual_features import build_tiny_clip_vision; build_tiny_clip_vision(Path('$(TINY_CLIP)'))"
+	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.tiny_models import build_tiny_clip_vision; build_tiny_clip_vision(Path('$(TINY_CLIP)'))"
 
 priors: $(PRIORS_SETUP) $(PRIORS_DEPS)
 	$(PRIORS_ENV)/bin/priors run $(ADAPTER) --annotations $(ANNOTATIONS) \

@@ -1,7 +1,7 @@
 """Batched ``generate`` against TEA's one-frame-at-a-time loop, same model, same frames, one run.
 
 Both arms use the transformers backend on the same random-weight model (``small`` scale of
-``pipeline.tiny_models``: a 4-layer, 256-wide language model with a 30k vocabulary and a
+``pipeline.demo.tiny_models``: a 4-layer, 256-wide language model with a 30k vocabulary and a
 2-layer vision tower) and the same ``narrate_frame`` requests, greedy, a fixed token budget.
 The naive arm calls ``generate`` with one request at a time, as TEA's narrator does; the batched
 arm hands all frames over at once and lets the backend batch them. Greedy outputs must match.
@@ -23,7 +23,7 @@ import torch
 
 from pipeline.backends import BACKENDS, GenerationRequest, SamplingConfig
 from pipeline.prompts import load_prompt
-from pipeline.tiny_models import build_tiny_llava, build_tiny_qwen2_vl
+from pipeline.demo.tiny_models import build_tiny_llava, build_tiny_qwen2_vl
 
 BUILDERS = {"llava": build_tiny_llava, "qwen2_vl": build_tiny_qwen2_vl}
 

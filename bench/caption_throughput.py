@@ -1,7 +1,7 @@
 """Caption throughput of a random-weight model of a preset's real size, per backend, fixed length.
 
 ``--device cuda`` is the GPU measurement: it builds a random-weight model with the layer sizes of
-the preset (``--preset qwen2-vl-2b`` or ``llava-1.5-7b``) with ``pipeline.tiny_models``' builders,
+the preset (``--preset qwen2-vl-2b`` or ``llava-1.5-7b``) with ``pipeline.demo.tiny_models``' builders,
 captions ``--frames`` frames with ``narrate_frame`` and forces every caption to exactly
 ``--output-tokens`` tokens (vLLM ``min_tokens`` + ``ignore_eos``; transformers ``min_new_tokens``),
 so throughput matches real captions whatever the random weights say. It reports frames/s,
@@ -30,7 +30,7 @@ import numpy as np
 from pipeline.backends.base import Backend, GenerationRequest, SamplingConfig
 from pipeline.backends.transformers_backend import TransformersBackend
 from pipeline.prompts import load_prompt
-from pipeline.tiny_models import SIZES, TinySize, build_tiny_llava, build_tiny_qwen2_vl
+from pipeline.demo.tiny_models import SIZES, TinySize, build_tiny_llava, build_tiny_qwen2_vl
 
 # Layer sizes of the presets' published configs (hidden, layers, heads, MLP; vision width/depth/side).
 REAL_SIZES = {

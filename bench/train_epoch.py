@@ -28,10 +28,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from grounding.collate import collate  # noqa: E402
+from grounding.data.collate import collate  # noqa: E402
 from grounding.config import load_config  # noqa: E402
 from grounding.models import build_model  # noqa: E402
-from grounding.targets import make_targets  # noqa: E402
+from grounding.data.targets import make_targets  # noqa: E402
 from grounding.train import make_scheduler, train_epoch  # noqa: E402
 
 N_QUERIES, L, DV, DT, LQ = 12_404, 128, 1024, 384, 10

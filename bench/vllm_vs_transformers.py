@@ -1,6 +1,6 @@
 """vLLM's generate against the transformers backend and TEA's one-frame-at-a-time loop, one run.
 
-Same random-weight model (``small`` scale of ``pipeline.tiny_models``: 4-layer, 256-wide LM, head
+Same random-weight model (``small`` scale of ``pipeline.demo.tiny_models``: 4-layer, 256-wide LM, head
 dim 64, 2-layer vision tower), same ``narrate_frame`` requests, greedy, the same token budget.
 Arms: ``naive`` (transformers, one request per ``generate`` call), ``transformers`` (all frames
 handed over, batched ``--batch-size``), ``vllm`` (all frames in one engine call: continuous
@@ -23,7 +23,7 @@ import numpy as np
 from pipeline.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
 from pipeline.backends.transformers_backend import TransformersBackend
 from pipeline.prompts import load_prompt
-from pipeline.tiny_models import build_tiny_llava, build_tiny_qwen2_vl
+from pipeline.demo.tiny_models import build_tiny_llava, build_tiny_qwen2_vl
 
 BUILDERS = {"llava": build_tiny_llava, "qwen2_vl": build_tiny_qwen2_vl}
 

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline.cache.layout import PRIOR_SCHEMA
+from groundwork.cache.layout import PRIOR_SCHEMA
 from pipeline.cache.plan_index import read_plan_index, write_plan_index
-from pipeline.cache.store import CacheStore
-from pipeline.keys import GenerationIdentity
+from groundwork.cache.store import CacheStore
+from groundwork.cache.keys import GenerationIdentity
 from pipeline.stages.plan import PlanStage
-from pipeline.stages.planners import NarrativePlanner, PlanSettings
+from pipeline.kinds.base import NarrativePlanner, PlanSettings
 
 README = Path(__file__).with_name("README.md")
 SECONDS_PER_VIDEO = 300
@@ -78,9 +78,9 @@ def bench_lookup(n_keys: int, shard_rows: int) -> dict[str, float]:
 def bench_graph() -> dict[str, int]:
     from pipeline.backends.base import SamplingConfig
     from pipeline.config import PriorsConfig
-    from pipeline.datasets.demo import generate_demo
+    from pipeline.demo.videos import generate_demo
     from pipeline.graph import run_priors
-    from pipeline.tiny_models import build_tiny_llava
+    from pipeline.demo.tiny_models import build_tiny_llava
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

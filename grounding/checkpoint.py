@@ -13,8 +13,6 @@ A run directory has ``last/`` (for resuming) and ``best/`` (best on the validati
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from groundwork.atomic import atomic_replace_dir
 
 WEIGHTS, META, STATE = "model.safetensors", "checkpoint.json", "optimizer.pt"
 
@@ -49,23 +49,18 @@ def resolve(path: str | Path, which: str = "best") -> Path:
 
 def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict[str, Any], model_args: dict[str, Any],
                     meta: dict[str, Any], training_state: dict[str, Any] | None = None) -> Path:
-    """Write into a temporary sibling folder, then swap it in, so a kill never leaves half a checkpoint."""
-    folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    """Write into a temporary sibling folder, then swap it in (``groundwork.atomic``), so a kill
+    never leaves half a checkpoint."""
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(weights, tmp / WEIGHTS)
     info = {"config": config, "model_args": model_args, "meta": {**meta, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
-    (tmp / META).write_text(json.dumps(info, indent=2, sort_keys=True))
-    if training_state is not None:
-        torch.save(training_state, tmp / STATE)
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
+
+    def fill(tmp: Path) -> None:
+        save_file(weights, tmp / WEIGHTS)
+        (tmp / META).write_text(json.dumps(info, indent=2, sort_keys=True))
+        if training_state is not None:
+            torch.save(training_state, tmp / STATE)
+
+    return atomic_replace_dir(folder, fill)
 
 
 def load_checkpoint(path: str | Path, which: str = "best") -> Checkpoint:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from grounding.targets import TargetConfig
+from grounding.data.targets import TargetConfig
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from grounding.baselines import ConstantSpan
 from grounding.config import load_config
-from grounding.data import read_manifest
+from grounding.data.dataset import read_manifest
 from grounding.evaluation import evaluate_predictions
 from grounding.run_eval import evaluate_checkpoint, ground_truth_rows
 from grounding.train import fit

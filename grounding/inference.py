@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from grounding.collate import LABEL_KEYS, META_KEYS, collate
+from grounding.data.collate import LABEL_KEYS, META_KEYS, collate
 from grounding.models.decode import topk_spans
 from grounding.models.span import per_query
 

@@ -20,14 +20,14 @@ import numpy as np
 import torch
 
 from grounding.checkpoint import data_sources, load_checkpoint
-from grounding.collate import collate, to_device
-from grounding.data import GroundingDataset, open_video_store, read_manifest
+from grounding.data.collate import collate, to_device
+from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
 from grounding.inference import batch_windows, collate_by_video
 from grounding.models import build_model
 from grounding.text_encoder import QUERY_ENCODERS
-from grounding.textbank import TextBank
-from pipeline.cache.store import CacheStore
-from pipeline.hashing import sha256_text
+from grounding.data.textbank import TextBank
+from groundwork.cache.store import CacheStore
+from groundwork.cache.hashing import sha256_text
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from grounding.checkpoint import data_sources, load_checkpoint
-from grounding.data import GroundingDataset, open_video_store, read_manifest
+from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
 from grounding.evaluation import evaluate_predictions
 from grounding.models import build_model
 from grounding.train import evaluate, pick_device

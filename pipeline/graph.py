@@ -20,10 +20,10 @@ from tqdm import tqdm
 
 from pipeline.backends.base import BACKENDS
 from pipeline.cache.plan_index import read_plan_index, write_plan_index
-from pipeline.cache.store import CacheStore
+from groundwork.cache.store import CacheStore
 from pipeline.config import PriorsConfig
-from pipeline.hashing import cache_key, sha256_text
-from pipeline.keys import VideoHashes
+from groundwork.cache.hashing import cache_key, sha256_text
+from groundwork.cache.keys import VideoHashes
 from pipeline.manifest import build_manifest, expand_structured, write_manifest
 from pipeline.prepare import Prepared, prepare
 from pipeline.report import RunReport
@@ -35,7 +35,8 @@ from pipeline.stages.plan import PlanStage
 from pipeline.stages.render import RenderStage
 from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
 from pipeline.stages.write import WriteStage
-from pipeline.structured import structurers
+from pipeline.kinds import parser_of
+from pipeline.kinds.structured import structurers
 
 
 def _stream(config: PriorsConfig, rows: list[dict], stages: list) -> Iterator[Batch]:
@@ -110,8 +111,8 @@ def _missing_texts(store: CacheStore, prep: Prepared, planned: dict, encoder_nam
 
 def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: CacheStore, report: RunReport) -> str:
     """Per-second visual features of every video; returns the feature set's name."""
-    from pipeline.stages.planners import time_grid
-    from pipeline.visual_features import VisualEncoder, write_video_features
+    from pipeline.frames import time_grid
+    from pipeline.features.visual import VisualEncoder, write_video_features
 
     encoder = VisualEncoder(config.visual_encoder, device=config.device)
     # Content-addressed like every cache entry: the folder name carries a hash of the encoder's
@@ -138,7 +139,7 @@ def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: 
 
 def run_priors(config: PriorsConfig) -> RunReport:
     start = time.perf_counter()
-    from pipeline.encoders import get_text_encoder
+    from pipeline.features.text import get_text_encoder
 
     prep = prepare(config)
     store = CacheStore(config.cache)
@@ -161,7 +162,7 @@ def run_priors(config: PriorsConfig) -> RunReport:
                   RenderStage(prep.templates),
                   GenerateStage(make_backend, schemas, Resources(cpus=1.0, gpus=config.num_gpus_per_actor,
                                 concurrency=config.generate_concurrency, batch_size=config.generate_batch_size),
-                                structurers(prep.templates), RetryPolicy(config.structured_retries, config.retry_temperature),
+                                structurers(prep.templates, {k: parser_of(k) for k in prep.templates}), RetryPolicy(config.structured_retries, config.retry_temperature),
                                 {kind: config.sampling_for(kind) for kind in prep.planners}),
                   *_embed_stages(config, store, encoder_name, make_encoder, prep.provenance)]
         for batch in _stream(config, todo, stages):
@@ -180,7 +181,8 @@ def run_priors(config: PriorsConfig) -> RunReport:
     t0 = time.perf_counter()
     selected = {v.video_id for v in prep.videos}
     prep.annotations.queries = [q for q in prep.annotations.queries if q.video_id in selected]
-    table = build_manifest(prep.annotations, planned, ok_keys, {r["video_id"]: r["video_sha256"] for r in rows})
+    table = build_manifest(prep.annotations, planned, ok_keys, {r["video_id"]: r["video_sha256"] for r in rows},
+                           list(prep.planners))
     path = write_manifest(config.manifest_path(), table, dataset=config.dataset, cache_dir=store.root,
                           text_encoder=encoder_name, visual_features=visual)
     report.stage_seconds["manifest"] = time.perf_counter() - t0

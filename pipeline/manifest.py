@@ -1,28 +1,27 @@
 """The manifest ``manifests/<dataset>.parquet``: one row per (split, query) with the keys of
 every prior row the trainer needs (ok rows only; for structured kinds the item rows, see
-``expand_structured``), per MANIFEST_SCHEMA, plus table metadata
-saying where the cache is and which text encoder / visual feature set it refers to.
-It is written atomically (temp name, then rename)."""
+``expand_structured``), one ``<kind>_keys`` column per prior kind of the run
+(``groundwork.cache.layout.manifest_schema``), plus table metadata saying where the cache is and
+which text encoder / visual feature set it refers to. It is written atomically
+(``groundwork.atomic``); ``groundwork.cache.manifest`` reads it."""
 
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.cache.layout import MANIFEST_META, MANIFEST_SCHEMA
+from groundwork.atomic import atomic_write
+from groundwork.cache.hashing import sha256_text
+from groundwork.cache.layout import MANIFEST_META, key_column, manifest_schema
 from pipeline.datasets.base import Annotations
-from pipeline.hashing import sha256_text
-from pipeline.structured import STRUCTURED, item_keys
-
-KEY_COLUMNS = tuple(f.name for f in MANIFEST_SCHEMA if f.name.endswith("_keys"))
+from pipeline.kinds import kind_names, parser_of
+from pipeline.kinds.structured import item_keys
 
 # planned[video_id][kind] = [(key, query_id), ...] in plan order; query_id "" = video-level.
 Planned = Mapping[str, Mapping[str, list[tuple[str, str]]]]
@@ -30,13 +29,13 @@ Planned = Mapping[str, Mapping[str, list[tuple[str, str]]]]
 
 def expand_structured(planned: Planned, ok_keys: Mapping[str, set[str]]) -> dict[str, dict[str, list[tuple[str, str]]]]:
     """``planned`` with each answered structured request (event, query_rewrite) replaced by its
-    item keys (``pipeline.structured.item_keys``): the rows readers want. A request answered
+    item keys (``pipeline.kinds.structured.item_keys``): the rows readers want. A request answered
     with zero valid events expands to nothing; a failed one stays (and is not ok)."""
     out: dict[str, dict[str, list[tuple[str, str]]]] = {}
     for vid, kinds in planned.items():
         out[vid] = {}
         for kind, pairs in kinds.items():
-            if kind not in STRUCTURED:
+            if parser_of(kind) is None:
                 out[vid][kind] = list(pairs)
                 continue
             ok = ok_keys.get(kind, set())
@@ -46,11 +45,15 @@ def expand_structured(planned: Planned, ok_keys: Mapping[str, set[str]]) -> dict
 
 
 def build_manifest(ann: Annotations, planned: Planned, ok_keys: Mapping[str, set[str]],
-                   video_sha256: Mapping[str, str]) -> pa.Table:
+                   video_sha256: Mapping[str, str], kinds: Sequence[str] | None = None) -> pa.Table:
+    """One row per query; a ``<kind>_keys`` column for each of ``kinds`` (default: every
+    registered prior kind) listing its ok rows for the query (video-level rows and its own)."""
+    kinds = list(kinds) if kinds is not None else kind_names()
+    schema = manifest_schema(kinds)
     by_video: dict[str, list[str]] = defaultdict(list)
     for q in ann.queries:
         by_video[q.video_id].append(q.query_id)
-    cols: dict[str, list] = {f.name: [] for f in MANIFEST_SCHEMA}
+    cols: dict[str, list] = {f.name: [] for f in schema}
     for q in ann.queries:
         video_planned = planned.get(q.video_id, {})
         row = {
@@ -60,13 +63,12 @@ def build_manifest(ann: Annotations, planned: Planned, ok_keys: Mapping[str, set
             "context_query_ids": [o for o in by_video[q.video_id] if o != q.query_id],
             "extra": json.dumps(q.extra, sort_keys=True, default=str),
         }
-        for column in KEY_COLUMNS:
-            kind = column[: -len("_keys")]
+        for kind in kinds:
             ok = ok_keys.get(kind, set())
-            row[column] = [k for k, qid in video_planned.get(kind, []) if qid in ("", q.query_id) and k in ok]
+            row[key_column(kind)] = [k for k, qid in video_planned.get(kind, []) if qid in ("", q.query_id) and k in ok]
         for name, value in row.items():
             cols[name].append(value)
-    return pa.table(cols, schema=MANIFEST_SCHEMA)
+    return pa.table(cols, schema=schema)
 
 
 def write_manifest(path: Path, table: pa.Table, *, dataset: str, cache_dir: Path, text_encoder: str,
@@ -78,14 +80,4 @@ def write_manifest(path: Path, table: pa.Table, *, dataset: str, cache_dir: Path
         msg = f"manifest metadata keys {sorted(meta)} differ from MANIFEST_META {sorted(MANIFEST_META)}"
         raise ValueError(msg)
     table = table.replace_schema_metadata({k.encode(): v.encode() for k, v in meta.items()})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def read_manifest_meta(path: Path) -> dict[str, str]:
-    raw = pq.read_schema(path).metadata or {}
-    return {k.decode(): v.decode() for k, v in raw.items()}
+    return atomic_write(path, lambda tmp: pq.write_table(table, tmp))

@@ -11,9 +11,9 @@ from typing import Any
 from pipeline.backends.base import BACKENDS
 from pipeline.config import PriorsConfig
 from pipeline.datasets.base import DATASETS, Annotations, Video
-from pipeline.hashing import canonical_json
-from pipeline.keys import GenerationIdentity
-from pipeline.stages.planners import PLANNERS, PlanSettings, Planner
+from groundwork.cache.hashing import canonical_json
+from groundwork.cache.keys import GenerationIdentity
+from pipeline.kinds import PLANNERS, PlanSettings, Planner
 
 
 @dataclass

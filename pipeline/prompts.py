@@ -22,7 +22,7 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.hashing import canonical_json, sha256_text
+from groundwork.cache.hashing import canonical_json, sha256_text
 
 PROMPTS_ROOT = Path(__file__).resolve().parents[1] / "prompts"
 

@@ -4,12 +4,13 @@ as a table. It is built from the slim summary batches the graph's last stage ret
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from groundwork.atomic import atomic_write_text
 
 from pipeline.stages.base import Batch
 
@@ -93,11 +94,7 @@ class RunReport(BaseModel):
         return {**self.model_dump(), "hit_rate": round(self.hit_rate, 4), "frames_per_s": round(self.frames_per_s, 3)}
 
     def write(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-        tmp.write_text(json.dumps(self.as_dict(), indent=2, sort_keys=True))
-        os.replace(tmp, path)
-        return path
+        return atomic_write_text(path, json.dumps(self.as_dict(), indent=2, sort_keys=True))
 
     def table(self) -> str:
         d = self.as_dict()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor, nn
 
-from pipeline.registry import Registry
+from groundwork.registry import Registry
 
 
 class ModelConfig(BaseModel):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.registry import Registry
+from groundwork.registry import Registry
 
 LLAVA_CHAT_TEMPLATE = (
     "{% for message in messages %}"

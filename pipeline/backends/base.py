@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.registry import Registry
+from groundwork.registry import Registry
 
 
 class SamplingConfig(BaseModel):

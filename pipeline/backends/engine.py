@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.backends.base import Backend, GenerationRequest, GenerationResult
-from pipeline.hashing import canonical_json
+from groundwork.cache.hashing import canonical_json
 
 
 def local_revision(folder: Path) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.cache.store import _shards, write_shard
+from groundwork.cache.store import _shards, write_shard
 
 PLAN_INDEX_SCHEMA = pa.schema([("fingerprint", pa.string()), ("keys", pa.list_(pa.string())),
                                ("query_ids", pa.list_(pa.string()))])

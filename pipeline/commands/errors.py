@@ -7,21 +7,20 @@ import argparse
 import json
 from pathlib import Path
 
-from pipeline.cache.layout import PRIOR_KINDS
-from pipeline.cache.store import CacheStore
+from groundwork.cache.store import CacheStore
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("errors", help="list failed prior rows", description=__doc__)
-    p.add_argument("--kind", choices=PRIOR_KINDS, help="only this prior kind")
+    p.add_argument("--kind", help="only this prior kind")
     p.add_argument("--cache", type=Path, help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=main)
 
 
-def failed_rows(store: CacheStore, kinds: tuple[str, ...] = PRIOR_KINDS) -> list[dict]:
+def failed_rows(store: CacheStore, kinds: tuple[str, ...] | None = None) -> list[dict]:
     rows = []
-    for kind in kinds:
+    for kind in store.prior_kinds() if kinds is None else kinds:
         _, errors = store.prior_key_status(kind)
         if errors:
             table = store.priors(kind, keys=errors).select(["key", "kind", "video_id", "t_start", "t_end",
@@ -31,7 +30,7 @@ def failed_rows(store: CacheStore, kinds: tuple[str, ...] = PRIOR_KINDS) -> list
 
 
 def main(args: argparse.Namespace) -> int:
-    rows = failed_rows(CacheStore(args.cache), (args.kind,) if args.kind else PRIOR_KINDS)
+    rows = failed_rows(CacheStore(args.cache), (args.kind,) if args.kind else None)
     if args.json:
         for row in rows:
             print(json.dumps(row))

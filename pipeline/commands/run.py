@@ -75,9 +75,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _prompts(items: list[str]) -> dict[str, PromptChoice]:
-    from pipeline.config import DEFAULT_PROMPTS
+    from pipeline.config import default_prompts
 
-    out = dict(DEFAULT_PROMPTS)
+    out = default_prompts()
     for item in items:
         kind, sep, spec = item.partition("=")
         if not sep:

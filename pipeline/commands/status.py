@@ -7,9 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
-from pipeline.cache.layout import PRIOR_KINDS
-from pipeline.cache.store import CacheStore
-from pipeline.structured import STRUCTURED, split_request_and_item_keys
+from groundwork.cache.store import CacheStore
+from pipeline.kinds import structured_kinds
+from pipeline.kinds.structured import split_request_and_item_keys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,11 +24,12 @@ def cache_status(store: CacheStore) -> dict:
     """Unique keys per prior kind. Structured kinds (event, query_rewrite) count their requests
     (``ok`` / ``error``) apart from the ``items`` rows the ok answers expanded into."""
     kinds = {}
-    for kind in PRIOR_KINDS:
+    structured = set(structured_kinds())
+    for kind in store.prior_kinds():
         ok, errors = store.prior_key_status(kind)
         if not (ok or errors):
             continue
-        if kind in STRUCTURED:
+        if kind in structured:
             requests, items = split_request_and_item_keys(ok)
             kinds[kind] = {"ok": len(requests), "error": len(errors), "items": len(items)}
         else:

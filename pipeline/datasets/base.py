@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.registry import Registry
+from groundwork.registry import Registry
 
 
 @dataclass(frozen=True)

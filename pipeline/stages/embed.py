@@ -15,7 +15,7 @@ EMPTY = np.zeros(0, np.float32)
 FEATURE_COLUMNS = ("embedded", "sentence", "tokens", "n_tokens", "dim")
 
 
-class TextEncoder(Protocol):  # pipeline.encoders.TextEncoder
+class TextEncoder(Protocol):  # pipeline.features.text.TextEncoder
     name: str
     dim: int
 

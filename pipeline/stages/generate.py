@@ -1,7 +1,7 @@
 """``generate``: the model stage. An actor pool; each actor loads one backend (``setup``) and
 generates for the batch's ok rows in one batched call. Rows already in error pass through.
 
-Structured kinds (a ``Structurer`` per kind, ``pipeline.structured``): each answer is parsed and
+Structured kinds (a ``Structurer`` per kind, ``pipeline.kinds.structured``): each answer is parsed and
 validated; an invalid one (invalid_json, schema_violation, bad_span) is asked again up to
 ``RetryPolicy.retries`` times, all pending rows of an attempt in one batched call, with the
 backend's sampling swapped for ``RetryPolicy.sampling(base, attempt)``: temperature > 0 and seed
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pipeline.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
-from pipeline.hashing import canonical_json, sha256_text
+from groundwork.cache.hashing import canonical_json, sha256_text
 from pipeline.stages.base import Batch, Resources, Stage
-from pipeline.structured import Outcome, Structurer
+from pipeline.kinds.structured import Outcome, Structurer
 
 OUTPUT_COLUMNS = ("text", "text_sha256", "raw", "n_prompt_tokens", "n_output_tokens", "latency_ms", "model_called")
 STRUCTURED_COLUMNS = ("items", "n_items", "n_clipped", "n_dropped", "n_retries", "invalid", "sampling_used")

@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping
 from typing import ClassVar
 
 from pipeline.stages.base import Batch, Resources, Stage
-from pipeline.stages.planners import Planner, QueryInput, VideoInput
+from pipeline.kinds.base import Planner, QueryInput, VideoInput
 
 
 def video_inputs(batch: Batch) -> list[VideoInput]:

@@ -15,7 +15,7 @@ from pipeline.stages.base import Batch, EncoderStage, Resources, Stage
 EMPTY = np.zeros((0, 0), np.float32)
 
 
-class ImageEncoder(Protocol):  # pipeline.visual_features.VisualEncoder
+class ImageEncoder(Protocol):  # pipeline.features.visual.VisualEncoder
     name: str
     dim: int
 
@@ -48,7 +48,7 @@ class WriteVisualStage(Stage):
 
     def __init__(self, folder: Path, write: Callable[[Path, str, np.ndarray], Any],
                  resources: Resources = Resources(cpus=0.25, batch_size=8)) -> None:
-        """``write`` is ``pipeline.visual_features.write_video_features`` (atomic npz)."""
+        """``write`` is ``pipeline.features.visual.write_video_features`` (atomic npz)."""
         self.folder = Path(folder)
         self.write = write
         self.resources = resources

@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from pipeline.cache.layout import PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
-from pipeline.cache.store import CacheStore
-from pipeline.hashing import sha256_text
+from groundwork.cache.layout import PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
+from groundwork.cache.store import CacheStore
+from groundwork.cache.hashing import sha256_text
 from pipeline.stages.base import Batch, Resources, Stage
-from pipeline.structured import STRUCTURED, item_key, items_from_json
+from pipeline.kinds.structured import item_key, items_from_json
 
 HEAVY = {"images", "sentence", "tokens", "prompt", "prompt_vars", "frame_times", "text", "raw", "requests", "planned",
          "items"}
@@ -43,13 +43,14 @@ ROW_COLUMNS = ("key", "kind", "video_id", "video_sha256", "query_id", "t_start",
 
 def prior_rows(batch: Batch, i: int) -> list[dict[str, Any]]:
     """The prior rows of one answered request: itself, or for an ok structured answer its
-    request row (text "") followed by one row per item (``pipeline.structured``)."""
+    request row (text "") followed by one row per item (``pipeline.kinds.structured``)."""
     row = {c: batch[c][i] for c in ROW_COLUMNS}
     row["sampling_used"] = str(batch["sampling_used"][i]) if "sampling_used" in batch else ""
-    if row["kind"] not in STRUCTURED or row["status"] != "ok":
+    items = str(batch["items"][i]) if "items" in batch else ""
+    if row["status"] != "ok" or not items:  # plain text, or a failed request: the row itself
         return [row]
     out = [row]
-    for k, item in enumerate(items_from_json(str(batch["items"][i]))):
+    for k, item in enumerate(items_from_json(items)):
         out.append({**row, "key": item_key(str(row["key"]), k), "t_start": item.t_start, "t_end": item.t_end,
                     "text": item.text, "text_sha256": sha256_text(item.text),
                     "n_prompt_tokens": 0, "n_output_tokens": 0, "latency_ms": 0.0})

@@ -13,11 +13,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.cache.layout import MANIFEST_SCHEMA, PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
-from pipeline.cache.store import CacheStore
-from pipeline.hashing import cache_key, sha256_text
+from groundwork.cache.layout import PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA, manifest_schema
+from groundwork.cache.store import CacheStore
+from groundwork.cache.hashing import cache_key, sha256_text
 
 ENCODER = "random-test-encoder"
+MANIFEST_SCHEMA = manifest_schema(("narrative", "clip_caption", "event", "query_rewrite", "query_caption"))
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from grounding.config import load_config
-from grounding.data import GroundingDataset, open_video_store, read_manifest
+from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
 from grounding.predict import Predictor
 from grounding.text_encoder import MiniLMQueryEncoder
 from grounding.train import evaluate, fit
@@ -67,7 +67,7 @@ def test_new_query_is_embedded_and_batch_equals_single(run) -> None:  # noqa: AN
 
 @pytest.mark.slow
 def test_pure_torch_minilm_matches_the_pipeline_encoder() -> None:
-    encoders = pytest.importorskip("pipeline.encoders")
+    encoders = pytest.importorskip("pipeline.features.text")
     texts = ["person turns on the light.", "A man opens the door of a red car, then walks away!"]
     ours = MiniLMQueryEncoder().encode(texts)
     reference = encoders.get_text_encoder("minilm")

@@ -13,21 +13,21 @@ N_DEMO_VIDEOS = 3
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 3-video demo dataset (folder format: {train,val,test}.jsonl + videos/)."""
-    from pipeline.datasets.demo import generate_demo
+    from pipeline.demo.videos import generate_demo
 
     return generate_demo(tmp_path_factory.mktemp("demo"), seed=0, n_videos=N_DEMO_VIDEOS)
 
 
 @pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeline.tiny_models import build_tiny_llava
+    from pipeline.demo.tiny_models import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("models") / "tiny-llava", seed=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pipeline.visual_features import build_tiny_clip_vision
+    from pipeline.demo.tiny_models import build_tiny_clip_vision
 
     return build_tiny_clip_vision(tmp_path_factory.mktemp("models") / "tiny-clip", seed=0)
 

@@ -11,11 +11,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cache.store import CacheStore
+from groundwork.cache.store import CacheStore
 from pipeline.commands.errors import failed_rows
 from pipeline.graph import run_priors
-from pipeline.keys import VideoHashes
-from pipeline.stages.planners import time_grid
+from groundwork.cache.keys import VideoHashes
+from pipeline.frames import time_grid
 from tests.pipeline.priors_fixtures import demo_dir, priors_config, tiny_clip, tiny_llava  # noqa: F401
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cache.store import CacheStore
+from groundwork.cache.store import CacheStore
 from tests.pipeline.priors_fixtures import demo_dir, tiny_llava  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow

@@ -5,10 +5,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cache.layout import MANIFEST_META, MANIFEST_SCHEMA
+from groundwork.cache.layout import MANIFEST_META, manifest_schema
+from pipeline.kinds import kind_names
 from pipeline.datasets.base import Annotations, PolicyReport, Query, Video
-from pipeline.hashing import sha256_text
-from pipeline.manifest import build_manifest, read_manifest_meta, write_manifest
+from groundwork.cache.hashing import sha256_text
+from groundwork.cache.manifest import read_manifest_meta
+from pipeline.manifest import build_manifest, write_manifest
 
 
 def _annotations() -> Annotations:
@@ -26,7 +28,7 @@ PLANNED = {"v1": {"narrative": [("n1", ""), ("n2", ""), ("n3", "")], "query_capt
 def test_one_row_per_query_with_ok_keys_in_plan_order() -> None:
     ok = {"narrative": {"n3", "n1", "n4"}, "query_caption": {"c1", "c2"}}  # n2 failed
     table = build_manifest(_annotations(), PLANNED, ok, {"v1": "h1", "v2": "h2"})
-    assert table.schema == MANIFEST_SCHEMA
+    assert table.schema == manifest_schema(kind_names())
     rows = {r["query_id"]: r for r in table.to_pylist()}
     assert list(rows) == ["q1", "q2", "q3"]
     assert rows["q1"]["narrative_keys"] == ["n1", "n3"] and rows["q3"]["narrative_keys"] == ["n4"]
@@ -61,7 +63,7 @@ def test_a_failed_write_leaves_the_old_manifest(tmp_path: Path) -> None:
 
 def test_structured_requests_expand_to_their_item_keys() -> None:
     from pipeline.manifest import expand_structured
-    from pipeline.structured import item_key
+    from pipeline.kinds.structured import item_key
 
     planned = {"v1": {"event": [("e1", "")], "query_rewrite": [("r1", "q1"), ("r2", "q2")], "narrative": [("n1", "")]},
                "v2": {"event": [("e2", "")]}}

@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.backends.base import BACKENDS
-from pipeline.cache.store import CacheStore
+from groundwork.cache.store import CacheStore
 from pipeline.datasets import DATASETS
-from pipeline.encoders import get_text_encoder
+from pipeline.features.text import get_text_encoder
 from pipeline.graph import run_priors
-from pipeline.hashing import sha256_text
+from groundwork.cache.hashing import sha256_text
 from tests.pipeline.fake_backends import FakeScriptedJSONBackend, scripted_events, scripted_rewrites
 from tests.pipeline.priors_fixtures import demo_dir, priors_config  # noqa: F401
 

@@ -13,21 +13,22 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
-from pipeline.cache.store import CacheStore
+from groundwork.cache.store import CacheStore
 from pipeline.commands.errors import failed_rows
 from pipeline.graph import _missing_texts
 from pipeline.datasets.base import Annotations, PolicyReport, Query, Video
-from pipeline.hashing import sha256_text
-from pipeline.keys import GenerationIdentity
+from groundwork.cache.hashing import sha256_text
+from groundwork.cache.keys import GenerationIdentity
 from pipeline.manifest import build_manifest, expand_structured
 from pipeline.prompts import load_prompt
 from pipeline.report import RunReport
 from pipeline.stages.decode import NO_IMAGES
 from pipeline.stages.generate import GenerateStage, RetryPolicy
 from pipeline.stages.plan import PlanStage
-from pipeline.stages.planners import PLANNERS, PlanSettings, QueryInput, VideoInput
+from pipeline.kinds.base import PLANNERS, PlanSettings, QueryInput, VideoInput
 from pipeline.stages.write import WriteStage
-from pipeline.structured import item_key, structurers
+from pipeline.kinds import parser_of
+from pipeline.kinds.structured import item_key, structurers
 from tests.pipeline.priors_fixtures import demo_dir, priors_config, tiny_llava  # noqa: F401
 
 KINDS = ("event", "query_rewrite", "query_caption")
@@ -111,7 +112,7 @@ def _generate_batch(requests: list[dict], video: VideoInput) -> dict:
 
 def _stage(backend: ScriptedBackend, retries: int = 2, samplings: dict | None = None) -> GenerateStage:
     stage = GenerateStage(lambda: backend, {k: t.json_schema for k, t in TEMPLATES.items()},
-                          structurers=structurers(TEMPLATES), retry=RetryPolicy(retries, 0.7), samplings=samplings)
+                          structurers=structurers(TEMPLATES, {k: parser_of(k) for k in TEMPLATES}), retry=RetryPolicy(retries, 0.7), samplings=samplings)
     stage.setup()
     return stage
 

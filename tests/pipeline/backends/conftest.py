@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.tiny_models import build_tiny_llava, build_tiny_qwen2_vl
+from pipeline.demo.tiny_models import build_tiny_llava, build_tiny_qwen2_vl
 
 BUILDERS = {"llava": build_tiny_llava, "qwen2_vl": build_tiny_qwen2_vl}
 

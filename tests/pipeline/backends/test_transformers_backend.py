@@ -114,7 +114,7 @@ def test_output_stops_at_the_first_end_of_sequence_token(tiny_model: Path) -> No
 def test_qwen2_vl_image_tokens_get_3d_rope_positions(tmp_path: Path) -> None:
     """Without mm_token_type_ids, transformers 5.x silently gives image tokens 1D positions.
     With M-RoPE an image of h x w merged patches advances positions by max(h, w), not h * w."""
-    from pipeline.tiny_models import build_tiny_qwen2_vl
+    from pipeline.demo.tiny_models import build_tiny_qwen2_vl
 
     b = backend(build_tiny_qwen2_vl(tmp_path / "qwen"))
     b.generate([GenerationRequest(key="a", prompt="caption", images=[frame(0, 112, 112)])])

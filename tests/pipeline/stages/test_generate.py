@@ -7,7 +7,7 @@ import numpy as np
 
 from pipeline.backends.base import SamplingConfig
 from pipeline.backends.transformers_backend import TransformersBackend
-from pipeline.hashing import sha256_text
+from groundwork.cache.hashing import sha256_text
 from pipeline.stages.decode import NO_IMAGES
 from pipeline.stages.generate import GenerateStage
 from tests.pipeline.priors_fixtures import tiny_llava  # noqa: F401 - fixture

@@ -4,9 +4,11 @@ import json
 
 import pytest
 
-from pipeline.keys import GenerationIdentity
+from groundwork.cache.keys import GenerationIdentity
 from pipeline.stages.plan import PlanStage
-from pipeline.stages.planners import PLANNERS, PlanSettings, frames_in_window, time_grid
+from pipeline.frames import time_grid
+from pipeline.kinds import PLANNERS, PlanSettings
+from pipeline.kinds.base import frames_in_window
 
 IDENT = GenerationIdentity("m", "r", "p", 1, "s" * 64, {}, {})
 
@@ -58,7 +60,7 @@ def test_plan_drops_cached_keys_but_lists_them_as_planned() -> None:
 
 
 def test_unknown_kind_names_the_registry() -> None:
-    with pytest.raises(ValueError, match="unknown prior kind planner 'narative'; did you mean 'narrative'"):
+    with pytest.raises(ValueError, match="unknown prior kind 'narative'; did you mean 'narrative'"):
         PLANNERS.get("narative")
 
 
@@ -95,7 +97,7 @@ def test_plan_index_answers_fully_cached_videos_without_planning(tmp_path) -> No
 
 
 def test_fingerprint_follows_what_the_plan_depends_on() -> None:
-    from pipeline.stages.planners import VideoInput
+    from pipeline.kinds.base import VideoInput
 
     planner = _planners(interval=1.0)["narrative"]
     video = VideoInput("v", "/x.mp4", 4.0, "a" * 64)

@@ -7,7 +7,7 @@ import numpy as np
 
 from pipeline.stages.decode import NO_IMAGES
 from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
-from pipeline.visual_features import VisualEncoder, write_video_features
+from pipeline.features.visual import VisualEncoder, write_video_features
 from tests.pipeline.priors_fixtures import tiny_clip  # noqa: F401 - fixture
 
 

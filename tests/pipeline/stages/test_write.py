@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from pipeline.cache.store import CacheStore
-from pipeline.hashing import sha256_text
+from groundwork.cache.store import CacheStore
+from groundwork.cache.hashing import sha256_text
 from pipeline.stages.write import WriteStage
 
 PROV = {"model": "m", "model_revision": "r", "prompt_id": "narrate_frame", "prompt_version": 1,

@@ -1,0 +1,134 @@
+"""Read and write the content-addressed cache (layout in ``groundwork.cache.layout``).
+
+Pure pyarrow: importing this module loads no model code, so both halves use it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from groundwork.atomic import atomic_write
+from groundwork.cache.layout import KIND_NAME, PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
+
+
+def default_cache_dir(cache: str | os.PathLike | None = None) -> Path:
+    """``--cache`` if given, else ``$GROUNDWORK_CACHE``, else ``~/.cache/groundwork``."""
+    if cache:
+        return Path(cache).expanduser()
+    env = os.environ.get("GROUNDWORK_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "groundwork"
+
+
+def _shards(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+
+
+def write_shard(folder: Path, table: pa.Table) -> Path:
+    """Write a write-once shard ``part-<uuid>.parquet`` atomically (``groundwork.atomic``)."""
+    return atomic_write(Path(folder) / f"part-{uuid.uuid4().hex}.parquet", lambda tmp: pq.write_table(table, tmp))
+
+
+def _dedupe_keys(table: pa.Table, column: str) -> pa.Table:
+    """Keep the first row of each key (several shards may hold the same one)."""
+    if table.num_rows == 0:
+        return table
+    keys = table.column(column).to_numpy(zero_copy_only=False)
+    _, first = np.unique(keys, return_index=True)
+    return table.take(pa.array(np.sort(first)))
+
+
+def _ok_first(table: pa.Table) -> pa.Table:
+    """Stable reorder putting status == "ok" rows first, so an ok row supersedes an error row
+    of the same key (a --retry-errors rerun) whatever order the shards are read in."""
+    if table.num_rows == 0 or "status" not in table.column_names:
+        return table
+    is_error = (table.column("status").to_numpy(zero_copy_only=False) != "ok").astype(np.int8)
+    return table.take(pa.array(np.argsort(is_error, kind="stable")))
+
+
+def _read(folder: Path, schema: pa.Schema, key_column: str, filter_column: str | None = None,
+          values: Iterable[str] | None = None, prefer_ok: bool = False) -> pa.Table:
+    shards = _shards(folder)
+    if not shards:
+        return schema.empty_table()
+    table = pa.concat_tables([pq.read_table(p, schema=schema) for p in shards])
+    if values is not None:
+        import pyarrow.compute as pc
+
+        table = table.filter(pc.is_in(table.column(filter_column or key_column), pa.array(list(values), pa.string())))
+    return _dedupe_keys(_ok_first(table) if prefer_ok else table, key_column)
+
+
+class CacheStore:
+    """The cache root. ``priors(kind)`` and ``text_features(encoder)`` read every shard."""
+
+    def __init__(self, root: str | os.PathLike | None = None) -> None:
+        self.root = default_cache_dir(root)
+
+    # -- priors -----------------------------------------------------------------
+    def prior_dir(self, kind: str) -> Path:
+        if not KIND_NAME.match(kind):
+            msg = f"prior kind {kind!r} is not a valid name (lower-case letters, digits and '_')"
+            raise ValueError(msg)
+        return self.root / "priors" / kind
+
+    def prior_kinds(self) -> list[str]:
+        """The prior kinds that have a folder in this cache."""
+        folder = self.root / "priors"
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and KIND_NAME.match(p.name)) if folder.is_dir() else []
+
+    def write_priors(self, kind: str, table: pa.Table) -> Path:
+        return write_shard(self.prior_dir(kind), table.cast(PRIOR_SCHEMA))
+
+    def priors(self, kind: str, keys: Iterable[str] | None = None) -> pa.Table:
+        """One row per key; an ok row beats an error row of the same key."""
+        return _read(self.prior_dir(kind), PRIOR_SCHEMA, "key", values=keys, prefer_ok=True)
+
+    def prior_key_status(self, kind: str) -> tuple[set[str], set[str]]:
+        """(keys with an ok row, keys with only error rows), from the key and status columns."""
+        parts = [pq.read_table(p, columns=["key", "status"]) for p in _shards(self.prior_dir(kind))]
+        if not parts:
+            return set(), set()
+        table = pa.concat_tables(parts)
+        keys = table.column("key").to_numpy(zero_copy_only=False)
+        ok_mask = table.column("status").to_numpy(zero_copy_only=False) == "ok"
+        ok = set(keys[ok_mask].tolist())
+        return ok, set(keys[~ok_mask].tolist()) - ok
+
+    def prior_keys(self, kind: str) -> set[str]:
+        """Every key present (ok and error rows), read from the key column only."""
+        keys: set[str] = set()
+        for p in _shards(self.prior_dir(kind)):
+            keys.update(pq.read_table(p, columns=["key"]).column("key").to_pylist())
+        return keys
+
+    # -- text features ------------------------------------------------------------
+    def text_dir(self, encoder: str) -> Path:
+        return self.root / "text" / encoder.replace("/", "__")
+
+    def write_text_features(self, encoder: str, table: pa.Table) -> Path:
+        return write_shard(self.text_dir(encoder), table.cast(TEXT_FEATURE_SCHEMA))
+
+    def text_features(self, encoder: str, sha256s: Iterable[str] | None = None) -> pa.Table:
+        return _read(self.text_dir(encoder), TEXT_FEATURE_SCHEMA, "text_sha256", values=sha256s)
+
+    def text_hashes(self, encoder: str) -> set[str]:
+        hashes: set[str] = set()
+        for p in _shards(self.text_dir(encoder)):
+            hashes.update(pq.read_table(p, columns=["text_sha256"]).column("text_sha256").to_pylist())
+        return hashes
+
+    # -- visual features ------------------------------------------------------------
+    def visual_dir(self, extractor: str) -> Path:
+        return self.root / "visual" / extractor.replace("/", "__")
