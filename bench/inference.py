@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grounding.data.collate import collate  # noqa: E402
-from grounding.inference import batch_windows, collate_by_video  # noqa: E402
+from grounding.data.collate import collate_by_video  # noqa: E402
+from grounding.inference import batch_windows  # noqa: E402
 from grounding.models import build_model  # noqa: E402
 from train_epoch import DT, DV, SyntheticCharades  # noqa: E402
 

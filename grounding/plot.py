@@ -2,7 +2,8 @@
 
 Three stacked panels sharing the time axis (seconds):
 1. timeline: ground-truth windows (green) and the top-k predictions (blue, rank and score);
-2. the start / end probability curves over the snippets;
+2. the model's curves over the snippets (``GroundingModel.curves``: start / end probabilities and
+   the foreground gate of a span model, the saliency of a DETR model, ...);
 3. the aligned narratives: a tick per narrative and the text of a few, evenly spread.
 """
 
@@ -48,12 +49,14 @@ def plot_prediction(pred: Prediction, out: str | Path, ground_truth: Sequence[Se
     ax_t.set_ylim(0, 1)
     ax_t.set_yticks([0.25, 0.75], ["predicted", "ground truth"])
 
-    n = len(pred.start_probs)
-    centers = (np.arange(n) + 0.5) * d / n
-    ax_p.plot(centers, pred.start_probs, color="tab:orange", label="start")
-    ax_p.plot(centers, pred.end_probs, color="tab:purple", label="end")
-    ax_p.set_ylabel("probability")
-    ax_p.legend(loc="upper right", fontsize=7)
+    for name, values in pred.curves.items():
+        n = len(values)
+        ax_p.plot((np.arange(n) + 0.5) * d / n, values, label=name)
+    ax_p.set_ylabel("score")
+    if pred.curves:
+        ax_p.legend(loc="upper right", fontsize=7)
+    else:
+        ax_p.text(d / 2, 0.5, "the model has no per-snippet curves", ha="center", fontsize=8, color="grey")
 
     ax_n.set_ylim(0, 1)
     ax_n.set_yticks([])

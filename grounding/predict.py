@@ -1,18 +1,20 @@
 """Inference from a checkpoint: ``Predictor.from_checkpoint(run).predict(video_id, query, k=5)``.
 
 The predictor reads what the model was trained on from the checkpoint's manifest: the video's
-features (same store), its narratives / captions / events from the cache (a TEA-style model needs
-the test video's narratives), and the query's text features. A query text that is already in the
-text-feature cache (every manifest query is) uses the cached vectors, exactly what training saw.
-A new text is embedded with the manifest's text encoder re-implemented in pure torch
-(``grounding.text_encoder``), so inference never imports ``vllm``, ``pipeline.backends`` or
-transformers' model / generation code.
+features (same store), the video-level fields the model reads (a TEA-style model needs the test
+video's narratives) and the query's text features. Items are built field by field as the dataset
+builds them (``GroundingDataset.video_fields`` / ``query_fields``): a query that is a manifest
+query of that video gets exactly the fields evaluation gave it (its own context, rewrites, ...);
+a new text gets its vectors from the text-feature cache when they are there, else from the
+manifest's text encoder re-implemented in pure torch (``grounding.text_encoder``), and the
+query-level priors a new text cannot have (rewrites, query-aware captions) are empty. Inference
+never imports ``vllm``, ``pipeline`` or transformers' model / generation code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,14 @@ import torch
 from grounding.checkpoint import data_sources, load_checkpoint
 from grounding.data.collate import collate, to_device
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
-from grounding.inference import batch_windows, collate_by_video
+from grounding.inference import predict_batch
 from grounding.models import build_model
+from grounding.models.base import GroundingModel
 from grounding.text_encoder import QUERY_ENCODERS
 from grounding.data.textbank import TextBank
-from groundwork.cache.store import CacheStore
 from groundwork.cache.hashing import sha256_text
+from groundwork.cache.store import CacheStore
+from groundwork.errors import InputError
 
 
 @dataclass
@@ -36,15 +40,16 @@ class Prediction:
     query: str
     windows: list[list[float]]  # [start, end, score], best first
     duration: float
-    start_probs: np.ndarray  # (n,) softmax over the video's snippets
-    end_probs: np.ndarray
-    narrative_times: list[float]
-    narrative_texts: list[str]
+    curves: dict[str, np.ndarray] = field(default_factory=dict)  # the model's named per-snippet curves
+    narrative_times: list[float] = field(default_factory=list)
+    narrative_texts: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # decode's other keys (pred_saliency_scores, ...)
 
 
 class Predictor:
     max_cached_videos = 512
-    def __init__(self, model: torch.nn.Module, manifest: str | Path, features: list[str] | None = None,
+
+    def __init__(self, model: GroundingModel, manifest: str | Path, features: list[str] | None = None,
                  store_layout: str = "auto", max_len: int = 128, cache_dir: str | Path | None = None,
                  device: str = "cpu", batch_size: int = 64) -> None:
         self.model = model.to(device).eval()
@@ -57,8 +62,8 @@ class Predictor:
         self._rows_by_video: dict[str, list[dict[str, Any]]] = {}
         for row in self.info.rows:
             self._rows_by_video.setdefault(row["video_id"], []).append(row)
-        self._datasets: dict[str, GroundingDataset] = {}
-        self._video_items: dict[str, dict[str, Any]] = {}
+        self._datasets: dict[str, GroundingDataset] = {}  # video_id -> the dataset holding its rows
+        self._videos: dict[str, dict[str, Any]] = {}  # video_id -> its video-level fields (bounded)
         self._query_vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._encoder: Any = None
 
@@ -76,87 +81,112 @@ class Predictor:
         return cls(model, src.manifest, src.features, data["store"], data["max_len"], src.cache_dir, device,
                    ckpt.config["optim"]["batch_size"])
 
-    # -- per video: everything but the query, built once ---------------------------------------
-    def _dataset(self, split: str) -> GroundingDataset:
-        if split not in self._datasets:
-            self._datasets[split] = GroundingDataset(self.info, split, self.store, self.max_len)
-        return self._datasets[split]
-
-    def video_item(self, video_id: str) -> dict[str, Any]:
-        if video_id not in self._video_items:
-            rows = self._rows_by_video.get(video_id)
-            if not rows:
-                msg = f"video '{video_id}' is not in manifest {self.info.path}"
+    # -- data: the rows of the videos asked about ------------------------------------------------
+    def _load_videos(self, video_ids: Sequence[str]) -> None:
+        todo = sorted({v for v in video_ids if v not in self._datasets})
+        for vid in todo:
+            if vid not in self._rows_by_video:
+                msg = f"video '{vid}' is not in manifest {self.info.path}"
                 raise KeyError(msg)
-            ds = self._dataset(rows[0]["split"])
-            if len(self._video_items) >= self.max_cached_videos:  # bounded: drop the oldest
-                self._video_items.pop(next(iter(self._video_items)))
-            self._video_items[video_id] = ds[ds.rows.index(rows[0])]
-        return self._video_items[video_id]
+        if todo:
+            ds = GroundingDataset(self.info, None, self.store, self.max_len, fields=self.model.required_keys,
+                                  videos=todo)
+            self._datasets |= dict.fromkeys(todo, ds)
 
-    # -- query vectors: cache first, then the pure-torch encoder ---------------------------------
-    def _embed(self, queries: Sequence[str]) -> None:
-        todo = sorted({q for q in queries if q not in self._query_vectors})
-        if not todo:
-            return
-        shas = {sha256_text(q): q for q in todo}
-        bank = TextBank.from_table(self.cache.text_features(self.info.text_encoder, shas), self.info.text_encoder)
-        for sha, q in shas.items():
-            if sha in bank:
-                self._query_vectors[q] = (bank.sentence(sha), bank.token_vectors(sha))
-        new = [q for q in todo if q not in self._query_vectors]
-        if new:
-            if self._encoder is None:
-                if self.info.text_encoder not in QUERY_ENCODERS:
-                    msg = (f"query text not in the cache and no inference encoder for '{self.info.text_encoder}' "
-                           f"(available: {', '.join(QUERY_ENCODERS.names())}); embed it with `priors run` first")
-                    raise ValueError(msg)
-                self._encoder = QUERY_ENCODERS.get(self.info.text_encoder)()
-            for q, vectors in zip(new, self._encoder.encode(new), strict=True):
-                self._query_vectors[q] = vectors
+    def _video(self, video_id: str) -> dict[str, Any]:
+        if video_id not in self._videos:
+            if len(self._videos) >= self.max_cached_videos:  # bounded: drop the oldest
+                self._videos.pop(next(iter(self._videos)))
+            self._videos[video_id] = self._datasets[video_id].video_fields(self._rows_by_video[video_id][0])
+        return self._videos[video_id]
 
-    def _item(self, video_id: str, query: str) -> dict[str, Any]:
-        item = dict(self.video_item(video_id))
-        sentence, tokens = self._query_vectors[query]
-        n = item["video"].shape[0]
-        item.update(query=query, query_id=f"{video_id}:{query}", windows=[], query_sentence=sentence,
-                    query_tokens=tokens, start_label=np.zeros(n, np.float32), end_label=np.zeros(n, np.float32),
-                    highlight_label=np.zeros(n, np.float32))
-        return item
+    def _row(self, video_id: str, query: str) -> dict[str, Any]:
+        """The manifest row of (video, query) when there is one, else a row for a new text."""
+        rows = self._rows_by_video[video_id]
+        for row in rows:
+            if row["query"] == query:
+                return row
+        return {"query_id": f"{video_id}:{query}", "video_id": video_id, "query": query, "windows": [],
+                "duration": rows[0]["duration"], "query_sha256": sha256_text(query),
+                "context_query_ids": [r["query_id"] for r in rows]}
+
+    # -- query vectors of new texts: cache first, then the pure-torch encoder --------------------
+    def _embed(self, rows: Sequence[dict[str, Any]]) -> None:
+        todo = {r["query_sha256"]: r["query"] for r in rows
+                if r["query_sha256"] not in self._datasets[r["video_id"]].text and r["query_sha256"] not in self._query_vectors}
+        if todo:
+            bank = TextBank.from_table(self.cache.text_features(self.info.text_encoder, todo), self.info.text_encoder)
+            for sha in todo:
+                if sha in bank:
+                    self._query_vectors[sha] = (bank.sentence(sha), bank.token_vectors(sha))
+            new = {sha: text for sha, text in todo.items() if sha not in self._query_vectors}
+            if new:
+                for sha, vectors in zip(new, self._encode(list(new.values())), strict=True):
+                    self._query_vectors[sha] = vectors
+        for r in rows:
+            if r["query_sha256"] in self._query_vectors:
+                self._datasets[r["video_id"]].extra_text[r["query_sha256"]] = self._query_vectors[r["query_sha256"]]
+
+    def _encode(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self._encoder is None:
+            if self.info.text_encoder not in QUERY_ENCODERS:
+                msg = (f"query text not in the cache and no inference encoder for '{self.info.text_encoder}' "
+                       f"(available: {', '.join(QUERY_ENCODERS.names())}); embed it with `priors run` first")
+                raise InputError(msg)
+            self._encoder = QUERY_ENCODERS.get(self.info.text_encoder)()
+        return self._encoder.encode(texts)
+
+    def _items(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        self._load_videos([v for v, _ in pairs])
+        rows = [self._row(v, q) for v, q in pairs]
+        self._embed(rows)
+        items = []
+        for row in rows:
+            ds, video = self._datasets[row["video_id"]], self._video(row["video_id"])
+            n = video["video"].shape[0] if "video" in video else ds.n_snippets(row["video_id"])
+            meta = {"query_id": row["query_id"], "video_id": row["video_id"], "query": row["query"],
+                    "windows": [tuple(w) for w in row["windows"]], "duration": float(row["duration"])}
+            items.append({**meta, **video, **ds.query_fields(row, n)})
+        return items
+
+    def _batch(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        return to_device(collate(items, share_videos=getattr(self.model, "shares_videos", False)), self.device)
 
     # -- public API -------------------------------------------------------------------------------
     def predict(self, video_id: str, query: str, k: int = 5) -> list[list[float]]:
         """Top-``k`` ``[start, end, score]`` windows in seconds, best first."""
         return self.predict_batch([(video_id, query)], k)[0]
 
-    @torch.no_grad()
-    def predict_batch(self, pairs: Sequence[tuple[str, str]], k: int = 5) -> list[list[list[float]]]:
-        """Pairs of one video go into the same batch, which holds that video once
-        (``collate_by_video``); results come back in the order of ``pairs``."""
-        self._embed([q for _, q in pairs])
+    def predict_rows(self, pairs: Sequence[tuple[str, str]], k: int = 5) -> list[dict[str, Any]]:
+        """The model's full prediction (windows plus any extra keys) per pair, in the order of
+        ``pairs``; pairs of one video share a batch, which holds that video once when the model
+        supports it."""
         first_seen = {v: i for i, (v, _) in reversed(list(enumerate(pairs)))}
         order = sorted(range(len(pairs)), key=lambda i: (first_seen[pairs[i][0]], i))
-        out: list[list[list[float]]] = [[] for _ in pairs]
+        out: list[dict[str, Any]] = [{} for _ in pairs]
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            items = [self._item(*pairs[i]) for i in chunk]
-            windows = batch_windows(self.model, to_device(collate_by_video(items), self.device), k=k)
-            for i, w in zip(chunk, windows, strict=True):
-                out[i] = w
+            decoded = predict_batch(self.model, self._batch(self._items([pairs[i] for i in chunk])), k=k)
+            for i, pred in zip(chunk, decoded, strict=True):
+                out[i] = pred
         return out
 
     @torch.no_grad()
+    def predict_batch(self, pairs: Sequence[tuple[str, str]], k: int = 5) -> list[list[list[float]]]:
+        """Windows per pair, in the order of ``pairs``."""
+        return [p["pred_relevant_windows"] for p in self.predict_rows(pairs, k)]
+
+    @torch.no_grad()
     def explain(self, video_id: str, query: str, k: int = 5) -> Prediction:
-        """Windows plus what a picture needs: start/end probabilities and the narratives' text."""
-        self._embed([query])
-        item = self._item(video_id, query)
-        batch = to_device(collate([item]), self.device)
+        """Windows plus what a picture needs: the model's curves and the narratives' text."""
+        item = self._items([(video_id, query)])[0]
+        batch = self._batch([item])
         outputs = self.model(batch)
-        windows = batch_windows(self.model, batch, k=k, outputs=outputs)[0]
-        n = item["video"].shape[0]
-        probs = [torch.softmax(outputs[key][0, :n].float(), dim=0).cpu().numpy() for key in ("start_logits", "end_logits")]
-        keys = self._rows_by_video[video_id][0]["narrative_keys"] or []
+        pred = self.model.decode(outputs, batch, k)[0]
+        curves = self.model.curves(outputs, batch)[0]
+        keys = self.info.keys(self._rows_by_video[video_id][0], "narrative")
         narr = self.cache.priors("narrative", keys).to_pylist() if keys else []
         narr = sorted((r["t_start"], r["text"]) for r in narr if r["status"] == "ok")
-        return Prediction(video_id, query, windows, float(item["duration"]), probs[0], probs[1],
-                          [t for t, _ in narr], [s for _, s in narr])
+        extra = {key: value for key, value in pred.items() if key != "pred_relevant_windows"}
+        return Prediction(video_id, query, pred["pred_relevant_windows"], float(item["duration"]), curves,
+                          [t for t, _ in narr], [s for _, s in narr], extra)

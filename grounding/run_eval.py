@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from groundwork.atomic import atomic_write_text
+
 from grounding.checkpoint import data_sources, load_checkpoint
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
 from grounding.evaluation import evaluate_predictions
@@ -28,9 +30,8 @@ def ground_truth_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in rows)
+    """One JSON object per line, written atomically (``groundwork.atomic``)."""
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def evaluate_checkpoint(path: str | Path, split: str | None = None, out: Path | None = None,
@@ -44,10 +45,11 @@ def evaluate_checkpoint(path: str | Path, split: str | None = None, out: Path | 
     split = split or data["test_split"]
     src = data_sources(ckpt, manifest, features, cache_dir)
     info = read_manifest(src.manifest, src.cache_dir)
-    dataset = GroundingDataset(info, split, open_video_store(info, src.features, data["store"]), data["max_len"])
     device = pick_device(ckpt.config["device"])
     model = build_model(ckpt.config["model"]["name"], **ckpt.model_args).to(device)
     model.load_state_dict(ckpt.state_dict)
+    dataset = GroundingDataset(info, split, open_video_store(info, src.features, data["store"]), data["max_len"],
+                               fields=model.required_keys)
     with torch.no_grad():
         _, preds = evaluate(model, dataset, ckpt.config["optim"]["batch_size"], device, ckpt.config["topk"])
     out = out or ckpt.path.parent / f"preds_{split}.jsonl"

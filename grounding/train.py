@@ -24,15 +24,16 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
-from tqdm.auto import tqdm
 
 from grounding.checkpoint import load_checkpoint, load_training_state, save_checkpoint
-from grounding.data.collate import collate, to_device
 from grounding.config import TrainConfig, config_dict, run_dir
-from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
-from grounding.inference import batch_windows, prediction_rows
+from grounding.data.collate import collate, to_device
+from grounding.data.dataset import GroundingDataset, open_video_store, probe_dims, read_manifest
+from grounding.inference import predict_batch, prediction_rows
 from grounding.metrics.temporal import temporal_metrics
 from grounding.models import build_model
+from grounding.models.base import GroundingModel
+from groundwork.progress import progress as progress_bar
 
 
 @dataclass
@@ -59,7 +60,14 @@ def model_args(cfg: TrainConfig, video_dim: int, text_dim: int) -> dict[str, Any
     return {**cfg.model.validated().model_dump(mode="json"), "video_dim": video_dim, "text_dim": text_dim}
 
 
-def make_loader(dataset: GroundingDataset, cfg: TrainConfig, shuffle_seed: int | None) -> DataLoader:
+def make_loader(dataset: GroundingDataset, cfg: TrainConfig, shuffle_seed: int | None,
+                model: GroundingModel | None = None) -> DataLoader:
+    """Training batches: the model's own batch sampler when it has one (``batch_sampler`` hook),
+    else shuffled queries; ``shuffle_seed`` None gives the queries in order."""
+    batches = model.batch_sampler(dataset, cfg.optim.batch_size, shuffle_seed) if (
+        model is not None and shuffle_seed is not None) else None
+    if batches is not None:
+        return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=cfg.data.num_workers)
     sampler = (SequentialSampler(dataset) if shuffle_seed is None
                else RandomSampler(dataset, generator=torch.Generator().manual_seed(shuffle_seed)))
     return DataLoader(dataset, batch_size=cfg.optim.batch_size, sampler=sampler, collate_fn=collate,
@@ -85,8 +93,7 @@ def train_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.opt
     use_amp = cfg.amp and device.type == "cuda"
     sums: dict[str, float] = {}
     steps: list[float] = []
-    # disable=None: tqdm switches itself off when output is not a terminal
-    bar = tqdm(loader, desc=desc, leave=False, disable=None if progress else True)
+    bar = progress_bar(loader, desc=desc, enabled=progress, leave=False)
     for batch in bar:
         batch = to_device(batch, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -108,17 +115,16 @@ def train_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.opt
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, dataset: GroundingDataset, batch_size: int, device: torch.device,
+def evaluate(model: GroundingModel, dataset: GroundingDataset, batch_size: int, device: torch.device,
              k: int = 5, progress: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """R1/R5 at IoU 0.3/0.5/0.7 and mIoU on ``dataset``, plus the community-format predictions."""
+    """R1/R5 at IoU 0.3/0.5/0.7 and mIoU on ``dataset``, plus the community-format predictions
+    (the model's ``decode``, extra keys included)."""
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
     preds: list[dict[str, Any]] = []
     gts: list[list[tuple[float, float]]] = []
-    # disable=None: tqdm switches itself off when output is not a terminal
-    for batch in tqdm(loader, desc=f"eval {dataset.split}", leave=False, disable=None if progress else True):
-        windows = batch_windows(model, to_device(batch, device), k=k)
-        preds.extend(prediction_rows(batch, windows))
+    for batch in progress_bar(loader, desc=f"eval {dataset.split}", enabled=progress, leave=False):
+        preds.extend(prediction_rows(batch, predict_batch(model, to_device(batch, device), k=k)))
         gts.extend(batch["windows"])
     metrics = temporal_metrics([p["pred_relevant_windows"] for p in preds], gts)
     return metrics, preds
@@ -163,12 +169,15 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     cfg.data.features = [str(Path(f).resolve()) if ":" not in f else f for f in cfg.data.features]
     info = read_manifest(cfg.data.manifest, cfg.data.cache_dir)
     store = open_video_store(info, cfg.data.features, cfg.data.store)
-    train_set = GroundingDataset(info, cfg.data.train_split, store, cfg.data.max_len, targets=cfg.data.targets)
-    has_val = any(r["split"] == cfg.data.val_split for r in info.rows)
-    val_set = (GroundingDataset(info, cfg.data.val_split, store, cfg.data.max_len, targets=cfg.data.targets)
-               if has_val else None)
-    args = model_args(cfg, train_set[0]["video"].shape[1], train_set.text_dim)
+    args = model_args(cfg, *probe_dims(info, store, cfg.data.train_split))
     model = build_model(cfg.model.name, **args).to(device)
+    # The model decides what is loaded: its inputs everywhere, its loss fields for training only.
+    train_set = GroundingDataset(info, cfg.data.train_split, store, cfg.data.max_len,
+                                 targets=model.target_maker(cfg.data.targets),
+                                 fields=(*model.required_keys, *model.loss_keys))
+    has_val = any(r["split"] == cfg.data.val_split for r in info.rows)
+    val_set = (GroundingDataset(info, cfg.data.val_split, store, cfg.data.max_len, fields=model.required_keys)
+               if has_val else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     steps_per_epoch = -(-len(train_set) // cfg.optim.batch_size)
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch * cfg.optim.epochs)
@@ -188,7 +197,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     result = FitResult(out, best)
     for epoch in range(start_epoch, cfg.optim.epochs):
         t0 = time.perf_counter()
-        loader = make_loader(train_set, cfg, shuffle_seed=cfg.seed * 100_003 + epoch)
+        loader = make_loader(train_set, cfg, shuffle_seed=cfg.seed * 100_003 + epoch, model=model)
         stats = train_epoch(model, loader, optimizer, scheduler, cfg, device, f"epoch {epoch + 1}/{cfg.optim.epochs}", progress)
         step += len(stats["step_losses"])
         row: dict[str, Any] = {"epoch": epoch, "step": step, "seconds": time.perf_counter() - t0, **stats}

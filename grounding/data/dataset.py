@@ -1,35 +1,48 @@
 """The grounding dataset: one item per query of one split of a manifest, read from the cache.
 
-The manifest (``groundwork.cache.layout.MANIFEST_SCHEMA``) names every prior row a query needs;
-its table metadata says where the cache lives (``cache_dir``) and which text encoder embedded
-the text (``text_encoder``). Everything textual is loaded once, at construction (one read per
-prior kind, one read of text features); only video features are read per item, from a store
-(``grounding.data.features``). Prior rows whose status is not ``ok`` are skipped and counted in
-``GroundingDataset.skipped``.
+The manifest (``groundwork.cache.manifest``) names every prior row a query needs; its table
+metadata says where the cache lives (``cache_dir``) and which text encoder embedded the text
+(``text_encoder``). Only the batch fields asked for are loaded (``fields``: a model's
+``required_keys``, plus its ``loss_keys`` when training; ``grounding.data.fields`` declares them):
+everything textual once, at construction (one read per prior kind, one read of text features);
+video features per item, from a store (``grounding.data.features``). Prior rows whose status is
+not ``ok`` are skipped and counted in ``GroundingDataset.skipped``.
 
-An item is a dict of numpy arrays (shapes per query, unpadded); ``collate`` pads a list of them
-into the batch contract of ``grounding.models`` (see ``docs`` in ``collate``).
+An item is a dict of numpy arrays (shapes per query, unpadded) plus the plain ``META_KEYS``;
+video-level fields are built once per video and shared by its queries, query-level fields per
+query (``item(row)`` = ``video_fields(video)`` + ``query_fields(row)``; ``Predictor`` builds a
+new query's item the same way). ``collate`` pads a list of items into a batch.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from grounding.data.align import align_narratives
 from grounding.data.collate import collate
 from grounding.data.features import FeatureStore, open_stores, pad_to_length, pool_to_length
-from grounding.data.targets import TargetConfig, make_targets
+from grounding.data.fields import FIELDS, BatchField, fields_for
+from grounding.data.targets import SpanTargets, TargetConfig
 from grounding.data.textbank import TextBank
 from groundwork.cache.manifest import ManifestInfo, read_manifest
 from groundwork.cache.store import CacheStore
+from groundwork.errors import InputError
 
-__all__ = ["GroundingDataset", "ManifestInfo", "align_narratives", "collate", "open_video_store", "read_manifest"]
+__all__ = ["GroundingDataset", "ManifestInfo", "TargetMaker", "align_narratives", "collate", "open_video_store",
+           "read_manifest"]
+
+
+class TargetMaker(Protocol):
+    """A model's training targets for one query (``GroundingModel.target_maker``)."""
+
+    keys: tuple[str, ...]  # the label fields it fills
+
+    def __call__(self, windows: list[tuple[float, float]], duration: float, length: int) -> dict[str, np.ndarray]: ...
 
 
 def open_video_store(info: ManifestInfo, features: list[str] | None = None, layout: str = "auto") -> FeatureStore:
@@ -39,7 +52,7 @@ def open_video_store(info: ManifestInfo, features: list[str] | None = None, layo
         return open_stores(features, layout)
     if not info.visual_features:
         msg = f"manifest {info.path} names no visual_features: pass --features DIR"
-        raise ValueError(msg)
+        raise InputError(msg)
     return open_stores([CacheStore(info.cache_dir).visual_dir(info.visual_features)], "npz")
 
 
@@ -50,37 +63,74 @@ def _prior_rows(cache: CacheStore, kind: str, keys: set[str]) -> dict[str, dict[
     return {r["key"]: r for r in table.to_pylist()}
 
 
-class GroundingDataset:
-    """Queries of ``split`` with their video features, text features, priors and targets."""
+def probe_dims(info: ManifestInfo, store: FeatureStore, split: str | None = None) -> tuple[int, int]:
+    """(video feature width, text feature width) of a manifest's data, from one video and one
+    query text, before any dataset is built (a model is built first; its fields decide what the
+    datasets load)."""
+    rows = [r for r in info.rows if split is None or r["split"] == split] or info.rows
+    if not rows:
+        msg = f"manifest {info.path} has no queries"
+        raise InputError(msg)
+    video_dim = store.dim or int(store.load(rows[0]["video_id"]).shape[1])
+    table = CacheStore(info.cache_dir).text_features(info.text_encoder, [rows[0]["query_sha256"]])
+    if table.num_rows == 0:
+        msg = (f"manifest {info.path}: query {rows[0]['query_id']!r} has no cached text features for encoder "
+               f"'{info.text_encoder}' (run `priors run` to embed it)")
+        raise InputError(msg)
+    return video_dim, int(table.column("dim")[0].as_py())
 
-    def __init__(self, manifest: str | Path | ManifestInfo, split: str, store: FeatureStore,
+
+def default_fields() -> list[str]:
+    """Every input field (no labels): what a dataset built without ``fields`` loads."""
+    return [spec.name for spec in FIELDS.values() if not spec.is_label]
+
+
+class GroundingDataset:
+    """Queries of ``split`` with the batch fields asked for (default: every input field) and,
+    when ``targets`` is given (or left at its default) and a query has windows, its labels."""
+
+    def __init__(self, manifest: str | Path | ManifestInfo, split: str | None, store: FeatureStore,
                  max_len: int = 128, cache_dir: str | Path | None = None,
-                 targets: TargetConfig | None = None) -> None:
+                 targets: TargetMaker | TargetConfig | None = None, fields: Iterable[str] | None = None,
+                 videos: Iterable[str] | None = None) -> None:
+        """``split`` None takes every split; ``videos`` keeps only the queries of those videos
+        (``Predictor`` loads just the videos it is asked about)."""
         info = manifest if isinstance(manifest, ManifestInfo) else read_manifest(manifest, cache_dir)
         self.info, self.split, self.store, self.max_len = info, split, store, max_len
-        self.targets = targets or TargetConfig()
-        self.rows = [r for r in info.rows if r["split"] == split]
-        if not self.rows:
-            splits = sorted({r["split"] for r in info.rows})
-            msg = f"manifest {info.path}: no queries in split '{split}'; splits: {', '.join(splits)}"
-            raise ValueError(msg)
+        self.targets: TargetMaker | None = SpanTargets(targets) if isinstance(targets, TargetConfig) or (
+            targets is None and fields is None) else targets
+        wanted = list(default_fields() if fields is None else fields)
+        specs = fields_for(wanted)
+        self.fields = [s for s in specs if not s.is_label]
+        keep = None if videos is None else set(videos)
+        self.rows = [r for r in info.rows if (split is None or r["split"] == split)
+                     and (keep is None or r["video_id"] in keep)]
+        if not self.rows and keep is None:
+            msg = f"manifest {info.path}: no queries in split '{split}'; splits: {', '.join(info.splits())}"
+            raise InputError(msg)
         self.skipped: Counter[str] = Counter()
         cache = CacheStore(info.cache_dir)
-        self.priors = {kind: _prior_rows(cache, kind, {k for r in self.rows for k in r[f"{kind}_keys"] or []})
-                       for kind in ("narrative", "clip_caption", "event")}
-        sha_by_qid = {r["query_id"]: r["query_sha256"] for r in info.rows}
-        shas = {r["query_sha256"] for r in self.rows}
-        shas |= {sha_by_qid[q] for r in self.rows for q in r["context_query_ids"] or [] if q in sha_by_qid}
+        kinds = {s.source for s in self.fields if s.source not in ("features", "query", "context", "manifest")}
+        self.priors = {kind: _prior_rows(cache, kind, {k for r in self.rows for k in info.keys(r, kind)})
+                       for kind in sorted(kinds)}
+        self.sha_by_qid = {r["query_id"]: r["query_sha256"] for r in info.rows}
+        self.rows_by_video: dict[str, list[dict[str, Any]]] = {}
+        for r in info.rows:
+            self.rows_by_video.setdefault(r["video_id"], []).append(r)
+        sources = {s.source for s in self.fields}
+        shas = {r["query_sha256"] for r in self.rows} if "query" in sources else set()
+        if "context" in sources:
+            shas |= {self.sha_by_qid[q] for r in self.rows for q in r["context_query_ids"] or [] if q in self.sha_by_qid}
         shas |= {p["text_sha256"] for rows in self.priors.values() for p in rows.values() if p["status"] == "ok"}
         self.text = TextBank.from_table(cache.text_features(info.text_encoder, shas), info.text_encoder,
                                         str(cache.text_dir(info.text_encoder)))
-        self.sha_by_qid = sha_by_qid
-        self._spans = {kind: {} for kind in self.priors}  # video_id -> (starts, ends, rows) per kind
+        self._spans: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {k: {} for k in self.priors}
+        self.extra_text: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # sha -> (sentence, tokens) not in the cache
         missing = shas - set(self.text.index)
         if missing:
             msg = (f"manifest {info.path}: {len(missing)} texts have no cached features for encoder "
                    f"'{info.text_encoder}' under {cache.text_dir(info.text_encoder)} (run `priors run` to embed them)")
-            raise ValueError(msg)
+            raise InputError(msg)
 
     @property
     def text_dim(self) -> int:
@@ -89,9 +139,11 @@ class GroundingDataset:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def _prior_vectors(self, kind: str, keys: list[str], video_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(starts, ends, sentence rows) of the ok priors of one video, sorted by start time."""
-        cached = self._spans[kind].get(video_id)
+    def _prior_vectors(self, kind: str, keys: list[str], owner: str, ordered: bool = True
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, ends, text-bank rows) of the ok priors among ``keys`` (sorted by start time when
+        ``ordered``), cached per ``owner`` (a video id, or a query id for query-level kinds)."""
+        cached = self._spans[kind].get(owner)
         if cached is not None:
             return cached
         rows = []
@@ -103,42 +155,82 @@ class GroundingDataset:
                 self.skipped[f"{kind}_{prior['status']}"] += 1
             else:
                 rows.append((prior["t_start"], prior["t_end"], self.text.row(prior["text_sha256"], f"{kind} {key}")))
-        rows.sort()
+        if ordered:
+            rows.sort()
         arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
         out = (arr[:, 0], arr[:, 1], arr[:, 2].astype(np.int64))
-        self._spans[kind][video_id] = out
+        self._spans[kind][owner] = out
         return out
 
     def video_features(self, video_id: str) -> np.ndarray:
         """(L, D) features of one video, max-pooled to at most ``max_len`` snippets."""
         return pool_to_length(self.store.load(video_id), self.max_len)
 
+    def n_snippets(self, video_id: str) -> int:
+        return self.video_features(video_id).shape[0]
+
+    # -- fields ------------------------------------------------------------------------------
+    def _prior_field(self, spec: BatchField, row: dict[str, Any], n: int) -> dict[str, np.ndarray]:
+        owner = row["video_id"] if spec.level == "video" else row["query_id"]
+        starts, ends, rows = self._prior_vectors(spec.source, self.info.keys(row, spec.source), owner, spec.ordered)
+        vectors = self.text.sentences[rows].reshape(-1, self.text.dim)
+        if spec.layout == "snippets":
+            aligned, mask = align_narratives(starts, vectors, n, float(row["duration"]))  # Eq. (3)
+            return {spec.name: aligned, **({spec.mask: mask} if spec.mask else {})}
+        out = {spec.name: vectors}
+        if spec.spans:
+            out[spec.spans] = np.stack([starts, ends], axis=1).astype(np.float32)
+        return out
+
+    def _field(self, spec: BatchField, row: dict[str, Any], n: int, video: np.ndarray | None) -> dict[str, Any]:
+        if spec.source == "features":
+            return {spec.name: video}
+        if spec.source == "manifest":
+            return {spec.name: float(row[spec.name])}
+        if spec.source == "query":
+            extra = self.extra_text.get(row["query_sha256"])
+            if extra is not None:  # a new query text, embedded at inference (grounding.predict)
+                return {spec.name: extra[1] if spec.layout == "tokens" else extra[0]}
+            what = f"query {row['query_id']}"
+            vec = self.text.token_vectors if spec.layout == "tokens" else self.text.sentence
+            return {spec.name: vec(row["query_sha256"], what)}
+        if spec.source == "context":
+            shas = [self.sha_by_qid[q] for q in row["context_query_ids"] or [] if q in self.sha_by_qid]
+            return {spec.name: self.text.sentences[[self.text.index[s] for s in shas]].reshape(-1, self.text.dim)}
+        return self._prior_field(spec, row, n)
+
+    def video_fields(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The video-level fields of ``row``'s video (the same for all its queries)."""
+        video = self.video_features(row["video_id"])
+        out: dict[str, Any] = {}
+        for spec in self.fields:
+            if spec.level == "video":
+                out |= self._field(spec, row, video.shape[0], video)
+        return out
+
+    def query_fields(self, row: dict[str, Any], n: int) -> dict[str, Any]:
+        """The query-level fields of one manifest row (``n``: its video's snippet count)."""
+        out: dict[str, Any] = {}
+        for spec in self.fields:
+            if spec.level == "query":
+                out |= self._field(spec, row, n, None)
+        return out
+
+    def labels(self, row: dict[str, Any], n: int) -> dict[str, np.ndarray]:
+        """The row's training targets; none for an unlabelled query or without a target maker."""
+        if self.targets is None or not row["windows"]:
+            return {}
+        return self.targets([tuple(w) for w in row["windows"]], float(row["duration"]), n)
+
+    def item(self, row: dict[str, Any]) -> dict[str, Any]:
+        video = self.video_fields(row)
+        n = self.n_snippets(row["video_id"]) if "video" not in video else video["video"].shape[0]
+        meta = {"query_id": row["query_id"], "video_id": row["video_id"], "query": row["query"],
+                "windows": [tuple(w) for w in row["windows"]], "duration": float(row["duration"])}
+        return {**meta, **video, **self.query_fields(row, n), **self.labels(row, n)}
+
     def __getitem__(self, i: int) -> dict[str, Any]:
-        row = self.rows[i]
-        vid, duration = row["video_id"], float(row["duration"])
-        video = self.video_features(vid)
-        n = video.shape[0]
-        t_start, _, rows = self._prior_vectors("narrative", row["narrative_keys"] or [], vid)
-        narratives, narrative_mask = align_narratives(t_start, self.text.sentences[rows], n, duration)
-        item: dict[str, Any] = {
-            "query_id": row["query_id"], "video_id": vid, "query": row["query"],
-            "windows": [tuple(w) for w in row["windows"]],
-            "video": video, "duration": duration,
-            "query_tokens": self.text.token_vectors(row["query_sha256"], f"query {row['query_id']}"),
-            "query_sentence": self.text.sentence(row["query_sha256"], f"query {row['query_id']}"),
-            "narratives": narratives, "narrative_mask": narrative_mask,
-        }
-        for kind, name in (("clip_caption", "clip_captions"), ("event", "events")):
-            s, e, r = self._prior_vectors(kind, row[f"{kind}_keys"] or [], vid)
-            item[name] = self.text.sentences[r]
-            item[f"{name[:-1]}_spans"] = np.stack([s, e], axis=1).astype(np.float32)
-        context = [self.sha_by_qid[q] for q in row["context_query_ids"] or [] if q in self.sha_by_qid]
-        item["context"] = self.text.sentences[[self.text.index[s] for s in context]].reshape(-1, self.text.dim)
-        if item["windows"]:
-            item.update(make_targets(item["windows"], duration, n, self.targets))
-        else:  # unlabelled split (e.g. QVHighlights test): predictions only
-            item.update({k: np.zeros(n, np.float32) for k in ("start_label", "end_label", "highlight_label")})
-        return item
+        return self.item(self.rows[i])
 
     def padded_video(self, video_id: str) -> tuple[np.ndarray, np.ndarray]:
         """Video features padded to ``max_len`` with their mask (for fixed-size consumers)."""

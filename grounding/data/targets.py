@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -101,3 +102,15 @@ def make_targets(
         ws, we = snippet_span(tuple(w), duration, length)
         highlight[ws : we + 1] = 1.0
     return {"start_label": start_label, "end_label": end_label, "highlight_label": highlight}
+
+
+@dataclass(frozen=True)
+class SpanTargets:
+    """The target maker of span models (``GroundingModel.target_maker``): ``make_targets`` with
+    one ``TargetConfig``. Picklable, so DataLoader workers can hold it."""
+
+    config: TargetConfig = field(default_factory=TargetConfig)
+    keys: tuple[str, ...] = ("start_label", "end_label", "highlight_label")
+
+    def __call__(self, windows: Sequence[tuple[float, float]], duration: float, length: int) -> dict[str, np.ndarray]:
+        return make_targets(windows, duration, length, self.config)

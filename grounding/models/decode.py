@@ -49,3 +49,18 @@ def topk_spans(
     filler = top < 0
     spans = torch.where(filler.unsqueeze(-1), spans[:, :1].expand_as(spans), spans)
     return spans, top.clamp(min=0.0)
+
+
+def span_windows(start_logits: Tensor, end_logits: Tensor, mask: Tensor, duration: Tensor,
+                 k: int = 5) -> list[list[list[float]]]:
+    """Top-``k`` ``[start, end, score]`` windows in seconds per row, best first. Snippet ``i`` of a
+    video with ``n`` valid snippets covers ``[i, i + 1) * duration / n``, so the span ``(s, e)``
+    (inclusive) is the window ``[s * d / n, (e + 1) * d / n]``, its end capped at the duration."""
+    spans, scores = topk_spans(start_logits.float(), end_logits.float(), mask, k=k)
+    n = mask.sum(dim=1).clamp(min=1).to(torch.float64)
+    duration = duration.to(spans.device, torch.float64)
+    step = duration / n.to(spans.device)
+    start = spans[..., 0].to(torch.float64) * step[:, None]
+    end = torch.minimum((spans[..., 1].to(torch.float64) + 1.0) * step[:, None], duration[:, None])
+    rows = torch.stack([start, end, scores.to(torch.float64)], dim=-1).cpu().tolist()
+    return [[[round(s, 4), round(e, 4), round(p, 6)] for s, e, p in q] for q in rows]

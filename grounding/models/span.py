@@ -16,17 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from typing import Any
+
+import numpy as np
+import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from grounding.layers import AttnBlock, FeatureEncoder, GuidedConv, SpanPredictor
 from grounding.losses import grounding_loss
+from grounding.data.collate import per_query
+from grounding.layers.masking import masked_softmax
 from grounding.models.base import GroundingModel, ModelConfig, register_model
+from grounding.models.decode import span_windows
 
 
 class SpanConfig(ModelConfig):
-    video_dim: int = Field(1024, gt=0, description="input video feature size Dv")
-    text_dim: int = Field(384, gt=0, description="input text feature size Dt (query words, narratives)")
     hidden: int = Field(128, gt=0, description="hidden size of every layer (TEA: 128)")
     heads: int = Field(8, gt=0, description="attention heads of Eq. (6) (TEA: 8)")
     dropout: float = Field(0.2, ge=0.0, lt=1.0, description="dropout rate (TEA: 0.2)")
@@ -46,12 +51,6 @@ class SpanConfig(ModelConfig):
         return self
 
 
-def per_query(x: Tensor, batch: dict[str, Tensor]) -> Tensor:
-    """A video-level tensor (U, ...) as one row per query (B, ...) when the batch shares videos."""
-    index = batch.get("video_index")
-    return x if index is None else x.index_select(0, index)
-
-
 def _or(given: nn.Module | None, default: Callable[[], nn.Module]) -> nn.Module:
     return given if given is not None else default()
 
@@ -59,6 +58,7 @@ def _or(given: nn.Module | None, default: Callable[[], nn.Module]) -> nn.Module:
 @register_model("span", SpanConfig)
 class SpanModel(GroundingModel):
     config: SpanConfig
+    shares_videos = True
 
     def __init__(
         self,
@@ -116,3 +116,19 @@ class SpanModel(GroundingModel):
 
     def loss(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
         return grounding_loss(outputs, batch, self.config.highlight_weight, self.highlight_keys)  # Eq. (17)
+
+    def decode(self, outputs: dict[str, Tensor], batch: dict[str, Any], k: int = 5) -> list[dict[str, Any]]:
+        """The ``k`` best spans under p_s[i] p_e[j], i <= j (``grounding.models.decode``)."""
+        mask = per_query(batch["video_mask"], batch)
+        windows = span_windows(outputs["start_logits"], outputs["end_logits"], mask, batch["duration"], k)
+        return [{"pred_relevant_windows": w} for w in windows]
+
+    def curves(self, outputs: dict[str, Tensor], batch: dict[str, Any]) -> list[dict[str, np.ndarray]]:
+        """Start / end probabilities (and the foreground gate h) over each query's snippets."""
+        mask = per_query(batch["video_mask"], batch)
+        named = {"start": masked_softmax(outputs["start_logits"].float(), mask),
+                 "end": masked_softmax(outputs["end_logits"].float(), mask)}
+        if self.config.use_highlight:
+            named["foreground"] = torch.sigmoid(outputs["highlight_logits"].float())
+        lengths = mask.sum(dim=1).tolist()
+        return [{name: v[i, :n].detach().cpu().numpy() for name, v in named.items()} for i, n in enumerate(lengths)]

@@ -27,7 +27,8 @@ from torch import Tensor, nn
 
 from grounding.layers import MLP, AttentionUnit, AttnBlock, FeatureEncoder, SpanPredictor, mask_logits, zero_padded
 from grounding.models.base import register_model
-from grounding.models.span import SpanConfig, SpanModel, per_query
+from grounding.data.collate import per_query
+from grounding.models.span import SpanConfig, SpanModel
 
 
 class TeaConfig(SpanConfig):

@@ -83,8 +83,8 @@ def test_plot_writes_a_png(run, tmp_path: Path) -> None:  # noqa: ANN001
 
     _, path = run
     pred = Predictor.from_checkpoint(path).explain("vid00", "person does thing 0 in vid00", k=3)
-    assert len(pred.start_probs) == len(pred.end_probs) and pred.narrative_texts
-    assert np.isclose(pred.start_probs.sum(), 1.0, atol=1e-4)
+    assert len(pred.curves["start"]) == len(pred.curves["end"]) and pred.narrative_texts
+    assert np.isclose(pred.curves["start"].sum(), 1.0, atol=1e-4)
     out = plot_prediction(pred, tmp_path, ground_truth=[[1.0, 4.0]])
     assert out.suffix == ".png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
 
@@ -146,3 +146,4 @@ def test_a_run_copied_to_another_machine_names_the_missing_path_and_takes_overri
     original = evaluate_checkpoint(path, "test", tmp_path / "a.jsonl")
     copied = evaluate_checkpoint(moved, "test", tmp_path / "b.jsonl", **overrides)
     assert copied["metrics"] == original["metrics"]
+

@@ -49,3 +49,65 @@ def make_batch(lengths: list[int] | None = None, q_lengths: list[int] | None = N
 
 def tiny_config(**overrides: object) -> dict[str, object]:
     return {"video_dim": DV, "text_dim": DT, "hidden": 16, "heads": 4, **overrides}
+
+
+# -- batches made the way training makes them: items -> the model's targets -> collate ----------
+
+def make_items(lengths: list[int] | None = None, q_lengths: list[int] | None = None, seed: int = 0,
+               videos: list[int] | None = None) -> list[dict]:
+    """Dataset-like items with every input field of ``grounding.data.fields`` (random values, one
+    window each, durations of one second per snippet). ``videos[i]`` makes item i share the video
+    (and video-level fields) of that index."""
+    import numpy as np
+
+    from grounding.data.fields import FIELDS
+
+    rng = np.random.default_rng(seed)
+    lengths = lengths or [8, 5]
+    q_lengths = q_lengths or [4, 3]
+    items = []
+    for i, (n, lq) in enumerate(zip(lengths, q_lengths, strict=True)):
+        s = int(rng.integers(0, n))
+        e = int(rng.integers(s, n))
+        item = {"query_id": f"q{i}", "video_id": f"v{i}", "query": f"query {i}", "windows": [(float(s), float(e + 1))],
+                "duration": float(n)}
+        for spec in FIELDS.values():
+            if spec.is_label or spec.name in item:
+                continue
+            width = DV if spec.source == "features" else DT
+            rows = {"snippets": n, "tokens": lq, "set": 2 + i % 2}.get(spec.layout)
+            item[spec.name] = (rng.normal(size=(rows, width)) if rows is not None else rng.normal(size=width)).astype(np.float32)
+            if spec.mask and spec.mask_kind == "item":
+                item[spec.mask] = rng.random(n) > 0.2
+            if spec.spans:
+                starts = np.sort(rng.uniform(0, n - 1, size=rows))
+                item[spec.spans] = np.stack([starts, np.minimum(starts + 1.5, n)], axis=1).astype(np.float32)
+        items.append(item)
+    for i, j in enumerate(videos or []):
+        if j != i:
+            for spec in FIELDS.values():
+                if spec.level == "video":
+                    for key in spec.keys():
+                        if key in items[j]:
+                            items[i][key] = items[j][key]
+            items[i]["video_id"], items[i]["duration"] = items[j]["video_id"], items[j]["duration"]
+    return items
+
+
+def model_batch(model, items: list[dict], labels: bool = True, share_videos: bool = False) -> dict:  # noqa: ANN001
+    """``collate`` of ``items`` with the model's own labels (``target_maker``) added."""
+    from grounding.data.collate import collate
+    from grounding.data.targets import TargetConfig
+
+    maker = model.target_maker(TargetConfig())
+    if labels and maker is not None:
+        items = [{**it, **maker(it["windows"], it["duration"], len(it["video"]))} for it in items]
+    return collate(items, share_videos=share_videos)
+
+
+def tiny_model_config(name: str, **overrides: object) -> dict[str, object]:
+    """``tiny_config`` restricted to the fields the model's config has."""
+    from grounding.models import MODELS
+
+    fields = MODELS.get(name).config_cls.model_fields
+    return {k: v for k, v in tiny_config(**overrides).items() if k in fields}

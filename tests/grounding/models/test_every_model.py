@@ -1,83 +1,102 @@
-"""Every registered model (future ones included) and every TEA switch: forward, backward, no
-NaN, every parameter reached by the gradient, padding invariance, decode never picks padding."""
+"""Every registered model (future ones included) and every ablation switch, whatever its head:
+forward and backward with no NaN, the loss reaches every parameter, outputs decode to windows in
+seconds inside the video, and padding does not change a query's predictions. Batches come from
+the real ``collate`` with each model's own targets (``target_maker``)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from grounding.data.fields import FIELDS
 from grounding.models import MODELS, build_model
-from grounding.models.decode import topk_spans
-from tests.grounding.models.batches import make_batch, tiny_config
+from tests.grounding.models.batches import make_items, model_batch, tiny_model_config
 
-TEA_VARIANTS = {
-    "tea-concat_mlp": {"merge": "concat_mlp"},
-    "tea-add": {"merge": "add"},
-    "tea-attention": {"merge": "attention"},
-    "tea-vn-only": {"use_paragraph_query": False},
-    "tea-pq-only": {"use_narrative_merge": False},
-    "tea-baseline": {"use_narrative_merge": False, "use_paragraph_query": False},
-    "tea-alpha0": {"alpha": 0.0},
-    "tea-no-guided-no-highlight": {"use_guided_conv": False, "use_highlight": False},
+VARIANTS = {
+    "tea-concat_mlp": ("tea", {"merge": "concat_mlp"}),
+    "tea-add": ("tea", {"merge": "add"}),
+    "tea-attention": ("tea", {"merge": "attention"}),
+    "tea-vn-only": ("tea", {"use_paragraph_query": False}),
+    "tea-pq-only": ("tea", {"use_narrative_merge": False}),
+    "tea-baseline": ("tea", {"use_narrative_merge": False, "use_paragraph_query": False}),
+    "tea-alpha0": ("tea", {"alpha": 0.0}),
+    "tea-no-guided-no-highlight": ("tea", {"use_guided_conv": False, "use_highlight": False}),
 }
-CASES = [(name, {}) for name in MODELS.names()] + [("tea", cfg) for cfg in TEA_VARIANTS.values()]
-IDS = MODELS.names() + list(TEA_VARIANTS)
+TRAINABLE = [n for n in MODELS.names() if MODELS.get(n).trainable]
+CASES = [(name, {}) for name in TRAINABLE] + list(VARIANTS.values())
+IDS = TRAINABLE + list(VARIANTS)
+# parameters a variant legitimately leaves without gradient (its branch's main output has weight 0)
+UNREACHED = {"tea-alpha0": "paragraph_"}
+
+
+def _model(name: str, overrides: dict) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(name, **tiny_model_config(name, **overrides))
 
 
 @pytest.mark.parametrize(("name", "overrides"), CASES, ids=IDS)
-def test_forward_backward_no_nan(name: str, overrides: dict) -> None:
-    torch.manual_seed(0)
-    model = build_model(name, **tiny_config(**overrides))
-    batch = make_batch()
+def test_forward_backward_reaches_every_parameter(name: str, overrides: dict, request: pytest.FixtureRequest) -> None:
+    model = _model(name, overrides).train()
+    batch = model_batch(model, make_items(lengths=[8, 5, 7], q_lengths=[4, 3, 2]))
     out = model(batch)
-    b, length = batch["video_mask"].shape
-    for key in ("start_logits", "end_logits", "highlight_logits"):
-        assert out[key].shape == (b, length), key
-        assert torch.isfinite(out[key]).all(), key
-        assert (out[key][~batch["video_mask"]] <= -1e3).all(), f"{key} not masked at padding"
+    for key, value in out.items():
+        if torch.is_tensor(value) and value.is_floating_point():
+            assert torch.isfinite(value).all(), key
     loss = model.loss(out, batch)
-    assert {"total", "vmr", "highlight"} <= set(loss)
-    assert torch.isfinite(loss["total"]) and loss["total"] > 0
+    assert "total" in loss and torch.isfinite(loss["total"]) and loss["total"] > 0
     loss["total"].backward()
+    skip = UNREACHED.get(request.node.callspec.id)
     unused = []
     for pname, p in model.named_parameters():
         assert p.grad is None or torch.isfinite(p.grad).all(), pname
-        if p.grad is None:
+        if p.grad is None and not (skip and pname.startswith(skip)):
             unused.append(pname)
-    if overrides.get("alpha") == 0.0:  # the paragraph branch only learns through its highlight head
-        unused = [u for u in unused if not u.startswith("paragraph_")]
     assert not unused, f"parameters the loss never reaches: {unused}"
 
 
 @pytest.mark.parametrize(("name", "overrides"), CASES, ids=IDS)
-def test_padding_does_not_change_valid_outputs(name: str, overrides: dict) -> None:
-    torch.manual_seed(0)
-    model = build_model(name, **tiny_config(**overrides)).eval()
-    short = make_batch(lengths=[6], q_lengths=[3], seed=3)
-    long = make_batch(lengths=[6, 9], q_lengths=[3, 5], seed=4)  # row 0 reused with padding
-    for key, value in short.items():
-        if value.dim() >= 2 and key.endswith(("video", "narratives", "query_tokens", "_mask", "_label")):
-            sl = tuple(slice(0, n) for n in value.shape[1:])
-            padded = long[key][:1].clone()
-            if padded.dtype == torch.bool:
-                padded[:] = False
-            else:
-                padded[:] = 1e3  # garbage in the padding
-            padded[(slice(None), *sl)] = value
-            long[key] = torch.cat([padded, long[key][1:]])
+def test_outputs_decode_to_windows_in_seconds(name: str, overrides: dict) -> None:
+    model = _model(name, overrides).eval()
+    items = make_items(lengths=[8, 5, 7], q_lengths=[4, 3, 2], seed=1)
+    batch = model_batch(model, items, labels=False)
     with torch.no_grad():
-        a, b = model(short), model(long)
-    for key in ("start_logits", "end_logits", "highlight_logits"):
-        torch.testing.assert_close(b[key][0, :6], a[key][0], rtol=1e-4, atol=1e-4, msg=key)
-    spans, _ = topk_spans(b["start_logits"], b["end_logits"], long["video_mask"], k=10)
-    assert (spans[0] < 6).all(), "a padded snippet won in decoding"
+        decoded = model.predict(batch, k=5)
+    assert len(decoded) == len(items)
+    for pred, item in zip(decoded, items, strict=True):
+        windows = pred["pred_relevant_windows"]
+        assert 1 <= len(windows) <= 5
+        for s, e, _ in windows:
+            assert 0.0 <= s <= e <= item["duration"] + 1e-6
+        scores = [w[2] for w in windows]
+        assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize(("name", "overrides"), CASES, ids=IDS)
+def test_padding_does_not_change_predictions(name: str, overrides: dict) -> None:
+    model = _model(name, overrides).eval()
+    short = make_items(lengths=[6], q_lengths=[3], seed=3)
+    long = short + make_items(lengths=[9], q_lengths=[5], seed=4)
+    long[1]["video_id"] = "other"
+    a, b = model_batch(model, short, labels=False), model_batch(model, long, labels=False)
+    for spec in FIELDS.values():  # garbage, not zeros, in row 0's padding
+        if spec.name in b and spec.mask and spec.mask_kind == "padding" and b[spec.name].is_floating_point():
+            b[spec.name][0][~b[spec.mask][0]] = 1e3
+    with torch.no_grad():
+        pa_, pb = model.predict(a, k=10), model.predict(b, k=10)
+        ca, cb = model.curves(model(a), a), model.curves(model(b), b)
+    torch.testing.assert_close(torch.tensor(pb[0]["pred_relevant_windows"]),
+                               torch.tensor(pa_[0]["pred_relevant_windows"]), rtol=1e-4, atol=1e-4)
+    assert set(ca[0]) == set(cb[0])
+    for key in ca[0]:
+        torch.testing.assert_close(torch.as_tensor(cb[0][key]), torch.as_tensor(ca[0][key]), rtol=1e-4, atol=1e-4)
 
 
 def test_missing_batch_keys_are_named() -> None:
-    model = build_model("tea", **tiny_config())
-    batch = make_batch()
+    model = build_model("tea", **tiny_model_config("tea"))
+    batch = model_batch(model, make_items())
     del batch["narratives"]
     with pytest.raises(ValueError, match="narratives"):
         model(batch)
-    baseline = build_model("tea", **tiny_config(use_narrative_merge=False, use_paragraph_query=False))
+    baseline = build_model("tea", **tiny_model_config("tea", use_narrative_merge=False, use_paragraph_query=False))
+    assert "narratives" not in baseline.required_keys
     assert torch.isfinite(baseline(batch)["start_logits"]).all()  # needs no narratives

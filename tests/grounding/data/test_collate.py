@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from grounding.data.collate import collate
-from grounding.inference import batch_windows, collate_by_video
+from grounding.data.collate import collate_by_video
+from grounding.inference import batch_windows
 from grounding.models import build_model
 
 
@@ -38,3 +39,29 @@ def test_collate_by_video_matches_collate(name: str) -> None:
     for key in ref:
         torch.testing.assert_close(ours[key], ref[key], rtol=1e-5, atol=1e-5)
     assert batch_windows(model, grouped) == batch_windows(model, collate(items))
+
+
+def test_query_level_fields_stay_per_query_when_videos_are_shared() -> None:
+    """Regression: the video-sharing collate used to take every array but the query words from
+    the first query of each video, so a query-level field (``context``: the other queries of the
+    video) was the first query's for all of them."""
+    rng = np.random.default_rng(1)
+    items = _items(rng)
+    for j, it in enumerate(items):
+        it["context"] = np.full((1 + j % 2, 6), float(j), np.float32)  # differs per query, not per video
+    batch = collate(items, share_videos=True)
+    assert batch["video"].shape[0] == 3 and batch["context"].shape[0] == len(items)
+    for j, it in enumerate(items):
+        n = len(it["context"])
+        torch.testing.assert_close(batch["context"][j, :n], torch.from_numpy(it["context"]))
+        assert batch["context_mask"][j].sum() == n
+    torch.testing.assert_close(batch["context"], collate(items)["context"])
+
+
+def test_labels_are_optional() -> None:
+    items = _items(np.random.default_rng(2))
+    for it in items:
+        for key in ("start_label", "end_label", "highlight_label"):
+            del it[key]
+    batch = collate(items, share_videos=True)
+    assert "start_label" not in batch and batch["query_tokens"].shape[0] == len(items)
