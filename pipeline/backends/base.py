@@ -1,8 +1,8 @@
 """The backend interface: generate text for a batch of {images, prompt} requests.
 
-A backend is chosen by name from BACKENDS (``transformers`` now; ``vllm`` and ``openai`` next).
-A failed request is a result with ``status="error"``, never an exception, unless the engine
-itself is dead (then raise: that is fatal for the run)."""
+A backend is chosen by name from BACKENDS (``transformers``, ``vllm``, ``openai``; the demo's
+pixel-reading stand-in ``shapes``). A failed request is a result with ``status="error"``, never
+an exception, unless the engine itself is dead (then raise: that is fatal for the run)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ class SamplingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    temperature: float = Field(0.0, ge=0.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    max_new_tokens: int = Field(96, ge=1)
-    seed: int = 0
+    temperature: float = Field(0.0, ge=0.0, description="0 = greedy")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="nucleus sampling mass (with temperature > 0)")
+    max_new_tokens: int = Field(96, ge=1, description="longest answer, in tokens")
+    seed: int = Field(0, description="sampling seed")
 
 
 @dataclass
@@ -48,14 +48,29 @@ class GenerationResult:
     token_ids: list[int] = field(default_factory=list)
 
 
+def error_result(request: GenerationRequest, exc: BaseException, note: str = "") -> GenerationResult:
+    """The error result of one request: the exception's class and message (plus ``note``)."""
+    return GenerationResult(key=request.key, text="", status="error", error_type=type(exc).__name__,
+                            error=f"{exc}{note}")
+
+
 class Backend(ABC):
-    """Loads a model once (``setup``) and generates for batches of requests."""
+    """Loads a model once (``setup``) and generates for batches of requests.
+
+    ``generate`` is the one skeleton every backend shares: each request is prepared (``prepare``:
+    the family's prompt format, image checks; a request that cannot be prepared becomes an error
+    result), the prepared ones are split into engine calls (``batches``), each call runs
+    (``run``) and, when it fails as a whole, is retried item by item so that only the culprit
+    becomes an error result; results come back in the order of the requests. An exception of a
+    type in ``fatal`` (a dead engine) is never isolated: it ends the run. Sampling is an argument
+    (a structured retry asks again at another temperature), never state to mutate."""
 
     name: str = "base"
+    fatal: tuple[type[BaseException], ...] = ()
 
     def __init__(self, model: str, sampling: SamplingConfig, **options: Any) -> None:
         self.model = model
-        self.sampling = sampling
+        self.sampling = sampling  # the default of generate(); the engine's own seed where it has one
         self.options = options
 
     @property
@@ -66,9 +81,50 @@ class Backend(ABC):
     def setup(self) -> None:  # noqa: B027 - optional hook
         """Load heavy things once per worker."""
 
+    def check_ready(self) -> None:  # noqa: B027 - optional hook
+        """Raise (a RuntimeError naming what to do) when ``generate`` cannot run yet."""
+
+    def prepare(self, request: GenerationRequest) -> Any:
+        """The request as ``run`` takes it; raise to make it an error result."""
+        return request
+
+    def batches(self, ready: list[tuple[int, Any]]) -> list[list[tuple[int, Any]]]:
+        """(index, prepared) pairs grouped into engine calls; default: one call for all."""
+        return [ready] if ready else []
+
     @abstractmethod
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        """One result per request, same order."""
+    def run(self, requests: list[GenerationRequest], prepared: list[Any],
+            sampling: SamplingConfig) -> list[GenerationResult]:
+        """One engine call: a result per request, same order. Raise when the call fails as a
+        whole (``generate`` then isolates the culprit)."""
+
+    def generate(self, requests: list[GenerationRequest],
+                 sampling: SamplingConfig | None = None) -> list[GenerationResult]:
+        """One result per request, same order (see the class doc)."""
+        self.check_ready()
+        sampling = sampling or self.sampling
+        results: dict[int, GenerationResult] = {}
+        ready: list[tuple[int, Any]] = []
+        for i, request in enumerate(requests):
+            try:
+                ready.append((i, self.prepare(request)))
+            except Exception as exc:  # noqa: BLE001 - one bad request is an error row, not a crash
+                results[i] = error_result(request, exc)
+        for batch in self.batches(ready):
+            for (i, _), result in zip(batch, self._run_isolating(requests, batch, sampling), strict=True):
+                results[i] = result
+        return [results[i] for i in range(len(requests))]
+
+    def _run_isolating(self, requests: list[GenerationRequest], batch: list[tuple[int, Any]],
+                       sampling: SamplingConfig) -> list[GenerationResult]:
+        try:
+            return self.run([requests[i] for i, _ in batch], [p for _, p in batch], sampling)
+        except self.fatal:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if len(batch) == 1:
+                return [error_result(requests[batch[0][0]], exc)]
+        return [r for item in batch for r in self._run_isolating(requests, [item], sampling)]
 
 
 BACKENDS: Registry[type[Backend]] = Registry("backend")

@@ -1,6 +1,6 @@
 """What the backends that run a model in this process (``transformers``, ``vllm``) share: the
-model revision that goes into cache keys, the error result of a failed request, and the model
-family adapter that ``setup()`` loads. Light to import: no torch, no engine."""
+model revision that goes into cache keys and the model family adapter that ``setup()`` loads.
+Light to import: no torch, no engine."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pipeline.backends.base import Backend, GenerationRequest, GenerationResult
+from pipeline.backends.base import Backend
 from groundwork.cache.hashing import canonical_json
 
 
@@ -27,10 +27,6 @@ def loaded_revision(config: Any, model: str | Path) -> str:
     return commit or (local_revision(folder) if folder.is_dir() else "")
 
 
-def error_result(request: GenerationRequest, exc: Exception) -> GenerationResult:
-    return GenerationResult(key=request.key, text="", status="error", error_type=type(exc).__name__, error=str(exc))
-
-
 class LocalEngineBackend(Backend):
     """A backend whose ``setup()`` loads the model here and sets ``_adapter`` and ``_revision``."""
 
@@ -40,6 +36,9 @@ class LocalEngineBackend(Backend):
     @property
     def model_revision(self) -> str:
         return self._revision
+
+    def check_ready(self) -> None:
+        self.adapter  # noqa: B018 - raises when setup() was not called
 
     @property
     def adapter(self) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.backends.adapters import check_image
-from pipeline.backends.base import BACKENDS, Backend, GenerationRequest, GenerationResult, SamplingConfig
+from pipeline.backends.base import BACKENDS, Backend, GenerationRequest, GenerationResult, SamplingConfig, error_result
 
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # `vllm serve` on this machine
@@ -100,13 +100,8 @@ class OpenAIBackend(Backend):
                 base_url=self.base_url, api_key=self.api_key, timeout=self.options["timeout_s"], max_retries=0
             )
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        self.setup()
-        with ThreadPoolExecutor(max_workers=self.options["concurrency"]) as pool:
-            return list(pool.map(self._generate_one, requests))
-
-    def chat_arguments(self, request: GenerationRequest) -> dict[str, Any]:
-        """The ``chat.completions.create`` arguments for one request."""
+    def prepare(self, request: GenerationRequest) -> dict[str, Any]:
+        """The message of one request (frames as data URLs, then the text)."""
         for i, image in enumerate(request.images):
             check_image(image, i)
         fmt = self.options["image_format"]
@@ -114,10 +109,16 @@ class OpenAIBackend(Backend):
             {"type": "image_url", "image_url": {"url": image_data_url(image, fmt)}} for image in request.images
         ]
         content.append({"type": "text", "text": request.prompt})
-        s = self.sampling
+        return {"role": "user", "content": content}
+
+    def chat_arguments(self, request: GenerationRequest, sampling: SamplingConfig | None = None) -> dict[str, Any]:
+        """The ``chat.completions.create`` arguments for one request."""
+        return self._arguments(request, self.prepare(request), sampling or self.sampling)
+
+    def _arguments(self, request: GenerationRequest, message: dict[str, Any], s: SamplingConfig) -> dict[str, Any]:
         args: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": "user", "content": content}],
+            "messages": [message],
             "temperature": s.temperature,
             "top_p": s.top_p if s.temperature > 0 else 1.0,
             "max_tokens": s.max_new_tokens,
@@ -128,11 +129,15 @@ class OpenAIBackend(Backend):
             args["response_format"] = {"type": "json_schema", "json_schema": schema}
         return args
 
-    def _generate_one(self, request: GenerationRequest) -> GenerationResult:
-        try:
-            args = self.chat_arguments(request)
-        except Exception as exc:  # noqa: BLE001 - a malformed request is an error row
-            return _error(request, exc, attempts=0)
+    def run(self, requests: list[GenerationRequest], prepared: list[dict[str, Any]],
+            sampling: SamplingConfig) -> list[GenerationResult]:
+        """``concurrency`` requests in flight; each retried on its own (never raises for one)."""
+        self.setup()
+        args = [self._arguments(r, m, sampling) for r, m in zip(requests, prepared, strict=True)]
+        with ThreadPoolExecutor(max_workers=self.options["concurrency"]) as pool:
+            return list(pool.map(self._generate_one, requests, args))
+
+    def _generate_one(self, request: GenerationRequest, args: dict[str, Any]) -> GenerationResult:
         started = time.perf_counter()
         attempt = 0
         while True:
@@ -141,7 +146,8 @@ class OpenAIBackend(Backend):
                 break
             except Exception as exc:  # noqa: BLE001
                 if not retryable(exc) or attempt >= self.options["max_retries"]:
-                    return _error(request, exc, attempts=attempt + 1)
+                    n = attempt + 1
+                    return error_result(request, exc, f" (after {n} attempt{'s' if n != 1 else ''})")
                 time.sleep(min(self.options["max_backoff_s"], self.options["backoff_s"] * 2**attempt))
                 attempt += 1
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -153,13 +159,3 @@ class OpenAIBackend(Backend):
             n_output_tokens=usage.completion_tokens if usage else 0,
             latency_ms=latency_ms,
         )
-
-
-def _error(request: GenerationRequest, exc: Exception, attempts: int) -> GenerationResult:
-    return GenerationResult(
-        key=request.key,
-        text="",
-        status="error",
-        error_type=type(exc).__name__,
-        error=f"{exc} (after {attempts} attempt{'s' if attempts != 1 else ''})",
-    )

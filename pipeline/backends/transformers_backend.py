@@ -19,7 +19,7 @@ import torch
 
 from pipeline.backends.adapters import EncodedPrompt, adapter_for
 from pipeline.backends.base import BACKENDS, GenerationRequest, GenerationResult, SamplingConfig
-from pipeline.backends.engine import LocalEngineBackend, error_result, loaded_revision
+from pipeline.backends.engine import LocalEngineBackend, loaded_revision
 
 
 @BACKENDS.register("transformers")
@@ -66,34 +66,20 @@ class TransformersBackend(LocalEngineBackend):
         self._pad_id = pad if pad is not None else (self._eos_ids or [0])[0]
         self._revision = loaded_revision(config, self.model)
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        adapter = self.adapter  # raises before any request is touched when setup() was not called
-        results: dict[int, GenerationResult] = {}
-        ready: list[tuple[int, EncodedPrompt]] = []
-        for i, request in enumerate(requests):
-            try:
-                ready.append((i, adapter.encode(request.prompt, request.images)))
-            except Exception as exc:  # noqa: BLE001 - one bad request is an error row, not a crash
-                results[i] = error_result(request, exc)
-        ready.sort(key=lambda item: len(item[1].input_ids))  # similar lengths share a batch
-        for start in range(0, len(ready), self.batch_size):
-            batch = ready[start : start + self.batch_size]
-            for i, result in zip([i for i, _ in batch], self._generate_or_isolate(requests, batch)):
-                results[i] = result
-        return [results[i] for i in range(len(requests))]
+    def prepare(self, request: GenerationRequest) -> EncodedPrompt:
+        return self.adapter.encode(request.prompt, request.images)
 
-    def _generate_or_isolate(
-        self, requests: list[GenerationRequest], batch: list[tuple[int, EncodedPrompt]]
-    ) -> list[GenerationResult]:
-        """Generate a batch; if it fails, retry its requests one by one so only the culprit fails."""
-        try:
-            return self._generate_batch([requests[i].key for i, _ in batch], [e for _, e in batch])
-        except Exception as exc:  # noqa: BLE001
-            if len(batch) == 1:
-                return [error_result(requests[batch[0][0]], exc)]
-        return [r for item in batch for r in self._generate_or_isolate(requests, [item])]
+    def batches(self, ready: list[tuple[int, EncodedPrompt]]) -> list[list[tuple[int, EncodedPrompt]]]:
+        """``batch_size`` requests per ``generate`` call, similar prompt lengths together."""
+        ready = sorted(ready, key=lambda item: len(item[1].input_ids))
+        return [ready[i : i + self.batch_size] for i in range(0, len(ready), self.batch_size)]
 
-    def _generate_batch(self, keys: list[str], encoded: list[EncodedPrompt]) -> list[GenerationResult]:
+    def run(self, requests: list[GenerationRequest], prepared: list[EncodedPrompt],
+            sampling: SamplingConfig) -> list[GenerationResult]:
+        return self._generate_batch([r.key for r in requests], prepared, sampling)
+
+    def _generate_batch(self, keys: list[str], encoded: list[EncodedPrompt],
+                        sampling: SamplingConfig) -> list[GenerationResult]:
         width = max(len(e.input_ids) for e in encoded)
         pad = self._pad_id
         input_ids = torch.tensor([[pad] * (width - len(e.input_ids)) + e.input_ids for e in encoded])
@@ -106,14 +92,13 @@ class TransformersBackend(LocalEngineBackend):
             inputs["pixel_values"] = inputs["pixel_values"].to(self._model.dtype)
         started = time.perf_counter()
         with torch.inference_mode():
-            torch.manual_seed(self.sampling.seed)
-            output = self._model.generate(**inputs, **self._generate_kwargs())
+            torch.manual_seed(sampling.seed)
+            output = self._model.generate(**inputs, **self._generate_kwargs(sampling))
         latency_ms = (time.perf_counter() - started) * 1000.0  # the batch's wall time, for each row
         rows = zip(keys, output, encoded)
         return [self._result(key, row[width:].tolist(), len(e.input_ids), latency_ms) for key, row, e in rows]
 
-    def _generate_kwargs(self) -> dict[str, Any]:
-        s = self.sampling
+    def _generate_kwargs(self, s: SamplingConfig) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "max_new_tokens": s.max_new_tokens,
             "pad_token_id": self._pad_id,

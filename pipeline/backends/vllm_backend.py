@@ -28,7 +28,7 @@ from typing import Any
 
 from pipeline.backends.adapters import ADAPTERS, check_image
 from pipeline.backends.base import BACKENDS, GenerationRequest, GenerationResult, SamplingConfig
-from pipeline.backends.engine import LocalEngineBackend, error_result, loaded_revision
+from pipeline.backends.engine import LocalEngineBackend, loaded_revision
 from pipeline.presets import ModelPreset, resolve_model
 
 
@@ -112,12 +112,14 @@ class VLLMBackend(LocalEngineBackend):
         adapter_name = self.preset.adapter if self.preset else config.model_type
         self._adapter = ADAPTERS.get(adapter_name)(self._llm.get_tokenizer(), config)
         self._revision = loaded_revision(config, self.path)
+        from vllm.v1.engine.exceptions import EngineDeadError
 
-    def sampling_params(self, request: GenerationRequest) -> Any:
+        self.fatal = (EngineDeadError,)  # a dead engine ends the run; anything else is isolated
+
+    def sampling_params(self, request: GenerationRequest, s: SamplingConfig) -> Any:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
-        s = self.sampling
         structured = StructuredOutputsParams(json=request.json_schema) if request.json_schema else None
         return SamplingParams(
             temperature=s.temperature,
@@ -127,7 +129,7 @@ class VLLMBackend(LocalEngineBackend):
             structured_outputs=structured,
         )
 
-    def engine_prompt(self, request: GenerationRequest) -> dict[str, Any]:
+    def prepare(self, request: GenerationRequest) -> dict[str, Any]:
         """The request as vLLM takes it: chat-formatted text and its frames."""
         if len(request.images) > self.max_images:
             msg = f"request {request.key}: {len(request.images)} images, but the engine allows {self.max_images}"
@@ -140,39 +142,15 @@ class VLLMBackend(LocalEngineBackend):
             prompt["multi_modal_data"] = {"image": images}
         return prompt
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        results: dict[int, GenerationResult] = {}
-        ready: list[tuple[int, dict[str, Any]]] = []
-        for i, request in enumerate(requests):
-            try:
-                ready.append((i, self.engine_prompt(request)))
-            except Exception as exc:  # noqa: BLE001 - one bad request is an error row
-                results[i] = error_result(request, exc)
-        for i, result in zip([i for i, _ in ready], self._generate_or_isolate(requests, ready)):
-            results[i] = result
-        return [results[i] for i in range(len(requests))]
-
-    def _generate_or_isolate(
-        self, requests: list[GenerationRequest], ready: list[tuple[int, dict[str, Any]]]
-    ) -> list[GenerationResult]:
-        """All requests in one engine call; if the engine refuses the call (one over-long prompt,
-        say), retry them one by one so only the culprit fails. A dead engine raises."""
-        from vllm.v1.engine.exceptions import EngineDeadError
-
-        if not ready:
-            return []
-        params = [self.sampling_params(requests[i]) for i, _ in ready]
+    def run(self, requests: list[GenerationRequest], prepared: list[dict[str, Any]],
+            sampling: SamplingConfig) -> list[GenerationResult]:
+        """All requests in one engine call (continuous batching). If the engine refuses the call
+        (one over-long prompt, say) the skeleton retries them one by one; a dead engine is fatal."""
+        params = [self.sampling_params(r, sampling) for r in requests]
         started = time.perf_counter()
-        try:
-            outputs = self._llm.generate([p for _, p in ready], params, use_tqdm=False)
-        except EngineDeadError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            if len(ready) == 1:
-                return [error_result(requests[ready[0][0]], exc)]
-            return [r for item in ready for r in self._generate_or_isolate(requests, [item])]
+        outputs = self._llm.generate(prepared, params, use_tqdm=False)
         latency_ms = (time.perf_counter() - started) * 1000.0  # the engine call's wall time, per row
-        return [self._result(requests[i].key, out, latency_ms) for (i, _), out in zip(ready, outputs)]
+        return [self._result(r.key, out, latency_ms) for r, out in zip(requests, outputs, strict=True)]
 
     def _result(self, key: str, output: Any, latency_ms: float) -> GenerationResult:
         completion = output.outputs[0]

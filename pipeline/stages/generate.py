@@ -3,9 +3,9 @@ generates for the batch's ok rows in one batched call. Rows already in error pas
 
 Structured kinds (a ``Structurer`` per kind, ``pipeline.kinds.structured``): each answer is parsed and
 validated; an invalid one (invalid_json, schema_violation, bad_span) is asked again up to
-``RetryPolicy.retries`` times, all pending rows of an attempt in one batched call, with the
-backend's sampling swapped for ``RetryPolicy.sampling(base, attempt)``: temperature > 0 and seed
-``base.seed + attempt``, so a retry can answer differently (a greedy re-ask would repeat itself).
+``RetryPolicy.retries`` times, all pending rows of an attempt in one batched call, sampled with
+``RetryPolicy.sampling(base, attempt)``: temperature > 0 and seed ``base.seed + attempt``, so a
+retry can answer differently (a greedy re-ask would repeat itself).
 That retry sampling is written only to the row's ``sampling`` column (provenance); cache keys
 keep the configured sampling, so a rerun finds the row. Still invalid: one error row, the last
 answer kept in ``raw``. A valid answer leaves ``text`` empty and its items in ``items`` (JSON)
@@ -64,8 +64,8 @@ class GenerateStage(Stage):
         self.backend = self.make_backend()
         self.backend.setup()
 
-    def _generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        results = self.backend.generate(requests) if requests else []
+    def _generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
+        results = self.backend.generate(requests, sampling) if requests else []
         if len(results) != len(requests):
             msg = (f"generate: backend '{self.backend.name}' returned {len(results)} results "
                    f"for {len(requests)} requests")
@@ -87,43 +87,35 @@ class GenerateStage(Stage):
         requests = {i: GenerationRequest(key=str(batch["key"][i]), prompt=str(batch["prompt"][i]),
                                          images=list(batch["images"][i]),
                                          json_schema=self.json_schemas.get(str(batch["kind"][i]))) for i in todo}
-        if not todo:
-            return {**batch, **cols}
-        own = self.backend.sampling
         by_sampling: dict[SamplingConfig, list[int]] = {}  # one batched call per kind's sampling
         for i in todo:
-            by_sampling.setdefault(self.samplings.get(str(batch["kind"][i]), own), []).append(i)
-        try:
-            for sampling, rows in by_sampling.items():
-                self._ask(batch, cols, rows, requests, sampling)
-        finally:
-            self.backend.sampling = own
+            by_sampling.setdefault(self.samplings.get(str(batch["kind"][i]), self.backend.sampling), []).append(i)
+        for sampling, rows in by_sampling.items():
+            self._ask(batch, cols, rows, requests, sampling)
         return {**batch, **cols}
 
     def _ask(self, batch: Batch, cols: dict[str, list], rows: list[int], requests: dict[int, GenerationRequest],
              sampling: SamplingConfig) -> None:
         """Ask once with ``sampling``, then re-ask the invalid answers with the retry sampling."""
-        self.backend.sampling = sampling
-        pending = self._answer(batch, cols, rows, requests, attempt=0)
+        pending = self._answer(batch, cols, rows, requests, sampling, attempt=0)
         for attempt in range(1, self.retry.retries + 1):
             if not pending:
                 return
-            self.backend.sampling = self.retry.sampling(sampling, attempt)
-            pending = self._answer(batch, cols, pending, requests, attempt)
+            pending = self._answer(batch, cols, pending, requests, self.retry.sampling(sampling, attempt), attempt)
 
     def _answer(self, batch: Batch, cols: dict[str, list], rows: list[int],
-                requests: dict[int, GenerationRequest], attempt: int) -> list[int]:
+                requests: dict[int, GenerationRequest], sampling: SamplingConfig, attempt: int) -> list[int]:
         """Generate for ``rows``, fill their columns; returns the rows whose answer is invalid and
         may be asked again."""
         again = []
-        for i, res in zip(rows, self._generate([requests[i] for i in rows]), strict=True):
+        for i, res in zip(rows, self._generate([requests[i] for i in rows], sampling), strict=True):
             cols["model_called"][i] = True
             cols["n_retries"][i] = attempt
             cols["n_prompt_tokens"][i] += res.n_prompt_tokens
             cols["n_output_tokens"][i] += res.n_output_tokens
             cols["latency_ms"][i] += res.latency_ms
             if attempt:
-                cols["sampling_used"][i] = canonical_json(self.backend.sampling.model_dump())
+                cols["sampling_used"][i] = canonical_json(sampling.model_dump())
             structurer = self.structurers.get(str(batch["kind"][i]))
             if res.status != "ok":
                 self._fail(cols, i, res.key, res.text, res.error_type or "generation_error", res.error)

@@ -49,7 +49,8 @@ class FakeScriptedJSONBackend(Backend):
         super().__init__(model, sampling, **options)
         self.asked: dict[str, int] = {}  # prompt -> times asked in this worker
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+    def run(self, requests: list[GenerationRequest], prepared: list[Any],
+            sampling: SamplingConfig) -> list[GenerationResult]:
         return [GenerationResult(r.key, self._answer(r), n_prompt_tokens=len(r.prompt.split()), n_output_tokens=1)
                 for r in requests]
 

@@ -53,11 +53,11 @@ class ScriptedBackend(Backend):
         self.script = script
         self.calls: list[tuple[str, SamplingConfig]] = []
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+    def run(self, requests: list[GenerationRequest], prepared: list, sampling: SamplingConfig) -> list[GenerationResult]:
         out = []
         for r in requests:
             asked = sum(1 for p, _ in self.calls if p == r.prompt)
-            self.calls.append((r.prompt, self.sampling))
+            self.calls.append((r.prompt, sampling))
             answers = self.script.get(r.prompt, ["a plain caption"])
             out.append(GenerationResult(r.key, answers[min(asked, len(answers) - 1)], n_prompt_tokens=7, n_output_tokens=5))
         return out
