@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from groundwork.errors import InputError
 from pipeline.backends.base import BACKENDS
 from pipeline.config import PriorsConfig
 from pipeline.datasets.base import DATASETS, Annotations, Video
@@ -27,9 +28,13 @@ class Prepared:
     sampler: Any  # FrameSampler
 
 
-def model_revision(model: str) -> str:
-    """Revision for keys, known before the model loads: a local folder's config + weight files,
-    else the hub commit of the cached config."""
+def model_revision(model: str, backend: Any = None, options: dict[str, Any] | None = None) -> str:
+    """Revision for keys, known before the model loads: the backend's own when it has one (a
+    stand-in), else a local folder's config + weight files, else the hub commit of the cached
+    config."""
+    own = backend.key_revision(model, options or {}) if backend is not None else None
+    if own is not None:
+        return own
     folder = Path(model)
     if folder.is_dir():
         from pipeline.backends.engine import local_revision
@@ -41,7 +46,7 @@ def model_revision(model: str) -> str:
         return getattr(AutoConfig.from_pretrained(model), "_commit_hash", None) or ""
     except (OSError, ValueError) as exc:
         msg = f"PriorsConfig.model: '{model}' is neither a local folder nor a model the hub cache holds: {exc}"
-        raise ValueError(msg) from exc
+        raise InputError(msg) from exc
 
 
 def select_videos(ann: Annotations, config: PriorsConfig) -> list[Video]:
@@ -57,14 +62,15 @@ def prepare(config: PriorsConfig) -> Prepared:
     from pipeline.prompts import load_prompt
 
     adapter = DATASETS.get(config.dataset)
-    BACKENDS.get(config.backend)
+    backend = BACKENDS.get(config.backend)
+    backend.check_run(config.dataset)
     templates = {}
     for kind in config.kinds:
         PLANNERS.get(kind)
         choice = config.prompt_for(kind)
         templates[kind] = load_prompt(choice.id, choice.version)  # PromptError names file and field
     sampler = FrameSampler(interval=config.interval, resize=ResizePolicy(**config.resize))
-    revision = model_revision(config.model)
+    revision = model_revision(config.model, backend, config.backend_options)
     ann = adapter(Path(config.annotations), config.video_root)
     identities, planners, provenance = {}, {}, {}
     for kind, tpl in templates.items():

@@ -33,6 +33,8 @@ class GenerationRequest:
     prompt: str  # rendered user text (the backend applies the model's chat template)
     images: list[np.ndarray] = field(default_factory=list)  # HxWx3 uint8 RGB frames
     json_schema: dict[str, Any] | None = None  # structured output, when the template has one
+    prompt_id: str = ""  # the template the prompt was rendered from (a model ignores it; a stand-in reads it)
+    variables: dict[str, Any] = field(default_factory=dict)  # the template's variables (frame times, query)
 
 
 @dataclass
@@ -77,6 +79,16 @@ class Backend(ABC):
     def model_revision(self) -> str:
         """A revision string for cache keys (commit hash, or a hash of the local config)."""
         return ""
+
+    @classmethod
+    def key_revision(cls, model: str, options: dict[str, Any]) -> str | None:
+        """The revision that goes into cache keys, known before the model loads; None: the
+        model's own (a local folder's config and weights, or the hub commit)."""
+        return None
+
+    @classmethod
+    def check_run(cls, dataset: str) -> None:  # noqa: B027 - optional hook
+        """Refuse (``InputError``) a run this backend must not do (a stand-in on real data)."""
 
     def setup(self) -> None:  # noqa: B027 - optional hook
         """Load heavy things once per worker."""

@@ -40,7 +40,8 @@ class RetryPolicy:
 
 class GenerateStage(Stage):
     name: ClassVar[str] = "generate"
-    reads: ClassVar[tuple[str, ...]] = ("key", "kind", "video_id", "prompt", "images", "status", "t_start", "t_end")
+    reads: ClassVar[tuple[str, ...]] = ("key", "kind", "video_id", "prompt", "prompt_id", "prompt_vars", "images",
+                                        "status", "t_start", "t_end")
     writes: ClassVar[tuple[str, ...]] = (*OUTPUT_COLUMNS, *STRUCTURED_COLUMNS, "status", "error_type", "error")
     stateful: ClassVar[bool] = True
 
@@ -86,7 +87,9 @@ class GenerateStage(Stage):
         todo = [i for i in range(n) if cols["status"][i] == "ok"]
         requests = {i: GenerationRequest(key=str(batch["key"][i]), prompt=str(batch["prompt"][i]),
                                          images=list(batch["images"][i]),
-                                         json_schema=self.json_schemas.get(str(batch["kind"][i]))) for i in todo}
+                                         json_schema=self.json_schemas.get(str(batch["kind"][i])),
+                                         prompt_id=str(batch["prompt_id"][i]),
+                                         variables=json.loads(str(batch["prompt_vars"][i]))) for i in todo}
         by_sampling: dict[SamplingConfig, list[int]] = {}  # one batched call per kind's sampling
         for i in todo:
             by_sampling.setdefault(self.samplings.get(str(batch["kind"][i]), self.backend.sampling), []).append(i)

@@ -21,7 +21,7 @@ class Template(Protocol):  # pipeline.prompts.PromptTemplate
 class RenderStage(Stage):
     name: ClassVar[str] = "render"
     reads: ClassVar[tuple[str, ...]] = ("kind", "prompt_vars", "status")
-    writes: ClassVar[tuple[str, ...]] = ("prompt", "status", "error_type", "error")
+    writes: ClassVar[tuple[str, ...]] = ("prompt", "prompt_id", "status", "error_type", "error")
 
     def __init__(self, templates: Mapping[str, Template], resources: Resources = Resources(cpus=0.25, batch_size=64)) -> None:
         self.templates = dict(templates)
@@ -30,6 +30,7 @@ class RenderStage(Stage):
     def process_batch(self, batch: Batch) -> Batch:
         n = len(batch["key"])
         prompt, status = [""] * n, list(batch["status"])
+        prompt_id = [self.templates[str(k)].id for k in batch["kind"]]
         etype, emsg = list(batch["error_type"]), list(batch["error"])
         for i in range(n):
             if status[i] != "ok":
@@ -41,4 +42,4 @@ class RenderStage(Stage):
             except Exception as e:  # noqa: BLE001 - recorded on the row
                 status[i], etype[i] = "error", "render_error"
                 emsg[i] = f"render: prompt '{template.id}' v{template.version} for key {batch['key'][i]}: {e}"
-        return {**batch, "prompt": prompt, "status": status, "error_type": etype, "error": emsg}
+        return {**batch, "prompt": prompt, "prompt_id": prompt_id, "status": status, "error_type": etype, "error": emsg}

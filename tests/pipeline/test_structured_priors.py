@@ -106,7 +106,8 @@ def _generate_batch(requests: list[dict], video: VideoInput) -> dict:
     batch = {c: [r[c] for r in requests] for c in cols}
     n = len(requests)
     return {**batch, "video_id": [video.video_id] * n, "video_sha256": [video.video_sha256] * n,
-            "prompt": [prompt(r) for r in requests], "images": [NO_IMAGES] * n,
+            "prompt": [prompt(r) for r in requests], "prompt_id": [TEMPLATES[r["kind"]].id for r in requests],
+            "prompt_vars": [json.dumps(r["prompt_vars"]) for r in requests], "images": [NO_IMAGES] * n,
             "status": ["ok"] * n, "error_type": [""] * n, "error": [""] * n, "n_decoded": [0] * n}
 
 

@@ -17,7 +17,7 @@ def _batch(n_ok: int, n_err: int) -> dict:
     rng = np.random.default_rng(0)
     n = n_ok + n_err
     return {"key": [f"k{i}" for i in range(n)], "kind": ["narrative"] * n,
-            "prompt": ["Describe this frame."] * n,
+            "prompt": ["Describe this frame."] * n, "prompt_id": ["narrate_frame"] * n, "prompt_vars": ["{}"] * n,
             "images": [rng.integers(0, 255, (1, 32, 32, 3), np.uint8) for _ in range(n_ok)] + [NO_IMAGES] * n_err,
             "status": ["ok"] * n_ok + ["error"] * n_err, "error_type": [""] * n_ok + ["missing_video"] * n_err,
             "error": [""] * n_ok + ["decode: gone"] * n_err}
