@@ -2,8 +2,10 @@
 
 Adapters only parse their file format; every entry goes through ``add``, which applies the
 shared policies (pipeline/datasets/policies.py), counts them per split, checks that query ids
-are unique, registers the video (with its file when a video root was given) and counts the
-entries read per split."""
+are unique and that ids and text are strings, registers the video (with its file when a video
+root was given) and counts the entries read per split. Whatever an adapter passes, no NaN or
+infinite number reaches the built Annotations: windows, durations and extra fields holding one
+are dropped or removed under a counted rule."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from typing import Any
 
 from pipeline.datasets import policies as P
 from pipeline.datasets.base import Annotations, PolicyReport, Query, Video
-from pipeline.datasets.files import split_files
+from groundwork.errors import InputError
+from pipeline.datasets.files import shown, split_files
 from pipeline.datasets.videos import index_videos
 
 
@@ -46,16 +49,22 @@ class AnnotationBuilder:
         ``source`` ("file:line" or "file:video[i]") names the entry in errors. ``labelled=False``
         marks a split whose queries have no windows by design (a hidden test set): such a query is
         kept with no windows and counted as ``kept_without_windows``. A query dropped for its
-        video or its text is not also run through the window rules."""
+        video or its text is not also run through the window rules, nor a dropped query through
+        the extra-field rules. Ids and text that are not strings raise ``InputError``."""
+        for field, value in (("query id", query_id), ("video id", video_id), ("text", text)):
+            if not isinstance(value, str) or (field != "text" and not value.strip()):
+                expected = "a string" if field == "text" else "a non-empty string"
+                msg = f"{source}: field '{field}' must be {expected}, got {shown(value)}"
+                raise InputError(msg)
         self.read[split] += 1
         if query_id in self._sources:
             msg = f"{source}: duplicate query id {query_id!r} (first seen at {self._sources[query_id]})"
-            raise ValueError(msg)
+            raise InputError(msg)
         self._sources[query_id] = source
 
-        seconds = P.usable_duration(duration)
+        seconds, rule = P.duration_rule(duration)
         if seconds is None:
-            self.policies.count(split, P.DROPPED_UNKNOWN_VIDEO)
+            self.policies.count(split, rule or P.DROPPED_UNKNOWN_VIDEO)
             return None
         known = self.videos.get(video_id)
         if known is not None and abs(known.duration - seconds) > 1e-3:
@@ -77,6 +86,9 @@ class AnnotationBuilder:
                 self.policies.count(split, P.DROPPED_WITHOUT_WINDOWS)
                 return None
             self.policies.count(split, P.KEPT_WITHOUT_WINDOWS)
+        extra, extra_rules = P.finite_extra(extra or {})
+        for rule in sorted(extra_rules):
+            self.policies.count(split, rule)
 
         video = self.videos.get(video_id)
         if video is None:
@@ -89,7 +101,7 @@ class AnnotationBuilder:
             text=clean,
             windows=tuple(kept),
             duration=video.duration,
-            extra=extra or {},
+            extra=extra,
         )
         self.queries.append(query)
         return query

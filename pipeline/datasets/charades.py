@@ -7,9 +7,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from groundwork.errors import InputError
 from pipeline.datasets.base import DATASETS, Annotations
 from pipeline.datasets.builder import AnnotationBuilder, read_split_files
-from pipeline.datasets.files import split_files
+from pipeline.datasets.files import as_float, list_field, shown, split_files, text_lines
+from pipeline.datasets.policies import Window
 from pipeline.datasets.video_json import read_video_json
 
 STA_FILES = {"train": "charades_sta_train.txt", "test": "charades_sta_test.txt"}
@@ -22,15 +24,41 @@ def read_charades_durations(paths: list[Path]) -> dict[str, str]:
     """Video id -> the ``length`` column (seconds, as written) of the Charades_v1 CSV files."""
     durations: dict[str, str] = {}
     for path in paths:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            for field in ("id", "length"):
-                if field not in (reader.fieldnames or []):
-                    msg = f"{path}: missing column '{field}' (has: {reader.fieldnames})"
-                    raise ValueError(msg)
-            for row in reader:
-                durations[row["id"]] = row["length"]
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                for field in ("id", "length"):
+                    if field not in (reader.fieldnames or []):
+                        msg = f"{path}: missing column '{field}' (has: {reader.fieldnames})"
+                        raise InputError(msg)
+                for row in reader:
+                    durations[row["id"]] = row["length"]
+        except (UnicodeDecodeError, csv.Error) as e:
+            msg = f"{path}: not a readable UTF-8 CSV file ({e})"
+            raise InputError(msg) from None
     return durations
+
+
+def parse_sta_line(line: str, where: str) -> tuple[str, Window, str] | None:
+    """``VID start end##query`` -> (video id, (start, end), query text); None for a blank line.
+    The numbers go through ``float()``, which also reads "nan", "inf" and "1e999": the window
+    rules count those (``dropped_non_finite_window``)."""
+    if not line.strip():
+        return None
+    head, sep, text = line.partition("##")
+    parts = head.split()
+    if not sep or len(parts) != 3:
+        msg = f"{where}: expected 'VID start end##query', got {shown(line)}"
+        raise InputError(msg)
+    video_id, *bounds = parts
+    numbers: list[float] = []
+    for field, value in zip(("start", "end"), bounds, strict=True):
+        try:
+            numbers.append(as_float(value))
+        except ValueError:
+            msg = f"{where}: field '{field}' must be a number, got {shown(value)} in {shown(line)}"
+            raise InputError(msg) from None
+    return video_id, (numbers[0], numbers[1]), text
 
 
 @DATASETS.register("charades_sta")
@@ -40,28 +68,19 @@ def load_charades_sta(annotations: Path, video_root: Path | None = None) -> Anno
     durations = read_charades_durations(list(split_files(annotations, CSV_FILES).values()))
     builder = AnnotationBuilder("charades_sta", video_root)
     for split, path in files.items():
-        for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for line_no, line in text_lines(path):
             where = f"{path}:{line_no}"
-            head, sep, text = line.partition("##")
-            parts = head.split()
-            if not sep or len(parts) != 3:
-                msg = f"{where}: expected 'VID start end##query', got {line!r}"
-                raise ValueError(msg)
-            video_id, start, end = parts
-            try:
-                window = (float(start), float(end))
-            except ValueError:
-                msg = f"{where}: start/end are not numbers in {line!r}"
-                raise ValueError(msg) from None
+            parsed = parse_sta_line(line, where)
+            if parsed is None:
+                continue
+            video_id, window, text = parsed
             builder.add(
                 split=split,
                 query_id=f"{split}:{line_no}",
                 video_id=video_id,
                 text=text,
                 windows=[window],
-                duration=durations.get(video_id),  # None -> dropped_unknown_video
+                duration=durations.get(video_id),  # None -> dropped_unknown_video; "nan" -> non-finite
                 source=where,
             )
     return builder.build()
@@ -76,12 +95,13 @@ def load_charades_cd(annotations: Path, video_root: Path | None = None) -> Annot
 def _cg_novelties(entry: dict[str, Any], i: int, where: str) -> dict[str, Any]:
     """Charades-CG's per-sentence ``novels`` (novel compositions) and ``news`` (novel words)."""
     extra: dict[str, Any] = {}
+    n_sentences = len(entry["sentences"])
     for key, name in (("novels", "novel_compositions"), ("news", "novel_words")):
         if key in entry:
-            values = entry[key]
-            if len(values) != len(entry["sentences"]):
-                msg = f"{where}: '{key}' has {len(values)} items for {len(entry['sentences'])} sentences"
-                raise ValueError(msg)
+            values = list_field(entry, key, where)
+            if len(values) != n_sentences:
+                msg = f"{where}: field '{key}' has {len(values)} items for {n_sentences} sentences"
+                raise InputError(msg)
             extra[name] = values[i]
     return extra
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from groundwork.errors import InputError
+
 from pipeline.datasets.base import DATASETS, Annotations
 from pipeline.datasets.builder import AnnotationBuilder
 from pipeline.datasets.qvhighlights import read_qvh_jsonl
@@ -17,7 +19,7 @@ def load_folder(annotations: Path, video_root: Path | None = None) -> Annotation
     files = sorted(root.glob("*.jsonl")) if root.is_dir() else []
     if not files:
         msg = f"folder dataset {root}: no <split>.jsonl files found (QVHighlights format, one query per line)"
-        raise ValueError(msg)
+        raise InputError(msg)
     if video_root is None and (root / "videos").is_dir():
         video_root = root / "videos"
     builder = AnnotationBuilder(root.name or "folder", video_root)

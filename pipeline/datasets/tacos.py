@@ -3,24 +3,29 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pipeline.datasets.base import DATASETS, Annotations
 from pipeline.datasets.builder import read_split_files
-from pipeline.datasets.files import require
+from pipeline.datasets.files import bad_field, number_field
 from pipeline.datasets.video_json import read_video_json
 
 FILES = {split: f"{split}.json" for split in ("train", "val", "test")}
 
 
 def _seconds_per_frame(entry: dict[str, Any], where: str) -> float:
-    fps = require(entry, "fps", where)
-    if not isinstance(fps, int | float) or fps <= 0:
-        msg = f"{where}: 'fps' must be a positive number, got {fps!r}"
-        raise ValueError(msg)
-    return 1.0 / float(fps)
+    """``1 / fps``; NaN when the fps is NaN or infinite, so that the duration and every window
+    of the video are counted as non-finite by the builder (an infinite fps would otherwise give
+    a zero duration). A zero or negative fps is malformed: an ``InputError``."""
+    fps = number_field(entry, "fps", where)
+    if not math.isfinite(fps):
+        return math.nan
+    if fps <= 0:
+        raise bad_field(where, "fps", "a positive number", fps)
+    return 1.0 / fps
 
 
 @DATASETS.register("tacos")

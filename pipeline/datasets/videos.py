@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from groundwork.errors import InputError
+
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mkv", ".avi", ".webm", ".mov")
 
 
@@ -14,7 +16,7 @@ def index_videos(root: Path) -> dict[str, Path]:
     root = Path(root)
     if not root.is_dir():
         msg = f"video root {root} does not exist or is not a directory"
-        raise ValueError(msg)
+        raise InputError(msg)
     rank = {ext: i for i, ext in enumerate(VIDEO_EXTENSIONS)}
     found: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):

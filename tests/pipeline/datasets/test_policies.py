@@ -48,3 +48,41 @@ def test_parse_windows_names_the_source() -> None:
         P.parse_windows([[1, 2, 3]], "f:7")
     with pytest.raises(ValueError, match="f:8: windows must be a list"):
         P.parse_windows("1 2", "f:8")
+
+
+@pytest.mark.parametrize(
+    "window",
+    [(float("nan"), 2.0), (float("nan"), float("nan")), (1.0, float("inf")), (-float("inf"), 2.0), (float("inf"), 1.0)],
+)
+def test_non_finite_window_is_dropped_before_any_other_rule(window) -> None:
+    """Regression: NaN compared false everywhere, so [NaN, 2] passed all five rules unchanged."""
+    assert P.clean_window(*window, 10.0) == (None, [P.DROPPED_NON_FINITE_WINDOW])
+
+
+@pytest.mark.parametrize(
+    ("raw", "value", "rule"),
+    [
+        (30.5, 30.5, None), ("24.83", 24.83, None), (None, None, P.DROPPED_UNKNOWN_VIDEO),
+        ("abc", None, P.DROPPED_UNKNOWN_VIDEO), (0, None, P.DROPPED_UNKNOWN_VIDEO), ([3], None, P.DROPPED_UNKNOWN_VIDEO),
+        (float("nan"), None, P.DROPPED_NON_FINITE_DURATION), ("inf", None, P.DROPPED_NON_FINITE_DURATION),
+        (10**400, None, P.DROPPED_NON_FINITE_DURATION), (-float("inf"), None, P.DROPPED_NON_FINITE_DURATION),
+    ],
+)
+def test_duration_rule(raw, value, rule) -> None:
+    """Regression: a 400-digit integer duration raised OverflowError; NaN counted as an unknown video."""
+    assert P.duration_rule(raw) == (value, rule)
+
+
+def test_finite_extra_removes_saliency_as_a_pair_and_other_fields_alone() -> None:
+    good = {"relevant_clip_ids": [0], "saliency_scores": [[1, 2, 3]], "segment": [0.0, 1.0], "type": "person"}
+    assert P.finite_extra(good) == (good, set())
+    bad_saliency = {**good, "saliency_scores": [[1, float("nan"), 3]]}
+    assert P.finite_extra(bad_saliency) == ({"segment": [0.0, 1.0], "type": "person"}, {P.REMOVED_NON_FINITE_SALIENCY})
+    bad_segment = {**good, "segment": [0.0, float("inf")], "relation": {"begin_fid": 10**400}}
+    kept = {"relevant_clip_ids": [0], "saliency_scores": [[1, 2, 3]], "type": "person"}
+    assert P.finite_extra(bad_segment) == (kept, {P.REMOVED_NON_FINITE_EXTRA})
+
+
+def test_parse_windows_keeps_huge_integers_as_infinite() -> None:
+    """Regression: ``float(10**400)`` raised OverflowError (not a ValueError naming the line)."""
+    assert P.parse_windows([[1, 10**400]], "f:1") == [(1.0, float("inf"))]
