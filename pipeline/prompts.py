@@ -7,11 +7,16 @@ A file holds ``id``, ``version`` (an int), ``changelog`` (one ``{version, note}`
 ``json_schema``. Anything wrong is a ``PromptError`` naming the file and the field, raised when
 the template is loaded, before any model loads. The template's ``sha256`` and version go into
 every cache key and output row, so an edit can never pass for the old prompt.
+
+A prompt id is a name (letters, digits, ``_``, ``-``), never a path, so no id can reach a file
+outside the prompt folders. ``load_prompt(id, version, root)`` searches a user's own folder
+``root`` first (the config's ``prompts_dir``), then the shipped ``prompts/``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +28,17 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from groundwork.cache.hashing import canonical_json, sha256_text
+from groundwork.errors import InputError
 
 PROMPTS_ROOT = Path(__file__).resolve().parents[1] / "prompts"
+PROMPT_ID = re.compile(r"[A-Za-z0-9_-]+")  # ids are names, never paths
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 
-class PromptError(ValueError):
-    """A template that cannot be used; the message names the file and the field."""
+class PromptError(InputError):
+    """A template that cannot be used; the message names the file and the field. A user error
+    (``groundwork.errors.InputError``, hence still a ``ValueError``): the CLIs print it and exit 2."""
 
     def __init__(self, path: Path | str, field: str, problem: str) -> None:
         self.path = str(path)
@@ -138,13 +146,23 @@ def _check(path: Path, prompt: PromptTemplate) -> None:
     prompt.render(**prompt.variables)
 
 
-def load_prompt(prompt_id: str, version: int | None = None, root: Path | None = None) -> PromptTemplate:
-    """The template ``prompts/<prompt_id>.yaml``; ``version`` None means the file's (latest) one."""
-    root = Path(root) if root is not None else PROMPTS_ROOT
-    path = root / f"{prompt_id}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in root.glob("*.yaml"))
-        raise PromptError(path, "id", f"unknown prompt id '{prompt_id}'; available: {', '.join(known)}")
+def load_prompt(prompt_id: str, version: int | None = None, root: str | Path | None = None) -> PromptTemplate:
+    """The template ``<prompt_id>.yaml``; ``version`` None means the file's (latest) one.
+
+    ``root`` is a user's own prompt folder: it is searched first, then the shipped ``prompts/``
+    (so a user's file of the same id overrides the shipped one, and the shipped ids stay
+    available). ``prompt_id`` is a name (letters, digits, ``_``, ``-``), never a path: anything
+    else (``../../x``, ``a/b``, an absolute path) is a ``PromptError`` naming it."""
+    if not isinstance(prompt_id, str) or not PROMPT_ID.fullmatch(prompt_id):
+        problem = f"{prompt_id!r} is not a prompt name (letters, digits, '_' and '-' only; ids are not paths)"
+        raise PromptError(str(prompt_id), "id", problem)
+    folders = search_path(root)
+    path = next((folder / f"{prompt_id}.yaml" for folder in folders if (folder / f"{prompt_id}.yaml").is_file()), None)
+    if path is None:
+        known = sorted({p.stem for folder in folders for p in folder.glob("*.yaml")})
+        searched = " then ".join(str(f) for f in folders)
+        raise PromptError(folders[0] / f"{prompt_id}.yaml", "id",
+                          f"unknown prompt id '{prompt_id}' (searched {searched}); available: {', '.join(known)}")
     prompt = _read(path)
     if version is not None and version != prompt.version:
         problem = f"version {version} is not available; the file holds version {prompt.version}"
@@ -152,7 +170,19 @@ def load_prompt(prompt_id: str, version: int | None = None, root: Path | None = 
     return prompt
 
 
-def validate_all(root: Path | None = None) -> dict[str, PromptTemplate]:
-    """Load and check every template under ``root``; the first problem raises a PromptError."""
-    root = Path(root) if root is not None else PROMPTS_ROOT
-    return {path.stem: load_prompt(path.stem, root=root) for path in sorted(root.glob("*.yaml"))}
+def search_path(root: str | Path | None = None) -> list[Path]:
+    """The folders ``load_prompt`` searches, in order: ``root`` (when given) then ``PROMPTS_ROOT``.
+    A ``root`` that is not a folder is a ``PromptError``."""
+    if root is None:
+        return [PROMPTS_ROOT]
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        raise PromptError(folder, "prompts_dir", "is not a folder of <prompt id>.yaml files")
+    return [folder] if folder.resolve() == PROMPTS_ROOT.resolve() else [folder, PROMPTS_ROOT]
+
+
+def validate_all(root: str | Path | None = None) -> dict[str, PromptTemplate]:
+    """Load and check every template in ``root`` (default: the shipped ``prompts/``); the first
+    problem raises a PromptError. Only ``root``'s own files are read."""
+    folder = Path(root) if root is not None else PROMPTS_ROOT
+    return {path.stem: _read(path) for path in sorted(folder.glob("*.yaml"))}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from groundwork.errors import InputError
 from pipeline.prompts import PROMPTS_ROOT, PromptError, load_prompt, validate_all
 
 SHIPPED = {"narrate_frame", "caption_clip", "describe_events", "rewrite_query", "caption_for_query"}
@@ -123,3 +124,37 @@ def test_sandbox_blocks_unsafe_attribute_access(root: Path) -> None:
     edit(root, "rewrite_query", template="{{ query.__class__.__mro__ }}")
     with pytest.raises(PromptError, match="field 'template'"):
         load_prompt("rewrite_query", root=root)
+
+
+@pytest.mark.parametrize("prompt_id", ["../../x", "../prompts/narrate_frame", "/etc/passwd", "a/b", "a.b", "", " x",
+                                       "narrate_frame.yaml", "..", "x\n"])
+def test_ids_are_names_not_paths(tmp_path: Path, prompt_id: str) -> None:
+    """Regression: ``load_prompt("../../x")`` read ``prompts/../../x.yaml``, a file outside prompts/."""
+    with pytest.raises(PromptError, match="is not a prompt name") as info:
+        load_prompt(prompt_id, root=tmp_path)
+    assert info.value.field == "id" and repr(prompt_id) in str(info.value)
+    assert isinstance(info.value, InputError) and isinstance(info.value, ValueError)
+
+
+def test_a_path_id_is_refused_even_when_the_file_exists(tmp_path: Path, root: Path) -> None:
+    """Regression: a ``../`` id loaded any YAML it reached that passed the checks."""
+    shutil.copy(root / "caption_clip.yaml", tmp_path / "caption_clip.yaml")
+    with pytest.raises(PromptError, match="not a prompt name"):
+        load_prompt("../caption_clip", root=root)
+
+
+def test_user_folder_is_searched_before_the_shipped_prompts(tmp_path: Path) -> None:
+    """Regression: ``root`` replaced the shipped folder, so a user's folder hid every shipped prompt."""
+    mine = tmp_path / "my_prompts"
+    mine.mkdir()
+    shipped = yaml.safe_load((PROMPTS_ROOT / "caption_clip.yaml").read_text())
+    (mine / "caption_clip.yaml").write_text(yaml.safe_dump({**shipped, "template": "Clip {{ clip_start }}-{{ clip_end }}."}))
+    (mine / "my_caption.yaml").write_text(yaml.safe_dump({**shipped, "id": "my_caption"}))
+    assert load_prompt("caption_clip", root=mine).source == str(mine / "caption_clip.yaml")  # the user's overrides
+    assert load_prompt("caption_clip", root=mine).sha256 != load_prompt("caption_clip").sha256
+    assert load_prompt("my_caption", root=mine).id == "my_caption"
+    assert load_prompt("narrate_frame", root=mine).source == str(PROMPTS_ROOT / "narrate_frame.yaml")  # shipped
+    with pytest.raises(PromptError, match=r"unknown prompt id 'nope' \(searched .*my_prompts then .*prompts\)"):
+        load_prompt("nope", root=mine)
+    with pytest.raises(PromptError, match="field 'prompts_dir': is not a folder"):
+        load_prompt("narrate_frame", root=tmp_path / "missing")
