@@ -12,8 +12,16 @@ longest one by nearest-index lookup (row ``i`` of an ``n``-row set is taken at
 
 ``pool_to_length`` max-pools a long video to at most ``max_len`` snippets (TEA: 128) and
 ``pad_to_length`` zero-pads a short one, returning the validity mask. Every load checks its
-array: a missing video, a wrong rank or dimension, and NaN/inf values raise ``FeatureError``
-naming the video and the file.
+array: a missing or unreadable video, a wrong rank, dtype or width, and NaN/inf values raise
+``FeatureError`` naming the video and the file (a width error also names the expected and the
+found width, and where the expectation came from).
+
+Width: a store opened with ``dim`` enforces it; one opened without takes the width of the first
+video it loads (``grounding.data.dataset.probe_dims`` loads one before the model is built) and
+enforces that from then on, so a file of another width fails when it is loaded, naming itself,
+not later in the collate as "cannot reshape array". ``expect_width`` sets the width from
+elsewhere (a checkpoint's ``video_dim``). ``store.files(video_id)`` names the files that hold a
+video (``grounding.data.check`` keys its cache on their size and mtime).
 """
 
 from __future__ import annotations
@@ -24,18 +32,22 @@ from typing import Protocol
 
 import numpy as np
 
+from groundwork.errors import InputError
 from groundwork.registry import Registry
 
 
-class FeatureError(ValueError):
-    """A video's features are missing or malformed; the message names the video and the file."""
+class FeatureError(InputError):
+    """A video's features are missing or malformed; the message names the video and the file.
+    A user error (``groundwork.errors.InputError``, still a ``ValueError``)."""
 
 
 class FeatureStore(Protocol):
     name: str
-    dim: int | None  # expected feature dimension; None = take whatever the first video has
+    dim: int | None  # expected feature width; None = take whatever the first loaded video has
 
     def load(self, video_id: str) -> np.ndarray: ...
+
+    def files(self, video_id: str) -> list[Path]: ...
 
     def __contains__(self, video_id: object) -> bool: ...
 
@@ -43,14 +55,20 @@ class FeatureStore(Protocol):
 FEATURE_STORES: Registry[type] = Registry("feature store")
 
 
-def check_features(array: np.ndarray, video_id: str, source: str, dim: int | None) -> np.ndarray:
-    """Return ``array`` as float32 ``(L, D)``, or raise ``FeatureError`` naming video and file."""
+def check_features(array: np.ndarray, video_id: str, source: str, dim: int | None, origin: str = "") -> np.ndarray:
+    """Return ``array`` as float32 ``(L, D)``, or raise ``FeatureError`` naming video and file
+    (and, for a width error, the expected and found width; ``origin`` says where ``dim`` came from)."""
     array = np.asarray(array)
     if array.ndim != 2 or array.shape[0] == 0:
         msg = f"video '{video_id}' in {source}: expected features of shape (L, D) with L >= 1, got {array.shape}"
         raise FeatureError(msg)
+    if array.dtype.kind not in "fiub":
+        msg = f"video '{video_id}' in {source}: expected numeric features, got dtype {array.dtype}"
+        raise FeatureError(msg)
     if dim is not None and array.shape[1] != dim:
-        msg = f"video '{video_id}' in {source}: expected feature dimension {dim}, got {array.shape[1]}"
+        why = f" ({origin})" if origin else ""
+        msg = (f"video '{video_id}' in {source}: expected feature dimension {dim}, got {array.shape[1]}{why}; "
+               f"the file has shape {array.shape}")
         raise FeatureError(msg)
     array = array.astype(np.float32, copy=False)
     if not np.isfinite(array).all():
@@ -60,12 +78,39 @@ def check_features(array: np.ndarray, video_id: str, source: str, dim: int | Non
     return array
 
 
-class _FolderStore:
+class _WidthPinned:
+    """The width rule every single store follows: ``dim`` given -> enforced; ``dim`` None -> the
+    first successfully loaded video's width, then enforced (``dim_origin`` says which)."""
+
+    dim: int | None
+    dim_origin: str
+
+    def _init_width(self, dim: int | None) -> None:
+        self.dim = dim
+        self.dim_origin = "the width this store was opened with" if dim is not None else ""
+
+    def _checked(self, array: np.ndarray, video_id: str, source: str) -> np.ndarray:
+        out = check_features(array, video_id, source, self.dim, self.dim_origin)
+        if self.dim is None:
+            self.dim = int(out.shape[1])
+            self.dim_origin = f"the width of video '{video_id}', the first one this store loaded, in {source}"
+        return out
+
+    def expect_width(self, dim: int, origin: str) -> None:
+        """Enforce ``dim`` from now on; ``origin`` names where it comes from in error messages."""
+        self.dim, self.dim_origin = int(dim), origin
+
+
+def _read_error(video_id: str, path: Path, err: Exception) -> FeatureError:
+    return FeatureError(f"video '{video_id}': cannot read features from {path} ({type(err).__name__}: {err})")
+
+
+class _FolderStore(_WidthPinned):
     suffix = ""
 
     def __init__(self, root: str | Path, dim: int | None = None) -> None:
         self.root = Path(root)
-        self.dim = dim
+        self._init_width(dim)
         self.name = f"{self.suffix.lstrip('.')}:{self.root}"
         if not self.root.is_dir():
             msg = f"feature folder {self.root} does not exist"
@@ -73,6 +118,9 @@ class _FolderStore:
 
     def path(self, video_id: str) -> Path:
         return self.root / f"{video_id}{self.suffix}"
+
+    def files(self, video_id: str) -> list[Path]:
+        return [self.path(video_id)]
 
     def __contains__(self, video_id: object) -> bool:
         return isinstance(video_id, str) and self.path(video_id).is_file()
@@ -82,7 +130,13 @@ class _FolderStore:
         if not path.is_file():
             msg = f"video '{video_id}': no features at {path}"
             raise FeatureError(msg)
-        return check_features(self._read(path), video_id, str(path), self.dim)
+        try:
+            array = self._read(path)
+        except FeatureError:
+            raise
+        except Exception as err:  # a truncated or corrupt file: np.load raises many types
+            raise _read_error(video_id, path, err) from err
+        return self._checked(array, video_id, str(path))
 
     def _read(self, path: Path) -> np.ndarray:
         raise NotImplementedError
@@ -113,13 +167,13 @@ class NpyStore(_FolderStore):
 
 
 @FEATURE_STORES.register("hdf5")
-class Hdf5Store:
+class Hdf5Store(_WidthPinned):
     """One HDF5 file, one dataset per video id. The file is opened on first use (and again in
     each DataLoader worker, since h5py handles do not survive a fork)."""
 
     def __init__(self, path: str | Path, dim: int | None = None) -> None:
         self.path = Path(path)
-        self.dim = dim
+        self._init_width(dim)
         self.name = f"hdf5:{self.path}"
         self._file = None
         if not self.path.is_file():
@@ -136,12 +190,19 @@ class Hdf5Store:
     def __contains__(self, video_id: object) -> bool:
         return isinstance(video_id, str) and video_id in self._h5()
 
+    def files(self, video_id: str) -> list[Path]:  # noqa: ARG002 - one file holds every video
+        return [self.path]
+
     def load(self, video_id: str) -> np.ndarray:
         h5 = self._h5()
         if video_id not in h5:
             msg = f"video '{video_id}': no dataset of that name in {self.path}"
             raise FeatureError(msg)
-        return check_features(h5[video_id][()], video_id, str(self.path), self.dim)
+        try:
+            array = h5[video_id][()]
+        except Exception as err:  # a group instead of a dataset, a damaged chunk
+            raise _read_error(video_id, self.path, err) from err
+        return self._checked(array, video_id, f"{self.path}:{video_id}")
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_file": None}
@@ -163,8 +224,22 @@ class ConcatStore:
             raise FeatureError(msg)
         self.stores = list(stores)
         self.name = "+".join(s.name for s in self.stores)
+        self._expected: tuple[int, str] | None = None
+
+    @property
+    def dim(self) -> int | None:
+        """The expected total width: set by ``expect_width``, else the sum of the parts' widths
+        once each is known (each part pins its own on its first load)."""
+        if self._expected is not None:
+            return self._expected[0]
         dims = [s.dim for s in self.stores]
-        self.dim = None if None in dims else sum(dims)  # type: ignore[arg-type]
+        return None if None in dims else sum(dims)  # type: ignore[arg-type]
+
+    def expect_width(self, dim: int, origin: str) -> None:
+        self._expected = (int(dim), origin)
+
+    def files(self, video_id: str) -> list[Path]:
+        return [f for s in self.stores for f in s.files(video_id)]
 
     def __contains__(self, video_id: object) -> bool:
         return all(video_id in s for s in self.stores)
@@ -172,7 +247,14 @@ class ConcatStore:
     def load(self, video_id: str) -> np.ndarray:
         parts = [s.load(video_id) for s in self.stores]
         length = max(p.shape[0] for p in parts)
-        return np.concatenate([resample_nearest(p, length) for p in parts], axis=1)
+        out = np.concatenate([resample_nearest(p, length) for p in parts], axis=1)
+        if self._expected is not None and out.shape[1] != self._expected[0]:
+            widths = " + ".join(f"{p.shape[1]} ({', '.join(map(str, s.files(video_id)))})"
+                                for s, p in zip(self.stores, parts, strict=True))
+            msg = (f"video '{video_id}': expected feature dimension {self._expected[0]} ({self._expected[1]}), "
+                   f"got {out.shape[1]} = {widths}")
+            raise FeatureError(msg)
+        return out
 
 
 def pool_to_length(array: np.ndarray, max_len: int) -> np.ndarray:
