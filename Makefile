@@ -93,7 +93,7 @@ VISUAL_ENCODER ?= $(TINY_CLIP)
 # The random-weight model never writes valid JSON (event / query_rewrite rows are error rows, the
 # raw answer kept) and never stops early: short JSON answers and one retry keep the two kinds
 # at about +1 min over narrative + clip_caption (about 3.3 min) on 2 CPU cores.
-KIND_ARGS ?= --kind-max-new-tokens event=96 --kind-max-new-tokens query_rewrite=48 --structured-retries 1
+KIND_ARGS ?= --max-new-tokens-by-kind event=96 --max-new-tokens-by-kind query_rewrite=48 --structured-retries 1
 PRIORS_DEPS := $(TINY_LLAVA)/config.json $(TINY_CLIP)/config.json data/demo/train.jsonl
 else
 MODEL ?= llava-hf/llava-1.5-7b-hf

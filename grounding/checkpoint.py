@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from groundwork.atomic import atomic_replace_dir
+from groundwork.errors import InputError, MissingInputError
 
 WEIGHTS, META, STATE = "model.safetensors", "checkpoint.json", "optimizer.pt"
 
@@ -44,7 +45,7 @@ def resolve(path: str | Path, which: str = "best") -> Path:
         if (path / sub / META).is_file():
             return path / sub
     msg = f"no checkpoint in {path}: expected {META} there or in {path}/best or {path}/last"
-    raise FileNotFoundError(msg)
+    raise MissingInputError(msg)
 
 
 def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict[str, Any], model_args: dict[str, Any],
@@ -69,7 +70,7 @@ def load_checkpoint(path: str | Path, which: str = "best") -> Checkpoint:
     for key in ("config", "model_args", "meta"):
         if key not in info:
             msg = f"{folder / META}: missing '{key}'"
-            raise ValueError(msg)
+            raise InputError(msg)
     return Checkpoint(folder, info["config"], info["model_args"], info["meta"], load_file(folder / WEIGHTS))
 
 
@@ -98,7 +99,7 @@ def data_sources(ckpt: Checkpoint, manifest: str | Path | None = None, features:
         if not path.exists():
             origin = "given" if given else f"recorded in {ckpt.path / META}"
             msg = f"the {what} {path} ({origin}) does not exist; pass {flag} PATH to use another"
-            raise FileNotFoundError(msg)
+            raise MissingInputError(msg)
     return sources
 
 
@@ -106,5 +107,5 @@ def load_training_state(path: str | Path) -> dict[str, Any]:
     file = Path(path) / STATE
     if not file.is_file():
         msg = f"cannot resume: {file} does not exist"
-        raise FileNotFoundError(msg)
+        raise MissingInputError(msg)
     return torch.load(file, map_location="cpu", weights_only=True)

@@ -1,162 +1,211 @@
-"""The three grounding commands: ``grounding-train``, ``grounding-eval``, ``grounding-predict``."""
+"""The grounding commands (typer): ``grounding-train``, ``grounding-eval``, ``grounding-predict``.
+
+``grounding-train`` takes its settings like every command of the project (``groundwork.settings``):
+TrainConfig's defaults <- a YAML file (``--config``) <- dotted flags (``--optim.lr 1e-3``). Each
+``main`` returns the exit code (0, or 2 after a user error, printed as one line); console scripts
+exit with it.
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-TRAIN_EXAMPLES = """examples:
+import typer
+
+from groundwork.cli import CONTEXT, new_app, run_app
+from groundwork.errors import InputError
+
+# -- grounding-train ---------------------------------------------------------------------------
+SHORTCUTS = {"--priors": "--data.manifest", "--features": "--data.features", "--model": "--model.name",
+             "--out": "--out-dir"}
+
+TRAIN_EXAMPLES = """\b
+examples:
   grounding-train --priors manifests/demo.parquet --config configs/tea_demo.yaml
   grounding-train --priors manifests/charades_sta.parquet --model tea --features /data/charades/i3d
   grounding-train --config configs/tea_charades.yaml --features /data/slowfast /data/clip \\
       --optim.lr 1e-3 --model.alpha 0.3 --optim.epochs 50
+\b
+reads:  the manifest (--priors), the video features (--features; default: the features the
+        pipeline extracted into the cache) and the cached text features the manifest names
+writes: OUT/best (chosen on data.val_split, never on test), OUT/last (for --resume),
+        OUT/config.json, OUT/log.csv and TensorBoard scalars under OUT/tb
+\b
+shortcuts: --priors = --data.manifest, --features = --data.features (several are concatenated),
+           --model = --model.name, --out = --out-dir
+"""
 
-Any config field can be overridden with a dotted flag (--section.field VALUE); see
-grounding/config.py for the fields and configs/ for the shipped files. Layers: defaults <- --config
-YAML <- --priors/--model/--features/--out <- dotted flags. The best checkpoint is chosen on the
-validation split (data.val_split) and written to OUT/best; OUT/last is for --resume."""
 
-EVAL_EXAMPLES = """examples:
+def _train_epilog() -> str:
+    from grounding.config import TrainConfig
+    from grounding.models import MODELS
+    from grounding.models.base import ModelConfig
+    from groundwork.settings import field_rows, fields_help
+
+    text = [TRAIN_EXAMPLES, fields_help(field_rows(TrainConfig), "settings (defaults <- --config YAML <- these flags):"),
+            fields_help(field_rows(ModelConfig, "model."), "settings of every model (set from the data):")]
+    configs = {MODELS.get(n).config_cls: n for n in MODELS.names()}
+    for name in MODELS.names():
+        cls = MODELS.get(name).config_cls
+        parent = next((p for p in cls.__mro__[1:] if p in configs), ModelConfig)
+        rows = [r for r in field_rows(cls, "model.") if r[0][len("model."):] not in parent.model_fields]
+        more = f", beyond {configs[parent]}'s" if parent in configs else ""
+        if rows:
+            text.append(fields_help(rows, f"settings of --model {name}{more}:"))
+    return "\n\n".join(text)
+
+
+train_app = new_app("Train a grounding model on a priors manifest and video features.")
+
+
+@train_app.command(context_settings=CONTEXT, epilog=_train_epilog())
+def train(ctx: typer.Context,
+          config: Path | None = typer.Option(None, "--config", help="YAML config, e.g. configs/tea_demo.yaml"),
+          resume: bool = typer.Option(False, "--resume", help="continue OUT/last"),
+          no_progress: bool = typer.Option(False, "--no-progress", help="no progress bars")) -> None:
+    """Train a grounding model: best checkpoint on validation, predictions-ready run folder."""
+    from grounding.config import load_config
+    from grounding.train import fit
+
+    flags = [SHORTCUTS.get(arg, arg) for arg in ctx.args]
+    cfg = load_config(config, flags)
+    result = fit(cfg, resume=resume, progress=not no_progress)
+    print(json.dumps({"out_dir": str(result.out_dir), "best": result.best}, indent=2))
+
+
+# -- grounding-eval ----------------------------------------------------------------------------
+EVAL_EXAMPLES = """\b
+examples:
   grounding-eval --checkpoint runs/tea-demo --split test          # writes runs/tea-demo/preds_test.jsonl
   grounding-eval --preds preds.jsonl --gt gt.jsonl --json          # community JSONL files
   grounding-eval --checkpoint copied-run --priors manifests/charades_sta.parquet --features /data/i3d
+\b
+reads:  a run folder (its best/ checkpoint) and the data it recorded, or two JSONL files
+writes: PREDS (--out; default RUN/preds_SPLIT.jsonl) in checkpoint mode; the metrics on stdout
+\b
+Prediction rows: {"qid", "query", "vid", "pred_relevant_windows": [[start, end, score], ...],
+optional "pred_saliency_scores"}. Ground-truth rows: {"qid", "vid", "duration",
+"relevant_windows", optional "split", "relevant_clip_ids", "saliency_scores"}; with saliency
+the full QVHighlights suite runs (MR mAP, R1, HL mAP / HIT@1).
+"""
 
-Prediction rows: {"qid", "query", "vid", "pred_relevant_windows": [[start, end, score], ...]}.
-Ground-truth rows: {"qid", "vid", "duration", "relevant_windows", optional "split",
-"relevant_clip_ids", "saliency_scores"}; with saliency the full QVHighlights suite runs."""
+eval_app = new_app("Evaluate a checkpoint on a split, or a prediction file against ground truth.")
 
-PREDICT_EXAMPLES = """examples:
-  grounding-predict --checkpoint runs/tea-demo --video demo_003 --query "a red ball rolls" --plot out/
-  grounding-predict --checkpoint runs/tea-demo --input queries.jsonl --output preds.jsonl
-  grounding-predict --checkpoint copied-run --priors manifests/demo.parquet --input q.jsonl  # run from another machine
-
---input rows: {"qid", "query", "vid"}; --output rows add "pred_relevant_windows" (top-k
-[start, end, score], best first). A query already in the cache uses its cached text features; a
-new one is embedded with the manifest's text encoder (pure torch, no transformers).
-A checkpoint records the absolute paths of its manifest, features and cache; when they are not
-there (a run folder copied from another machine) give --priors / --features / --cache-dir."""
-
-
-def _parser(prog: str, doc: str, epilog: str) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog=prog, description=doc, epilog=epilog,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+CHECKPOINT_HELP = "run folder (uses best/) or checkpoint folder"
+MOVED = "instead of the path the checkpoint recorded (a run copied from another machine)"
 
 
-def train_main(argv: Sequence[str] | None = None) -> int:
-    p = _parser("grounding-train", "Train a grounding model on a priors manifest and video features.", TRAIN_EXAMPLES)
-    p.add_argument("--priors", type=Path, help="the manifest, manifests/<dataset>.parquet (data.manifest)")
-    p.add_argument("--model", help="registered model name, e.g. span, tea (model.name)")
-    p.add_argument("--features", nargs="+", help="feature folder(s)/file(s); several are concatenated (data.features)")
-    p.add_argument("--config", type=Path, help="YAML config, e.g. configs/tea_demo.yaml")
-    p.add_argument("--out", type=Path, help="run folder (out_dir); default runs/<model>-<dataset>")
-    p.add_argument("--resume", action="store_true", help="continue OUT/last")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    args, rest = p.parse_known_args(argv)
-    from grounding.config import load_config, merge, parse_overrides
-    from grounding.train import fit
-
-    over: dict[str, Any] = {}
-    if args.priors:
-        over["data"] = {"manifest": str(args.priors)}
-    if args.features:
-        over.setdefault("data", {})["features"] = list(args.features)
-    if args.model:
-        over["model"] = {"name": args.model}
-    if args.out:
-        over["out_dir"] = str(args.out)
-    try:
-        over = merge(over, parse_overrides(rest))
-        cfg = load_config(args.config, over)
-    except (ValueError, FileNotFoundError) as err:
-        p.error(str(err))
-    result = fit(cfg, resume=args.resume, progress=not args.no_progress)
-    print(json.dumps({"out_dir": str(result.out_dir), "best": result.best}, indent=2))
-    return 0
-
-
-def _add_data_overrides(p: argparse.ArgumentParser) -> None:
-    """Flags that replace the input paths a checkpoint recorded (a run copied to another machine)."""
-    g = p.add_argument_group("moved data (default: the paths recorded in the checkpoint)")
-    g.add_argument("--priors", type=Path, help="the manifest to read instead of the recorded one")
-    g.add_argument("--features", nargs="+", help="feature folder(s)/file(s) instead of the recorded ones")
-    g.add_argument("--cache-dir", type=Path, help="the priors cache folder instead of the recorded one")
-
-
-def eval_main(argv: Sequence[str] | None = None) -> int:
-    p = _parser("grounding-eval", "Evaluate a checkpoint on a split, or a prediction file.", EVAL_EXAMPLES)
-    p.add_argument("--checkpoint", type=Path, help="run folder (uses best/) or checkpoint folder")
-    p.add_argument("--split", help="split to evaluate (default: the config's data.test_split)")
-    p.add_argument("--preds", type=Path, help="prediction JSONL (file mode)")
-    p.add_argument("--gt", type=Path, help="ground-truth JSONL (file mode)")
-    p.add_argument("--out", type=Path, help="where to write predictions (checkpoint mode)")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    _add_data_overrides(p)
-    args = p.parse_args(argv)
+@eval_app.command(epilog=EVAL_EXAMPLES)
+def evaluate(checkpoint: Path | None = typer.Option(None, "--checkpoint", help=CHECKPOINT_HELP),
+             split: str | None = typer.Option(None, "--split", help="split to evaluate (default: data.test_split)"),
+             preds: Path | None = typer.Option(None, "--preds", help="prediction JSONL (file mode)"),
+             gt: Path | None = typer.Option(None, "--gt", help="ground-truth JSONL (file mode)"),
+             out: Path | None = typer.Option(None, "--out", help="where to write predictions (checkpoint mode)"),
+             as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+             priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
+             features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
+             cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}")) -> None:
+    """Score a checkpoint on a split (writing its predictions), or score a prediction file."""
     from grounding.evaluation import evaluate_prediction_files, format_metrics
     from grounding.run_eval import evaluate_checkpoint
 
-    if args.preds or args.gt:
-        if not (args.preds and args.gt) or args.checkpoint:
-            p.error("file mode needs both --preds and --gt (and no --checkpoint)")
-        result = evaluate_prediction_files(args.preds, args.gt)
-    elif args.checkpoint:
-        try:
-            result = evaluate_checkpoint(args.checkpoint, args.split, args.out, args.priors, args.features, args.cache_dir)
-        except FileNotFoundError as err:
-            p.error(str(err))
+    if preds or gt:
+        if not (preds and gt) or checkpoint:
+            raise InputError("file mode needs both --preds and --gt (and no --checkpoint)")
+        result = evaluate_prediction_files(preds, gt)
+    elif checkpoint:
+        result = evaluate_checkpoint(checkpoint, split, out, priors, features or None, cache_dir)
     else:
-        p.error("give --checkpoint RUN [--split S], or --preds P.jsonl --gt G.jsonl")
-    print(json.dumps(result, indent=2) if args.json else format_metrics(result))
-    return 0
+        raise InputError("give --checkpoint RUN [--split S], or --preds P.jsonl --gt G.jsonl")
+    print(json.dumps(result, indent=2) if as_json else format_metrics(result))
 
 
-def predict_main(argv: Sequence[str] | None = None) -> int:
-    p = _parser("grounding-predict", "Localise queries in videos with a trained checkpoint.", PREDICT_EXAMPLES)
-    p.add_argument("--checkpoint", type=Path, required=True, help="run folder (uses best/) or checkpoint folder")
-    p.add_argument("--video", help="video id (single-query mode)")
-    p.add_argument("--query", help="the sentence to localise (single-query mode)")
-    p.add_argument("--input", type=Path, help="JSONL of {qid, query, vid} (file mode)")
-    p.add_argument("--output", type=Path, help="community JSONL to write (file mode; default stdout)")
-    p.add_argument("-k", "--topk", type=int, default=5, help="windows per query (default 5)")
-    p.add_argument("--plot", type=Path, help="folder for one timeline PNG per query")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
-    _add_data_overrides(p)
-    args = p.parse_args(argv)
-    single = args.video is not None or args.query is not None
-    if single == (args.input is not None) or (single and not (args.video and args.query)):
-        p.error("give --video VID --query TEXT, or --input queries.jsonl")
+# -- grounding-predict -------------------------------------------------------------------------
+PREDICT_EXAMPLES = """\b
+examples:
+  grounding-predict --checkpoint runs/tea-demo --video demo_003 --query "a red ball rolls" --plot out/
+  grounding-predict --checkpoint runs/tea-demo --input queries.jsonl --output preds.jsonl
+  grounding-predict --checkpoint copied-run --priors manifests/demo.parquet --input q.jsonl
+\b
+reads:  a run folder and the data it recorded; --input rows {"qid", "query", "vid"}
+writes: community JSONL (--output, default stdout): the rows plus "pred_relevant_windows"
+        (top-k [start, end, score], best first) and any extra keys the model predicts;
+        with --plot, one timeline PNG per query
+A query already in the cache uses its cached text features; a new one is embedded with the
+manifest's text encoder (pure torch, no transformers). A checkpoint records the absolute paths of
+its manifest, features and cache; for a run folder copied from another machine give --priors /
+--features / --cache-dir.
+"""
+
+predict_app = new_app("Localise queries in videos with a trained checkpoint.")
+
+
+@predict_app.command(epilog=PREDICT_EXAMPLES)
+def predict(checkpoint: Path = typer.Option(..., "--checkpoint", help=CHECKPOINT_HELP),
+            video: str | None = typer.Option(None, "--video", help="video id (single-query mode)"),
+            query: str | None = typer.Option(None, "--query", help="the sentence to localise (single-query mode)"),
+            input_path: Path | None = typer.Option(None, "--input", help="JSONL of {qid, query, vid} (file mode)"),
+            output: Path | None = typer.Option(None, "--output", help="community JSONL to write (default stdout)"),
+            topk: int = typer.Option(5, "-k", "--topk", help="windows per query"),
+            plot: Path | None = typer.Option(None, "--plot", help="folder for one timeline PNG per query"),
+            device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+            priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
+            features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
+            cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}")) -> None:
+    """Predict the windows of one query (--video, --query) or of a JSONL file of queries (--input)."""
+    single = video is not None or query is not None
+    if single == (input_path is not None) or (single and not (video and query)):
+        raise InputError("give --video VID --query TEXT, or --input queries.jsonl")
     from grounding.predict import Predictor
+    from grounding.run_eval import write_jsonl
 
-    try:
-        predictor = Predictor.from_checkpoint(args.checkpoint, device=args.device, manifest=args.priors,
-                                              features=args.features, cache_dir=args.cache_dir)
-    except FileNotFoundError as err:
-        p.error(str(err))
-    if single:
-        rows = [{"qid": 0, "query": args.query, "vid": args.video}]
-    else:
-        rows = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
-        for i, r in enumerate(rows):
-            missing = [k for k in ("qid", "query", "vid") if k not in r]
-            if missing:
-                p.error(f"{args.input} line {i + 1}: missing {', '.join(missing)}")
-    windows = predictor.predict_batch([(r["vid"], r["query"]) for r in rows], k=args.topk)
-    out_rows = [{"qid": r["qid"], "query": r["query"], "vid": r["vid"], "pred_relevant_windows": w} for r, w in zip(rows, windows)]
-    if args.output:
-        from grounding.run_eval import write_jsonl
-
-        write_jsonl(args.output, out_rows)
+    predictor = Predictor.from_checkpoint(checkpoint, device=device, manifest=priors, features=features or None,
+                                          cache_dir=cache_dir)
+    rows = [{"qid": 0, "query": query, "vid": video}] if single else _read_queries(input_path)
+    preds = predictor.predict_rows([(r["vid"], r["query"]) for r in rows], k=topk)
+    out_rows = [{"qid": r["qid"], "query": r["query"], "vid": r["vid"], **p} for r, p in zip(rows, preds, strict=True)]
+    if output:
+        write_jsonl(output, out_rows)
     else:
         sys.stdout.writelines(json.dumps(r) + "\n" for r in out_rows)
-    if args.plot:
+    if plot:
         from grounding.plot import plot_prediction
 
         gt = {(r["video_id"], r["query"]): r["windows"] for r in predictor.info.rows}
         for r in rows:
-            path = plot_prediction(predictor.explain(r["vid"], r["query"], args.topk), args.plot, gt.get((r["vid"], r["query"]), []))
+            path = plot_prediction(predictor.explain(r["vid"], r["query"], topk), plot, gt.get((r["vid"], r["query"]), []))
             print(f"wrote {path}", file=sys.stderr)
-    return 0
+
+
+def _read_queries(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise InputError(f"--input {path} does not exist")
+    rows = []
+    for i, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path} line {i}: not valid JSON ({exc})") from None
+        missing = [k for k in ("qid", "query", "vid") if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise InputError(f"{path} line {i}: missing {', '.join(missing)}")
+        rows.append(row)
+    return rows
+
+
+# -- entry points ------------------------------------------------------------------------------
+def train_main(argv: Sequence[str] | None = None) -> int:
+    return run_app(train_app, argv, "grounding-train")
+
+
+def eval_main(argv: Sequence[str] | None = None) -> int:
+    return run_app(eval_app, argv, "grounding-eval")
+
+
+def predict_main(argv: Sequence[str] | None = None) -> int:
+    return run_app(predict_app, argv, "grounding-predict")

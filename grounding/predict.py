@@ -31,7 +31,14 @@ from grounding.text_encoder import QUERY_ENCODERS
 from grounding.data.textbank import TextBank
 from groundwork.cache.hashing import sha256_text
 from groundwork.cache.store import CacheStore
-from groundwork.errors import InputError
+from groundwork.errors import InputError, UserError
+
+
+class UnknownVideoError(UserError, KeyError):
+    """A video id that is not in the manifest (a user error; also a KeyError)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass
@@ -87,7 +94,7 @@ class Predictor:
         for vid in todo:
             if vid not in self._rows_by_video:
                 msg = f"video '{vid}' is not in manifest {self.info.path}"
-                raise KeyError(msg)
+                raise UnknownVideoError(msg)
         if todo:
             ds = GroundingDataset(self.info, None, self.store, self.max_len, fields=self.model.required_keys,
                                   videos=todo)

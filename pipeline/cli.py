@@ -1,42 +1,25 @@
-"""``priors``: the priors pipeline's command line.
-
-Each subcommand lives in ``pipeline/commands/<name>.py`` and exposes
-``add_parser(subparsers)`` (which sets ``func`` on its parser) and is listed in COMMANDS."""
+"""``priors``: the priors pipeline's command line (typer). Each subcommand lives in
+``pipeline/commands/<name>.py`` as a function registered here; a module that fails to import is
+an error, never a command that silently disappears."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 
-COMMANDS = ("run", "status", "errors", "stats")
+from groundwork.cli import new_app, run_app
+from pipeline.commands import errors, run, stats, status
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="priors",
-        description=(
-            "Generate training-time priors (narratives, clip captions, events, query rewrites) "
-            "for video grounding datasets with a vision-language model, into a shared "
-            "content-addressed Parquet cache."
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"pipeline.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"pipeline.commands.{name}":
-                raise
-            continue
-        module.add_parser(sub)
-    return parser
+app = new_app(
+    "Generate training-time priors (narratives, clip captions, events, query rewrites, query-aware "
+    "captions) for video grounding datasets with a vision-language model, into a shared "
+    "content-addressed Parquet cache, and write the manifest the trainer reads."
+)
+for module in (run, status, errors, stats):
+    module.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    return run_app(app, argv, "priors")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -19,6 +19,7 @@ class PromptChoice(BaseModel):
     line or in YAML it may be written ``ID`` or ``ID@VERSION`` (``narrate_frame@1``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    cli_metavar: ClassVar[str] = "ID[@VERSION]"
 
     id: str
     version: int | None = None
@@ -41,28 +42,36 @@ def default_prompts() -> dict[str, PromptChoice]:
 
 
 class PriorsConfig(BaseModel):
+    """Everything one ``priors run`` needs. On the command line every field is a flag named by its
+    dotted path (``--video-root``, ``--sampling.top-p``), from a YAML file with ``--config``, or
+    both (``groundwork.settings``)."""
+
     model_config = ConfigDict(extra="forbid")
 
     # -- inputs ------------------------------------------------------------------------
-    dataset: str = Field(description="dataset adapter name (pipeline.datasets.DATASETS)")
+    dataset: str = Field(description="dataset adapter name (`priors run --help` lists them)")
     annotations: Path = Field(description="the adapter's annotation folder")
-    video_root: Path | None = Field(None, description="folder of the videos (adapter default if None)")
+    video_root: Path | None = Field(None, description="folder of the videos (adapter default if unset)")
     limit: int | None = Field(None, ge=1, description="process at most this many videos (smoke runs)")
-    splits: list[str] | None = Field(None, description="only videos of these splits (None = all)")
+    splits: list[str] | None = Field(None, description="only the videos of these splits (unset: all)")
 
     # -- outputs -----------------------------------------------------------------------
     cache: Path | None = Field(None, description="cache root (else $GROUNDWORK_CACHE, else ~/.cache/groundwork)")
     manifest: Path | None = Field(None, description="manifest path (default manifests/<dataset>.parquet)")
 
     # -- generation --------------------------------------------------------------------
-    model: str = Field(description="model folder or hub id")
+    model: str = Field(description="a preset name (`priors run --help` lists them), a model folder or a hub id")
     backend: str = Field(default_factory=default_backend_name,
-                         description="generation backend (default: vllm when it imports, else transformers)")
-    backend_options: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments of the "
-                                            "backend, e.g. {'base_url': ...} for openai, {'max_images': 8} for vllm")
-    device: str = "cpu"
-    kinds: list[str] = Field(default_factory=lambda: ["narrative", "clip_caption"])
-    prompts: dict[str, PromptChoice] = Field(default_factory=default_prompts)
+                         description="generation backend: vllm (the default when it imports), transformers, openai, "
+                                     "or the demo's pixel-reading stand-in shapes")
+    backend_options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the backend, "
+                                            "e.g. base_url=http://host:8000/v1 (openai), max_images=8 (vllm)")
+    device: str = Field("cpu", description="torch device of the transformers backend and the encoders (cpu, cuda)")
+    kinds: list[str] = Field(default_factory=lambda: ["narrative", "clip_caption"],
+                             description="prior kinds to generate (pipeline/kinds/)")
+    prompts: dict[str, PromptChoice] = Field(default_factory=default_prompts,
+                                             description="prompt template per kind, KIND=ID or KIND=ID@VERSION")
+    prompts_dir: Path | None = Field(None, description="a folder of your own prompt files, searched before prompts/")
     interval: float = Field(1.0, gt=0.0, description="seconds between narrated frames")
     clip_len: float = Field(2.0, gt=0.0, description="clip-caption window length in seconds")
     segment_len: float = Field(4.0, gt=0.0, description="query-aware caption segment in seconds "
@@ -71,28 +80,29 @@ class PriorsConfig(BaseModel):
     retry_temperature: float = Field(0.7, gt=0.0, description="sampling temperature of those re-asks; each "
                                      "attempt gets its own seed (sampling.seed + attempt), recorded only in "
                                      "the row's sampling column, never in a cache key")
-    resize: dict[str, Any] = Field(default_factory=dict, description="ResizePolicy fields for the frame sampler")
-    sampling: SamplingConfig = SamplingConfig()
+    resize: dict[str, Any] = Field(default_factory=dict, description="frame resize policy, e.g. mode=short_side "
+                                   "short_side=336, or mode=fixed width=W height=H (pipeline.frames.ResizePolicy)")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     max_new_tokens_by_kind: dict[str, int] = Field(
         default_factory=lambda: {"event": 384, "query_rewrite": 160},
         description="per-kind max_new_tokens replacing sampling.max_new_tokens (and so in that kind's keys): "
                     "a JSON list of events cut at 96 tokens never parses")
-    generate_batch_size: int = Field(8, ge=1)
+    generate_batch_size: int = Field(8, ge=1, description="requests per model call (transformers)")
     generate_concurrency: int = Field(1, ge=1, description="generate actors (one model each)")
-    num_gpus_per_actor: float = Field(0.0, ge=0.0)
-    write_batch_size: int = Field(32, ge=1, description="rows per cache shard written by the write stage")
+    num_gpus_per_actor: float = Field(0.0, ge=0.0, description="GPUs per generate actor (cluster runs)")
+    write_batch_size: int = Field(32, ge=1, description="rows per batch of the write stage")
 
     # -- features ----------------------------------------------------------------------
-    text_encoder: str = "minilm"
-    embed_batch_size: int = Field(64, ge=1)
-    visual_encoder: str | None = Field(None, description="CLIP-style vision model folder; None skips visual features")
-    visual_interval: float = Field(1.0, gt=0.0)
+    text_encoder: str = Field("minilm", description="text encoder that embeds every text (pipeline/features/text.py)")
+    embed_batch_size: int = Field(64, ge=1, description="texts per encoder call")
+    visual_encoder: str | None = Field(None, description="CLIP-style vision model folder; unset skips visual features")
+    visual_interval: float = Field(1.0, gt=0.0, description="seconds between frames of the visual features")
 
     # -- execution ---------------------------------------------------------------------
-    ray_address: str | None = Field(None, description="Ray cluster address (else $RAY_ADDRESS, else local)")
-    num_cpus: int | None = Field(None, ge=1, description="CPUs for a local Ray instance (default: the machine's)")
-    retry_errors: bool = False
-    progress: bool = True
+    ray_address: str | None = Field(None, description="Ray cluster address (else $RAY_ADDRESS, else a local instance)")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance (default: the machine's)")
+    retry_errors: bool = Field(False, description="generate again the rows cached with status=error")
+    progress: bool = Field(True, description="progress bars (--no-progress hides them)")
 
     @field_validator("kinds")
     @classmethod

@@ -35,7 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class TargetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    mode: Literal["neighbourhood", "elastic"] = "neighbourhood"
+    mode: Literal["neighbourhood", "elastic"] = Field("neighbourhood", description="start / end candidate sets "
+                                                      "of Eq. (15) (span models)")
     radius: int = Field(1, ge=0, description="neighbourhood: snippets on each side of a boundary")
     iou_threshold: float = Field(0.8, gt=0.0, le=1.0, description="elastic: minimum IoU of a candidate")
 

@@ -3,19 +3,12 @@ key, video, time, error type and message. Rerun with ``priors run ... --retry-er
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
+import typer
+
 from groundwork.cache.store import CacheStore
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("errors", help="list failed prior rows", description=__doc__)
-    p.add_argument("--kind", help="only this prior kind")
-    p.add_argument("--cache", type=Path, help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.set_defaults(func=main)
 
 
 def failed_rows(store: CacheStore, kinds: tuple[str, ...] | None = None) -> list[dict]:
@@ -29,13 +22,23 @@ def failed_rows(store: CacheStore, kinds: tuple[str, ...] | None = None) -> list
     return rows
 
 
-def main(args: argparse.Namespace) -> int:
-    rows = failed_rows(CacheStore(args.cache), (args.kind,) if args.kind else None)
-    if args.json:
+def command(kind: str | None = typer.Option(None, "--kind", help="only this prior kind"),
+            cache: Path | None = typer.Option(None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else "
+                                                                 "~/.cache/groundwork)"),
+            as_json: bool = typer.Option(False, "--json", help="one JSON object per line")) -> None:
+    """The failed prior rows that have no ok row since: key, video, time, error type and message.
+
+    Reads the cache; writes nothing. Redo them with `priors run ... --retry-errors`.
+    Example: priors errors --kind event --json"""
+    rows = failed_rows(CacheStore(cache), (kind,) if kind else None)
+    if as_json:
         for row in rows:
             print(json.dumps(row))
-        return 0
+        return
     print(f"{len(rows)} failed rows")
     for r in rows:
         print(f"{r['key'][:12]}  {r['kind']:<12} {r['video_id']:<16} t={r['t_start']:.2f}  {r['error_type']}: {r['error']}")
-    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command("errors")(command)

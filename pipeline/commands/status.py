@@ -3,21 +3,14 @@ features) and what the last run did (hit rate, model calls, errors)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
+
+import typer
 
 from groundwork.cache.store import CacheStore
 from pipeline.kinds import structured_kinds
 from pipeline.kinds.structured import split_request_and_item_keys
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("status", help="counts per prior kind, last run's hit rate, errors",
-                       description=__doc__)
-    p.add_argument("--cache", type=Path, help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=main)
 
 
 def cache_status(store: CacheStore) -> dict:
@@ -57,7 +50,15 @@ def format_status(status: dict) -> str:
     return "\n".join(lines)
 
 
-def main(args: argparse.Namespace) -> int:
-    status = cache_status(CacheStore(args.cache))
-    print(json.dumps(status, indent=2) if args.json else format_status(status))
-    return 0
+def command(cache: Path | None = typer.Option(None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else "
+                                                                 "~/.cache/groundwork)"),
+            as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table")) -> None:
+    """Rows per prior kind (ok / error), text and visual features, and the last run's hit rate.
+
+    Reads the cache; writes nothing. Example: priors status --cache .cache/groundwork"""
+    status = cache_status(CacheStore(cache))
+    print(json.dumps(status, indent=2) if as_json else format_status(status))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(command)

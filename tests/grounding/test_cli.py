@@ -33,8 +33,7 @@ def test_train_writes_a_run(trained) -> None:  # noqa: ANN001
 
 
 def test_train_rejects_bad_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        train_main(["--priors", "x.parquet", "--optim.lrr", "1"])
+    assert train_main(["--priors", "x.parquet", "--optim.lrr", "1"]) == 2
     assert "unknown field 'optim.lrr'; did you mean 'lr'" in capsys.readouterr().err
 
 
@@ -79,8 +78,7 @@ def test_predict_single_with_plot_and_file_mode(trained, tmp_path: Path, capsys:
 
 def test_predict_requires_a_mode(trained) -> None:  # noqa: ANN001
     _, run = trained
-    with pytest.raises(SystemExit):
-        predict_main(["--checkpoint", str(run), "--video", "vid00"])
+    assert predict_main(["--checkpoint", str(run), "--video", "vid00"]) == 2
 
 
 @pytest.mark.parametrize("script", ["grounding-train", "grounding-eval", "grounding-predict"])
@@ -102,12 +100,9 @@ def test_eval_and_predict_on_a_copied_run_say_which_flag_and_accept_it(trained, 
         info = json.loads(meta.read_text())
         info["config"]["data"]["features"] = ["/gone/features"]
         meta.write_text(json.dumps(info))
-    with pytest.raises(SystemExit) as exit_info:
-        predict_main(["--checkpoint", str(moved), "--video", "vid00", "--query", "person does thing 0 in vid00"])
-    assert exit_info.value.code == 2
+    assert predict_main(["--checkpoint", str(moved), "--video", "vid00", "--query", "person does thing 0 in vid00"]) == 2
     assert "feature store /gone/features" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        eval_main(["--checkpoint", str(moved), "--split", "test"])
+    assert eval_main(["--checkpoint", str(moved), "--split", "test"]) == 2
     assert "pass --features PATH" in capsys.readouterr().err
     assert predict_main(["--checkpoint", str(moved), "--video", "vid00", "--query", "person does thing 0 in vid00",
                          "--features", str(corpus.features)]) == 0

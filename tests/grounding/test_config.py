@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grounding.config import TrainConfig, load_config, parse_overrides
+from grounding.config import TrainConfig, load_config
+from groundwork.settings import parse_flags
 from grounding.models import MODELS
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
@@ -41,7 +42,7 @@ def test_dotted_overrides_layer_over_yaml() -> None:
     assert cfg.model.validated().alpha == pytest.approx(0.3)
     assert cfg.data.features == ["a", "b"] and cfg.seed == 7
     assert cfg.optim.epochs == shipped["optim"]["epochs"]  # from the YAML, untouched
-    assert parse_overrides(["--optim.batch-size", "8"]) == {"optim": {"batch_size": 8}}
+    assert parse_flags(["--optim.batch-size", "8"], TrainConfig) == {"optim": {"batch_size": 8}}
 
 
 def test_unknown_field_names_field_and_allowed_values() -> None:
@@ -71,4 +72,4 @@ def test_bad_values_and_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="top level must be a mapping"):
         load_config(tmp_path / "list.yaml")
     with pytest.raises(ValueError, match="has no value"):
-        parse_overrides(["--optim.lr"])
+        parse_flags(["--optim.lr"], TrainConfig)

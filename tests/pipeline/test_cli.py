@@ -26,8 +26,12 @@ def test_run_help_teaches(capsys: pytest.CaptureFixture) -> None:
 
 
 @pytest.mark.parametrize("extra,expected", [
-    (["--prompt", "narrative=narate_frame"], "unknown prompt id 'narate_frame'"),
-    (["--prompt", "narrative=narrate_frame@7"], "version 7 is not available"),
+    (["--prompts", "narrative=narate_frame"], "unknown prompt id 'narate_frame'"),
+    (["--prompts", "narrative=narrate_frame@7"], "version 7 is not available"),
+    (["--prompts", "narrative=narrate_frame@x"], "prompts.narrative: prompt 'narrate_frame@x': the version after '@'"),
+    (["--sampling.top-pp", "0.5"], "unknown field 'sampling.top_pp'; did you mean 'top_p'"),
+    (["--generate-batch-sise", "4"], "unknown field 'generate_batch_sise'; did you mean 'generate_batch_size'"),
+    (["--interval", "fast"], "field 'interval': Input should be a valid number"),
     (["--kinds", "narative"], "unknown prior kind 'narative'"),
     (["--backend", "transformer"], "did you mean 'transformers'"),
     (["--model", "/no/such/model"], "PriorsConfig.model: '/no/such/model'"),
@@ -69,20 +73,57 @@ def test_status_and_errors_report_the_cache(capsys: pytest.CaptureFixture, tmp_p
 
 
 def test_backend_defaults_to_vllm_when_it_imports_and_options_parse_as_json(tmp_path: Path) -> None:
-    from pipeline.cli import build_parser
-    from pipeline.commands.run import config_from_args
+    from groundwork.settings import layered
+    from pipeline.config import PriorsConfig
     from pipeline.presets import default_backend_name
 
-    base = ["run", "demo", "--annotations", str(tmp_path), "--model", str(tmp_path)]
-    cfg = config_from_args(build_parser().parse_args(base))
+    base = ["--annotations", str(tmp_path), "--model", str(tmp_path)]
+    cfg = layered(PriorsConfig, None, base, {"dataset": "demo"})
     assert cfg.backend == default_backend_name() and cfg.backend_options == {}
-    args = build_parser().parse_args([*base, "--backend", "openai", "--backend-option", "base_url=http://127.0.0.1:9/v1",
-                                      "--backend-option", "concurrency=4"])
-    cfg = config_from_args(args)
+    cfg = layered(PriorsConfig, None, [*base, "--backend", "openai", "--backend-options", "base_url=http://127.0.0.1:9/v1",
+                                       "--backend-options", "concurrency=4"], {"dataset": "demo"})
     assert cfg.backend == "openai"
     assert cfg.backend_options == {"base_url": "http://127.0.0.1:9/v1", "concurrency": 4}
     with pytest.raises(ValueError, match="KEY=VALUE"):
-        config_from_args(build_parser().parse_args([*base, "--backend-option", "novalue"]))
+        layered(PriorsConfig, None, [*base, "--backend-options", "novalue"], {"dataset": "demo"})
+
+
+def test_every_setting_is_reachable_from_flags_and_listed_in_help(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """Every field of PriorsConfig (nested ones included) is a flag, and ``priors run --help``
+    lists it with its type and default."""
+    from groundwork.settings import field_rows, layered
+    from pipeline.config import PriorsConfig
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    rows = field_rows(PriorsConfig)
+    assert len(rows) > 30
+    for dotted, _, _, _ in rows:
+        if dotted != "dataset":
+            assert f"--{dotted.replace('_', '-')} " in text, dotted
+    assert "--sampling.top-p float" in text and "[1.0]" in text
+    cfg = layered(PriorsConfig, None, ["--annotations", str(tmp_path), "--model", "m", "--sampling.top-p", "0.5",
+                                       "--sampling.seed", "3", "--splits", "train,val", "--retry-temperature", "0.9",
+                                       "--embed-batch-size", "7", "--visual-interval", "2", "--no-progress",
+                                       "--retry-errors", "--kinds", "narrative", "event"], {"dataset": "demo"})
+    assert (cfg.sampling.top_p, cfg.sampling.seed, cfg.splits, cfg.retry_temperature) == (0.5, 3, ["train", "val"], 0.9)
+    assert (cfg.embed_batch_size, cfg.visual_interval, cfg.progress, cfg.retry_errors) == (7, 2.0, False, True)
+    assert cfg.kinds == ["narrative", "event"]
+
+
+def test_settings_come_from_a_yaml_file_then_flags(tmp_path: Path) -> None:
+    from groundwork.settings import layered
+    from pipeline.config import PriorsConfig
+
+    path = tmp_path / "priors.yaml"
+    path.write_text(f"annotations: {tmp_path}\nmodel: m\nsampling: {{temperature: 0.2, seed: 4}}\nkinds: [event]\n")
+    cfg = layered(PriorsConfig, path, ["--sampling.seed", "5"], {"dataset": "demo"})
+    assert (cfg.sampling.temperature, cfg.sampling.seed, cfg.kinds) == (0.2, 5, ["event"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ValueError, match=r"bad.yaml \(line 2, column 1\): not valid YAML"):
+        layered(PriorsConfig, bad, [], {"dataset": "demo"})
 
 
 def test_status_counts_structured_requests_apart_from_their_items(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
