@@ -59,7 +59,8 @@ GT their ``datasets/vidstg.py`` builds (the code "borrowed from TubeDETR" run on
 ``hcstvg`` -- the HC-STVG challenge scorer (tzhhhh123/HC-STVG ``eval_hcvg.py``), inclusive ends:
   ``st = sted[0]``, ``ed = sted[1] - 1`` for both sides; the prediction's boxes are those inside its
   ``[st, ed]`` (the challenge format has no others); the GT frames are the GT box keys in ``[s, e)``.
-  shared = GT frames that have a predicted box; ``all_frame = max(ed) - min(st) + 1``;
+  shared = GT frames inside the prediction's ``[st, ed]`` that have a predicted box;
+  ``all_frame = max(ed) - min(st) + 1``;
   ``tIoU = |shared| / all_frame``; ``vIoU = sum of IoU over shared / all_frame``. A GT frame inside the
   predicted segment without a predicted box therefore lowers tIoU too. No sIoU (the scorer has none).
 
@@ -67,8 +68,9 @@ Policies (the same in every protocol):
 - a query without a prediction scores 0 on every metric and is counted (``QueryScore.predicted``);
   TubeDETR raises instead.
 - a GT frame that the protocol scores and that has no predicted box scores IoU 0 and is counted
-  (``QueryScore.missing_boxes``); TubeDETR and STCAT raise "No prediction for frame ...". A model that
-  emits boxes only inside its predicted segment thus keeps its vIoU and loses sIoU only.
+  (``QueryScore.missing_boxes``; under ``hcstvg`` only GT frames inside the predicted segment need one);
+  TubeDETR and STCAT raise "No prediction for frame ...". A model that emits boxes only inside its
+  predicted segment thus keeps its vIoU and loses sIoU only.
 - a GT box missing on a frame the protocol needs (see above) is an ``InputError`` naming query and frame.
 """
 
