@@ -43,10 +43,13 @@ def gt_tube(
     """GT with ``BOX`` on ``frames`` (default: every frame of ``sted``). At 5 fps TubeDETR's grid
     keeps every raw frame: the "dense 1-fps-equivalent grid" of the notes' cases A-D."""
     frames = range(*sted) if frames is None else frames
-    return GroundTruthTube(sted, {f: BOX for f in frames}, segment, fps, frame_count, dataset, qid="q1")  # type: ignore[arg-type]
+    boxes = {f: BOX for f in frames}
+    return GroundTruthTube(sted, boxes, segment, fps, frame_count, dataset, qid="q1")  # type: ignore[arg-type]
 
 
-def pred_tube(sted: tuple[int, int], box: list[float] = BOX, frames: range | list[int] = range(0, 300)) -> PredictedTube:
+def pred_tube(
+    sted: tuple[int, int], box: list[float] = BOX, frames: range | list[int] = range(0, 300)
+) -> PredictedTube:
     """A prediction with ``box`` on ``frames`` (default: every frame, as the references require)."""
     return PredictedTube(sted, {f: box for f in frames})
 
