@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from grounding.metrics.records import GroundTruthRecord, PredictionRecord, read_jsonl
+from groundwork.errors import InputError, MissingInputError
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -67,3 +68,54 @@ def test_valid_rows_keep_extra_fields_and_report_sorting(tmp_path: Path) -> None
     (rec,) = read_jsonl(_write(tmp_path / "p.jsonl", [json.dumps(row), ""]), PredictionRecord)
     assert rec.model_dump()["model"] == "x"
     assert rec.is_sorted is False
+
+
+@pytest.mark.parametrize(
+    ("line", "pattern"),
+    [
+        ('{"qid": 2, "pred_relevant_windows": [[0, 5, 1]], "pred_saliency_scores": [0.5, NaN]}',
+         r"field 'pred_saliency_scores\[1\]': Input should be a finite number"),
+        ('{"qid": 2, "pred_relevant_windows": [[0, 5, NaN]]}', r"field 'pred_relevant_windows\[0\]\[2\]': .*finite"),
+        ('{"qid": 2, "pred_relevant_windows": [[0, Infinity, 1]]}', r"field 'pred_relevant_windows\[0\]\[1\]'"),
+        ('{"qid": 2, "pred_relevant_windows": [[0, "1e999", 1]]}', r"field 'pred_relevant_windows\[0\]\[1\]'"),
+        ('{"qid": 2, "pred_relevant_windows": [[0, 5, 1]], "score": {"a": [1, -Infinity]}}',
+         r"score.a\[1\] holds a non-finite number"),
+        ('{"qid": 2, "pred_relevant_windows": [[0, 5, 1]], "n": 1' + "0" * 400 + "}", r"n holds a non-finite number"),
+    ],
+)
+def test_non_finite_numbers_are_refused(tmp_path: Path, line: str, pattern: str) -> None:
+    """Regression: NaN saliency scores and NaN / Infinity in extra fields were accepted and
+    passed on to the metrics (``json.loads`` reads NaN and Infinity)."""
+    path = _write(tmp_path / "preds.jsonl", [GOOD_PRED, line])
+    with pytest.raises(InputError, match=r"preds.jsonl:2 \(qid 2\): .*" + pattern):
+        read_jsonl(path, PredictionRecord)
+
+
+def test_infinite_ground_truth_duration_is_refused(tmp_path: Path) -> None:
+    """Regression: ``duration: Infinity`` passed ``gt=0``."""
+    path = _write(tmp_path / "gt.jsonl", ['{"qid": 1, "duration": Infinity, "relevant_windows": [[0, 5]]}'])
+    with pytest.raises(InputError, match=r"gt.jsonl:1 \(qid 1\): field 'duration': Input should be a finite number"):
+        read_jsonl(path, GroundTruthRecord)
+
+
+def test_undecodable_and_deeply_nested_lines_name_the_line(tmp_path: Path) -> None:
+    """Regression: a line that is not UTF-8 raised UnicodeDecodeError naming no line; a line
+    nested 100,000 deep raised RecursionError."""
+    path = tmp_path / "preds.jsonl"
+    path.write_bytes(GOOD_PRED.encode() + b'\n{"qid": "\xff"}\n')
+    with pytest.raises(InputError, match=r"preds.jsonl:2: invalid JSON"):
+        read_jsonl(path, PredictionRecord)
+    path.write_text(GOOD_PRED + "\n" + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(InputError, match=r"preds.jsonl:2: invalid JSON"):
+        read_jsonl(path, PredictionRecord)
+
+
+def test_errors_are_user_errors(tmp_path: Path) -> None:
+    """Regression: read errors were plain ValueError / FileNotFoundError, which the CLI prints
+    with a traceback instead of as a user error."""
+    with pytest.raises(MissingInputError):
+        read_jsonl(tmp_path / "absent.jsonl", PredictionRecord)
+    with pytest.raises(InputError, match="no records"):
+        read_jsonl(_write(tmp_path / "empty.jsonl", [""]), PredictionRecord)
+    with pytest.raises(InputError, match="duplicate qid"):
+        read_jsonl(_write(tmp_path / "dup.jsonl", [GOOD_PRED, GOOD_PRED]), PredictionRecord)
