@@ -168,8 +168,12 @@ def read_stvg_file(path: Path, model: type[StvgPredictionRecord] | type[StvgGrou
 
 
 def looks_like_stvg_gt(path: Path) -> bool:
-    """True when the first row of a JSONL ground-truth file has a ``gt_sted`` field (the STVG format)."""
-    with Path(path).open(encoding="utf-8") as f:
+    """True when the first row of a JSONL ground-truth file has a ``gt_sted`` field (the STVG format);
+    False for an absent or unreadable file (the regular reader then reports it)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             if line.strip():
                 try:

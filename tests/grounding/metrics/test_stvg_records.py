@@ -241,6 +241,7 @@ def test_missing_empty_files_and_unknown_protocol(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="the STVG ground truth is empty"):
         evaluate_stvg([], [])
     assert not looks_like_stvg_gt(write_jsonl(tmp_path / "temporal.jsonl", [{"qid": 1, "relevant_windows": [[0, 1]]}]))
+    assert not looks_like_stvg_gt(tmp_path / "absent.jsonl")
 
 
 # --- real VidSTG annotations (temporal part; boxes synthetic, VidOR is not available) ----------------
