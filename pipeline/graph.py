@@ -34,7 +34,7 @@ from pipeline.stages.generate import GenerateStage, RetryPolicy
 from pipeline.stages.plan import PlanStage
 from pipeline.stages.render import RenderStage
 from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
-from pipeline.stages.write import WriteStage
+from pipeline.stages.write import WriteStage, WriteTextStage
 from pipeline.kinds import parser_of
 from pipeline.kinds.structured import structurers
 
@@ -90,7 +90,9 @@ def _embed_stages(config: PriorsConfig, store: CacheStore, encoder_name: str, ma
                   provenance: dict | None) -> list:
     cached = store.text_hashes(encoder_name)
     embed = EmbedStage(make_encoder, cached, Resources(cpus=0.5, batch_size=config.embed_batch_size))
-    write = WriteStage(store.root, encoder_name, provenance, Resources(cpus=0.25, batch_size=config.write_batch_size))
+    resources = Resources(cpus=0.25, batch_size=config.write_batch_size)
+    write = (WriteStage(store.root, encoder_name, provenance, resources) if provenance
+             else WriteTextStage(store.root, encoder_name, resources))
     return [embed, write]
 
 

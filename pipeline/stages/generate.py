@@ -41,7 +41,7 @@ class RetryPolicy:
 class GenerateStage(Stage):
     name: ClassVar[str] = "generate"
     reads: ClassVar[tuple[str, ...]] = ("key", "kind", "video_id", "prompt", "prompt_id", "prompt_vars", "images",
-                                        "status", "t_start", "t_end")
+                                        "status", "error_type", "error", "t_start", "t_end")
     writes: ClassVar[tuple[str, ...]] = (*OUTPUT_COLUMNS, *STRUCTURED_COLUMNS, "status", "error_type", "error")
     stateful: ClassVar[bool] = True
 

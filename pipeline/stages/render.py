@@ -20,7 +20,7 @@ class Template(Protocol):  # pipeline.prompts.PromptTemplate
 
 class RenderStage(Stage):
     name: ClassVar[str] = "render"
-    reads: ClassVar[tuple[str, ...]] = ("kind", "prompt_vars", "status")
+    reads: ClassVar[tuple[str, ...]] = ("key", "kind", "prompt_vars", "status", "error_type", "error")
     writes: ClassVar[tuple[str, ...]] = ("prompt", "prompt_id", "status", "error_type", "error")
 
     def __init__(self, templates: Mapping[str, Template], resources: Resources = Resources(cpus=0.25, batch_size=64)) -> None:

@@ -26,7 +26,7 @@ class ImageEncoder(Protocol):  # pipeline.features.visual.VisualEncoder
 class VisualFeatureStage(EncoderStage):
     name: ClassVar[str] = "visual"
     reads: ClassVar[tuple[str, ...]] = ("video_id", "images", "status")
-    writes: ClassVar[tuple[str, ...]] = ("features", "status", "error_type", "error")
+    writes: ClassVar[tuple[str, ...]] = ("features",)
 
     def __init__(self, make_encoder: Callable[[], ImageEncoder], resources: Resources = Resources(cpus=1.0, batch_size=1)) -> None:
         super().__init__(make_encoder, resources)

@@ -45,8 +45,8 @@ def prior_rows(batch: Batch, i: int) -> list[dict[str, Any]]:
     """The prior rows of one answered request: itself, or for an ok structured answer its
     request row (text "") followed by one row per item (``pipeline.kinds.structured``)."""
     row = {c: batch[c][i] for c in ROW_COLUMNS}
-    row["sampling_used"] = str(batch["sampling_used"][i]) if "sampling_used" in batch else ""
-    items = str(batch["items"][i]) if "items" in batch else ""
+    row["sampling_used"] = str(batch["sampling_used"][i])
+    items = str(batch["items"][i])
     if row["status"] != "ok" or not items:  # plain text, or a failed request: the row itself
         return [row]
     out = [row]
@@ -79,32 +79,53 @@ def prior_table(rows: list[dict[str, Any]], provenance: Mapping[str, Any], creat
     }, schema=PRIOR_SCHEMA)
 
 
-class WriteStage(Stage):
-    name: ClassVar[str] = "write"
+TEXT_COLUMNS = ("embedded", "text_sha256", "text", "dim", "sentence", "n_tokens", "tokens")
+
+
+class WriteTextStage(Stage):
+    """Text features only (the pass that embeds query texts and priors cached earlier)."""
+
+    name: ClassVar[str] = "write_text"
+    reads: ClassVar[tuple[str, ...]] = TEXT_COLUMNS
     writes: ClassVar[tuple[str, ...]] = ("shards",)
 
-    def __init__(self, cache_root: Path, encoder: str, provenance: Mapping[str, Mapping[str, Any]] | None = None,
-                 resources: Resources = Resources(cpus=0.25, batch_size=32)) -> None:
-        """``provenance[kind]``: model, model_revision, prompt_*, sampling (JSON), backend.
-        None writes text features only (the query/text pass)."""
+    def __init__(self, cache_root: Path, encoder: str, resources: Resources = Resources(cpus=0.25, batch_size=32)) -> None:
         self.cache_root = Path(cache_root)
         self.encoder = encoder
-        self.provenance = dict(provenance or {})
         self.resources = resources
 
+    def write(self, batch: Batch, store: CacheStore) -> int:
+        """Write the batch's new text features; returns the number of shards written."""
+        if not any(batch["embedded"]):
+            return 0
+        store.write_text_features(self.encoder, text_feature_table(batch, self.encoder))
+        return 1
+
     def process_batch(self, batch: Batch) -> Batch:
-        store = CacheStore(self.cache_root)
+        shards = self.write(batch, CacheStore(self.cache_root))
         n = len(batch["text_sha256"])
-        shards = 0
-        if "embedded" in batch and any(batch["embedded"]):
-            store.write_text_features(self.encoder, text_feature_table(batch, self.encoder))
-            shards += 1
-        if self.provenance:
-            created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            kinds = [str(k) for k in batch["kind"]]
-            for kind in sorted(set(kinds)):
-                rows = [r for i in range(n) if kinds[i] == kind for r in prior_rows(batch, i)]
-                store.write_priors(kind, prior_table(rows, self.provenance[kind], created))
-                shards += 1
         slim = {k: v for k, v in batch.items() if k not in HEAVY}
         return {**slim, "shards": [shards if i == 0 else 0 for i in range(n)]}
+
+
+class WriteStage(WriteTextStage):
+    """Text features, then the prior rows of the batch, one shard per prior kind."""
+
+    name: ClassVar[str] = "write"
+    reads: ClassVar[tuple[str, ...]] = tuple(dict.fromkeys((*TEXT_COLUMNS, *ROW_COLUMNS, "items", "sampling_used")))
+
+    def __init__(self, cache_root: Path, encoder: str, provenance: Mapping[str, Mapping[str, Any]],
+                 resources: Resources = Resources(cpus=0.25, batch_size=32)) -> None:
+        """``provenance[kind]``: model, model_revision, prompt_*, sampling (JSON), backend."""
+        super().__init__(cache_root, encoder, resources)
+        self.provenance = dict(provenance)
+
+    def write(self, batch: Batch, store: CacheStore) -> int:
+        shards = super().write(batch, store)
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        kinds = [str(k) for k in batch["kind"]]
+        for kind in sorted(set(kinds)):
+            rows = [r for i in range(len(kinds)) if kinds[i] == kind for r in prior_rows(batch, i)]
+            store.write_priors(kind, prior_table(rows, self.provenance[kind], created))
+            shards += 1
+        return shards

@@ -180,7 +180,7 @@ def _run_once(planners: dict, video: VideoInput, cache: Path, script: dict[str, 
         batch = _generate_batch(requests, video)
         script.update({p: script[r["kind"]] for p, r in zip(batch["prompt"], requests) if r["kind"] in script})
         out = _stage(backend).process_batch(batch)
-        WriteStage(cache, "enc", PROV).process_batch(out)
+        WriteStage(cache, "enc", PROV).process_batch({**out, "embedded": [False] * len(out["key"])})  # no embed stage
     return json.loads(plan["planned"][0]), backend
 
 

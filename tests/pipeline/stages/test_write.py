@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 
 from groundwork.cache.store import CacheStore
 from groundwork.cache.hashing import sha256_text
-from pipeline.stages.write import WriteStage
+from pipeline.stages.write import WriteStage, WriteTextStage
 
 PROV = {"model": "m", "model_revision": "r", "prompt_id": "narrate_frame", "prompt_version": 1,
         "prompt_sha256": "p", "sampling": "{}", "backend": "transformers"}
@@ -25,7 +25,7 @@ def _batch(keys: list[str], kinds: list[str], status: list[str], texts: list[str
             "error": ["" if s == "ok" else "decode: gone" for s in status],
             "images": [np.zeros((1, 2, 2, 3), np.uint8)] * n, "embedded": embedded, "dim": [dim] * n,
             "sentence": [np.ones(dim, np.float32)] * n, "n_tokens": [2] * n, "tokens": [np.ones(2 * dim, np.float32)] * n,
-            "model_called": [True] * n, "n_decoded": [1] * n}
+            "model_called": [True] * n, "n_decoded": [1] * n, "items": [""] * n, "sampling_used": [""] * n}
 
 
 def test_writes_one_shard_per_kind_plus_text_features(tmp_path: Path) -> None:
@@ -62,6 +62,6 @@ def test_ok_row_supersedes_error_row_whatever_the_shard_order(tmp_path: Path) ->
 
 def test_text_only_pass_writes_no_priors(tmp_path: Path) -> None:
     batch = _batch(["q"], ["narrative"], ["ok"], ["a query"])
-    WriteStage(tmp_path, "enc", None).process_batch({k: batch[k] for k in ("text", "text_sha256", "status", "embedded", "dim", "sentence", "n_tokens", "tokens")})
+    WriteTextStage(tmp_path, "enc").process_batch({k: batch[k] for k in ("text", "text_sha256", "status", "embedded", "dim", "sentence", "n_tokens", "tokens")})
     assert not (tmp_path / "priors").exists()
     assert CacheStore(tmp_path).text_hashes("enc") == {sha256_text("a query")}
