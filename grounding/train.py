@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
 from grounding.checkpoint import load_checkpoint, load_training_state, save_checkpoint
 from grounding.config import TrainConfig, config_dict, run_dir
+from grounding.data.check import FEATURE_CHECK, check_videos, videos_by_split
 from grounding.data.collate import collate, to_device
 from grounding.data.dataset import GroundingDataset, open_video_store, probe_dims, read_manifest
 from grounding.inference import predict_batch, prediction_rows
@@ -170,6 +171,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     info = read_manifest(cfg.data.manifest, cfg.data.cache_dir)
     store = open_video_store(info, cfg.data.features, cfg.data.store)
     args = model_args(cfg, *probe_dims(info, store, cfg.data.train_split))
+    # Every video of the splits fit reads, loaded once before the first step (cached per run folder).
+    check_videos(store, videos_by_split(info.rows, (cfg.data.train_split, cfg.data.val_split)),
+                 run_dir(cfg) / FEATURE_CHECK, progress=progress)
     model = build_model(cfg.model.name, **args).to(device)
     # The model decides what is loaded: its inputs everywhere, its loss fields for training only.
     train_set = GroundingDataset(info, cfg.data.train_split, store, cfg.data.max_len,
