@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
-from functools import partial
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ray
@@ -55,15 +54,31 @@ class _StageActor:
         return _timed(self.stage, batch)
 
 
+def stage_udf(stage: Stage) -> Callable[..., Batch] | type:
+    """What ``map_batches`` runs for ``stage``, named after the stage's class, so that Ray's
+    progress bars, dashboard and logs say ``MapBatches(GenerateStage)``: an actor class for a
+    stateful stage, a task function otherwise."""
+    name = type(stage).__name__
+    if stage.stateful:
+        return type(name, (_StageActor,), {"__doc__": f"Ray actor running {name} (setup once, then batches)."})
+
+    def task(batch: Batch) -> Batch:
+        return _timed(stage, batch)
+
+    task.__name__ = task.__qualname__ = name
+    return task
+
+
 def apply_stage(ds: ray.data.Dataset, stage: Stage) -> ray.data.Dataset:
     r = stage.resources
     common: dict[str, Any] = {"batch_size": r.batch_size, "batch_format": "numpy", "num_cpus": r.cpus}
     if r.gpus:
         common["num_gpus"] = r.gpus
+    udf = stage_udf(stage)
     if stage.stateful:
-        return ds.map_batches(_StageActor, fn_constructor_kwargs={"stage": stage},
+        return ds.map_batches(udf, fn_constructor_kwargs={"stage": stage},
                               compute=ActorPoolStrategy(size=r.concurrency), **common)
-    return ds.map_batches(partial(_timed, stage), **common)
+    return ds.map_batches(udf, **common)
 
 
 def run_stages(rows: list[dict[str, Any]], stages: Sequence[Stage], progress: bool = True) -> Iterator[Batch]:
