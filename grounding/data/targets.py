@@ -31,6 +31,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from grounding.metrics.temporal import iou
+
 
 class TargetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -50,9 +52,8 @@ def snippet_span(window: tuple[float, float], duration: float, length: int) -> t
 
 
 def _iou(a: tuple[int, int], b: tuple[int, int]) -> float:
-    inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
-    union = max(a[1], b[1]) - min(a[0], b[0]) + 1
-    return max(inter, 0) / union
+    """IoU of inclusive snippet spans: snippets [s, e] cover the interval [s, e + 1)."""
+    return float(iou((a[0], a[1] + 1), (b[0], b[1] + 1)))
 
 
 def _neighbourhood(s: int, e: int, length: int, cfg: TargetConfig) -> tuple[list[int], list[int]]:

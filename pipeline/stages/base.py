@@ -49,22 +49,24 @@ class Stage(ABC):
         return self.process_batch(batch)
 
 
-class EncoderStage(Stage):
-    """A stage that holds one model (an encoder) per worker: built by ``make_encoder`` and set up
-    once, in ``setup()`` on an actor or on the first batch when run as plain Python."""
+class ModelStage(Stage):
+    """A stage that holds one heavy object per worker (an encoder, a generation backend): built by
+    ``make`` and set up once, in ``setup()`` on a Ray actor, or on the first batch when the stage
+    runs as plain Python (``ready()``). The one lazy-setup rule of the pipeline."""
 
     stateful: ClassVar[bool] = True
 
-    def __init__(self, make_encoder: Callable[[], Any], resources: Resources) -> None:
-        self.make_encoder = make_encoder
+    def __init__(self, make: Callable[[], Any], resources: Resources) -> None:
+        self.make = make
         self.resources = resources
-        self.encoder: Any = None
+        self.model: Any = None
 
     def setup(self) -> None:
-        self.encoder = self.make_encoder()
-        self.encoder.setup()
+        self.model = self.make()
+        self.model.setup()
 
-    def ready_encoder(self) -> Any:
-        if self.encoder is None:
+    def ready(self) -> Any:
+        """The set-up object, built on first use."""
+        if self.model is None:
             self.setup()
-        return self.encoder
+        return self.model

@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from pipeline.stages.base import Batch, EncoderStage, Resources
+from pipeline.stages.base import Batch, ModelStage, Resources
 
 EMPTY = np.zeros(0, np.float32)
 FEATURE_COLUMNS = ("embedded", "sentence", "tokens", "n_tokens", "dim")
@@ -23,7 +23,7 @@ class TextEncoder(Protocol):  # pipeline.features.text.TextEncoder
     def encode(self, texts: list[str]) -> list[Any]: ...
 
 
-class EmbedStage(EncoderStage):
+class EmbedStage(ModelStage):
     name: ClassVar[str] = "embed"
     reads: ClassVar[tuple[str, ...]] = ("text", "text_sha256", "status")
     writes: ClassVar[tuple[str, ...]] = FEATURE_COLUMNS
@@ -35,7 +35,7 @@ class EmbedStage(EncoderStage):
         self.seen: set[str] = set()  # hashes this worker already embedded (earlier batches)
 
     def process_batch(self, batch: Batch) -> Batch:
-        encoder: TextEncoder = self.ready_encoder()
+        encoder: TextEncoder = self.ready()
         n = len(batch["text_sha256"])
         seen = self.seen
         todo = []

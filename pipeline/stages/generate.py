@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from pipeline.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
 from groundwork.cache.hashing import canonical_json, sha256_text
-from pipeline.stages.base import Batch, Resources, Stage
+from pipeline.stages.base import Batch, ModelStage, Resources
 from pipeline.kinds.structured import Outcome, Structurer
 
 OUTPUT_COLUMNS = ("text", "text_sha256", "raw", "n_prompt_tokens", "n_output_tokens", "latency_ms", "model_called")
@@ -38,12 +38,11 @@ class RetryPolicy:
                                        "seed": base.seed + attempt})
 
 
-class GenerateStage(Stage):
+class GenerateStage(ModelStage):
     name: ClassVar[str] = "generate"
     reads: ClassVar[tuple[str, ...]] = ("key", "kind", "video_id", "prompt", "prompt_id", "prompt_vars", "images",
                                         "status", "error_type", "error", "t_start", "t_end")
     writes: ClassVar[tuple[str, ...]] = (*OUTPUT_COLUMNS, *STRUCTURED_COLUMNS, "status", "error_type", "error")
-    stateful: ClassVar[bool] = True
 
     def __init__(self, make_backend: Callable[[], Backend], json_schemas: Mapping[str, dict[str, Any] | None],
                  resources: Resources = Resources(cpus=1.0, batch_size=8),
@@ -53,29 +52,23 @@ class GenerateStage(Stage):
         a prior kind to its template's schema (structured outputs) or None; ``structurers``
         parse the answers of structured kinds (validated, retried per ``retry``); ``samplings``
         gives a kind its own sampling (e.g. a longer answer for events; the backend's otherwise)."""
-        self.make_backend = make_backend
+        super().__init__(make_backend, resources)
         self.json_schemas = dict(json_schemas)
-        self.resources = resources
         self.structurers = dict(structurers or {})
         self.retry = retry
         self.samplings = dict(samplings or {})
-        self.backend: Backend | None = None
-
-    def setup(self) -> None:
-        self.backend = self.make_backend()
-        self.backend.setup()
 
     def _generate(self, requests: list[GenerationRequest], sampling: SamplingConfig) -> list[GenerationResult]:
-        results = self.backend.generate(requests, sampling) if requests else []
+        backend: Backend = self.ready()
+        results = backend.generate(requests, sampling) if requests else []
         if len(results) != len(requests):
-            msg = (f"generate: backend '{self.backend.name}' returned {len(results)} results "
+            msg = (f"generate: backend '{backend.name}' returned {len(results)} results "
                    f"for {len(requests)} requests")
             raise RuntimeError(msg)
         return results
 
     def process_batch(self, batch: Batch) -> Batch:
-        if self.backend is None:
-            self.setup()
+        backend: Backend = self.ready()
         n = len(batch["key"])
         cols: dict[str, list] = {"text": [""] * n, "text_sha256": [""] * n, "raw": [""] * n,
                                  "n_prompt_tokens": [0] * n, "n_output_tokens": [0] * n,
@@ -92,7 +85,7 @@ class GenerateStage(Stage):
                                          variables=json.loads(str(batch["prompt_vars"][i]))) for i in todo}
         by_sampling: dict[SamplingConfig, list[int]] = {}  # one batched call per kind's sampling
         for i in todo:
-            by_sampling.setdefault(self.samplings.get(str(batch["kind"][i]), self.backend.sampling), []).append(i)
+            by_sampling.setdefault(self.samplings.get(str(batch["kind"][i]), backend.sampling), []).append(i)
         for sampling, rows in by_sampling.items():
             self._ask(batch, cols, rows, requests, sampling)
         return {**batch, **cols}

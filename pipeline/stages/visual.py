@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from pipeline.stages.base import Batch, EncoderStage, Resources, Stage
+from pipeline.stages.base import Batch, ModelStage, Resources, Stage
 
 EMPTY = np.zeros((0, 0), np.float32)
 
@@ -23,7 +23,7 @@ class ImageEncoder(Protocol):  # pipeline.features.visual.VisualEncoder
     def encode(self, frames: np.ndarray) -> np.ndarray: ...
 
 
-class VisualFeatureStage(EncoderStage):
+class VisualFeatureStage(ModelStage):
     name: ClassVar[str] = "visual"
     reads: ClassVar[tuple[str, ...]] = ("video_id", "images", "status")
     writes: ClassVar[tuple[str, ...]] = ("features",)
@@ -32,7 +32,7 @@ class VisualFeatureStage(EncoderStage):
         super().__init__(make_encoder, resources)
 
     def process_batch(self, batch: Batch) -> Batch:
-        encoder: ImageEncoder = self.ready_encoder()
+        encoder: ImageEncoder = self.ready()
         n = len(batch["video_id"])
         features: list[np.ndarray] = [EMPTY] * n
         for i in range(n):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.features.text import TEXT_ENCODERS, MiniLMEncoder, get_text_encoder, minilm_dir
+from groundwork.minilm import minilm_dir
+from pipeline.features.text import TEXT_ENCODERS, MiniLMEncoder, get_text_encoder
 
 TEXTS = [
     "A man opens the front door of the house.",

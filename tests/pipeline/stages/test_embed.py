@@ -21,9 +21,9 @@ def test_embeds_new_ok_texts_once_each() -> None:
     texts = ["a red circle moves left", "a red circle moves left", "already cached", "failed", ""]
     out = stage.process_batch(_batch(texts, ["ok", "ok", "ok", "error", "ok"]))
     assert out["embedded"] == [True, False, False, False, False]
-    assert out["sentence"][0].shape == (stage.encoder.dim,) and out["sentence"][0].dtype == np.float32
+    assert out["sentence"][0].shape == (stage.model.dim,) and out["sentence"][0].dtype == np.float32
     n_tok = out["n_tokens"][0]
-    assert n_tok == 5 and out["tokens"][0].shape == (n_tok * stage.encoder.dim,)
+    assert n_tok == 5 and out["tokens"][0].shape == (n_tok * stage.model.dim,)
     assert np.isfinite(out["tokens"][0]).all()
     assert all(out["sentence"][i].size == 0 for i in (1, 2, 3, 4))
 

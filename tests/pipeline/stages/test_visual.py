@@ -18,7 +18,7 @@ def test_encodes_per_second_frames_and_writes_npz(tiny_clip: Path, tmp_path: Pat
     stage = VisualFeatureStage(partial(VisualEncoder, tiny_clip))
     stage.setup()
     out = stage.process_batch(batch)
-    assert out["features"][0].shape == (5, stage.encoder.dim) and out["features"][1].size == 0
+    assert out["features"][0].shape == (5, stage.model.dim) and out["features"][1].size == 0
     written = WriteVisualStage(tmp_path, write_video_features).process_batch(out)
     assert written["written"] == [True, False]
     with np.load(tmp_path / "v1.npz") as npz:
