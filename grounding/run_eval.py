@@ -11,10 +11,11 @@ import torch
 from groundwork.atomic import atomic_write_text
 
 from grounding.checkpoint import data_sources, load_checkpoint
+from grounding.config import TrainConfig
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
 from grounding.evaluation import evaluate_predictions
 from grounding.models import build_model
-from grounding.train import evaluate, pick_device
+from grounding.train import evaluate, model_args, pick_device
 
 
 def ground_truth_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -57,3 +58,23 @@ def evaluate_checkpoint(path: str | Path, split: str | None = None, out: Path | 
     gt = [g for g in ground_truth_rows(dataset.rows) if g["relevant_windows"]]
     result = evaluate_predictions(preds, gt)
     return {"checkpoint": str(ckpt.path), "split": split, "epoch": ckpt.meta.get("epoch"), "predictions_file": str(out)} | result
+
+
+def evaluate_untrained(cfg: TrainConfig, split: str | None = None, out: Path | None = None) -> dict[str, Any]:
+    """Score a model that needs no training (a zero-shot method such as ``granalign``) straight
+    from a config: built from its settings, run on ``split``, its predictions written to ``out``
+    (default ``<out_dir>/preds_<split>.jsonl``) and scored against the manifest's windows."""
+    from grounding.config import run_dir
+    from grounding.data.dataset import probe_dims
+
+    split = split or cfg.data.test_split
+    info = read_manifest(cfg.data.manifest, cfg.data.cache_dir)
+    store = open_video_store(info, cfg.data.features, cfg.data.store)
+    device = pick_device(cfg.device)
+    model = build_model(cfg.model.name, **model_args(cfg, *probe_dims(info, store, split))).to(device)
+    dataset = GroundingDataset(info, split, store, cfg.data.max_len, fields=model.required_keys)
+    _, preds = evaluate(model, dataset, cfg.optim.batch_size, device, cfg.topk)
+    out = out or run_dir(cfg) / f"preds_{split}.jsonl"
+    write_jsonl(out, preds)
+    gt = [g for g in ground_truth_rows(dataset.rows) if g["relevant_windows"]]
+    return {"model": cfg.model.name, "split": split, "predictions_file": str(out)} | evaluate_predictions(preds, gt)

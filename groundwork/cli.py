@@ -39,6 +39,8 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None, prog: str) -> int:
     except UserError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
-    if result is not None:  # click returns the exit code of --help (and of an explicit ctx.exit)
-        raise SystemExit(result)
-    return 0
+    if result is None:
+        return 0
+    if result == 0:  # --help (click returns the code of an explicit exit)
+        raise SystemExit(0)
+    return int(result)  # a command that ended with typer.Exit(code)

@@ -157,3 +157,68 @@ def build_corpus_from_annotations(ann, root: Path, video_dim: int = 1024, text_d
     manifest.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA).replace_schema_metadata(meta), manifest)
     return TinyCorpus(root, manifest, cache_dir, features, video_dim, text_dim, videos, n_snippets)
+
+
+def build_concept_corpus(root: Path, n_videos: int = 48, video_dim: int = 16, text_dim: int = 12, seed: int = 0,
+                         whole_video: bool = False) -> TinyCorpus:
+    """A learnable corpus in the real formats: each video is four segments, each showing one of
+    eight concepts (a prototype vector plus noise in the video features, and in the narratives);
+    each query names one segment's concept (its word vectors are the concept's text prototype
+    plus noise) and its window is that segment. Only matching the query to the video solves it,
+    so a trained model beats the constant-window baseline. Videos go 4:1:1 to train/val/test.
+    ``whole_video`` makes every window the whole video instead: then the constant baseline is
+    perfect and no model can beat it."""
+    rng = np.random.default_rng(seed)
+    protos = np.random.default_rng(1234)
+    vproto = protos.normal(size=(8, video_dim)).astype(np.float32)
+    tproto = protos.normal(size=(8, text_dim)).astype(np.float32)
+    cache_dir, features = root / "cache", root / "features"
+    features.mkdir(parents=True, exist_ok=True)
+    store = CacheStore(cache_dir)
+    narr_rows, manifest_rows, text_vectors = [], [], {}
+    videos, n_snippets = {}, {}
+    split_of = ["train"] * 4 + ["val", "test"]
+    for v in range(n_videos):
+        vid = f"cv{v:03d}"
+        n = 16
+        duration = float(n)
+        videos[vid], n_snippets[vid] = duration, n
+        concepts = rng.permutation(8)[:4]
+        cuts = np.sort(rng.permutation(np.arange(2, n - 1))[:3])
+        bounds = [0, *cuts.tolist(), n]
+        feats = 0.5 * rng.normal(size=(n, video_dim)).astype(np.float32)
+        keys = []
+        for j, c in enumerate(concepts):
+            feats[bounds[j]:bounds[j + 1]] += vproto[c]
+            for t in range(bounds[j], bounds[j + 1]):
+                text = f"{vid} frame {t}"
+                row = _prior("narrative", vid, float(t), float(t), text)
+                narr_rows.append(row)
+                keys.append(row["key"])
+                text_vectors[text] = (tproto[c] + 0.3 * rng.normal(size=text_dim), 1)
+        np.savez(features / f"{vid}.npz", features=feats)
+        qids = [f"{vid}_q{j}" for j in range(2)]
+        for j, qid in enumerate(qids):
+            seg = int(rng.integers(0, 4)) if j == 0 else (int(rng.integers(0, 4)) + 1) % 4
+            query = f"{vid} query {j} concept {concepts[seg]}"
+            window = [0.0, duration] if whole_video else [float(bounds[seg]), float(bounds[seg + 1])]
+            text_vectors[query] = (tproto[concepts[seg]] + 0.3 * rng.normal(size=(3, text_dim)), 3)
+            manifest_rows.append({
+                "query_id": qid, "video_id": vid, "split": split_of[v % 6], "query": query, "windows": [window],
+                "duration": duration, "video_sha256": sha256_text(vid), "query_sha256": sha256_text(query),
+                "narrative_keys": keys, "clip_caption_keys": [], "event_keys": [], "query_rewrite_keys": [],
+                "query_caption_keys": [], "context_query_ids": [o for o in qids if o != qid], "extra": "{}",
+            })
+    store.write_priors("narrative", pa.Table.from_pylist(narr_rows, schema=PRIOR_SCHEMA))
+    text_rows = []
+    for text, (vec, n_tok) in sorted(text_vectors.items()):
+        tokens = np.asarray(vec, np.float32).reshape(n_tok, text_dim)
+        text_rows.append({"text_sha256": sha256_text(text), "encoder": ENCODER, "text": text, "dim": text_dim,
+                          "sentence": tokens.mean(0).tolist(), "n_tokens": n_tok, "tokens": tokens.reshape(-1).tolist()})
+    store.write_text_features(ENCODER, pa.Table.from_pylist(text_rows, schema=TEXT_FEATURE_SCHEMA))
+    meta = {"dataset": "concepts", "cache_dir": str(cache_dir), "text_encoder": ENCODER,
+            "visual_features": "random", "created_at": "2026-01-01T00:00:00Z"}
+    manifest = root / "manifests" / "concepts.parquet"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(manifest_rows, schema=MANIFEST_SCHEMA).replace_schema_metadata(meta), manifest)
+    return TinyCorpus(root, manifest, cache_dir, features, video_dim, text_dim, videos, n_snippets)

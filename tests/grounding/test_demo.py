@@ -1,5 +1,8 @@
-"""grounding.demo end to end on the tiny test corpus: both models train, are scored on test next
-to the constant-span baseline, the summary and PNGs are written."""
+"""grounding.demo end to end on learnable corpora: every row of a plan trains over its seeds, is
+scored on test beside the constant-span baseline, the summary and PNGs are written, and the
+exit code says whether every method beat the baseline."""
+
+from __future__ import annotations
 
 import json
 from pathlib import Path
@@ -7,17 +10,26 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grounding.demo import constant_baseline, main
-from tests.grounding.fixtures import build_tiny_corpus
+from grounding.demo import constant_baseline, load_plan, main, table
+from tests.grounding.fixtures import build_concept_corpus, build_tiny_corpus
+
+REPO = Path(__file__).resolve().parents[2]
 
 
-def _config(tmp_path: Path, name: str, corpus) -> Path:
-    cfg = {"data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 32},
-           "model": {"name": name, "hidden": 16, "heads": 2, "dropout": 0.0},
-           "optim": {"lr": 1e-3, "batch_size": 4, "epochs": 1}, "seed": 0, "threads": 1, "device": "cpu"}
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+def _plan(tmp_path: Path, corpus, epochs: int = 15) -> Path:  # noqa: ANN001
+    rows = []
+    for name in ("span", "tea"):
+        cfg = {"data": {"features": [str(corpus.features)]},
+               "model": {"name": name, "hidden": 32, "heads": 4, "dropout": 0.0},
+               "optim": {"lr": 3e-3, "batch_size": 16, "epochs": epochs}, "threads": 1, "device": "cpu"}
+        path = tmp_path / f"{name}_demo.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        rows.append({"config": str(path)})
+    rows.append({"config": str(tmp_path / "tea_demo.yaml"), "variant": "without narratives",
+                 "overrides": {"model": {"use_narrative_merge": False, "use_paragraph_query": False}}})
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"manifest": str(corpus.manifest), "seeds": [0], "rows": rows}))
+    return plan
 
 
 def test_constant_baseline_scores_test_queries(tmp_path: Path) -> None:
@@ -28,16 +40,47 @@ def test_constant_baseline_scores_test_queries(tmp_path: Path) -> None:
     assert set(res["metrics"]) >= {"R1@0.5", "R1@0.7", "mIoU"}
 
 
+def test_the_shipped_plan_loads_and_names_every_demo_config() -> None:
+    plan = load_plan(REPO / "configs" / "demo.yaml")
+    named = {Path(r.config).name for r in plan.rows}
+    assert named == {p.name for p in (REPO / "configs").glob("*_demo.yaml")}
+    assert any(r.variant for r in plan.rows) and len(plan.seeds) >= 1
+
+
 @pytest.mark.slow
-def test_demo_trains_both_models_and_reports_against_the_baseline(tmp_path: Path, capsys) -> None:
-    corpus = build_tiny_corpus(tmp_path)
+def test_methods_that_learn_beat_the_baseline_and_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    corpus = build_concept_corpus(tmp_path / "data", n_videos=96)
     out = tmp_path / "runs"
-    code = main(["--manifest", str(corpus.manifest), "--out", str(out), "--plots", "2", "--no-progress",
-                 "--configs", str(_config(tmp_path, "span", corpus)), str(_config(tmp_path, "tea", corpus))])
+    code = main(["--plan", str(_plan(tmp_path, corpus)), "--out", str(out), "--plots", "1", "--no-progress"])
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["results"]) == {"span", "tea", "constant span (train)"}
-    # The exit code is the verdict: 0 only when both models beat the baseline.
-    assert code == (0 if all(summary["beats_constant"].values()) else 1)
-    assert len(list((out / "plots").glob("*.png"))) == 2
+    labels = [(r["method"], r["variant"]) for r in summary["rows"]]
+    assert labels == [("span", ""), ("tea", ""), ("tea", "without narratives"), ("constant span (train)", "")]
+    defaults = [r for r in summary["rows"] if r["method"] in ("span", "tea") and not r["variant"]]
+    assert all(r["beats_constant"] for r in defaults), [(r["method"], r["metrics"]) for r in defaults]
+    assert code == 0 and summary["verdict"]["failing"] == []
+    assert summary["test_queries"] == 32 and summary["wall_seconds"] > 0
+    assert all(set(r["metrics"]) >= {"R1@0.5", "R1@0.7", "mIoU"} for r in summary["rows"])
+    assert len(list((out / "plots").rglob("*.png"))) == 2  # one per method's default row
     printed = capsys.readouterr().out
-    assert "constant span (train)" in printed and "R1@0.5" in printed
+    assert "constant span (train)" in printed and "R1@0.5" in printed and "tea (without narratives)" in printed
+
+
+@pytest.mark.slow
+def test_a_method_that_cannot_beat_the_baseline_makes_the_demo_fail(tmp_path: Path) -> None:
+    """Every window is the whole video: the constant baseline is perfect, so no model can beat it."""
+    corpus = build_concept_corpus(tmp_path / "data", n_videos=24, whole_video=True)
+    out = tmp_path / "runs"
+    code = main(["--plan", str(_plan(tmp_path, corpus, epochs=1)), "--out", str(out), "--plots", "0", "--no-progress",
+                 "--only", "span"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert code == 1 and summary["verdict"]["failing"] == ["span"]
+    assert summary["rows"][-1]["metrics"]["R1@0.5"] == 100.0
+
+
+def test_table_shows_mean_and_spread() -> None:
+    rows = [{"method": "span", "variant": "", "seeds": [0, 1], "metrics": {"R1@0.5": 50.0, "R1@0.7": 25.0, "mIoU": 40.0},
+             "spread": {"R1@0.5": 1.5, "R1@0.7": 0.5, "mIoU": 2.25}},
+            {"method": "constant span (train)", "variant": "", "seeds": [], "metrics": {"R1@0.5": 10.0, "R1@0.7": 0.0,
+                                                                                      "mIoU": 20.0}, "spread": {}}]
+    text = table(rows)
+    assert "50.00 ±1.50" in text and "constant span (train)" in text
