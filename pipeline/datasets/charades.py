@@ -69,27 +69,28 @@ def load_charades_sta(annotations: Path, video_root: Path | None = None) -> Anno
     builder = AnnotationBuilder("charades_sta", video_root)
     for split, path in files.items():
         for line_no, line in text_lines(path):
-            where = f"{path}:{line_no}"
-            parsed = parse_sta_line(line, where)
-            if parsed is None:
-                continue
-            video_id, window, text = parsed
-            builder.add(
-                split=split,
-                query_id=f"{split}:{line_no}",
-                video_id=video_id,
-                text=text,
-                windows=[window],
-                duration=durations.get(video_id),  # None -> dropped_unknown_video; "nan" -> non-finite
-                source=where,
-            )
+            read_sta_line(builder, line, f"{path}:{line_no}", split, f"{split}:{line_no}", durations)
     return builder.build()
+
+
+def read_sta_line(builder: AnnotationBuilder, line: str, where: str, split: str, query_id: str,
+                  durations: dict[str, str]) -> None:
+    """One Charades-STA line into ``builder`` (nothing for a blank line); the duration is the
+    video's CSV ``length`` (absent -> ``dropped_unknown_video``; "nan" -> ``dropped_non_finite_duration``)."""
+    parsed = parse_sta_line(line, where)
+    if parsed is None:
+        return
+    video_id, window, text = parsed
+    builder.add(split=split, query_id=query_id, video_id=video_id, text=text, windows=[window],
+                duration=durations.get(video_id), source=where)
+
+
+CD_ENTRY: dict[str, Any] = {"duration_key": "video_duration"}  # read_video_json options of Charades-CD
 
 
 @DATASETS.register("charades_cd")
 def load_charades_cd(annotations: Path, video_root: Path | None = None) -> Annotations:
-    read = partial(read_video_json, duration_key="video_duration")
-    return read_split_files("charades_cd", annotations, video_root, CD_FILES, read)
+    return read_split_files("charades_cd", annotations, video_root, CD_FILES, partial(read_video_json, **CD_ENTRY))
 
 
 def _cg_novelties(entry: dict[str, Any], i: int, where: str) -> dict[str, Any]:
@@ -106,7 +107,9 @@ def _cg_novelties(entry: dict[str, Any], i: int, where: str) -> dict[str, Any]:
     return extra
 
 
+CG_ENTRY: dict[str, Any] = {"extra_of": _cg_novelties}  # read_video_json options of Charades-CG
+
+
 @DATASETS.register("charades_cg")
 def load_charades_cg(annotations: Path, video_root: Path | None = None) -> Annotations:
-    read = partial(read_video_json, extra_of=_cg_novelties)
-    return read_split_files("charades_cg", annotations, video_root, CG_FILES, read)
+    return read_split_files("charades_cg", annotations, video_root, CG_FILES, partial(read_video_json, **CG_ENTRY))

@@ -16,6 +16,8 @@ Window rules run in this order, each on the window as the previous rule left it:
    they are swapped. This runs first so that the span's real end is the one compared with the
    duration below.
 2. ``clamped_start_to_zero``: a negative start is set to 0.
+2b. ``dropped_end_before_zero``: a window that ends before 0 lies wholly before the video, so it
+   is dropped (after step 2 its end would lie before its start; the mirror of step 4).
 3. ``clamped_end_to_duration``: an end past the video's duration is set to the duration
    (annotators marked "until the end", and durations in the metadata are often slightly short).
 4. ``dropped_start_past_duration``: a window that starts at or after the duration lies outside
@@ -66,6 +68,7 @@ SWAPPED_REVERSED = "swapped_reversed"
 CLAMPED_START_TO_ZERO = "clamped_start_to_zero"
 CLAMPED_END_TO_DURATION = "clamped_end_to_duration"
 DROPPED_START_PAST_DURATION = "dropped_start_past_duration"
+DROPPED_END_BEFORE_ZERO = "dropped_end_before_zero"
 DROPPED_ZERO_LENGTH = "dropped_zero_length"
 DROPPED_EMPTY_QUERY = "dropped_empty_query"
 DROPPED_UNKNOWN_VIDEO = "dropped_unknown_video"
@@ -81,6 +84,7 @@ RULES: tuple[str, ...] = (
     DROPPED_NON_FINITE_WINDOW,
     SWAPPED_REVERSED,
     CLAMPED_START_TO_ZERO,
+    DROPPED_END_BEFORE_ZERO,
     CLAMPED_END_TO_DURATION,
     DROPPED_START_PAST_DURATION,
     DROPPED_ZERO_LENGTH,
@@ -125,6 +129,9 @@ def clean_window(start: float, end: float, duration: float) -> tuple[Window | No
     if start < 0:
         start = 0.0
         fired.append(CLAMPED_START_TO_ZERO)
+    if end < 0:
+        fired.append(DROPPED_END_BEFORE_ZERO)
+        return None, fired
     if end > duration:
         end = duration
         fired.append(CLAMPED_END_TO_DURATION)

@@ -28,8 +28,13 @@ def _seconds_per_frame(entry: dict[str, Any], where: str) -> float:
     return 1.0 / fps
 
 
+def _video_id(key: str) -> str:
+    return key.removesuffix(".avi")
+
+
+ENTRY: dict[str, Any] = {"duration_key": "num_frames", "seconds_per_unit": _seconds_per_frame, "video_id_of": _video_id}
+
+
 @DATASETS.register("tacos")
 def load_tacos(annotations: Path, video_root: Path | None = None) -> Annotations:
-    read = partial(read_video_json, duration_key="num_frames", seconds_per_unit=_seconds_per_frame,
-                   video_id_of=lambda key: key.removesuffix(".avi"))
-    return read_split_files("tacos", annotations, video_root, FILES, read)
+    return read_split_files("tacos", annotations, video_root, FILES, partial(read_video_json, **ENTRY))

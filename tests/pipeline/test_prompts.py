@@ -148,7 +148,8 @@ def test_user_folder_is_searched_before_the_shipped_prompts(tmp_path: Path) -> N
     mine = tmp_path / "my_prompts"
     mine.mkdir()
     shipped = yaml.safe_load((PROMPTS_ROOT / "caption_clip.yaml").read_text())
-    (mine / "caption_clip.yaml").write_text(yaml.safe_dump({**shipped, "template": "Clip {{ clip_start }}-{{ clip_end }}."}))
+    mine_template = {**shipped, "template": "Clip {{ clip_start }}-{{ clip_end }}."}
+    (mine / "caption_clip.yaml").write_text(yaml.safe_dump(mine_template))
     (mine / "my_caption.yaml").write_text(yaml.safe_dump({**shipped, "id": "my_caption"}))
     assert load_prompt("caption_clip", root=mine).source == str(mine / "caption_clip.yaml")  # the user's overrides
     assert load_prompt("caption_clip", root=mine).sha256 != load_prompt("caption_clip").sha256

@@ -172,7 +172,8 @@ def entry(timestamps: list, duration: Any = 20.0, key: str = "duration", **kw: A
     ("name", "files", "key"),
     [
         ("charades_cd", [f"charades_{s}.json" for s in ("train", "val", "test_iid", "test_ood")], "video_duration"),
-        ("charades_cg", [f"{s}.json" for s in ("train", "test_trivial", "novel_composition", "novel_word")], "duration"),
+        ("charades_cg", [f"{s}.json" for s in ("train", "test_trivial", "novel_composition", "novel_word")],
+         "duration"),
         ("activitynet", [f"{s}.json" for s in ("train", "val_1", "val_2")], "duration"),
         ("activitynet_cd", [f"anet_{s}.json" for s in ("val", "test_iid", "test_ood")], "duration"),
     ],
@@ -279,19 +280,19 @@ def test_vidstg_non_finite_fps_frames_gt_and_metadata(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"vid": None}, r"val_annotations.json\[0\]: field 'vid'"),
-        ({"vid": ""}, r"val_annotations.json\[0\]: field 'vid'"),
-        ({"fps": "ten"}, r"val_annotations.json\[0\]: field 'fps'"),
-        ({"frame_count": "200"}, r"val_annotations.json\[0\]: field 'frame_count'"),
-        ({"temporal_gt": {"begin_fid": "a", "end_fid": 5}}, r"val_annotations.json\[0\].temporal_gt: field 'begin_fid'"),
-        ({"used_segment": [0, 1]}, r"val_annotations.json\[0\]: field 'used_segment'"),
-        ({"subject/objects": [{"tid": 0}]}, r"val_annotations.json\[0\].subject/objects\[0\]: missing field 'category'"),
-        ({"captions": [{"description": 3, "target_id": 0}]}, r"val_annotations.json\[0\].captions\[0\]: field 'description'"),
-        ({"captions": [{"description": "x", "target_id": [0]}]}, r"val_annotations.json\[0\].captions\[0\]: field 'target_id'"),
+        ({"vid": None}, r"\[0\]: field 'vid'"),
+        ({"vid": ""}, r"\[0\]: field 'vid'"),
+        ({"fps": "ten"}, r"\[0\]: field 'fps'"),
+        ({"frame_count": "200"}, r"\[0\]: field 'frame_count'"),
+        ({"temporal_gt": {"begin_fid": "a", "end_fid": 5}}, r"\[0\].temporal_gt: field 'begin_fid'"),
+        ({"used_segment": [0, 1]}, r"\[0\]: field 'used_segment'"),
+        ({"subject/objects": [{"tid": 0}]}, r"\[0\].subject/objects\[0\]: missing field 'category'"),
+        ({"captions": [{"description": 3, "target_id": 0}]}, r"\[0\].captions\[0\]: field 'description'"),
+        ({"captions": [{"description": "x", "target_id": [0]}]}, r"\[0\].captions\[0\]: field 'target_id'"),
     ],
 )
 def test_vidstg_malformed_entries_name_the_field(tmp_path: Path, changes: dict, message: str) -> None:
     """Regression: ``"vid": null`` became a video "None"; a string fps / frame count / frame id
     crashed with TypeError or a ValueError naming nothing; a malformed object list raised KeyError."""
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match=r"val_annotations.json" + message):
         DATASETS.get("vidstg")(write_vidstg(tmp_path, [segment(0, **changes)]))

@@ -63,7 +63,8 @@ def test_non_finite_window_is_dropped_before_any_other_rule(window) -> None:
     ("raw", "value", "rule"),
     [
         (30.5, 30.5, None), ("24.83", 24.83, None), (None, None, P.DROPPED_UNKNOWN_VIDEO),
-        ("abc", None, P.DROPPED_UNKNOWN_VIDEO), (0, None, P.DROPPED_UNKNOWN_VIDEO), ([3], None, P.DROPPED_UNKNOWN_VIDEO),
+        ("abc", None, P.DROPPED_UNKNOWN_VIDEO), (0, None, P.DROPPED_UNKNOWN_VIDEO),
+        ([3], None, P.DROPPED_UNKNOWN_VIDEO),
         (float("nan"), None, P.DROPPED_NON_FINITE_DURATION), ("inf", None, P.DROPPED_NON_FINITE_DURATION),
         (10**400, None, P.DROPPED_NON_FINITE_DURATION), (-float("inf"), None, P.DROPPED_NON_FINITE_DURATION),
     ],
@@ -86,3 +87,13 @@ def test_finite_extra_removes_saliency_as_a_pair_and_other_fields_alone() -> Non
 def test_parse_windows_keeps_huge_integers_as_infinite() -> None:
     """Regression: ``float(10**400)`` raised OverflowError (not a ValueError naming the line)."""
     assert P.parse_windows([[1, 10**400]], "f:1") == [(1.0, float("inf"))]
+
+
+@pytest.mark.parametrize(
+    ("window", "rules"),
+    [((-3.0, -1.0), [P.CLAMPED_START_TO_ZERO, P.DROPPED_END_BEFORE_ZERO]),
+     ((-1.0, -3.0), [P.SWAPPED_REVERSED, P.CLAMPED_START_TO_ZERO, P.DROPPED_END_BEFORE_ZERO])],
+)
+def test_window_wholly_before_the_video_is_dropped(window, rules) -> None:
+    """Regression (found by the fuzz test): [-1, -1] became (0, -1), a window ending before it starts."""
+    assert P.clean_window(*window, 10.0) == (None, rules)
