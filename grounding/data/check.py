@@ -110,7 +110,8 @@ def check_videos(store: FeatureStore, videos: Mapping[str, Iterable[str]] | Iter
         key["dim"] = store.dim  # pinned by the first load when the store was opened without a width
         atomic_write_text(cache, json.dumps({**key, "videos": ok}, sort_keys=True))
     if bad:
-        lines = [f"  {message}" + (f" [{', '.join(splits[vid])}]" if splits[vid] else "") for vid, message in bad[:show]]
+        lines = [f"  {message}" + (f" [{', '.join(splits[vid])}]" if splits[vid] else "")
+                 for vid, message in bad[:show]]
         more = [f"  ... and {len(bad) - show} more"] if len(bad) > show else []
         msg = (f"features of {len(bad)} of {len(splits)} videos this run uses cannot be used "
                f"(store {store.name}); fix or remove them, or leave their queries out of the manifest:\n"

@@ -108,7 +108,8 @@ def test_fit_names_every_bad_validation_video_before_the_first_step(tmp_path: Pa
     msg = str(info.value)
     assert "features of 3 of 6 videos this run uses" in msg
     assert "video 'vid01'" in msg and "NaN" in msg
-    assert "video 'vid04'" in msg and f"expected feature dimension {corpus.video_dim}, got {corpus.video_dim + 4}" in msg
+    assert "video 'vid04'" in msg
+    assert f"expected feature dimension {corpus.video_dim}, got {corpus.video_dim + 4}" in msg
     assert "video 'vid07': no features at" in msg
     assert "vid02" not in msg
 
