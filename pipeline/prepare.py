@@ -68,7 +68,7 @@ def prepare(config: PriorsConfig) -> Prepared:
     for kind in config.kinds:
         PLANNERS.get(kind)
         choice = config.prompt_for(kind)
-        templates[kind] = load_prompt(choice.id, choice.version)  # PromptError names file and field
+        templates[kind] = load_prompt(choice.id, choice.version, config.prompts_dir)  # PromptError names file, field
     sampler = FrameSampler(interval=config.interval, resize=ResizePolicy(**config.resize))
     revision = model_revision(config.model, backend, config.backend_options)
     ann = adapter(Path(config.annotations), config.video_root)

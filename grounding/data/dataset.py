@@ -200,12 +200,15 @@ class GroundingDataset:
         return self._prior_field(spec, row, n)
 
     def video_fields(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The video-level fields of ``row``'s video (the same for all its queries)."""
-        video = self.video_features(row["video_id"])
+        """The video-level fields of ``row``'s video (the same for all its queries). The video's
+        features are read only when a field needs them or its snippet count."""
+        specs = [s for s in self.fields if s.level == "video"]
+        needs_video = any(s.source == "features" or s.layout == "snippets" for s in specs)
+        video = self.video_features(row["video_id"]) if needs_video else None
+        n = video.shape[0] if video is not None else 0
         out: dict[str, Any] = {}
-        for spec in self.fields:
-            if spec.level == "video":
-                out |= self._field(spec, row, video.shape[0], video)
+        for spec in specs:
+            out |= self._field(spec, row, n, video)
         return out
 
     def query_fields(self, row: dict[str, Any], n: int) -> dict[str, Any]:
@@ -224,7 +227,8 @@ class GroundingDataset:
 
     def item(self, row: dict[str, Any]) -> dict[str, Any]:
         video = self.video_fields(row)
-        n = self.n_snippets(row["video_id"]) if "video" not in video else video["video"].shape[0]
+        needs_n = self.targets is not None or any(s.layout == "snippets" for s in self.fields if s.level == "query")
+        n = video["video"].shape[0] if "video" in video else (self.n_snippets(row["video_id"]) if needs_n else 0)
         meta = {"query_id": row["query_id"], "video_id": row["video_id"], "query": row["query"],
                 "windows": [tuple(w) for w in row["windows"]], "duration": float(row["duration"])}
         return {**meta, **video, **self.query_fields(row, n), **self.labels(row, n)}
