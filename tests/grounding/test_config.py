@@ -9,7 +9,7 @@ from grounding.config import TrainConfig, load_config
 from groundwork.settings import parse_flags
 from grounding.models import MODELS
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*_*.yaml"))  # <method>_<dataset>.yaml
 
 
 def test_there_are_shipped_configs() -> None:
