@@ -90,6 +90,9 @@ Prediction rows: {"qid", "query", "vid", "pred_relevant_windows": [[start, end, 
 optional "pred_saliency_scores"}. Ground-truth rows: {"qid", "vid", "duration",
 "relevant_windows", optional "split", "relevant_clip_ids", "saliency_scores"}; with saliency
 the full QVHighlights suite runs (MR mAP, R1, HL mAP / HIT@1).
+Spatio-temporal files (ground-truth rows with "gt_sted", "gt_boxes", "segment", "fps",
+"frame_count"; predictions with "sted" and "boxes"; grounding/metrics/stvg_records.py) give
+m_tIoU, m_vIoU, vIoU@0.3/0.5 per sentence type under --protocol.
 """
 
 eval_app = new_app("Evaluate a checkpoint on a split, or a prediction file against ground truth.")
@@ -105,6 +108,9 @@ def evaluate(checkpoint: Path | None = typer.Option(None, "--checkpoint", help=C
              gt: Path | None = typer.Option(None, "--gt", help="ground-truth JSONL (file mode)"),
              out: Path | None = typer.Option(None, "--out", help="where to write predictions (checkpoint mode)"),
              as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+             protocol: str = typer.Option("tubedetr", "--protocol",
+                                          help="STVG files: tubedetr (5 fps grid, <= 200 frames), dense (every frame, "
+                                               "STCAT / CG-STVG) or hcstvg (the challenge scorer)"),
              priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
              features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
              cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}")) -> None:
@@ -115,6 +121,12 @@ def evaluate(checkpoint: Path | None = typer.Option(None, "--checkpoint", help=C
     if preds or gt:
         if not (preds and gt) or checkpoint:
             raise InputError("file mode needs both --preds and --gt (and no --checkpoint)")
+        from grounding.metrics.stvg_records import evaluate_stvg_files, format_stvg, looks_like_stvg_gt
+
+        if looks_like_stvg_gt(gt):  # spatio-temporal files: boxes per frame, scored per sentence type
+            result = evaluate_stvg_files(preds, gt, protocol)
+            print(json.dumps(result, indent=2) if as_json else format_stvg(result))
+            return
         result = evaluate_prediction_files(preds, gt)
     elif checkpoint:
         result = evaluate_checkpoint(checkpoint, split, out, priors, features or None, cache_dir)

@@ -110,3 +110,17 @@ def test_eval_and_predict_on_a_copied_run_say_which_flag_and_accept_it(trained, 
     assert eval_main(["--checkpoint", str(moved), "--split", "test", "--json", "--out", str(tmp_path / "p.jsonl"),
                       "--features", str(corpus.features)]) == 0
     assert "metrics" in json.loads(capsys.readouterr().out)
+
+
+def test_eval_scores_stvg_files_per_sentence_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.grounding.metrics.test_stvg_records import GT_ROWS, PRED_ROWS, write_jsonl
+
+    gt, preds = write_jsonl(tmp_path / "gt.jsonl", GT_ROWS), write_jsonl(tmp_path / "p.jsonl", PRED_ROWS)
+    assert eval_main(["--preds", str(preds), "--gt", str(gt), "--json", "--protocol", "dense"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["suite"] == "stvg" and result["protocol"] == "dense"
+    assert {"declarative", "interrogative"} <= set(result["metrics"])
+    assert eval_main(["--preds", str(preds), "--gt", str(gt)]) == 0
+    assert "m_vIoU" in capsys.readouterr().out
+    assert eval_main(["--preds", str(preds), "--gt", str(gt), "--protocol", "tube"]) == 2
+    assert "did you mean 'tubedetr'" in capsys.readouterr().err
