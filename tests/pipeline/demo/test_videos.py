@@ -1,17 +1,22 @@
 """The generated demo dataset: deterministic, well-formed, decodable, showing what its queries
-say, and readable through the registered ``demo`` adapter."""
+say, paraphrased, and readable through the registered ``demo`` adapter."""
 
 from __future__ import annotations
 
 import json
 import random
+import re
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pipeline.datasets import DATASETS
-from pipeline.demo.videos import BACKGROUND, FPS, SIZE, generate_demo, make_script
+from pipeline.demo.phrases import VERBS, Meaning, Referent, argument, fit_set, queries
+from pipeline.demo.shapes import BACKGROUND, FPS, ROWS, SHAPE, SIZE
+from pipeline.demo.videos import N_VIDEOS, generate_demo, make_script, split_scripts
+from pipeline.demo.world import Script, WorldSpec
 from pipeline.frames import FrameSampler
 
 N_SMALL = 6  # 4 train, 1 val, 1 test
@@ -23,7 +28,14 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _rows(folder: Path) -> dict[str, list[dict]]:
-    return {s: [json.loads(x) for x in (folder / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "val", "test")}
+    return {s: [json.loads(x) for x in (folder / f"{s}.jsonl").read_text().splitlines()]
+            for s in ("train", "val", "test")}
+
+
+def _scripts(n: int, seed: int = 0) -> list[Script]:
+    """The scripts ``generate_demo(seed=seed, n_videos=n)`` draws (the test replays them)."""
+    rng = random.Random(seed)
+    return [make_script(f"demo_{i:03d}", rng, WorldSpec()) for i in range(n)]
 
 
 def test_same_seed_gives_identical_files_and_frames(demo_dir: Path, tmp_path: Path) -> None:
@@ -56,7 +68,7 @@ def test_splits_rows_and_windows_are_well_formed(demo_dir: Path) -> None:
     centres = []
     for r in all_rows:
         assert set(r) == {"qid", "query", "vid", "duration", "relevant_windows"}
-        assert 16 <= r["duration"] <= 30 and r["query"]
+        assert 18 <= r["duration"] <= 28 and r["query"]
         for start, end in r["relevant_windows"]:
             assert 0 <= start and end <= r["duration"] - 0.5, r
             assert end - start >= 3.0 - 1e-9, r
@@ -78,32 +90,73 @@ def test_videos_decode_with_decord_at_the_stated_duration(demo_dir: Path) -> Non
         assert got.frames.shape == (int(duration), SIZE, SIZE, 3)
 
 
-def _foreground(frame: np.ndarray) -> np.ndarray:
-    return np.abs(frame.astype(np.float32) - BACKGROUND).sum(-1) > 60
+def _row_band(frame: np.ndarray, script: Script, shape: int) -> tuple[np.ndarray, np.ndarray]:
+    """(foreground mask, frame) of the horizontal band shape ``shape`` lives in."""
+    y = ROWS[len(script.initial)][shape]
+    band = frame[max(0, int(y - SHAPE / 2) - 2): int(y + SHAPE / 2) + 2]
+    return np.abs(band.astype(np.float32) - BACKGROUND).sum(-1) > 60, band
 
 
 def test_decoded_frames_show_each_scripted_event(demo_dir: Path) -> None:
-    """Replay the scripts the generator drew and check every event in the decoded MP4: a shape
-    that appears gains pixels, one that moves right shifts right, one that turns changes colour."""
-    rng = random.Random(0)
-    scripts = [make_script(f"demo_{i:03d}", rng) for i in range(N_SMALL)]
+    """Replay the scripts the generator drew and check every event in the decoded MP4, in the
+    shape's own row: one that appears gains pixels, one that moves right shifts right, one that
+    turns changes colour, one that grows gets wider."""
     checked = set()
-    for script in scripts:
+    for script in _scripts(N_SMALL):
         for e in script.events:
             got = FrameSampler().sample(demo_dir / "videos" / f"{script.video_id}.mp4", [e.start, e.end])
-            before, after = (_foreground(f) for f in got.frames)
+            (before, b_img), (after, a_img) = (_row_band(f, script, e.shape) for f in got.frames)
             x_before, x_after = (np.nonzero(m)[1].mean() if m.any() else 0.0 for m in (before, after))
-            colour = [got.frames[k][m].mean(0) if m.any() else np.zeros(3) for k, m in enumerate((before, after))]
+            width = [np.ptp(np.nonzero(m)[1]) if m.any() else 0 for m in (before, after)]
+            colour = [img[m].mean(0) if m.any() else np.zeros(3) for img, m in ((b_img, before), (a_img, after))]
             check = {
-                "appear": after.sum() > before.sum() + 500,
-                "disappear": before.sum() > after.sum() + 500,
+                "appear": after.sum() > before.sum() + 200,
+                "disappear": before.sum() > after.sum() + 200,
                 "move_right": x_after > x_before + 5,
                 "move_left": x_after < x_before - 5,
                 "turn": np.abs(colour[1] - colour[0]).max() > 40,
+                "grow": width[1] > width[0] + 8,
+                "shrink": width[0] > width[1] + 8,
             }[e.action]
             assert check, f"{script.video_id} {e.action} at [{e.start}, {e.end}]: not visible in the decoded frames"
             checked.add(e.action)
-    assert len(checked) >= 4, f"only these actions occur in the small demo: {checked}"
+    assert len(checked) >= 6, f"only these actions occur in the small demo: {checked}"
+
+
+def test_each_query_names_exactly_its_windows_in_words_drawn_from_the_seed() -> None:
+    """For every query of 40 videos: the windows are every event its full meaning fits (no
+    event of the video is left out or claimed by two queries), and across queries of one
+    action the wordings differ."""
+    wordings: dict[str, set[str]] = defaultdict(set)
+    n = 0
+    for script in _scripts(40):
+        claimed: list[tuple[float, float]] = []
+        made = queries(script, random.Random(f"demo-phrases:0:{script.video_id}"))
+        for sentence, windows in made:
+            e = next(x for x in script.events if [x.start, x.end] == windows[0])
+            full = Meaning(Referent(e.subject.colour, e.subject.kind), e.action, argument(e))
+            assert [[x.start, x.end] for x in fit_set(script, full)] == windows, sentence
+            claimed += [tuple(w) for w in windows]
+            wordings[e.action].add(sentence)
+            n += 1
+        assert sorted(claimed) == sorted((x.start, x.end) for x in script.events)
+    assert n >= 150
+    for action, sentences in wordings.items():
+        verbs = {v.split(" {")[0] for v in VERBS[action] if any(v.split(" {")[0] in s for s in sentences)}
+        assert len(verbs) >= 3, f"{action}: only {verbs} used"
+        nouns = {re.split(r" (moves|slides|goes|shifts|travels|appears|shows|comes|grows|pops|disappears|vanishes|"
+                          r"shrinks|turns|changes|becomes|gets|expands)\b", s)[0] for s in sentences}
+        assert len(nouns) >= min(5, len(sentences) // 2), f"{action}: referring expressions {nouns}"
+
+
+def test_split_sizes_of_the_full_demo() -> None:
+    """The default demo's split sizes, from the scripts alone (no videos): >= 100 test and >= 50
+    val queries, train about 4x test."""
+    scripts = _scripts(N_VIDEOS)
+    counts = {split: sum(len(queries(s, random.Random(f"demo-phrases:0:{s.video_id}"))) for s in chosen)
+              for split, chosen in split_scripts(scripts).items()}
+    assert counts["test"] >= 100 and counts["val"] >= 50, counts
+    assert 3.0 <= counts["train"] / counts["test"] <= 5.0, counts
 
 
 def test_adapter_reads_the_demo_through_folder(demo_dir: Path) -> None:
@@ -124,5 +177,6 @@ def test_adapter_generates_the_full_demo_when_missing(tmp_path: Path) -> None:
     ann = DATASETS.get("demo")(tmp_path / "demo")
     assert (tmp_path / "demo" / "train.jsonl").exists()
     split_videos = {s: {q.video_id for q in ann.queries if q.split == s} for s in ann.splits()}
-    assert {s: len(v) for s, v in split_videos.items()} == {"train": 24, "val": 6, "test": 6}
-    assert len(ann.queries) >= 36 * 2
+    assert {s: len(v) for s, v in split_videos.items()} == {"train": 80, "val": 20, "test": 20}
+    per_split = {s: sum(q.split == s for q in ann.queries) for s in ann.splits()}
+    assert per_split["test"] >= 100 and per_split["val"] >= 50, per_split
