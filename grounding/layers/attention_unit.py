@@ -9,25 +9,11 @@ hidden size, so sqrt(d) is the per-head size), followed by layer normalisation a
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from grounding.layers.attend import attend, split_heads
 from grounding.layers.dropout import Dropout
 from grounding.layers.masking import zero_padded
-
-
-# CPU SDPA is 2-5x slower when the reference is shorter than one 16-float vector (a query of
-# < 16 words): its softmax runs on a partial vector. Masked zero keys added up to 16 are never
-# attended to, so the output is unchanged.
-_MIN_CPU_REF = 16
-
-
-def _pad_reference(k: Tensor, v: Tensor, attn_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """k, v (B, h, Lr, d_h) and mask (B, 1, 1, Lr) padded with masked zero keys to 16."""
-    extra = _MIN_CPU_REF - k.shape[2]
-    k, v = F.pad(k, (0, 0, 0, extra)), F.pad(v, (0, 0, 0, extra))
-    return k, v, F.pad(attn_mask, (0, extra), value=False)
 
 
 class AttentionUnit(nn.Module):
@@ -45,22 +31,17 @@ class AttentionUnit(nn.Module):
         self.drop = Dropout(dropout)
 
     def _split(self, x: Tensor) -> Tensor:
-        b, n, d = x.shape
-        return x.view(b, n, self.heads, d // self.heads).transpose(1, 2)  # (B, h, n, d_h)
+        return split_heads(x, self.heads)  # (B, h, n, d_h)
 
-    def forward(self, target: Tensor, target_mask: Tensor, ref: Tensor, ref_mask: Tensor) -> Tensor:
-        """target (B, Lt, d), ref (B, Lr, d), masks (B, Lt) / (B, Lr) bool -> (B, Lt, d)."""
+    def forward(self, target: Tensor, target_mask: Tensor, ref: Tensor, ref_mask: Tensor,
+                bias: Tensor | None = None) -> Tensor:
+        """target (B, Lt, d), ref (B, Lr, d), masks (B, Lt) / (B, Lr) bool -> (B, Lt, d).
+        ``bias``: an optional additive score bias broadcastable to (B, h, Lt, Lr), added to the
+        scaled scores before the softmax (a relational prior, e.g. MASRA's second-order term)."""
         q, k, v = self._split(self.fc_query(target)), self._split(self.fc_key(ref)), self._split(self.fc_value(ref))
-        # R FC(X^r) with R of Eq. (6), scale 1/sqrt(d_h), in one fused kernel (4x faster on CPU
-        # than scores -> masked softmax -> product). A batch row with no valid reference
-        # attends everything and is zeroed after, so its context is 0 as with a masked softmax.
-        has_ref = ref_mask.any(dim=1)
-        attn_mask = (ref_mask | ~has_ref[:, None])[:, None, None, :]
-        if k.device.type == "cpu" and k.shape[2] < _MIN_CPU_REF:
-            k, v, attn_mask = _pad_reference(k, v, attn_mask)
-        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, Lt, d_h)
-        if not bool(has_ref.all()):
-            ctx = torch.where(has_ref[:, None, None, None], ctx, 0.0)
+        # R FC(X^r) with R of Eq. (6), scale 1/sqrt(d_h): the shared fused primitive
+        # (grounding.layers.attend; a row with no valid reference gets context 0)
+        ctx = attend(q, k, v, ref_mask, bias)  # (B, h, Lt, d_h)
         ctx = ctx.transpose(1, 2).reshape(target.shape)  # heads merged
         out = self.drop(self.norm(self.fc_out(target + ctx)))  # FC(X^t + R FC(X^r))
         return zero_padded(out, target_mask)

@@ -1,0 +1,52 @@
+"""MASRA's second-order relational attention (design note section 2.4): self-attention over the
+snippets whose scores are biased by how alike two snippets' relation profiles are.
+
+From the relation head's unit vectors ``r`` (the ones LRCA shapes), first order ``S = r r^T``
+over valid snippets; second order ``S2_ij = cos(S_i,:, S_j,:)`` over valid columns: two snippets
+are related when they relate alike to every other snippet (SOSNet's second-order similarity).
+The bias ``beta_h * S2`` (``beta`` learnable per head, initialised to 1) is added to the scores
+of one attention unit of Eq. (6) (``grounding.layers.AttentionUnit``, its ``bias`` argument);
+with a zero bias the layer is that plain self-attention unit. Modes: ``second_order``
+(default), ``two_hop`` (``log(P P)`` with ``P = softmax(S / tau)`` over valid snippets) and
+``first_order`` (``S``). O(L^3) per video, negligible at L <= 128."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from grounding.layers.attention_unit import AttentionUnit
+from grounding.layers.masking import masked_softmax
+
+RelationMode = Literal["second_order", "two_hop", "first_order"]
+
+
+def relation_bias(relation: Tensor, mask: Tensor, mode: RelationMode = "second_order",
+                  temperature: float = 0.1) -> Tensor:
+    """relation (B, L, dr) unit vectors, mask (B, L) -> (B, L, L) score bias (0 on padded columns)."""
+    cols = mask[:, None, :]
+    first = (relation @ relation.transpose(1, 2)) * cols  # S on valid columns
+    if mode == "first_order":
+        return first
+    if mode == "two_hop":
+        p = masked_softmax(first / temperature, cols)
+        return torch.log(p @ p + 1e-6) * cols
+    profile = F.normalize(first, dim=-1)  # a row of S as a unit vector (zero rows stay zero)
+    return (profile @ profile.transpose(1, 2)) * cols  # S2
+
+
+class RelationalAttention(nn.Module):
+    """X <- A(X, X) with the relational bias; takes its attention unit as an argument."""
+
+    def __init__(self, unit: AttentionUnit, mode: RelationMode = "second_order", temperature: float = 0.1) -> None:
+        super().__init__()
+        self.unit, self.mode, self.temperature = unit, mode, temperature
+        self.beta = nn.Parameter(torch.ones(unit.heads))  # beta_h
+
+    def forward(self, h: Tensor, mask: Tensor, relation: Tensor) -> Tensor:
+        """h (B, L, d), mask (B, L), relation (B, L, dr) -> (B, L, d)."""
+        bias = relation_bias(relation, mask, self.mode, self.temperature)
+        return self.unit(h, mask, h, mask, bias=self.beta[None, :, None, None] * bias[:, None].to(h.dtype))
