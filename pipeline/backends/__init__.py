@@ -9,6 +9,7 @@ import importlib
 
 from pipeline.backends import transformers_backend  # noqa: F401 - registers "transformers"
 from pipeline.backends.base import BACKENDS, Backend, GenerationRequest, GenerationResult, SamplingConfig
+from pipeline.demo import narrator  # noqa: F401 - registers "shapes", the demo's pixel-reading stand-in
 
 OPTIONAL_BACKENDS = {"vllm": "pipeline.backends.vllm_backend", "openai": "pipeline.backends.openai_backend"}
 
