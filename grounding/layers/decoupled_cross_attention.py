@@ -20,15 +20,31 @@ keeps ``t2vattnvalues``)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from grounding.layers.attend import attend
 from grounding.layers.attention_unit import AttentionUnit
 from grounding.layers.context_codebook import ContextCodebook
-from grounding.layers.masking import masked_softmax, zero_padded
+from grounding.layers.masking import zero_padded
+
+
+def decoupled_attend(q: Tensor, word_keys: Tensor, word_values: Tensor, word_mask: Tensor, book_keys: Tensor
+                     ) -> tuple[Tensor, Tensor]:
+    """q (B, h, Lt, e), word keys / values (B, h, Lq, e / e_v), word_mask (B, Lq), codebook keys
+    (B, h, K, e) -> (context (B, h, Lt, e_v) from the words only, word mass (B, h, Lt)).
+
+    One fused call of the shared primitive: the codebook's values are zero and every word's value
+    carries one more channel set to 1, so that channel of the output is the softmax mass the
+    words received (a row with no valid word gets context 0 and mass 0)."""
+    b, h, k_size = book_keys.shape[0], book_keys.shape[1], book_keys.shape[2]
+    values = torch.cat([word_values, word_values.new_ones(*word_values.shape[:-1], 1)], dim=-1)
+    values = torch.cat([values.new_zeros(b, h, k_size, values.shape[-1]), values], dim=2)
+    mask = torch.cat([torch.ones(b, k_size, dtype=torch.bool, device=word_mask.device), word_mask], dim=1)
+    out = attend(q, torch.cat([book_keys, word_keys], dim=2), values, mask)
+    return out[..., :-1], out[..., -1]
 
 
 @dataclass
@@ -50,17 +66,12 @@ class DecoupledCrossAttention(AttentionUnit):
         b = target.shape[0]
         book = (self.codebook(target, target_mask, ref, ref_mask) if self.codebook is not None
                 else target.new_zeros(b, 0, target.shape[-1]))
-        k_size = book.shape[1]
-        q = self._split(self.fc_query(target))
-        keys = self._split(self.fc_key(torch.cat([book, ref], dim=1)))  # [K_C ; K_W]
-        values = self._split(self.fc_value(ref))  # V_W only
-        scores = q @ keys.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, h, Lt, K + Lq)
-        valid = torch.cat([torch.ones(b, k_size, dtype=torch.bool, device=ref.device), ref_mask], dim=1)
-        attn = masked_softmax(scores, valid[:, None, None, :])
-        words = attn[..., k_size:]
-        ctx = (words @ values).transpose(1, 2).reshape(target.shape)  # heads merged
+        q, keys = self._split(self.fc_query(target)), self._split(self.fc_key(torch.cat([book, ref], dim=1)))
+        k_size = book.shape[1]  # keys [K_C ; K_W], values V_W only
+        ctx, mass = decoupled_attend(q, keys[:, :, k_size:], self._split(self.fc_value(ref)), ref_mask, keys[:, :, :k_size])
+        ctx = ctx.transpose(1, 2).reshape(target.shape)  # heads merged
         out = zero_padded(self.drop(self.norm(self.fc_out(target + ctx))), target_mask)
-        mass = words.sum(dim=-1).mean(dim=1) * target_mask.to(words.dtype)  # r_t
+        mass = mass.mean(dim=1) * target_mask.to(mass.dtype)  # r_t
         return DecoupledOutput(out, mass, book, (target, target_mask, ref, ref_mask))
 
     def forward(self, target: Tensor, target_mask: Tensor, ref: Tensor, ref_mask: Tensor) -> Tensor:

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from grounding.models import span, tea  # noqa: F401  (registers the models)
+from grounding.models import masra, span, tea  # noqa: F401  (registers the models)
 from grounding.models.base import MODELS, GroundingModel, ModelConfig, ModelSpec, register_model
 from grounding.models.decode import topk_spans
 

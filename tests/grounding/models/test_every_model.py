@@ -21,6 +21,13 @@ VARIANTS = {
     "tea-baseline": ("tea", {"use_narrative_merge": False, "use_paragraph_query": False}),
     "tea-alpha0": ("tea", {"alpha": 0.0}),
     "tea-no-guided-no-highlight": ("tea", {"use_guided_conv": False, "use_highlight": False}),
+    "masra-no-esta-lrca": ("masra", {"use_esta": False, "use_lrca": False}),
+    "masra-all-off": ("masra", {"use_esta": False, "use_lrca": False, "use_sge": False, "use_sora": False,
+                                "use_dai": False}),
+    "masra-two-hop-mse-static-codebook": ("masra", {"sora_mode": "two_hop", "lrca_loss": "mse",
+                                                    "codebook_context": "none"}),
+    "masra-first-order-query-codebook": ("masra", {"sora_mode": "first_order", "codebook_context": "query"}),
+    "masra-no-codebook": ("masra", {"codebook_size": 0}),
 }
 TRAINABLE = [n for n in MODELS.names() if MODELS.get(n).trainable]
 CASES = [(name, {}) for name in TRAINABLE] + list(VARIANTS.values())
