@@ -1,4 +1,4 @@
-"""Per-split statistics of a dataset's annotations (``priors stats``)."""
+"""Statistics of a dataset's annotations (``priors stats``): per split, and for the whole dataset."""
 
 from __future__ import annotations
 
@@ -31,13 +31,28 @@ def words(text: str) -> list[str]:
 def split_stats(ann: Annotations, split: str, queries: list[Query]) -> dict[str, Any]:
     """``videos`` counts the distinct videos of the kept queries; ``queries`` the entries read;
     means are over kept queries (moment: every window; video: each distinct video once)."""
+    return _block(ann, queries, ann.queries_read.get(split, len(queries)), ann.policies.counts.get(split, {}))
+
+
+def all_stats(ann: Annotations, splits: list[str]) -> dict[str, Any]:
+    """The whole dataset as papers' dataset tables report it: each video counted once however many
+    splits hold it, means over every kept query (moments: every window) and every unique video,
+    ``queries`` and the policy counts summed over ``splits``."""
+    read = sum(ann.queries_read.get(s, sum(q.split == s for q in ann.queries)) for s in splits)
+    counts: dict[str, int] = defaultdict(int)
+    for s in splits:
+        for rule, n in ann.policies.counts.get(s, {}).items():
+            counts[rule] += int(n)
+    return _block(ann, [q for q in ann.queries if q.split in set(splits)], read, counts)
+
+
+def _block(ann: Annotations, queries: list[Query], queries_read: int, counts: dict[str, int]) -> dict[str, Any]:
     videos = {q.video_id for q in queries}
     tokens = [words(q.text) for q in queries]
     moments = [end - start for q in queries for start, end in q.windows]
-    counts = ann.policies.counts.get(split, {})
     return {
         "videos": len(videos),
-        "queries": ann.queries_read.get(split, len(queries)),
+        "queries": queries_read,
         "queries_kept": len(queries),
         "mean_moment_s": _mean(moments),
         "mean_video_s": _mean([ann.videos[v].duration for v in videos]),
@@ -48,24 +63,27 @@ def split_stats(ann: Annotations, split: str, queries: list[Query]) -> dict[str,
 
 
 def dataset_stats(ann: Annotations) -> dict[str, Any]:
-    """``{"dataset": name, "splits": {split: {FIELDS..., "policies": {rule: count}}}}``; every
-    split lists every policy rule, zero included. Splits whose entries were all dropped appear."""
+    """``{"dataset": name, "splits": {split: {FIELDS..., "policies": {rule: count}}}, "all": {...}}``;
+    every split lists every policy rule, zero included. Splits whose entries were all dropped
+    appear. ``all`` is the whole dataset (``all_stats``): videos once, means over everything."""
     by_split: dict[str, list[Query]] = defaultdict(list)
     for q in ann.queries:
         by_split[q.split].append(q)
     splits = sorted(set(by_split) | set(ann.queries_read) | set(ann.policies.counts))
-    return {"dataset": ann.name, "splits": {s: split_stats(ann, s, by_split[s]) for s in splits}}
+    return {"dataset": ann.name, "splits": {s: split_stats(ann, s, by_split[s]) for s in splits},
+            "all": all_stats(ann, splits)}
 
 
 def format_stats(stats: dict[str, Any]) -> str:
-    """A plain table: one row per field and policy rule, one column per split."""
-    splits = list(stats["splits"])
-    rows: list[list[str]] = [["", *splits]]
+    """A plain table: one row per field and policy rule, one column per split, then ``all``."""
+    blocks = {**stats["splits"], "all": stats["all"]} if "all" in stats else dict(stats["splits"])
+    names = list(blocks)
+    rows: list[list[str]] = [["", *names]]
     for field in FIELDS:
-        rows.append([field, *(_cell(stats["splits"][s][field]) for s in splits)])
-    rules = next(iter(stats["splits"].values()))["policies"] if splits else {}
+        rows.append([field, *(_cell(blocks[s][field]) for s in names)])
+    rules = next(iter(blocks.values()))["policies"] if names else {}
     for rule in rules:
-        rows.append([rule, *(_cell(stats["splits"][s]["policies"][rule]) for s in splits)])
+        rows.append([rule, *(_cell(blocks[s]["policies"][rule]) for s in names)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"dataset: {stats['dataset']}"]
     for r in rows:

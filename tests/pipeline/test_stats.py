@@ -57,10 +57,45 @@ def test_dataset_stats_fields_and_values(tmp_path: Path) -> None:
     assert "queries_kept" in table and "clamped_end_to_duration" in table
 
 
+def test_all_block_counts_each_video_once_and_averages_over_everything(tmp_path: Path) -> None:
+    lines = {
+        "train": [{"qid": 1, "vid": "a", "duration": 10, "query": "A man opens the door.",
+                   "relevant_windows": [[0, 4]]}],
+        "val": [{"qid": 2, "vid": "a", "duration": 10, "query": "a dog runs", "relevant_windows": [[2, 6]]},
+                {"qid": 3, "vid": "b", "duration": 20, "query": "the cat sits",
+                 "relevant_windows": [[0, 10], [12, 20]]}],
+    }
+    for split, rows in lines.items():
+        (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    stats = dataset_stats(DATASETS.get("folder")(tmp_path))
+    assert [stats["splits"][s]["videos"] for s in ("train", "val")] == [1, 2]  # "a" is in both splits
+    whole = stats["all"]
+    assert set(whole) == {*FIELDS, "policies"}
+    assert whole["videos"] == 2  # not 1 + 2
+    assert (whole["queries"], whole["queries_kept"]) == (3, 3)
+    assert whole["mean_moment_s"] == pytest.approx((4 + 4 + 10 + 8) / 4)  # every window of every kept query
+    assert whole["mean_video_s"] == pytest.approx((10 + 20) / 2)  # each unique video once (not 10, 10, 20)
+    assert whole["mean_query_words"] == pytest.approx((5 + 3 + 3) / 3, abs=1e-4)  # rounded to 4 places
+    assert whole["vocabulary"] == len({"a", "man", "opens", "the", "door", "dog", "runs", "cat", "sits"})
+
+
+def test_all_block_sums_reads_and_policies(tmp_path: Path) -> None:
+    stats = dataset_stats(DATASETS.get("folder")(write_folder(tmp_path)))
+    whole, splits = stats["all"], stats["splits"]
+    assert (whole["videos"], whole["queries"], whole["queries_kept"]) == (2, 4, 3)  # a and c; b lost its query
+    assert whole["mean_moment_s"] == pytest.approx((4 + 2 + 2) / 3, abs=1e-4)  # c has no window
+    assert whole["mean_video_s"] == pytest.approx((10 + 30) / 2)
+    assert whole["policies"] == {rule: sum(s["policies"][rule] for s in splits.values()) for rule in RULES}
+    table = format_stats(stats).splitlines()
+    assert table[1].split() == ["test", "train", "all"]
+    assert table[2].split() == ["videos", "1", "1", "2"]
+
+
 def test_cli_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = write_folder(tmp_path)
     assert main(["stats", "folder", "--annotations", str(root), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["splits"]["train"]["queries"] == 3
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["splits"]["train"]["queries"] == 3 and printed["all"]["queries"] == 4
     assert main(["stats", "folder", "--annotations", str(root)]) == 0
     assert "dropped_empty_query" in capsys.readouterr().out
 
@@ -73,8 +108,11 @@ def test_cli_names_the_unknown_dataset(tmp_path: Path, capsys: pytest.CaptureFix
 @pytest.mark.shared_data
 def test_charades_sta_stats(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stats", "charades_sta", "--annotations", str(shared_path("charades_sta")), "--json"]) == 0
-    splits = json.loads(capsys.readouterr().out)["splits"]
+    printed = json.loads(capsys.readouterr().out)
+    splits = printed["splits"]
     assert (splits["train"]["queries"], splits["test"]["queries"]) == (12408, 3720)
+    assert printed["all"]["queries"] == 12408 + 3720
+    assert printed["all"]["videos"] <= splits["train"]["videos"] + splits["test"]["videos"]
     assert splits["train"]["policies"]["swapped_reversed"] == 4
     assert splits["train"]["policies"]["dropped_start_past_duration"] == 3
     assert splits["train"]["policies"]["clamped_end_to_duration"] == 1805
