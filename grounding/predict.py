@@ -64,6 +64,7 @@ class Predictor:
         self.batch_size = batch_size
         self.info = read_manifest(manifest, cache_dir)
         self.store = open_video_store(self.info, features, store_layout)
+        self.store.expect_width(model.config.video_dim, "the model's video_dim")
         self.max_len = max_len
         self.cache = CacheStore(self.info.cache_dir)
         self._rows_by_video: dict[str, list[dict[str, Any]]] = {}
@@ -71,7 +72,7 @@ class Predictor:
             self._rows_by_video.setdefault(row["video_id"], []).append(row)
         self._datasets: dict[str, GroundingDataset] = {}  # video_id -> the dataset holding its rows
         self._videos: dict[str, dict[str, Any]] = {}  # video_id -> its video-level fields (bounded)
-        self._query_vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._query_vectors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}  # sentence, tokens, ids
         self._encoder: Any = None
 
     @classmethod
@@ -125,7 +126,7 @@ class Predictor:
             bank = TextBank.from_table(self.cache.text_features(self.info.text_encoder, todo), self.info.text_encoder)
             for sha in todo:
                 if sha in bank:
-                    self._query_vectors[sha] = (bank.sentence(sha), bank.token_vectors(sha))
+                    self._query_vectors[sha] = (bank.sentence(sha), bank.token_vectors(sha), bank.ids_if_any(sha))
             new = {sha: text for sha, text in todo.items() if sha not in self._query_vectors}
             if new:
                 for sha, vectors in zip(new, self._encode(list(new.values())), strict=True):
@@ -134,14 +135,16 @@ class Predictor:
             if r["query_sha256"] in self._query_vectors:
                 self._datasets[r["video_id"]].extra_text[r["query_sha256"]] = self._query_vectors[r["query_sha256"]]
 
-    def _encode(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _encode(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
         if self._encoder is None:
             if self.info.text_encoder not in QUERY_ENCODERS:
                 msg = (f"query text not in the cache and no inference encoder for '{self.info.text_encoder}' "
                        f"(available: {', '.join(QUERY_ENCODERS.names())}); embed it with `priors run` first")
                 raise InputError(msg)
             self._encoder = QUERY_ENCODERS.get(self.info.text_encoder)()
-        return self._encoder.encode(texts)
+        if hasattr(self._encoder, "encode_with_ids"):  # sentence, tokens and the tokens' ids
+            return self._encoder.encode_with_ids(texts)
+        return [(s, t, None) for s, t in self._encoder.encode(texts)]
 
     def _items(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
         self._load_videos([v for v, _ in pairs])
