@@ -48,7 +48,9 @@ def shape_mask(kind: str, cx: float, cy: float, side: float) -> np.ndarray:
 
 def blank() -> np.ndarray:
     """An empty frame (SIZE, SIZE, 3) float32 of the background colour."""
-    return np.broadcast_to(BACKGROUND, (SIZE, SIZE, 3)).copy()
+    image = np.empty((SIZE, SIZE, 3), np.float32)
+    image[:] = BACKGROUND
+    return image
 
 
 def draw(image: np.ndarray, kind: str, cx: float, cy: float, side: float, rgb: object) -> np.ndarray:

@@ -174,12 +174,15 @@ def layers(script: Script, frame_index: int) -> list[tuple[int, np.ndarray, np.n
     return out
 
 
+_CANVAS = to_uint8(blank())
+
+
 def render(script: Script, frame_index: int) -> np.ndarray:
     """Frame ``frame_index`` as (SIZE, SIZE, 3) uint8."""
-    image = blank()
+    image = _CANVAS.copy()
     for _, mask, rgb in layers(script, frame_index):
-        image[mask] = rgb
-    return to_uint8(image)
+        image[mask] = to_uint8(rgb)
+    return image
 
 
 def box_of(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -191,8 +194,8 @@ def box_of(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 def render_with_boxes(script: Script, frame_index: int) -> tuple[np.ndarray, dict[int, tuple[int, int, int, int]]]:
     """The frame and the box of every shape drawn on it (by shape index)."""
-    image, boxes = blank(), {}
+    image, boxes = _CANVAS.copy(), {}
     for i, mask, rgb in layers(script, frame_index):
-        image[mask] = rgb
+        image[mask] = to_uint8(rgb)
         boxes[i] = box_of(mask)
-    return to_uint8(image), boxes
+    return image, boxes
