@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,25 @@ def _shards(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+
+
+def read_shards(folder: Path, read: Callable[[Path], pa.Table], attempts: int = 8) -> list[pa.Table]:
+    """``read(shard)`` for every shard of ``folder``, safe beside ``priors compact``
+    (``groundwork.cache.compact``), which writes a merged shard before it deletes the shards merged:
+    a shard gone before it was read means list again. The folder is listed twice: a listing that
+    runs while a merged shard appears and a merged-away one goes may hold neither, and then the
+    earlier listing names a shard the later one lacks, so the read starts again."""
+    for attempt in range(attempts):
+        earlier = set(_shards(folder))
+        shards = _shards(folder)
+        try:
+            if not earlier - set(shards):
+                return [read(p) for p in shards]
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+    msg = f"{folder}: its shards kept changing over {attempts} listings (several compactions at once?)"
+    raise RuntimeError(msg)
 
 
 def write_shard(folder: Path, table: pa.Table) -> Path:
@@ -59,10 +78,10 @@ def _ok_first(table: pa.Table) -> pa.Table:
 
 def _read(folder: Path, schema: pa.Schema, key_column: str, filter_column: str | None = None,
           values: Iterable[str] | None = None, prefer_ok: bool = False) -> pa.Table:
-    shards = _shards(folder)
-    if not shards:
+    parts = read_shards(folder, lambda p: pq.read_table(p, schema=schema))
+    if not parts:
         return schema.empty_table()
-    table = pa.concat_tables([pq.read_table(p, schema=schema) for p in shards])
+    table = pa.concat_tables(parts)
     if values is not None:
         import pyarrow.compute as pc
 
@@ -97,7 +116,7 @@ class CacheStore:
 
     def prior_key_status(self, kind: str) -> tuple[set[str], set[str]]:
         """(keys with an ok row, keys with only error rows), from the key and status columns."""
-        parts = [pq.read_table(p, columns=["key", "status"]) for p in _shards(self.prior_dir(kind))]
+        parts = read_shards(self.prior_dir(kind), lambda p: pq.read_table(p, columns=["key", "status"]))
         if not parts:
             return set(), set()
         table = pa.concat_tables(parts)
@@ -109,8 +128,8 @@ class CacheStore:
     def prior_keys(self, kind: str) -> set[str]:
         """Every key present (ok and error rows), read from the key column only."""
         keys: set[str] = set()
-        for p in _shards(self.prior_dir(kind)):
-            keys.update(pq.read_table(p, columns=["key"]).column("key").to_pylist())
+        for part in read_shards(self.prior_dir(kind), lambda p: pq.read_table(p, columns=["key"])):
+            keys.update(part.column("key").to_pylist())
         return keys
 
     # -- text features ------------------------------------------------------------
@@ -125,8 +144,8 @@ class CacheStore:
 
     def text_hashes(self, encoder: str) -> set[str]:
         hashes: set[str] = set()
-        for p in _shards(self.text_dir(encoder)):
-            hashes.update(pq.read_table(p, columns=["text_sha256"]).column("text_sha256").to_pylist())
+        for part in read_shards(self.text_dir(encoder), lambda p: pq.read_table(p, columns=["text_sha256"])):
+            hashes.update(part.column("text_sha256").to_pylist())
         return hashes
 
     # -- visual features ------------------------------------------------------------

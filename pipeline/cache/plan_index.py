@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from groundwork.cache.store import _shards, write_shard
+from groundwork.cache.store import read_shards, write_shard
 
 PLAN_INDEX_SCHEMA = pa.schema([("fingerprint", pa.string()), ("keys", pa.list_(pa.string())),
                                ("query_ids", pa.list_(pa.string()))])
@@ -24,8 +24,7 @@ def plan_index_dir(root: Path) -> Path:
 
 def read_plan_index(root: Path) -> dict[str, Entry]:
     out: dict[str, Entry] = {}
-    for shard in _shards(plan_index_dir(root)):
-        table = pq.read_table(shard, schema=PLAN_INDEX_SCHEMA)
+    for table in read_shards(plan_index_dir(root), lambda p: pq.read_table(p, schema=PLAN_INDEX_SCHEMA)):
         for fp, keys, qids in zip(table.column("fingerprint").to_pylist(), table.column("keys").to_pylist(),
                                   table.column("query_ids").to_pylist(), strict=True):
             out[fp] = list(zip(keys, qids, strict=True))
