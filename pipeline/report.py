@@ -32,6 +32,7 @@ class RunReport(BaseModel):
     events_parsed: int = 0  # events in valid answers, before dropping
     events_clipped: int = 0  # spans clipped to [0, duration]
     events_dropped: int = 0  # zero-length after clipping, dropped
+    events_merged: int = 0  # exact duplicates (same description, overlapping spans) merged into one event
     invalid_answers: dict[str, int] = Field(default_factory=dict)  # every invalid attempt, by error_type
     retries: int = 0  # re-asks of invalid answers (model calls beyond model_calls)
     tokens_in: int = 0
@@ -71,18 +72,19 @@ class RunReport(BaseModel):
         if "n_items" not in batch:
             return
         self.retries += int(sum(batch["n_retries"]))
-        for kind, status, n_items, clipped, dropped, invalid in zip(
+        for kind, status, n_items, clipped, dropped, merged, invalid in zip(
                 batch["kind"], batch["status"], batch["n_items"], batch["n_clipped"], batch["n_dropped"],
-                batch["invalid"], strict=True):
+                batch["n_merged"], batch["invalid"], strict=True):
             for etype, count in json.loads(str(invalid)).items():
                 self.invalid_answers[etype] = self.invalid_answers.get(etype, 0) + int(count)
-            if status != "ok" or not (n_items or dropped):
+            if status != "ok" or not (n_items or dropped or merged):
                 continue
             self.items_by_kind[str(kind)] = self.items_by_kind.get(str(kind), 0) + int(n_items)
             if kind == "event":
-                self.events_parsed += int(n_items) + int(dropped)
+                self.events_parsed += int(n_items) + int(dropped) + int(merged)
                 self.events_clipped += int(clipped)
                 self.events_dropped += int(dropped)
+                self.events_merged += int(merged)
 
     def add_times(self, batch: Batch) -> None:
         for col, values in batch.items():
@@ -100,8 +102,8 @@ class RunReport(BaseModel):
         d = self.as_dict()
         lines = [f"priors run: {self.dataset}"]
         for k in ("videos", "frames", "requests", "cache_hits", "hit_rate", "model_calls", "rows_written",
-                  "ok_rows", "retries", "events_parsed", "events_clipped", "events_dropped", "tokens_in",
-                  "tokens_out", "texts_embedded", "visual_videos", "wall_seconds", "frames_per_s"):
+                  "ok_rows", "retries", "events_parsed", "events_clipped", "events_dropped", "events_merged",
+                  "tokens_in", "tokens_out", "texts_embedded", "visual_videos", "wall_seconds", "frames_per_s"):
             v = d[k]
             lines.append(f"  {k:<16} {v:.3f}" if isinstance(v, float) else f"  {k:<16} {v}")
         for title, table in (("errors by type", self.errors), ("errors by kind", self.errors_by_kind),

@@ -19,6 +19,7 @@ through a batch field whose ``source`` is the kind (``grounding.data.fields``).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
@@ -67,6 +68,18 @@ class PlanSettings:
     clip_len: float = 2.0  # clip-caption window, seconds
     n_images: int = 1  # frames the prompt template takes
     segment_len: float = 4.0  # query-aware caption segment, seconds (requests = queries x segments)
+    # event frames scale with the video: ceil(duration / event_seconds_per_frame), at least the
+    # template's n_images, at most event_max_frames (0 s per frame: always n_images)
+    event_seconds_per_frame: float = 4.0
+    event_max_frames: int = 32
+
+    def event_frames(self, duration: float) -> int:
+        """Frames of a whole-video event request: 8 for a 30 s Charades video, 32 (the cap) for a
+        150 s QVHighlights or a 5 min TACoS video, with the default settings and template."""
+        if self.event_seconds_per_frame <= 0:
+            return self.n_images
+        wanted = math.ceil(round(duration / self.event_seconds_per_frame, 6))
+        return max(self.n_images, min(wanted, self.event_max_frames))
 
 
 def frames_in_window(start: float, end: float, n: int) -> list[float]:

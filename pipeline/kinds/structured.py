@@ -42,6 +42,7 @@ class Outcome:
     error: str = ""
     n_clipped: int = 0  # spans clipped to [0, duration]
     n_dropped: int = 0  # spans of zero length after clipping, dropped
+    n_merged: int = 0  # items merged into an earlier one (exact duplicates: same text, overlapping spans)
 
     def items_json(self) -> str:
         return json.dumps([[i.t_start, i.t_end, i.text] for i in self.items])

@@ -25,7 +25,7 @@ from pipeline.stages.base import Batch, ModelStage, Resources
 from pipeline.kinds.structured import Outcome, Structurer
 
 OUTPUT_COLUMNS = ("text", "text_sha256", "raw", "n_prompt_tokens", "n_output_tokens", "latency_ms", "model_called")
-STRUCTURED_COLUMNS = ("items", "n_items", "n_clipped", "n_dropped", "n_retries", "invalid", "sampling_used")
+STRUCTURED_COLUMNS = ("items", "n_items", "n_clipped", "n_dropped", "n_merged", "n_retries", "invalid", "sampling_used")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class GenerateStage(ModelStage):
                                  "n_prompt_tokens": [0] * n, "n_output_tokens": [0] * n,
                                  "latency_ms": [0.0] * n, "model_called": [False] * n,
                                  "items": [""] * n, "n_items": [0] * n, "n_clipped": [0] * n, "n_dropped": [0] * n,
+                                 "n_merged": [0] * n,
                                  "n_retries": [0] * n, "invalid": ["{}"] * n, "sampling_used": [""] * n,
                                  "status": list(batch["status"]), "error_type": list(batch["error_type"]),
                                  "error": list(batch["error"])}
@@ -134,6 +135,7 @@ class GenerateStage(ModelStage):
     def _structured(self, cols: dict[str, list], i: int, res: GenerationResult, outcome: Outcome, video: str) -> None:
         invalid = Counter(json.loads(cols["invalid"][i]))
         cols["n_clipped"][i], cols["n_dropped"][i] = outcome.n_clipped, outcome.n_dropped
+        cols["n_merged"][i] = outcome.n_merged
         if outcome.status == "ok":
             cols["raw"][i], cols["items"][i], cols["n_items"][i] = res.text, outcome.items_json(), len(outcome.items)
             cols["status"][i], cols["error_type"][i], cols["error"][i] = "ok", "", ""
