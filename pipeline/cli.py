@@ -7,14 +7,14 @@ from __future__ import annotations
 import sys
 
 from groundwork.cli import new_app, run_app
-from pipeline.commands import errors, run, stats, status
+from pipeline.commands import compact, errors, export, gc, run, stats, status
 
 app = new_app(
     "Generate training-time priors (narratives, clip captions, events, query rewrites, query-aware "
     "captions) for video grounding datasets with a vision-language model, into a shared "
     "content-addressed Parquet cache, and write the manifest the trainer reads."
 )
-for module in (run, status, errors, stats):
+for module in (run, status, errors, stats, export, compact, gc):
     module.register(app)
 
 

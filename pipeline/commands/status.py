@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from groundwork.cache.store import CacheStore
+from groundwork.cache.temp_files import DEFAULT_OLDER_THAN_S, temp_files
 from pipeline.kinds import structured_kinds
 from pipeline.kinds.structured import split_request_and_item_keys
 
@@ -31,7 +32,10 @@ def cache_status(store: CacheStore) -> dict:
     visual = {p.name: len(list(p.glob("*.npz"))) for p in sorted((store.root / "visual").glob("*")) if p.is_dir()}
     runs = sorted((store.root / "runs").glob("*.json"))
     last = json.loads(runs[-1].read_text()) if runs else None
+    temps = temp_files(store.root) if store.root.is_dir() else []
+    stale = [t for t in temps if t.age_s >= DEFAULT_OLDER_THAN_S]
     return {"cache": str(store.root), "priors": kinds, "text_features": text, "visual_features": visual,
+            "temp_files": {"count": len(temps), "bytes": sum(t.bytes for t in temps), "older_than_1h": len(stale)},
             "last_run": last}
 
 
@@ -41,6 +45,9 @@ def format_status(status: dict) -> str:
               for k, v in status["priors"].items()] or ["  none"]
     lines.append("text features: " + (", ".join(f"{k} {v}" for k, v in status["text_features"].items()) or "none"))
     lines.append("visual features: " + (", ".join(f"{k} {v} videos" for k, v in status["visual_features"].items()) or "none"))
+    temps = status["temp_files"]
+    lines.append(f"temp files (.tmp-*): {temps['count']} ({temps['bytes']:,} bytes), {temps['older_than_1h']} older "
+                 "than 1 h" + (" (`priors gc` removes those)" if temps["older_than_1h"] else ""))
     last = status["last_run"]
     if last:
         lines.append(f"last run ({last['dataset']}): {last['requests']} requests, hit rate {last['hit_rate']:.1%}, "
