@@ -95,8 +95,13 @@ class MiniLMQueryEncoder:
         weights.pop("embeddings.position_ids", None)
         self.model.load_state_dict(weights, strict=True)
 
-    @torch.inference_mode()
     def encode(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(s, t) for s, t, _ in self.encode_with_ids(texts)]
+
+    @torch.inference_mode()
+    def encode_with_ids(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``encode`` plus the word pieces' tokenizer ids (n,) int64, as the cache stores them
+        (``token_ids``, text schema version 2)."""
         encodings = self.tokenizer.encode_batch(texts)
         ids = torch.tensor([e.ids for e in encodings])
         mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.bool)
@@ -105,7 +110,8 @@ class MiniLMQueryEncoder:
         m = mask.unsqueeze(-1).float()
         sentence = F.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=1)
         words = mask & ~special
-        return [(s.numpy(), h[w].numpy()) for s, h, w in zip(sentence, hidden, words, strict=True)]
+        return [(s.numpy(), h[w].numpy(), i[w].numpy().astype(np.int64))
+                for s, h, w, i in zip(sentence, hidden, words, ids, strict=True)]
 
 
 QUERY_ENCODERS: Registry[type] = Registry("query encoder")

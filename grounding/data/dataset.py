@@ -16,6 +16,7 @@ new query's item the same way). ``collate`` pads a list of items into a batch.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 
 from grounding.data.align import align_narratives
 from grounding.data.collate import collate
-from grounding.data.features import FeatureStore, open_stores, pad_to_length, pool_to_length
+from grounding.data.features import FeatureStore, l2_normalized, open_stores, pad_to_length, pool_to_length
 from grounding.data.fields import FIELDS, BatchField, fields_for
 from grounding.data.targets import SpanTargets, TargetConfig
 from grounding.data.textbank import TextBank
@@ -38,22 +39,38 @@ __all__ = ["GroundingDataset", "ManifestInfo", "TargetMaker", "align_narratives"
 
 
 class TargetMaker(Protocol):
-    """A model's training targets for one query (``GroundingModel.target_maker``)."""
+    """A model's training targets for one query (``GroundingModel.target_maker``).
+
+    Optionally it reads the manifest row's ``extra`` (QVHighlights' ``relevant_clip_ids`` /
+    ``saliency_scores``): a maker whose class sets ``reads_extra = True`` is called with the
+    decoded ``extra`` dict as a fourth argument; others get the three arguments below."""
 
     keys: tuple[str, ...]  # the label fields it fills
 
     def __call__(self, windows: list[tuple[float, float]], duration: float, length: int) -> dict[str, np.ndarray]: ...
 
 
-def open_video_store(info: ManifestInfo, features: list[str] | None = None, layout: str = "auto") -> FeatureStore:
+def temporal_endpoints(n: int) -> np.ndarray:
+    """(n, 2) float32 temporal endpoint feature of each snippet: (i / n, (i + 1) / n) (Moment-DETR /
+    QD-DETR / MESM's ``tef``), appended after pooling when ``DataConfig.temporal_endpoints`` is on."""
+    i = np.arange(n, dtype=np.float32)
+    return np.stack([i / n, (i + 1) / n], axis=1) if n else np.zeros((0, 2), np.float32)
+
+
+def open_video_store(info: ManifestInfo, features: list[str] | None = None, layout: str = "auto",
+                     l2_normalize: bool = False) -> FeatureStore:
     """The given feature paths, or else the manifest's ``visual_features`` set in the cache
-    (``<cache>/visual/<name>/{vid}.npz``, what the pipeline's feature stage writes)."""
+    (``<cache>/visual/<name>/{vid}.npz``, what the pipeline's feature stage writes).
+    ``l2_normalize``: every row of every store L2-normalised, store by store before they are
+    concatenated (MESM's per-frame normalisation; ``DataConfig.l2_normalize_frames``)."""
     if features:
-        return open_stores(features, layout)
-    if not info.visual_features:
+        store = open_stores(features, layout)
+    elif not info.visual_features:
         msg = f"manifest {info.path} names no visual_features: pass --features DIR"
         raise InputError(msg)
-    return open_stores([CacheStore(info.cache_dir).visual_dir(info.visual_features)], "npz")
+    else:
+        store = open_stores([CacheStore(info.cache_dir).visual_dir(info.visual_features)], "npz")
+    return l2_normalized(store) if l2_normalize else store
 
 
 def _prior_rows(cache: CacheStore, kind: str, keys: set[str]) -> dict[str, dict[str, Any]]:
@@ -81,8 +98,10 @@ def probe_dims(info: ManifestInfo, store: FeatureStore, split: str | None = None
 
 
 def default_fields() -> list[str]:
-    """Every input field (no labels): what a dataset built without ``fields`` loads."""
-    return [spec.name for spec in FIELDS.values() if not spec.is_label]
+    """Every input field (no labels) but integer token fields: what a dataset built without
+    ``fields`` loads. Token ids are loaded only when a model names them (``query_token_ids``:
+    word-predicting models), since a cache written before text schema version 2 has none."""
+    return [spec.name for spec in FIELDS.values() if not spec.is_label and spec.dtype != "int64"]
 
 
 class GroundingDataset:
@@ -92,11 +111,13 @@ class GroundingDataset:
     def __init__(self, manifest: str | Path | ManifestInfo, split: str | None, store: FeatureStore,
                  max_len: int = 128, cache_dir: str | Path | None = None,
                  targets: TargetMaker | TargetConfig | None = None, fields: Iterable[str] | None = None,
-                 videos: Iterable[str] | None = None) -> None:
+                 videos: Iterable[str] | None = None, temporal_endpoints: bool = False) -> None:
         """``split`` None takes every split; ``videos`` keeps only the queries of those videos
-        (``Predictor`` loads just the videos it is asked about)."""
+        (``Predictor`` loads just the videos it is asked about); ``temporal_endpoints`` appends
+        the 2-d (i / n, (i + 1) / n) feature to each snippet after pooling."""
         info = manifest if isinstance(manifest, ManifestInfo) else read_manifest(manifest, cache_dir)
         self.info, self.split, self.store, self.max_len = info, split, store, max_len
+        self.temporal_endpoints = temporal_endpoints
         self.targets: TargetMaker | None = SpanTargets(targets) if isinstance(targets, TargetConfig) or (
             targets is None and fields is None) else targets
         wanted = list(default_fields() if fields is None else fields)
@@ -125,7 +146,8 @@ class GroundingDataset:
         self.text = TextBank.from_table(cache.text_features(info.text_encoder, shas), info.text_encoder,
                                         str(cache.text_dir(info.text_encoder)))
         self._spans: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {k: {} for k in self.priors}
-        self.extra_text: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # sha -> (sentence, tokens) not in the cache
+        # sha -> (sentence, tokens, token ids or None) of a text not in the cache (grounding.predict)
+        self.extra_text: dict[str, tuple[np.ndarray, ...]] = {}
         missing = shas - set(self.text.index)
         if missing:
             msg = (f"manifest {info.path}: {len(missing)} texts have no cached features for encoder "
@@ -163,8 +185,12 @@ class GroundingDataset:
         return out
 
     def video_features(self, video_id: str) -> np.ndarray:
-        """(L, D) features of one video, max-pooled to at most ``max_len`` snippets."""
-        return pool_to_length(self.store.load(video_id), self.max_len)
+        """(L, D) features of one video, max-pooled to at most ``max_len`` snippets (plus the
+        temporal endpoint feature when asked)."""
+        pooled = pool_to_length(self.store.load(video_id), self.max_len)
+        if not self.temporal_endpoints:
+            return pooled
+        return np.concatenate([pooled, temporal_endpoints(pooled.shape[0]).astype(pooled.dtype)], axis=1)
 
     def n_snippets(self, video_id: str) -> int:
         return self.video_features(video_id).shape[0]
@@ -189,9 +215,13 @@ class GroundingDataset:
             return {spec.name: float(row[spec.name])}
         if spec.source == "query":
             extra = self.extra_text.get(row["query_sha256"])
+            what = f"query {row['query_id']}"
+            if spec.dtype == "int64":  # an integer token field holds the tokens' tokenizer ids
+                if extra is not None and len(extra) > 2 and extra[2] is not None:
+                    return {spec.name: np.asarray(extra[2], np.int64)}
+                return {spec.name: self.text.token_ids(row["query_sha256"], what)}
             if extra is not None:  # a new query text, embedded at inference (grounding.predict)
                 return {spec.name: extra[1] if spec.layout == "tokens" else extra[0]}
-            what = f"query {row['query_id']}"
             vec = self.text.token_vectors if spec.layout == "tokens" else self.text.sentence
             return {spec.name: vec(row["query_sha256"], what)}
         if spec.source == "context":
@@ -223,7 +253,11 @@ class GroundingDataset:
         """The row's training targets; none for an unlabelled query or without a target maker."""
         if self.targets is None or not row["windows"]:
             return {}
-        return self.targets([tuple(w) for w in row["windows"]], float(row["duration"]), n)
+        windows = [tuple(w) for w in row["windows"]]
+        if getattr(self.targets, "reads_extra", False):
+            extra = json.loads(row["extra"]) if row.get("extra") else {}
+            return self.targets(windows, float(row["duration"]), n, extra)
+        return self.targets(windows, float(row["duration"]), n)
 
     def item(self, row: dict[str, Any]) -> dict[str, Any]:
         video = self.video_fields(row)

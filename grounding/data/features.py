@@ -257,6 +257,41 @@ class ConcatStore:
         return out
 
 
+class L2NormalizedStore:
+    """A store whose rows come back L2-normalised (MESM's per-frame normalisation of each feature
+    file; an all-zero row stays zero)."""
+
+    def __init__(self, store: FeatureStore) -> None:
+        self.store = store
+        self.name = f"{store.name}+l2"
+
+    @property
+    def dim(self) -> int | None:
+        return self.store.dim
+
+    def expect_width(self, dim: int, origin: str) -> None:
+        self.store.expect_width(dim, origin)
+
+    def files(self, video_id: str) -> list[Path]:
+        return self.store.files(video_id)
+
+    def __contains__(self, video_id: object) -> bool:
+        return video_id in self.store
+
+    def load(self, video_id: str) -> np.ndarray:
+        x = self.store.load(video_id)
+        norm = np.linalg.norm(x, axis=1, keepdims=True)
+        return (x / np.maximum(norm, 1e-12)).astype(x.dtype, copy=False)
+
+
+def l2_normalized(store: FeatureStore) -> FeatureStore:
+    """``store`` with every row L2-normalised; the parts of a ``ConcatStore`` each by itself
+    (before concatenation, as MESM normalises each feature file)."""
+    if isinstance(store, ConcatStore):
+        return ConcatStore([L2NormalizedStore(s) for s in store.stores])
+    return L2NormalizedStore(store)
+
+
 def pool_to_length(array: np.ndarray, max_len: int) -> np.ndarray:
     """Max-pool ``(L, D)`` to ``(min(L, max_len), D)``: output row ``i`` is the max over input
     rows ``[floor(i*L/max_len), floor((i+1)*L/max_len))`` (TEA: 128 at most)."""

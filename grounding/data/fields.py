@@ -88,16 +88,32 @@ def fields_for(keys: Iterable[str]) -> list[BatchField]:
 for _spec in (
     BatchField("video", "features", "video", "snippets", mask="video_mask"),
     BatchField("query_tokens", "query", "query", "tokens", mask="query_mask"),
+    # the tokenizer id of each query token (int64 ``tokens`` of source query; cache text schema v2),
+    # padded like query_tokens, whose mask it shares
+    BatchField("query_token_ids", "query", "query", "tokens", dtype="int64"),
     BatchField("query_sentence", "query", "query", "sentence"),
     BatchField("narratives", "narrative", "video", "snippets", mask="narrative_mask", mask_kind="item"),
     BatchField("clip_captions", "clip_caption", "video", "set", mask="clip_caption_mask", spans="clip_caption_spans"),
     BatchField("events", "event", "video", "set", mask="event_mask", spans="event_spans"),
     BatchField("query_rewrites", "query_rewrite", "query", "set", mask="query_rewrite_mask", ordered=False),
     BatchField("query_captions", "query_caption", "query", "set", mask="query_caption_mask", spans="query_caption_spans"),
+    # GranAlign (grounding.models.granalign): the narratives on their own frame grid (not aligned to
+    # snippets), the rewrite pairs in manifest order (simplified, detailed, simplified, ...) and the
+    # query-aware captions of the query's key frames
+    BatchField("narrative_frames", "narrative", "video", "set", mask="narrative_frame_mask",
+               spans="narrative_frame_spans"),
+    BatchField("rewrite_pairs", "query_rewrite_pairs", "query", "set", mask="rewrite_pair_mask", ordered=False),
+    BatchField("key_frame_captions", "key_frame_caption", "query", "set", mask="key_frame_caption_mask",
+               spans="key_frame_caption_spans"),
     BatchField("context", "context", "query", "set", mask="context_mask"),
     BatchField("duration", "manifest", "query", "scalar"),
     BatchField("start_label", "targets", "query", "snippets"),
     BatchField("end_label", "targets", "query", "snippets"),
     BatchField("highlight_label", "targets", "query", "snippets"),
+    # DETR-family targets (grounding.models.qd_detr.DetrTargets): every window as normalised
+    # (centre, width), and a saliency label per snippet (0/1 inside a window, or QVHighlights'
+    # summed annotator scores)
+    BatchField("span_targets", "targets", "query", "set", mask="span_target_mask"),
+    BatchField("saliency_label", "targets", "query", "snippets"),
 ):
     register_field(_spec)

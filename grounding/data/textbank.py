@@ -3,6 +3,11 @@
 A dataset loads every text vector it needs once (query, narrative, caption, event and context
 sentences of its videos) with one ``CacheStore.text_features`` call; items then index into
 ``sentences`` (N, D) and the flat ``tokens`` (T, D) by row, with no per-item Parquet work.
+
+Token ids (``TEXT_FEATURE_SCHEMA`` version 2) sit beside the token vectors in ``ids`` (T,); a row
+written before version 2, or by an encoder without a tokenizer, has none (``has_ids`` False, its
+ids -1), and ``token_ids`` of such a row is a ``MissingInputError`` naming the cache folder and
+the fix.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from groundwork.errors import MissingInputError
+
 
 @dataclass
 class TextBank:
@@ -22,6 +29,9 @@ class TextBank:
     sentences: np.ndarray  # (N, dim) float32
     tokens: np.ndarray  # (sum n_tokens, dim) float32
     offsets: np.ndarray  # (N + 1,) int64: tokens of row r are tokens[offsets[r]:offsets[r+1]]
+    ids: np.ndarray | None = None  # (sum n_tokens,) int64 tokenizer ids, -1 where a row has none
+    has_ids: np.ndarray | None = None  # (N,) bool: the row's ids were recorded
+    where: str = ""  # the cache folder the rows came from (for error messages)
 
     @classmethod
     def from_table(cls, table: pa.Table, encoder: str, where: str = "") -> TextBank:
@@ -41,7 +51,8 @@ class TextBank:
             msg = f"text features of encoder '{encoder}' in {where}: vector lengths disagree with dim={dim}"
             raise ValueError(msg)
         index = {sha: i for i, sha in enumerate(table.column("text_sha256").to_pylist())}
-        return cls(encoder, dim, index, sent.reshape(-1, dim), tok.reshape(-1, dim), offsets)
+        ids, has_ids = _token_ids(table, n_tokens, offsets)
+        return cls(encoder, dim, index, sent.reshape(-1, dim), tok.reshape(-1, dim), offsets, ids, has_ids, where)
 
     def __contains__(self, sha: object) -> bool:
         return sha in self.index
@@ -59,3 +70,38 @@ class TextBank:
     def token_vectors(self, sha: str, what: str = "text") -> np.ndarray:
         r = self.row(sha, what)
         return self.tokens[self.offsets[r] : self.offsets[r + 1]]
+
+    def ids_if_any(self, sha: str) -> np.ndarray | None:
+        """A row's token ids, or None when it has none."""
+        r = self.row(sha, "text")
+        if self.ids is None or self.has_ids is None or not self.has_ids[r]:
+            return None
+        return self.ids[self.offsets[r] : self.offsets[r + 1]]
+
+    def token_ids(self, sha: str, what: str = "text") -> np.ndarray:
+        """(n_tokens,) int64 tokenizer ids of a row's tokens; a row without ids is an error naming
+        the cache folder and how to re-embed it."""
+        r = self.row(sha, what)
+        if self.ids is None or self.has_ids is None or not self.has_ids[r]:
+            msg = (f"{what}: the cached text features of encoder '{self.encoder}' in {self.where or 'the cache'} have "
+                   "no token ids (written before text schema version 2, or by an encoder without a tokenizer); "
+                   "a model that predicts words needs them: delete that folder and run `priors run` again "
+                   "to re-embed the texts (cached priors are kept)")
+            raise MissingInputError(msg)
+        return self.ids[self.offsets[r] : self.offsets[r + 1]]
+
+
+def _token_ids(table: pa.Table, n_tokens: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat ids (-1 for rows without) and the per-row flag, from the ``token_ids`` column (absent
+    or null in a version-1 shard)."""
+    ids = np.full(int(offsets[-1]), -1, np.int64)
+    if "token_ids" not in table.column_names:
+        return ids, np.zeros(table.num_rows, bool)
+    column = table.column("token_ids")
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    has = ~np.isnan(lengths.astype(np.float64)) & (np.nan_to_num(lengths.astype(np.float64), nan=-1) == n_tokens)
+    flat = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(np.nan_to_num(lengths.astype(np.float64), nan=0).astype(np.int64))])
+    for r in np.flatnonzero(has):
+        ids[offsets[r] : offsets[r + 1]] = flat[starts[r] : starts[r + 1]]
+    return ids, has

@@ -50,6 +50,13 @@ PRIOR_SCHEMA = pa.schema(
     ]
 )
 
+# Version 2 added ``token_ids``: the tokenizer's id of each token vector (same order, no special
+# tokens), which models that predict words need (MESM's word reconstruction). A shard written
+# before it (version 1, no such column) still reads: its ``token_ids`` come back null, read as
+# "no ids" (``grounding.data.textbank``); a model that needs ids then names the cache folder and
+# the fix (delete ``<cache>/text/<encoder>`` and run ``priors run`` again: it re-embeds every text
+# the manifest needs, priors stay cached).
+TEXT_SCHEMA_VERSION = 2
 TEXT_FEATURE_SCHEMA = pa.schema(
     [
         ("text_sha256", pa.string()),
@@ -59,7 +66,9 @@ TEXT_FEATURE_SCHEMA = pa.schema(
         ("sentence", pa.list_(pa.float32())),  # (dim,)
         ("n_tokens", pa.int32()),
         ("tokens", pa.list_(pa.float32())),  # (n_tokens * dim,) row-major, no special tokens
-    ]
+        ("token_ids", pa.list_(pa.int32())),  # (n_tokens,) tokenizer ids of those tokens; null: not recorded
+    ],
+    metadata={"groundwork.text_schema_version": str(TEXT_SCHEMA_VERSION)},
 )
 
 # One row per (split, query): these columns, then one ``<kind>_keys`` column (list of prior-row

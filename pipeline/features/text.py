@@ -27,6 +27,7 @@ from groundwork.registry import Registry
 class EncodedText:
     sentence: np.ndarray  # (dim,) float32
     tokens: np.ndarray  # (n_tokens, dim) float32, no special tokens
+    ids: np.ndarray | None = None  # (n_tokens,) the tokenizer's ids of those tokens; None: the encoder has none
 
 
 class TextEncoder(ABC):
@@ -98,7 +99,9 @@ class HFMeanPoolEncoder(TextEncoder):
         mask = batch["attention_mask"].cpu().unsqueeze(-1).float()
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         sentences = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
-        return [EncodedText(sentence=s, tokens=h[w].numpy()) for s, h, w in zip(sentences, hidden, words)]
+        ids = batch["input_ids"].cpu()
+        return [EncodedText(sentence=s, tokens=h[w].numpy(), ids=i[w].numpy().astype(np.int32))
+                for s, h, w, i in zip(sentences, hidden, words, ids)]
 
 
 @TEXT_ENCODERS.register("minilm")

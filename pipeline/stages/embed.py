@@ -12,7 +12,8 @@ import numpy as np
 from pipeline.stages.base import Batch, ModelStage, Resources
 
 EMPTY = np.zeros(0, np.float32)
-FEATURE_COLUMNS = ("embedded", "sentence", "tokens", "n_tokens", "dim")
+FEATURE_COLUMNS = ("embedded", "sentence", "tokens", "n_tokens", "dim", "token_ids")
+NO_IDS = np.zeros(0, np.int32)  # token_ids of a text not embedded here, or of an encoder without ids
 
 
 class TextEncoder(Protocol):  # pipeline.features.text.TextEncoder
@@ -45,7 +46,7 @@ class EmbedStage(ModelStage):
                 seen.add(h)
                 todo.append(i)
         cols: dict[str, list] = {"embedded": [False] * n, "sentence": [EMPTY] * n, "tokens": [EMPTY] * n,
-                                 "n_tokens": [0] * n, "dim": [encoder.dim] * n}
+                                 "n_tokens": [0] * n, "dim": [encoder.dim] * n, "token_ids": [NO_IDS] * n}
         encoded = encoder.encode([str(batch["text"][i]) for i in todo]) if todo else []
         for i, enc in zip(todo, encoded, strict=True):
             tokens = np.asarray(enc.tokens, np.float32)
@@ -53,4 +54,7 @@ class EmbedStage(ModelStage):
             cols["sentence"][i] = np.asarray(enc.sentence, np.float32)
             cols["tokens"][i] = tokens.reshape(-1)
             cols["n_tokens"][i] = int(tokens.shape[0])
+            ids = getattr(enc, "ids", None)  # None: this encoder has no ids (written as null)
+            if ids is not None:
+                cols["token_ids"][i] = np.asarray(ids, np.int32).reshape(-1)
         return {**batch, **cols}

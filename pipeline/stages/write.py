@@ -24,8 +24,15 @@ HEAVY = {"images", "sentence", "tokens", "prompt", "prompt_vars", "frame_times",
          "items"}
 
 
+def _ids(ids: Any, n_tokens: int) -> np.ndarray | None:
+    """A text's token ids, or None (null: not recorded) when the encoder gave none."""
+    arr = np.asarray(ids, np.int32).reshape(-1)
+    return arr if len(arr) == n_tokens else None
+
+
 def text_feature_table(batch: Batch, encoder: str) -> pa.Table:
     rows = [i for i, e in enumerate(batch["embedded"]) if e]
+    ids = batch.get("token_ids")  # absent (a batch from an encoder stage without ids): null ids
     return pa.table({
         "text_sha256": [str(batch["text_sha256"][i]) for i in rows],
         "encoder": [encoder] * len(rows),
@@ -34,6 +41,7 @@ def text_feature_table(batch: Batch, encoder: str) -> pa.Table:
         "sentence": [np.asarray(batch["sentence"][i], np.float32) for i in rows],
         "n_tokens": [int(batch["n_tokens"][i]) for i in rows],
         "tokens": [np.asarray(batch["tokens"][i], np.float32) for i in rows],
+        "token_ids": [None if ids is None else _ids(ids[i], int(batch["n_tokens"][i])) for i in rows],
     }, schema=TEXT_FEATURE_SCHEMA)
 
 
@@ -79,7 +87,7 @@ def prior_table(rows: list[dict[str, Any]], provenance: Mapping[str, Any], creat
     }, schema=PRIOR_SCHEMA)
 
 
-TEXT_COLUMNS = ("embedded", "text_sha256", "text", "dim", "sentence", "n_tokens", "tokens")
+TEXT_COLUMNS = ("embedded", "text_sha256", "text", "dim", "sentence", "n_tokens", "tokens", "token_ids")
 
 
 class WriteTextStage(Stage):

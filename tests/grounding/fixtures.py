@@ -101,6 +101,7 @@ def build_tiny_corpus(root: Path, n_videos: int = 6, queries_per_video: int = 2,
             "text_sha256": sha256_text(text), "encoder": encoder, "text": text, "dim": text_dim,
             "sentence": rng.normal(size=text_dim).astype(np.float32).tolist(), "n_tokens": n_tok,
             "tokens": rng.normal(size=n_tok * text_dim).astype(np.float32).tolist(),
+            "token_ids": synthetic_token_ids(text),
         })
     store.write_text_features(encoder, pa.Table.from_pylist(text_rows, schema=TEXT_FEATURE_SCHEMA))
     meta = {"dataset": "tiny", "cache_dir": str(cache_dir), "text_encoder": encoder,
@@ -110,6 +111,12 @@ def build_tiny_corpus(root: Path, n_videos: int = 6, queries_per_video: int = 2,
     manifest.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, manifest)
     return TinyCorpus(root, manifest, cache_dir, features, video_dim, text_dim, videos, n_snippets)
+
+
+def synthetic_token_ids(text: str) -> list[int]:
+    """Stand-in tokenizer ids, one per whitespace word (as the fixtures' token vectors): a stable
+    id per word in [1000, 2000), so one word always gets one id."""
+    return [1000 + int(sha256_text(w.lower())[:6], 16) % 1000 for w in text.split()] or [1000]
 
 
 def _text_table(texts: list[str], encoder: str, dim: int, rng: np.random.Generator) -> pa.Table:
@@ -123,6 +130,7 @@ def _text_table(texts: list[str], encoder: str, dim: int, rng: np.random.Generat
         "text_sha256": [sha256_text(t) for t in texts], "encoder": [encoder] * len(texts), "text": texts,
         "dim": pa.array([dim] * len(texts), pa.int32()), "sentence": sentence, "n_tokens": pa.array(n_tokens),
         "tokens": tokens,
+        "token_ids": pa.array([synthetic_token_ids(t) for t in texts], pa.list_(pa.int32())),
     }, schema=TEXT_FEATURE_SCHEMA)
 
 
@@ -214,7 +222,8 @@ def build_concept_corpus(root: Path, n_videos: int = 48, video_dim: int = 16, te
     for text, (vec, n_tok) in sorted(text_vectors.items()):
         tokens = np.asarray(vec, np.float32).reshape(n_tok, text_dim)
         text_rows.append({"text_sha256": sha256_text(text), "encoder": ENCODER, "text": text, "dim": text_dim,
-                          "sentence": tokens.mean(0).tolist(), "n_tokens": n_tok, "tokens": tokens.reshape(-1).tolist()})
+                          "sentence": tokens.mean(0).tolist(), "n_tokens": n_tok, "tokens": tokens.reshape(-1).tolist(),
+                          "token_ids": synthetic_token_ids(text)[:n_tok] + [1000] * max(0, n_tok - len(text.split()))})
     store.write_text_features(ENCODER, pa.Table.from_pylist(text_rows, schema=TEXT_FEATURE_SCHEMA))
     meta = {"dataset": "concepts", "cache_dir": str(cache_dir), "text_encoder": ENCODER,
             "visual_features": "random", "created_at": "2026-01-01T00:00:00Z"}

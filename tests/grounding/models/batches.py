@@ -76,6 +76,9 @@ def make_items(lengths: list[int] | None = None, q_lengths: list[int] | None = N
                 continue
             width = DV if spec.source == "features" else DT
             rows = {"snippets": n, "tokens": lq, "set": 2 + i % 2}.get(spec.layout)
+            if spec.dtype == "int64":  # ids (query_token_ids): one small positive id per row
+                item[spec.name] = rng.integers(1, 40, size=rows if rows is not None else 1).astype(np.int64)
+                continue
             item[spec.name] = (rng.normal(size=(rows, width)) if rows is not None else rng.normal(size=width)).astype(np.float32)
             if spec.mask and spec.mask_kind == "item":
                 item[spec.mask] = rng.random(n) > 0.2
