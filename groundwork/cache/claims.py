@@ -1,0 +1,269 @@
+"""Work claims in a shared cache, so that two runs over overlapping videos generate each key once.
+
+What is claimed: one *unit* of work, a prior kind on one video (the graph works video by video).
+Its claim id is the hash of the kind and the unit's full planned key list (cached or not), so two
+runs with the same model, prompt, sampling and plan settings name the same unit the same way,
+and runs that would produce different keys never block each other.
+
+Where claims live: ``<cache>/claims/<kind>/<claim id>.json`` (beside ``priors/``, never inside it,
+so shard readers, ``priors compact`` and ``priors gc`` of shards do not see them). A claim file
+holds its owner: the run (a random id), the host (hostname and pid namespace), the driver's pid
+and that process's start time, the time-to-live, and the video.
+
+How a claim is taken: the file is written under a ``.tmp-*`` name and hard-linked to its final
+name, which fails when the name exists; so exactly one run gets a free unit and nobody ever reads
+half a claim (where the file system has no hard links: ``O_CREAT | O_EXCL``).
+
+When a claim lapses: its file was not touched for ``ttl_s`` seconds (the owner's driver touches
+every claim it holds every ``ttl_s / 4`` s while it runs: ``ClaimBook.heartbeat``), or its owner
+ran on this host and that process is gone (a killed run's claims lapse at once for a rerun on
+the same machine; elsewhere after ``ttl_s``). Times come from the files' modification times, so
+hosts sharing a cache over NFS compare the server's clock with their own: keep ``ttl_s`` well
+above their clock skew.
+
+Taking over a lapsed claim: rename it to a ``.tmp-*`` name (one run wins the rename), check that
+what was renamed is still the lapsed claim (else put it back), then claim the unit as if free.
+Two runs that both find the same lapsed claim in the same instant can, rarely, both generate that
+unit: the result is unchanged (readers keep one row per key), only that unit is paid twice.
+
+What a run does with units another run holds (``pipeline.claimed``): it generates the rest first,
+then polls the cache: a unit whose keys all appeared was done by the other run; a unit whose
+claim lapsed without its keys is taken over and generated; after ``wait_s`` of waiting, units
+still held are generated anyway (paid twice, never missing). A run releases its claims when its
+rows are written; a killed run's claims lapse as above. The run report counts each case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from groundwork.atomic import temp_name
+from groundwork.cache.hashing import cache_key
+from groundwork.cache.layout import KIND_NAME
+
+CLAIMS_DIR = "claims"
+State = Literal["free", "mine", "held", "lapsed"]
+
+
+def _host() -> str:
+    """This machine as claims name it: hostname plus pid namespace (containers on one host that
+    share a hostname still tell their pids apart)."""
+    try:
+        ns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        ns = ""
+    return f"{socket.gethostname()}/{ns}"
+
+
+def _start_time(pid: int) -> str:
+    """The start time of process ``pid`` (clock ticks since boot, from ``/proc``), "" where unknown:
+    with the pid it tells a live owner from a new process that reuses a dead one's pid."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        pass
+    return not start or _start_time(pid) in ("", start)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who holds a claim: a run, on a host, driven by a process."""
+
+    run: str
+    host: str
+    pid: int
+    pid_start: str
+
+    @classmethod
+    def this_process(cls, run: str | None = None) -> Owner:
+        pid = os.getpid()
+        return cls(run or uuid.uuid4().hex, _host(), pid, _start_time(pid))
+
+    def gone(self) -> bool:
+        """True when the owner ran on this host and its process no longer exists."""
+        return self.host == _host() and not _alive(self.pid, self.pid_start)
+
+
+def claim_id(kind: str, keys: Iterable[str]) -> str:
+    """The unit's name: the kind and its full planned key list (order does not matter)."""
+    return cache_key({"claim": kind, "keys": sorted(keys)})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim file's content and age."""
+
+    owner: Owner
+    ttl_s: float
+    video_id: str
+    age_s: float  # seconds since its owner last touched it
+
+    def lapsed(self) -> bool:
+        return self.age_s > self.ttl_s or self.owner.gone()
+
+
+class ClaimBook:
+    """The claims of one cache, seen by one run (``owner``). Picklable: Ray workers of the run
+    take claims in its name, and the run's driver renews them."""
+
+    def __init__(self, cache_root: str | os.PathLike, owner: Owner, ttl_s: float = 120.0) -> None:
+        if ttl_s <= 0:
+            msg = f"claim time-to-live {ttl_s}: give a positive number of seconds"
+            raise ValueError(msg)
+        self.root = Path(cache_root) / CLAIMS_DIR
+        self.owner = owner
+        self.ttl_s = float(ttl_s)
+
+    def path(self, kind: str, cid: str) -> Path:
+        if not KIND_NAME.match(kind):
+            msg = f"prior kind {kind!r} is not a valid name (lower-case letters, digits and '_')"
+            raise ValueError(msg)
+        return self.root / kind / f"{cid}.json"
+
+    # -- reading ----------------------------------------------------------------------
+    def read(self, path: Path) -> Claim | None:
+        """The claim at ``path``, None when there is none. An unreadable file counts as a fresh
+        claim of an unknown owner (it lapses after the default time-to-live)."""
+        try:
+            st = path.stat()
+            data = json.loads(path.read_text(encoding="utf-8"))
+            owner = Owner(**data["owner"])
+            ttl, video = float(data["ttl_s"]), str(data.get("video_id", ""))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                return None
+            owner, ttl, video = Owner("?", "?", -1, ""), self.ttl_s, ""
+        return Claim(owner, ttl, video, max(0.0, time.time() - st.st_mtime))
+
+    def state(self, kind: str, cid: str) -> State:
+        claim = self.read(self.path(kind, cid))
+        if claim is None:
+            return "free"
+        if claim.owner.run == self.owner.run:
+            return "mine"
+        return "lapsed" if claim.lapsed() else "held"
+
+    # -- taking, renewing, releasing -------------------------------------------------------
+    def claim(self, kind: str, cid: str, video_id: str = "") -> bool:
+        """Take the unit: True when it is this run's now (free, already ours, or taken over from a
+        lapsed claim), False while another run holds it."""
+        path = self.path(kind, cid)
+        for _ in range(3):
+            if self._create(path, video_id):
+                return True
+            current = self.read(path)
+            if current is None:
+                continue  # released between the two looks: try again
+            if current.owner.run == self.owner.run:
+                return True
+            if not current.lapsed() or not self._remove_lapsed(path, current.owner.run):
+                return False
+        return False
+
+    def _create(self, path: Path, video_id: str) -> bool:
+        body = json.dumps({"owner": asdict(self.owner), "ttl_s": self.ttl_s, "video_id": video_id,
+                           "created": time.time()}).encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(path)
+        try:
+            tmp.write_bytes(body)
+            try:
+                os.link(tmp, path)
+                return True
+            except FileExistsError:
+                return False
+            except OSError:  # no hard links here: exclusive create (a reader may see it empty briefly)
+                try:
+                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    return False
+                with os.fdopen(fd, "wb") as f:
+                    f.write(body)
+                return True
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _remove_lapsed(self, path: Path, lapsed_run: str) -> bool:
+        """Move a lapsed claim out of the way; False when what moved was not it (put back)."""
+        tomb = temp_name(path)
+        try:
+            os.rename(path, tomb)
+        except FileNotFoundError:
+            return True  # someone else removed it: the name is free
+        moved = self.read(tomb)
+        if moved is not None and moved.owner.run == lapsed_run and moved.lapsed():
+            tomb.unlink(missing_ok=True)
+            return True
+        with contextlib.suppress(FileExistsError, OSError):
+            os.link(tomb, path)  # a live claim taken in between: give it back
+        tomb.unlink(missing_ok=True)
+        return False
+
+    def renew(self, paths: Iterable[Path]) -> int:
+        """Touch each of ``paths`` that is this run's claim; returns how many."""
+        n = 0
+        for path in paths:
+            claim = self.read(path)
+            if claim is not None and claim.owner.run == self.owner.run:
+                with contextlib.suppress(FileNotFoundError):
+                    os.utime(path)
+                    n += 1
+        return n
+
+    def release(self, paths: Iterable[Path]) -> int:
+        """Remove each of ``paths`` that is this run's claim; returns how many."""
+        n = 0
+        for path in paths:
+            claim = self.read(path)
+            if claim is not None and claim.owner.run == self.owner.run:
+                path.unlink(missing_ok=True)
+                n += 1
+        return n
+
+    @contextlib.contextmanager
+    def heartbeat(self, paths: Iterable[Path]) -> Iterator[None]:
+        """While the block runs, a thread touches every claim of ``paths`` that is ours every
+        ``ttl_s / 4`` seconds (claims taken by Ray workers in this run's name included)."""
+        watched = list(paths)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.ttl_s / 4):
+                self.renew(watched)
+
+        thread = threading.Thread(target=beat, name="claims-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def lapsed_claims(cache_root: str | os.PathLike) -> list[Path]:
+    """Claim files under ``<cache>/claims`` that have lapsed (for a clean-up command to remove)."""
+    book = ClaimBook(cache_root, Owner("", "", -1, ""))
+    return sorted(p for p in book.root.glob("*/*.json") if (c := book.read(p)) is not None and c.lapsed())
