@@ -8,8 +8,9 @@ query with its true window; the sentence is a paraphrase drawn from the seed
 scarlet disc slides leftwards" / "the circle on the right goes left", each one still naming only
 its own windows). A sentence that fits twice in a video is one query with two windows.
 
-The default size (``N_VIDEOS``) gives a test split of over 100 queries, val over 100 and train
-about 4x test, so figures measured on it do not move by 10 points between builds.
+The default size (``N_VIDEOS``: 80 train / 10 val / 20 test videos) gives 475 / 55 / 120 queries
+(seed 0): a test split of over 100 queries, val over 50 and train about 4x test, so figures
+measured on it do not move by 10 points between builds.
 
 Same seed, same output: the JSONL files are byte-identical and the decoded frames identical.
 The layout is the ``folder`` format: ``<dir>/{train,val,test}.jsonl`` and ``<dir>/videos/*.mp4``.
@@ -29,7 +30,7 @@ from pipeline.demo.phrases import queries
 from pipeline.demo.shapes import BACKGROUND, COLOURS, FPS, SIZE, shape_mask
 from pipeline.demo.world import Script, WorldSpec, make_script, render
 
-N_VIDEOS = 120  # 80 train / 20 val / 20 test videos
+N_VIDEOS = 110  # 80 train / 10 val / 20 test videos
 
 __all__ = ["BACKGROUND", "COLOURS", "FPS", "N_VIDEOS", "SIZE", "encode_video", "generate_demo", "make_script",
            "queries", "render", "shape_mask", "split_scripts", "write_video"]
@@ -61,13 +62,16 @@ def write_video(script: Script, path: Path) -> None:
 
 
 def split_scripts(scripts: list[Script]) -> dict[str, list[Script]]:
-    """train / val / test about 4:1:1, held-out videos last."""
-    n_held = max(1, len(scripts) // 6)
-    return {"train": scripts[: -2 * n_held], "val": scripts[-2 * n_held : -n_held], "test": scripts[-n_held:]}
+    """train / val / test about 8:1:2 (train 4x test; val, for model selection, half of test),
+    held-out videos last; at least one video each."""
+    n = len(scripts)
+    n_test, n_val = max(1, round(n * 2 / 11)), max(1, round(n / 11))
+    return {"train": scripts[: n - n_test - n_val], "val": scripts[n - n_test - n_val : n - n_test],
+            "test": scripts[n - n_test :]}
 
 
 def generate_demo(out_dir: Path, seed: int = 0, n_videos: int = N_VIDEOS) -> Path:
-    """Write ``videos/demo_NNN.mp4`` and ``{train,val,test}.jsonl`` (about 4:1:1) into ``out_dir``.
+    """Write ``videos/demo_NNN.mp4`` and ``{train,val,test}.jsonl`` (about 8:1:2) into ``out_dir``.
     ``train.jsonl`` is written last, so its presence means the dataset is complete."""
     if n_videos < 3:
         msg = f"generate_demo: n_videos must be >= 3 (one video per split), got {n_videos}"

@@ -177,6 +177,6 @@ def test_adapter_generates_the_full_demo_when_missing(tmp_path: Path) -> None:
     ann = DATASETS.get("demo")(tmp_path / "demo")
     assert (tmp_path / "demo" / "train.jsonl").exists()
     split_videos = {s: {q.video_id for q in ann.queries if q.split == s} for s in ann.splits()}
-    assert {s: len(v) for s, v in split_videos.items()} == {"train": 80, "val": 20, "test": 20}
+    assert {s: len(v) for s, v in split_videos.items()} == {"train": 80, "val": 10, "test": 20}
     per_split = {s: sum(q.split == s for q in ann.queries) for s in ann.splits()}
     assert per_split["test"] >= 100 and per_split["val"] >= 50, per_split
