@@ -13,11 +13,12 @@ function ``(request, noise) -> text``); an unknown prompt id is an error row nam
 through the same graph, cache, keys and provenance as any backend; its cache revision
 (``key_revision``) is its own version plus the noise settings, so it needs no model folder.
 
-Options (``--backend-options noise=0.05 seed=1``): ``noise`` is the rate at which an answer is
-wrong (a wrong colour or kind, a hallucinated shape on an empty frame, a missed event, a shifted
-span); each request is hit or not by a draw seeded with ``seed`` and the request's cache key, so
-reruns agree, and a hit changes the answer. Sampling settings are ignored (it is
-deterministic); ``n_output_tokens`` counts words (it has no tokenizer).
+Options (``--backend-options noise=0.05 --backend-options seed=1``): ``noise``, the rate at which
+an answer is wrong (a wrong colour or kind, a hallucinated shape on an empty frame, a missed
+event, a shifted span, a rewrite of the query read with a wrong colour or kind); each request is
+hit or not by a draw seeded with ``seed`` and the request's cache key, so reruns agree, and a hit
+changes the answer (but for a query it cannot read at all, which it returns as it is). Sampling
+settings are ignored (it is deterministic); ``n_output_tokens`` counts words (no tokenizer).
 """
 
 from __future__ import annotations
