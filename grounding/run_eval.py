@@ -70,12 +70,37 @@ def evaluate_untrained(cfg: TrainConfig, split: str | None = None, out: Path | N
 
     split = split or cfg.data.test_split
     info = read_manifest(cfg.data.manifest, cfg.data.cache_dir)
-    store = open_video_store(info, cfg.data.features, cfg.data.store)
     device = pick_device(cfg.device)
-    model = build_model(cfg.model.name, **model_args(cfg, *probe_dims(info, store, split))).to(device)
+    text_only = build_model(cfg.model.name, **cfg.model.validated().model_dump(mode="json"))  # dims as configured
+    if not _reads_video(text_only.required_keys):  # a text-only scorer (granalign): no feature store needed
+        store: Any = _NoVideo(f"model '{cfg.model.name}' reads no video features")
+        model = text_only.to(device)
+    else:
+        store = open_video_store(info, cfg.data.features, cfg.data.store)
+        model = build_model(cfg.model.name, **model_args(cfg, *probe_dims(info, store, split))).to(device)
     dataset = GroundingDataset(info, split, store, cfg.data.max_len, fields=model.required_keys)
     _, preds = evaluate(model, dataset, cfg.optim.batch_size, device, cfg.topk)
     out = out or run_dir(cfg) / f"preds_{split}.jsonl"
     write_jsonl(out, preds)
     gt = [g for g in ground_truth_rows(dataset.rows) if g["relevant_windows"]]
     return {"model": cfg.model.name, "split": split, "predictions_file": str(out)} | evaluate_predictions(preds, gt)
+
+
+def _reads_video(keys: tuple[str, ...]) -> bool:
+    """Whether a model's fields need the video feature store (features, or a snippet-aligned field)."""
+    from grounding.data.fields import fields_for
+
+    return any(spec.source == "features" or spec.layout == "snippets" for spec in fields_for(keys))
+
+
+class _NoVideo:
+    """The feature store of a model that reads no video: any load is a bug, named as such."""
+
+    dim = None
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def load(self, video_id: str) -> Any:
+        msg = f"video {video_id!r}: no feature store was opened ({self.why})"
+        raise RuntimeError(msg)
