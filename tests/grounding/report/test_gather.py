@@ -115,3 +115,14 @@ def test_errors_name_what_is_missing(tiny_run: TinyRun, tmp_path: Path) -> None:
     write_jsonl(bare / "preds_test.jsonl", [{"qid": "x", "pred_relevant_windows": [[0, 1, 1]]}])
     data = collect_run(bare, tmp_path, manifest=tiny_run.corpus.manifest)  # a zero-shot run: preds, no checkpoint
     assert data["splits"] == ["test"] and any("no checkpoint" in n for n in data["notes"])
+
+
+def test_several_splits_get_a_metrics_row_each(tiny_run: TinyRun, tmp_path: Path) -> None:
+    """Charades-CD / -CG test splits are manifest splits: each gets its row beside the pooled one."""
+    data = collect_run(tiny_run.run, tmp_path, splits=["val", "test"], curves=False)
+    rows = [r for r in read_manifest(tiny_run.corpus.manifest).rows if r["split"] in ("val", "test")]
+    assert sorted(q["qid"] for q in data["queries"]) == sorted(r["query_id"] for r in rows)
+    assert set(data["metrics"]["splits"]) == {"val", "test"}
+    assert data["metrics"]["overall"]["n"] == len(rows)
+    assert {s: m["n"] for s, m in data["metrics"]["splits"].items()} == {
+        s: sum(r["split"] == s for r in rows) for s in ("val", "test")}
