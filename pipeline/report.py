@@ -15,11 +15,21 @@ from groundwork.atomic import atomic_write_text
 from pipeline.stages.base import Batch
 
 
+SCALARS = ("videos", "videos_missing", "frames", "requests", "cache_hits", "hit_rate", "model_calls", "rows_written",
+           "ok_rows", "retries", "events_parsed", "events_clipped", "events_dropped", "events_merged", "tokens_in",
+           "tokens_out", "texts_embedded", "visual_videos", "shards_written", "rows_per_shard", "shard_bytes",
+           "wall_seconds", "frames_per_s")  # the table's first block, in this order
+CLAIMS = ("claims_generated", "claims_waited", "claims_taken_over", "claims_forced", "claim_wait_seconds")
+
+
 class RunReport(BaseModel):
     dataset: str = ""
     cache_dir: str = ""
     manifest: str = ""
     videos: int = 0
+    videos_missing: int = 0  # selected videos without a file: one missing_video error row per frame kind
+    queries_read: dict[str, int] = Field(default_factory=dict)  # annotation entries read per split, before policies
+    policies: dict[str, dict[str, int]] = Field(default_factory=dict)  # split -> rule -> queries changed or dropped
     frames: int = 0  # frames decoded for generation
     requests: int = 0  # prior rows planned (cached or not)
     cache_hits: int = 0
@@ -39,12 +49,24 @@ class RunReport(BaseModel):
     tokens_out: int = 0
     texts_embedded: int = 0
     visual_videos: int = 0
+    shards_written: int = 0  # prior and text-feature shards this run wrote
+    shard_rows: int = 0  # rows in them (rows per shard = shard_rows / shards_written)
+    shard_bytes: int = 0
+    claims_generated: int = 0  # units (a kind on a video) this run claimed and generated
+    claims_waited: int = 0  # units another run held and wrote while this run waited
+    claims_taken_over: int = 0  # units whose claim lapsed (a killed run) or was released without rows: generated here
+    claims_forced: int = 0  # units still held after claim_wait_s: generated here too (paid twice)
+    claim_wait_seconds: float = 0.0
     stage_seconds: dict[str, float] = Field(default_factory=dict)  # summed worker time per stage
     wall_seconds: float = 0.0
 
     @property
     def hit_rate(self) -> float:
         return self.cache_hits / self.requests if self.requests else 0.0
+
+    @property
+    def rows_per_shard(self) -> float:
+        return self.shard_rows / self.shards_written if self.shards_written else 0.0
 
     @property
     def frames_per_s(self) -> float:
@@ -67,6 +89,18 @@ class RunReport(BaseModel):
                 table[k] = table.get(k, 0) + v
         self._add_structured(batch)
         self.add_times(batch)
+
+    def add_error_rows(self, kind: str, error_type: str, n: int) -> None:
+        """Error rows written outside the graph (a missing video's one row per kind)."""
+        self.rows_written += n
+        self.errors[error_type] = self.errors.get(error_type, 0) + n
+        self.errors_by_kind[kind] = self.errors_by_kind.get(kind, 0) + n
+
+    def add_shards(self, sizes: list[tuple[int, int]]) -> None:
+        """(rows, bytes) of shards written."""
+        self.shards_written += len(sizes)
+        self.shard_rows += sum(r for r, _ in sizes)
+        self.shard_bytes += sum(b for _, b in sizes)
 
     def _add_structured(self, batch: Batch) -> None:
         if "n_items" not in batch:
@@ -93,7 +127,8 @@ class RunReport(BaseModel):
                 self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + float(sum(values))
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.model_dump(), "hit_rate": round(self.hit_rate, 4), "frames_per_s": round(self.frames_per_s, 3)}
+        return {**self.model_dump(), "hit_rate": round(self.hit_rate, 4), "frames_per_s": round(self.frames_per_s, 3),
+                "rows_per_shard": round(self.rows_per_shard, 1)}
 
     def write(self, path: Path) -> Path:
         return atomic_write_text(path, json.dumps(self.as_dict(), indent=2, sort_keys=True))
@@ -101,13 +136,15 @@ class RunReport(BaseModel):
     def table(self) -> str:
         d = self.as_dict()
         lines = [f"priors run: {self.dataset}"]
-        for k in ("videos", "frames", "requests", "cache_hits", "hit_rate", "model_calls", "rows_written",
-                  "ok_rows", "retries", "events_parsed", "events_clipped", "events_dropped", "events_merged",
-                  "tokens_in", "tokens_out", "texts_embedded", "visual_videos", "wall_seconds", "frames_per_s"):
+        for k in SCALARS:
             v = d[k]
             lines.append(f"  {k:<16} {v:.3f}" if isinstance(v, float) else f"  {k:<16} {v}")
         for title, table in (("errors by type", self.errors), ("errors by kind", self.errors_by_kind),
                              ("invalid answers", self.invalid_answers), ("items by kind", self.items_by_kind),
+                             ("claims", {k: d[k] for k in CLAIMS if any(d[c] for c in CLAIMS)}),
+                             ("queries read", self.queries_read),
+                             ("dataset policies", {f"{split}/{rule}": n for split, rules in self.policies.items()
+                                                   for rule, n in rules.items()}),
                              ("seconds per stage", {k: round(v, 3) for k, v in self.stage_seconds.items()})):
             lines.append(f"  {title}:" + ("" if table else " none"))
             lines.extend(f"    {k:<20} {v}" for k, v in sorted(table.items()))
