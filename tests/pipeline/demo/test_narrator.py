@@ -57,7 +57,8 @@ def ask(prompt_id: str, images: list[np.ndarray], key: str = "k", narrator: Shap
 def test_registered_as_a_backend_with_a_handler_per_shipped_prompt() -> None:
     assert BACKENDS.get("shapes") is ShapesNarrator
     shipped = {p.stem for p in Path(load_prompt("narrate_frame").source).parent.glob("*.yaml")}
-    assert shipped <= set(HANDLERS.names())
+    missing = shipped - set(HANDLERS.names())
+    assert not missing, f"prompts without a shapes-narrator handler (add one with @handles(id)): {sorted(missing)}"
     assert "stand-in for an MLLM that works only on the generated demo videos" in (narrator.__doc__ or "")
     assert "stand-in for an MLLM" in (ShapesNarrator.__doc__ or "")
 
