@@ -127,10 +127,10 @@ def _predictions(run: Path, split: str, config: dict[str, Any] | None, curves: b
     rows: dict[str, dict[str, Any]] = {}
     if have_file:
         rows = {str(r.qid): r.model_dump(exclude_none=True) for r in read_jsonl(file, PredictionRecord)}
-    if config is None or not (curves or not have_file):
-        if not have_file:
-            msg = f"{file} does not exist and {run} holds no checkpoint to predict it with (run grounding-eval first)"
-            raise MissingInputError(msg)
+    if config is None and not have_file:
+        msg = f"{file} does not exist and {run} holds no checkpoint to predict it with (run grounding-eval first)"
+        raise MissingInputError(msg)
+    if config is None or (have_file and not curves):  # nothing to run the model for
         return rows, {}, str(file)
     from grounding.report.curves import run_split  # torch and the model only when a pass is needed
 
@@ -153,11 +153,10 @@ def collect_run(run: str | Path, page_dir: str | Path, splits: Sequence[str] = (
         raise MissingInputError(msg)
     config = _run_config(run)
     data = (config or {}).get("data", {})
-    manifest_path = Path(manifest or data.get("manifest") or "")
     if not (manifest or data.get("manifest")):
         msg = f"{run} holds no checkpoint to read the manifest path from: pass --priors MANIFEST"
         raise MissingInputError(msg)
-    info = read_manifest(manifest_path, cache_dir or data.get("cache_dir"))
+    info = read_manifest(manifest or data["manifest"], cache_dir or data.get("cache_dir"))
     splits = list(splits) or prediction_splits(run) or ([data["test_split"]] if data.get("test_split") else [])
     if not splits:
         msg = f"{run}: no preds_<split>.jsonl and no test split recorded: pass --split"
@@ -179,7 +178,8 @@ def collect_run(run: str | Path, page_dir: str | Path, splits: Sequence[str] = (
         sources.append(f"{split}: {source}")
 
     gt = [g for g in ground_truth_rows(rows) if g["relevant_windows"]]
-    scored = [p for qid, p in preds.items() if qid in {str(g["qid"]) for g in gt}]
+    gt_qids = {str(g["qid"]) for g in gt}
+    scored = [p for qid, p in preds.items() if qid in gt_qids]
     result = evaluate_predictions(scored, gt) if gt else {"suite": "none", "metrics": {}, "counts": {}}
     overall = result["metrics"].get("brief", result["metrics"]) if result["suite"] == "qvhighlights" else result["metrics"]
     metrics = {"suite": result["suite"], "overall": overall, "splits": result.get("splits", {}),
