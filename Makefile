@@ -88,13 +88,25 @@ TINY_SCALE := tiny
 endif
 PRIORS_PY := $(PRIORS_ENV)/bin/python
 ifeq ($(DATASET),demo)
-MODEL ?= $(TINY_LLAVA)
+# NARRATOR=shapes (default): the pixel-reading stand-in for an MLLM (pipeline/demo/narrator.py),
+# wrong at rate NOISE on purpose; NARRATOR=tiny-llava: a random-weight LLaVA through the real
+# VLM code path (its text is gibberish: the priors carry no information).
+NARRATOR ?= shapes
+NOISE ?= 0.05
 VISUAL_ENCODER ?= $(TINY_CLIP)
+ifeq ($(NARRATOR),shapes)
+MODEL ?= shapes
+override BACKEND := shapes
+KIND_ARGS ?= --backend-options noise=$(NOISE)
+PRIORS_DEPS := $(TINY_CLIP)/config.json data/demo/train.jsonl
+else
+MODEL ?= $(TINY_LLAVA)
 # The random-weight model never writes valid JSON (event / query_rewrite rows are error rows, the
 # raw answer kept) and never stops early: short JSON answers and one retry keep the two kinds
 # at about +1 min over narrative + clip_caption (about 3.3 min) on 2 CPU cores.
 KIND_ARGS ?= --max-new-tokens-by-kind event=96 --max-new-tokens-by-kind query_rewrite=48 --structured-retries 1
 PRIORS_DEPS := $(TINY_LLAVA)/config.json $(TINY_CLIP)/config.json data/demo/train.jsonl
+endif
 else
 MODEL ?= llava-hf/llava-1.5-7b-hf
 VISUAL_ENCODER ?=
@@ -119,10 +131,11 @@ priors: $(PRIORS_SETUP) $(PRIORS_DEPS)
 
 # ---- demo ---------------------------------------------------------------------------------
 # make demo: install, generate the demo videos + priors + visual features (make priors
-# DATASET=demo), train span and tea on CPU, evaluate both on the demo test split next to the
+# DATASET=demo; NARRATOR=tiny-llava for the random-weight VLM instead of the pixel narrator),
+# train every method of configs/demo.yaml on CPU, score them on the demo test split next to the
 # constant-span baseline, print the table and write timeline PNGs under runs/demo/.
 demo: install
-	$(MAKE) priors DATASET=demo
+	$(MAKE) priors DATASET=demo NARRATOR=$(NARRATOR)
 	$(PY) -m grounding.demo --manifest manifests/demo.parquet --out runs/demo
 
 clean:
