@@ -84,13 +84,11 @@ class Scored:
     meta: dict[str, Any]
 
 
-def _rows(batch: dict[str, Any], name: str, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+def _rows(arrays: dict[str, np.ndarray], name: str, i: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Query ``i``'s valid rows of a set field (vectors, and spans when the field has them)."""
     spec = FIELDS.get(name)
-    keep = batch[spec.mask][i].cpu().numpy().astype(bool)
-    vectors = batch[name][i].float().cpu().numpy()[keep]
-    spans = batch[spec.spans][i].cpu().numpy()[keep] if spec.spans else None
-    return vectors, spans
+    keep = arrays[spec.mask][i]
+    return arrays[name][i][keep], (arrays[spec.spans][i][keep] if spec.spans else None)
 
 
 def score_query(texts: QueryTexts, grid: FrameGrid, aware_vectors: np.ndarray, aware_times: np.ndarray,
@@ -131,15 +129,15 @@ class GranAlignModel(GroundingModel):
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
         self.check_batch(batch)
+        arrays = {key: batch[key].cpu().numpy() for key in self.required_keys}  # one copy per batch, not per query
         out = []
         for i in range(len(batch["query_id"])):
-            agn, spans = _rows(batch, self.config.agnostic, i)
-            duration = float(batch["duration"][i])
-            pairs, _ = _rows(batch, REWRITES, i)
+            agn, spans = _rows(arrays, self.config.agnostic, i)
+            duration = float(arrays["duration"][i])
+            pairs, _ = _rows(arrays, REWRITES, i)
             m = len(pairs) // 2
-            original = batch["query_sentence"][i].float().cpu().numpy()
-            texts = QueryTexts(original, pairs[0 : 2 * m : 2], pairs[1 : 2 * m : 2])
-            aware, aware_spans = _rows(batch, AWARE, i)
+            texts = QueryTexts(arrays["query_sentence"][i], pairs[0 : 2 * m : 2], pairs[1 : 2 * m : 2])
+            aware, aware_spans = _rows(arrays, AWARE, i)
             grid = frame_grid(agn, spans, duration)
             out.append(score_query(texts, grid, aware, aware_spans[:, 0], duration, self.config))
         return {"scored": out}

@@ -18,7 +18,7 @@ import numpy as np
 
 from grounding.zeroshot.filter import keep_top_means
 from grounding.zeroshot.grid import FrameGrid
-from grounding.zeroshot.merge import merge_frames
+from grounding.zeroshot.merge import group_starts
 from grounding.zeroshot.nms import nms
 from grounding.zeroshot.scoring import proposal_scores
 from grounding.zeroshot.threshold import high_frames, histogram_threshold, top_k_for
@@ -53,13 +53,15 @@ def curve_proposals(curve: np.ndarray, grid: FrameGrid, settings: ProposalSettin
     """Threshold, merge, filter and score the proposals of one curve (L,) on ``grid``."""
     top_k = top_k_for(len(curve), settings.top_k, settings.top_fraction)
     frames = high_frames(curve, histogram_threshold(curve, settings.bins, top_k))
-    groups = merge_frames(frames, grid.starts, settings.gap)
-    means = np.array([curve[g].mean() for g in groups])
+    first = group_starts(frames, grid.starts, settings.gap)
+    sizes = np.diff(np.append(first, len(frames))).astype(np.float64)
+    means = np.add.reduceat(curve[frames], first) / sizes
     kept = keep_top_means(means, settings.drop_fraction)
-    groups = [groups[i] for i in kept]
-    sizes = np.array([len(g) for g in groups], dtype=np.float64)
-    windows = np.array([[grid.starts[g[0]], grid.ends[g[0] : g[-1] + 1].max()] for g in groups]).reshape(-1, 2)
-    return Proposals(windows, proposal_scores(means[kept], sizes, settings.length_weight), means[kept], sizes)
+    last = first + sizes.astype(np.int64) - 1
+    windows = np.array([[grid.starts[frames[a]], grid.ends[frames[a] : frames[b] + 1].max()]
+                        for a, b in zip(first[kept], last[kept], strict=True)]).reshape(-1, 2)
+    return Proposals(windows, proposal_scores(means[kept], sizes[kept], settings.length_weight), means[kept],
+                     sizes[kept])
 
 
 def rank_windows(curves: Sequence[np.ndarray], grid: FrameGrid, settings: ProposalSettings,

@@ -20,4 +20,4 @@ def on_clip_grid(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, durat
                       0.0, None)
     total = overlap.sum(axis=1)
     mean = np.divide(overlap @ np.asarray(values, dtype=np.float64), total, out=np.zeros(n_clips), where=total > 0)
-    return [round(float(v), 4) for v in mean]
+    return np.round(mean, 4).tolist()

@@ -10,6 +10,7 @@ frames (``top_k_for``)."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -19,11 +20,18 @@ def top_k_for(n_frames: int, top_k: int | None, fraction: float) -> int:
     return int(top_k) if top_k is not None else max(1, math.ceil(round(fraction * n_frames, 9)))
 
 
+@lru_cache(maxsize=16)
+def _edges(bins: int) -> np.ndarray:
+    return np.linspace(0.0, 1.0, bins + 1)
+
+
 def histogram_threshold(scores: np.ndarray, bins: int = 10, top_k: int = 8) -> float:
     """The lower edge of the highest bin at which at least ``top_k`` frames lie in it or above
-    (0.0 when even all frames are fewer than ``top_k``)."""
-    counts, edges = np.histogram(np.clip(scores, 0.0, 1.0), bins=bins, range=(0.0, 1.0))
-    from_top = np.cumsum(counts[::-1])
+    (0.0 when even all frames are fewer than ``top_k``). Bins as ``np.histogram(scores, bins,
+    range=(0, 1))`` makes them (the last bin holds 1.0), counted without its per-call set-up."""
+    edges = _edges(bins)
+    index = np.minimum(np.searchsorted(edges, np.clip(scores, 0.0, 1.0), side="right") - 1, bins - 1)
+    from_top = np.cumsum(np.bincount(index, minlength=bins)[::-1])
     reached = np.nonzero(from_top >= top_k)[0]
     return float(edges[bins - 1 - reached[0]]) if reached.size else 0.0
 

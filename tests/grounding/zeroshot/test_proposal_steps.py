@@ -105,3 +105,19 @@ def test_saliency_is_the_overlap_weighted_mean_per_clip() -> None:
     assert on_clip_grid(np.array([1.0, 0.0, 1.0, 1.0, 0.5]), starts, ends, 4.5, clip_len=2.0) == [0.5, 1.0, 0.5]
     holes = on_clip_grid(np.array([1.0, 0.5]), np.array([0.0, 4.0]), np.array([1.0, 5.0]), 6.0, clip_len=2.0)
     assert holes == [1.0, 0.0, 0.5]  # no frame covers [2, 4)
+
+
+def test_threshold_bins_as_numpy_histogram_does() -> None:
+    """The threshold counts bins itself (no per-call ``np.histogram`` set-up); its bins must be
+    ``np.histogram(scores, bins, range=(0, 1))``'s, edges and 1.0 included."""
+    rng = np.random.default_rng(0)
+    for i in range(2000):
+        scores = rng.random(int(rng.integers(1, 80)))
+        if i % 3 == 0:
+            scores = np.round(scores, 1)  # values on bin edges
+        scores[0] = 1.0 if i % 7 == 0 else scores[0]
+        bins, top_k = int(rng.integers(1, 20)), int(rng.integers(1, 12))
+        counts, edges = np.histogram(scores, bins=bins, range=(0.0, 1.0))
+        reached = np.nonzero(np.cumsum(counts[::-1]) >= top_k)[0]
+        expected = float(edges[bins - 1 - reached[0]]) if reached.size else 0.0
+        assert histogram_threshold(scores, bins, top_k) == expected, (scores.tolist(), bins, top_k)
