@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from grounding.data.collate import per_query
 from grounding.layers.masking import MASKED_LOGIT
 
 
@@ -52,7 +53,7 @@ def grounding_loss(
 ) -> dict[str, Tensor]:
     """Eq. (17): ``{"total", "vmr", "highlight"}``. The highlight term is the mean of Eq. (16)
     over the foreground heads named in ``highlight_keys`` (none: the term is 0)."""
-    mask = batch["video_mask"]
+    mask = per_query(batch["video_mask"], batch)  # (B, L) also when the batch holds each video once
     vmr = vmr_loss(outputs["start_logits"], outputs["end_logits"], batch["start_label"], batch["end_label"], mask)
     parts = [highlight_loss(outputs[k], batch["highlight_label"], mask) for k in highlight_keys]
     highlight = torch.stack(parts).mean() if parts else vmr.new_zeros(())

@@ -44,7 +44,8 @@ def plot_prediction(pred: Prediction, out: str | Path, ground_truth: Sequence[Se
         ax_t.axvspan(s, e, ymin=0.55, ymax=0.95, color="tab:green", alpha=0.6)
     for rank, (s, e, score) in enumerate(pred.windows):
         y = 0.45 - 0.4 * rank / max(1, len(pred.windows))
-        ax_t.plot([s, e], [y, y], color="tab:blue", lw=6 - 4 * rank / max(1, len(pred.windows)), alpha=1 - 0.12 * rank)
+        fade = rank / max(1, len(pred.windows))  # 0 for the best window, < 1 for the last (a DETR model gives 10)
+        ax_t.plot([s, e], [y, y], color="tab:blue", lw=6 - 4 * fade, alpha=1 - 0.8 * fade)
         ax_t.text(e, y, f" #{rank + 1} {score:.3g}", va="center", fontsize=7)
     ax_t.set_ylim(0, 1)
     ax_t.set_yticks([0.25, 0.75], ["predicted", "ground truth"])

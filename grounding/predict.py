@@ -58,13 +58,17 @@ class Predictor:
 
     def __init__(self, model: GroundingModel, manifest: str | Path, features: list[str] | None = None,
                  store_layout: str = "auto", max_len: int = 128, cache_dir: str | Path | None = None,
-                 device: str = "cpu", batch_size: int = 64) -> None:
+                 device: str = "cpu", batch_size: int = 64, l2_normalize_frames: bool = False,
+                 temporal_endpoints: bool = False) -> None:
+        """``l2_normalize_frames`` / ``temporal_endpoints``: the data options the model was trained
+        with (``DataConfig``); ``from_checkpoint`` reads them from the checkpoint."""
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.info = read_manifest(manifest, cache_dir)
-        self.store = open_video_store(self.info, features, store_layout)
-        self.store.expect_width(model.config.video_dim, "the model's video_dim")
+        self.store = open_video_store(self.info, features, store_layout, l2_normalize_frames)
+        self.temporal_endpoints = temporal_endpoints
+        self.store.expect_width(model.config.video_dim - (2 if temporal_endpoints else 0), "the model's video_dim")
         self.max_len = max_len
         self.cache = CacheStore(self.info.cache_dir)
         self._rows_by_video: dict[str, list[dict[str, Any]]] = {}
@@ -87,7 +91,8 @@ class Predictor:
         model = build_model(ckpt.config["model"]["name"], **ckpt.model_args)
         model.load_state_dict(ckpt.state_dict)
         return cls(model, src.manifest, src.features, data["store"], data["max_len"], src.cache_dir, device,
-                   ckpt.config["optim"]["batch_size"])
+                   ckpt.config["optim"]["batch_size"], data.get("l2_normalize_frames", False),
+                   data.get("temporal_endpoints", False))
 
     # -- data: the rows of the videos asked about ------------------------------------------------
     def _load_videos(self, video_ids: Sequence[str]) -> None:
@@ -98,7 +103,7 @@ class Predictor:
                 raise UnknownVideoError(msg)
         if todo:
             ds = GroundingDataset(self.info, None, self.store, self.max_len, fields=self.model.required_keys,
-                                  videos=todo)
+                                  videos=todo, temporal_endpoints=self.temporal_endpoints)
             self._datasets |= dict.fromkeys(todo, ds)
 
     def _video(self, video_id: str) -> dict[str, Any]:

@@ -49,9 +49,10 @@ def evaluate_checkpoint(path: str | Path, split: str | None = None, out: Path | 
     device = pick_device(ckpt.config["device"])
     model = build_model(ckpt.config["model"]["name"], **ckpt.model_args).to(device)
     model.load_state_dict(ckpt.state_dict)
-    store = open_video_store(info, src.features, data["store"])
-    store.expect_width(ckpt.model_args["video_dim"], f"the checkpoint's video_dim ({ckpt.path})")
-    dataset = GroundingDataset(info, split, store, data["max_len"], fields=model.required_keys)
+    store = open_video_store(info, src.features, data["store"], data.get("l2_normalize_frames", False))
+    tef = data.get("temporal_endpoints", False)  # the store holds the features before the 2-d endpoint feature
+    store.expect_width(ckpt.model_args["video_dim"] - (2 if tef else 0), f"the checkpoint's video_dim ({ckpt.path})")
+    dataset = GroundingDataset(info, split, store, data["max_len"], fields=model.required_keys, temporal_endpoints=tef)
     with torch.no_grad():
         _, preds = evaluate(model, dataset, ckpt.config["optim"]["batch_size"], device, ckpt.config["topk"])
     out = out or ckpt.path.parent / f"preds_{split}.jsonl"

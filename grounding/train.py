@@ -28,7 +28,8 @@ from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 from grounding.checkpoint import load_checkpoint, load_training_state, save_checkpoint
 from grounding.config import TrainConfig, config_dict, run_dir
 from grounding.data.check import FEATURE_CHECK, check_videos, videos_by_split
-from grounding.data.collate import collate, to_device
+from grounding.data.collate import collate, collate_by_video, to_device
+from grounding.data.samplers import VideoBatchSampler
 from grounding.data.dataset import GroundingDataset, open_video_store, probe_dims, read_manifest
 from grounding.inference import predict_batch, prediction_rows
 from grounding.metrics.temporal import temporal_metrics
@@ -63,16 +64,29 @@ def model_args(cfg: TrainConfig, video_dim: int, text_dim: int) -> dict[str, Any
 
 def make_loader(dataset: GroundingDataset, cfg: TrainConfig, shuffle_seed: int | None,
                 model: GroundingModel | None = None) -> DataLoader:
-    """Training batches: the model's own batch sampler when it has one (``batch_sampler`` hook),
-    else shuffled queries; ``shuffle_seed`` None gives the queries in order."""
-    batches = model.batch_sampler(dataset, cfg.optim.batch_size, shuffle_seed) if (
-        model is not None and shuffle_seed is not None) else None
+    """Training batches: whole videos with all their queries when ``data.video_batches`` is on
+    (unset: the model's own ``batch_sampler``, e.g. the DETR models'), else shuffled queries;
+    ``shuffle_seed`` None gives the queries in order. With ``data.share_videos`` and a model that
+    shares videos, a batch holds each video once (``collate_by_video``)."""
+    share = cfg.data.share_videos and model is not None and model.shares_videos
+    collate_fn = collate_by_video if share else collate
+    batches = None
+    if shuffle_seed is not None and cfg.data.video_batches:
+        batches = VideoBatchSampler.from_dataset(dataset, cfg.optim.batch_size, shuffle_seed)
+    elif shuffle_seed is not None and cfg.data.video_batches is None and model is not None:
+        batches = model.batch_sampler(dataset, cfg.optim.batch_size, shuffle_seed)
     if batches is not None:
-        return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=cfg.data.num_workers)
+        return DataLoader(dataset, batch_sampler=batches, collate_fn=collate_fn, num_workers=cfg.data.num_workers)
     sampler = (SequentialSampler(dataset) if shuffle_seed is None
                else RandomSampler(dataset, generator=torch.Generator().manual_seed(shuffle_seed)))
-    return DataLoader(dataset, batch_size=cfg.optim.batch_size, sampler=sampler, collate_fn=collate,
+    return DataLoader(dataset, batch_size=cfg.optim.batch_size, sampler=sampler, collate_fn=collate_fn,
                       num_workers=cfg.data.num_workers)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam (TEA) or AdamW (QD-DETR / MESM) over every parameter."""
+    opt = torch.optim.AdamW if cfg.optim.optimizer == "adamw" else torch.optim.Adam
+    return opt(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
@@ -169,25 +183,32 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     cfg.data.manifest = Path(cfg.data.manifest).resolve()
     cfg.data.features = [str(Path(f).resolve()) if ":" not in f else f for f in cfg.data.features]
     info = read_manifest(cfg.data.manifest, cfg.data.cache_dir)
-    store = open_video_store(info, cfg.data.features, cfg.data.store)
-    args = model_args(cfg, *probe_dims(info, store, cfg.data.train_split))
+    store = open_video_store(info, cfg.data.features, cfg.data.store, cfg.data.l2_normalize_frames)
+    video_dim, text_dim = probe_dims(info, store, cfg.data.train_split)
+    args = model_args(cfg, video_dim + (2 if cfg.data.temporal_endpoints else 0), text_dim)
     # Every video of the splits fit reads, loaded once before the first step (cached per run folder).
     check_videos(store, videos_by_split(info.rows, (cfg.data.train_split, cfg.data.val_split)),
                  run_dir(cfg) / FEATURE_CHECK, progress=progress)
     model = build_model(cfg.model.name, **args).to(device)
     # The model decides what is loaded: its inputs everywhere, its loss fields for training only.
+    tef = cfg.data.temporal_endpoints
     train_set = GroundingDataset(info, cfg.data.train_split, store, cfg.data.max_len,
                                  targets=model.target_maker(cfg.data.targets),
-                                 fields=(*model.required_keys, *model.loss_keys))
+                                 fields=(*model.required_keys, *model.loss_keys), temporal_endpoints=tef)
     has_val = any(r["split"] == cfg.data.val_split for r in info.rows)
-    val_set = (GroundingDataset(info, cfg.data.val_split, store, cfg.data.max_len, fields=model.required_keys)
-               if has_val else None)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    steps_per_epoch = -(-len(train_set) // cfg.optim.batch_size)
+    val_set = (GroundingDataset(info, cfg.data.val_split, store, cfg.data.max_len, fields=model.required_keys,
+                                temporal_endpoints=tef) if has_val else None)
+    if cfg.data.share_videos and not model.shares_videos:
+        msg = f"data.share_videos: model '{cfg.model.name}' cannot hold a video once for several queries"
+        raise ValueError(msg)
+    model_data = model.fit_data(train_set)  # statistics of the training split (MESM: its word vocabulary)
+    optimizer = make_optimizer(model, cfg)
+    steps_per_epoch = len(make_loader(train_set, cfg, shuffle_seed=cfg.seed, model=model))
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch * cfg.optim.epochs)
     out = run_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config_dict(cfg), indent=2))
+    (out / "model_data.json").write_text(json.dumps(model_data, indent=2))
     start_epoch, step, best = 0, 0, None
     if resume:
         ckpt = load_checkpoint(out, "last")
@@ -219,7 +240,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
             if is_best:
                 best = {**metrics, "epoch": epoch}
         meta = {"epoch": epoch, "step": step, "best": best, "select_metric": cfg.select_metric,
-                "model": cfg.model.name, "dataset": info.dataset, "manifest": str(info.path)}
+                "model": cfg.model.name, "dataset": info.dataset, "manifest": str(info.path), "model_data": model_data}
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state()}
         save_checkpoint(out / "last", model, config_dict(cfg), args, meta, state)
         if is_best:

@@ -17,7 +17,10 @@ outputs:
   ``pred_saliency_scores``, per ``clip_len`` seconds), which the writer passes through;
 - ``curves(outputs, batch)``: named per-snippet curves for the plot (probabilities, saliency);
 - ``batch_sampler(dataset, batch_size, seed)``: how training batches are drawn (None: shuffled
-  queries).
+  queries);
+- ``fit_data(dataset)``: statistics the model takes from its training split before the first
+  step (MESM: its word vocabulary), held in its buffers so checkpoints carry them; it returns
+  what the run records about them (``<run>/model_data.json``).
 """
 
 from __future__ import annotations
@@ -111,6 +114,11 @@ class GroundingModel(nn.Module):
     def batch_sampler(self, dataset: Any, batch_size: int, seed: int) -> Iterable[list[int]] | None:
         """Index batches for one training epoch; None: shuffled queries, ``batch_size`` a batch."""
         return None
+
+    def fit_data(self, dataset: Any) -> dict[str, Any]:
+        """Called by training once with the training dataset before the first step; returns
+        metadata for the run (default: nothing to learn from the data, {})."""
+        return {}
 
     @torch.inference_mode()
     def predict(self, batch: dict[str, Any], k: int = 5) -> list[dict[str, Any]]:

@@ -157,7 +157,8 @@ def build_corpus_from_annotations(ann, root: Path, video_dim: int = 1024, text_d
         "windows": [list(w) for w in q.windows], "duration": q.duration, "video_sha256": "",
         "query_sha256": sha256_text(q.text), "narrative_keys": [], "clip_caption_keys": [], "event_keys": [],
         "query_rewrite_keys": [], "query_caption_keys": [],
-        "context_query_ids": [o for o in by_video[q.video_id] if o != q.query_id], "extra": "{}",
+        "context_query_ids": [o for o in by_video[q.video_id] if o != q.query_id],
+        "extra": json.dumps({k: q.extra[k] for k in ("relevant_clip_ids", "saliency_scores") if k in q.extra}),
     } for q in queries]
     meta = {"dataset": ann.name, "cache_dir": str(cache_dir), "text_encoder": "synthetic-random",
             "visual_features": "synthetic", "created_at": "2026-01-01T00:00:00Z"}
