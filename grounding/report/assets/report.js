@@ -133,6 +133,13 @@
     movePlayhead();
   });
   player.addEventListener("seeked", movePlayhead);
+  player.addEventListener("error", () => {  // e.g. an MPEG-4 Part 2 file: Chromium decodes H.264, VP8/9, AV1
+    if (!player.getAttribute("src") || !player.error) return;
+    player.hidden = true;
+    $("#novideo").hidden = false;
+    $("#novideo").textContent = `this browser cannot play ${decodeURIComponent(player.getAttribute("src"))} ` +
+      `(${player.error.message || "error " + player.error.code}); re-encode it as H.264 MP4 to watch it here`;
+  });
 
   function loadVideo(q) {
     const src = DATA.videos[q.vid].src;
