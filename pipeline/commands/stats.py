@@ -1,5 +1,5 @@
-"""``priors stats DATASET --annotations DIR [--video-root DIR] [--json]``: per-split counts,
-mean lengths, vocabulary and every defect-policy count of a dataset's annotations."""
+"""``priors stats DATASET --annotations DIR [--video-root DIR] [--json]``: per-split and whole-dataset
+counts, mean lengths, vocabulary and every defect-policy count of a dataset's annotations."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ def command(dataset: str = typer.Argument(..., help="adapter name, e.g. charades
             annotations: Path = typer.Option(..., "--annotations", help="folder holding the annotation files"),
             video_root: Path | None = typer.Option(None, "--video-root", help="folder of the videos (optional)"),
             as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table")) -> None:
-    """Per split: videos, queries read and kept, mean moment / video length (s), mean query length
-    (words), vocabulary and how many queries each defect policy touched.
+    """Per split and for the whole dataset (column `all`: each video once, means over all kept
+    queries / unique videos): videos, queries read and kept, mean moment / video length (s), mean
+    query length (words), vocabulary and how many queries each defect policy touched.
 
     Reads the annotation files; writes nothing. Example: priors stats charades_sta --annotations
     ../shared/data/charades_sta --json"""

@@ -25,7 +25,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -134,9 +134,9 @@ def _stop(procs: list[subprocess.Popen], ray_tmp: Path) -> None:
 
 
 @contextmanager
-def two_node_cluster(python: Path, ray_tmp: Path, logs: Path) -> Iterator[str]:
+def two_node_cluster(python: Path, ray_tmp: Path, logs: Path, meanwhile: Callable[[], object]) -> Iterator[str]:
     """A head (1 CPU) and a worker node (2 CPUs, resource ``worker_node``) started with ``python``;
-    yields the head's address."""
+    yields the head's address. ``meanwhile()`` runs while the head starts."""
     port = _free_port()
     cli = [str(python), "-c", "from ray.scripts.scripts import main; main()", "start", "--block",
            "--disable-usage-stats", "--node-ip-address", "127.0.0.1", "--temp-dir", str(ray_tmp)]
@@ -146,6 +146,7 @@ def two_node_cluster(python: Path, ray_tmp: Path, logs: Path) -> Iterator[str]:
         procs.append(subprocess.Popen([*cli, "--head", "--port", str(port), "--num-cpus", "1",
                                        "--include-dashboard", "false", *_ports()], cwd=logs, env=env,
                                       stdout=head_log.open("w"), stderr=subprocess.STDOUT))
+        meanwhile()
         _wait_started(procs[0], head_log, "head node")
         worker_log = logs / "worker.log"
         procs.append(subprocess.Popen([*cli, "--address", f"127.0.0.1:{port}", "--num-cpus", "2", "--resources",
@@ -209,16 +210,19 @@ def test_a_two_node_cluster_without_the_project_runs_the_graph(demo_dir: Path, t
 
     if FAKE not in BACKENDS:
         BACKENDS.register(FAKE)(FakeScriptedJSONBackend)
-    local = run_priors(priors_config(demo_dir, model, tmp_path / "local-cache", tmp_path / "local.parquet", limit=2,
-                                     backend=FAKE, kinds=KINDS))
+    reports = []
+
+    def local_run() -> None:  # the reference, while the cluster's head starts
+        reports.append(run_priors(priors_config(demo_dir, model, tmp_path / "local-cache", tmp_path / "local.parquet",
+                                                limit=2, backend=FAKE, kinds=KINDS)))
 
     ray_tmp = Path(tempfile.mkdtemp(prefix="gw-ray-", dir="/tmp"))  # short: Ray's socket paths have a length limit
     logs = tmp_path / "logs"
     logs.mkdir()
     try:
-        with two_node_cluster(python, ray_tmp, logs) as address:
-            script = DRIVER.format(fake=FAKE, demo=str(demo_dir), model=str(model), cache=str(tmp_path / "cluster-cache"),
-                                   manifest=str(tmp_path / "cluster.parquet"), kinds=KINDS, address=address,
+        with two_node_cluster(python, ray_tmp, logs, local_run) as address:
+            script = DRIVER.format(fake=FAKE, demo=str(demo_dir), model=str(model), kinds=KINDS, address=address,
+                                   cache=str(tmp_path / "cluster-cache"), manifest=str(tmp_path / "cluster.parquet"),
                                    tests=str(REPO / "tests"))
             driver = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=cluster_env(), capture_output=True,
                                     text=True, timeout=240)
@@ -227,6 +231,7 @@ def test_a_two_node_cluster_without_the_project_runs_the_graph(demo_dir: Path, t
     lines = [x for x in driver.stdout.splitlines() if x.startswith("RESULT ")]
     assert driver.returncode == 0 and lines, f"driver failed:\n{driver.stdout[-3000:]}\n{driver.stderr[-5000:]}"
     result = json.loads(lines[0].removeprefix("RESULT "))
+    (local,) = reports
 
     assert result["nodes"] == 2
     worker = result["worker"]
