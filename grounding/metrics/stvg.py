@@ -28,7 +28,8 @@ Protocols (``PROTOCOLS``; numbers from different protocols are not comparable):
 commit 3c32cc9, which fixed ``max_end``, before it the minimum end):
   grid: the segment's frames ``begin <= f < end`` (end exclusive) down-sampled to 5 fps -- keep ``begin``,
   then each f whose ``int(f * 5 / fps)`` exceeds that of the last kept frame; over 200 left, keep
-  ``grid[(j * n) // 200]`` for j < 200 (``tubedetr_grid``). A video under 5 fps keeps every frame
+  ``grid[(j * n) // 200]`` for j < 200 (``tubedetr_grid``, defined in ``groundwork.stvg`` with the
+  pipeline's patch features, which sample the same grid; re-exported here). A video under 5 fps keeps every frame
   (TubeDETR asserts instead). HC-STVG through TubeDETR: segment ``[0, frame_count - 1]`` and fps
   ``frame_count / 20`` (every video is 20 s).
   GT frames: grid frames with ``s <= f < e``; each needs a GT box and a predicted box.
@@ -87,6 +88,13 @@ from numpy.typing import ArrayLike, NDArray
 from grounding.metrics.temporal import percent
 from groundwork.errors import InputError
 from groundwork.registry import Registry
+from groundwork.stvg import (  # noqa: F401
+    HCSTVG_SECONDS,
+    TUBEDETR_FPS,
+    TUBEDETR_MAX_FRAMES,
+    hcstvg_segment,
+    tubedetr_grid,
+)
 
 Box = Sequence[float]
 Boxes = Mapping[int, Box]
@@ -94,9 +102,6 @@ Interval = tuple[int, int]
 Dataset = Literal["vidstg", "hcstvg"]
 
 DEFAULT_VIOU_THRESHOLDS: tuple[float, ...] = (0.3, 0.5)
-TUBEDETR_FPS = 5
-TUBEDETR_MAX_FRAMES = 200
-HCSTVG_SECONDS = 20
 SENTENCE_TYPES: tuple[str, ...] = ("declarative", "interrogative")  # VidSTG (TubeDETR's labels)
 
 
@@ -152,26 +157,6 @@ class QueryScore:
     missing_boxes: int = 0  # of those, frames without a predicted box (scored IoU 0)
     predicted: bool = True  # False: no prediction for the query, everything scored 0
     gt_box_repeated: bool = False  # dense: the GT end frame had no box, the previous one was repeated
-
-
-def tubedetr_grid(
-    begin: int, end: int, video_fps: float, fps: float = TUBEDETR_FPS, max_len: int = TUBEDETR_MAX_FRAMES
-) -> list[int]:
-    """TubeDETR's evaluation frames: ``[begin, end)`` down-sampled to ``fps``, then capped at ``max_len``."""
-    rate = fps / video_fps
-    frames = [begin]
-    for f in range(begin, end):
-        if int(frames[-1] * rate) < int(f * rate):
-            frames.append(f)
-    n = len(frames)
-    if n > max_len:
-        frames = [frames[(j * n) // max_len] for j in range(max_len)]
-    return frames
-
-
-def hcstvg_segment(frame_count: int) -> tuple[Interval, float]:
-    """``(segment, fps)`` of an HC-STVG video as TubeDETR reads it: ``[0, frame_count - 1]``, 20 s long."""
-    return (0, frame_count - 1), frame_count / HCSTVG_SECONDS
 
 
 def interval_tiou(gt: Interval, pred: Interval) -> float:
