@@ -95,6 +95,16 @@ class MiniLMQueryEncoder:
         weights.pop("embeddings.position_ids", None)
         self.model.load_state_dict(weights, strict=True)
 
+    @staticmethod
+    def token_pieces(model_dir: str | Path | None = None) -> list[str]:
+        """The word piece of every token id of the tokenizer (only tokenizer.json is read)."""
+        from tokenizers import Tokenizer
+
+        folder = Path(model_dir) if model_dir is not None else minilm_dir()
+        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        size = tok.get_vocab_size(with_added_tokens=True)
+        return [tok.id_to_token(i) or "" for i in range(size)]
+
     def encode(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(s, t) for s, t, _ in self.encode_with_ids(texts)]
 
@@ -116,3 +126,15 @@ class MiniLMQueryEncoder:
 
 QUERY_ENCODERS: Registry[type] = Registry("query encoder")
 QUERY_ENCODERS.register(MiniLMQueryEncoder.name)(MiniLMQueryEncoder)
+
+
+def token_pieces(encoder: str) -> list[str] | None:
+    """The word piece of every token id of the encoder a manifest records (what cached
+    ``token_ids`` mean), or None when that encoder is not registered here or its tokenizer files
+    cannot be found (a model then works with the ids alone)."""
+    if encoder not in QUERY_ENCODERS or not hasattr(QUERY_ENCODERS.get(encoder), "token_pieces"):
+        return None
+    try:
+        return QUERY_ENCODERS.get(encoder).token_pieces()
+    except (OSError, ImportError, ValueError):
+        return None

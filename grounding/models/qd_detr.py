@@ -196,18 +196,19 @@ class QDDetrModel(GroundingModel):
         mask = batch["query_mask"]
         return zero_padded(self.text_proj(batch["query_tokens"]), mask), mask
 
-    def align(self, v: Tensor, pos: Tensor, words: Tensor, words_mask: Tensor, state: dict[str, Any]) -> Tensor:
+    def query_words(self, batch: dict[str, Tensor], state: dict[str, Any]) -> dict[str, tuple[Tensor, Tensor]]:
+        """The (words, mask) each query-reading layer gets, by role: ``aligner`` here (MESM adds
+        its segment-sentence token there and gives its enhancer the plain words)."""
+        return {"aligner": (state["words"], state["words_mask"])}
+
+    def align(self, v: Tensor, pos: Tensor, words: dict[str, tuple[Tensor, Tensor]]) -> Tensor:
         """The query-dependent video: frames attend the words (MESM enhances the frames first)."""
-        return self.aligner(v, pos, words, words_mask)
+        return self.aligner(v, pos, *words["aligner"])
 
-    def query_words(self, batch: dict[str, Tensor], state: dict[str, Any]) -> tuple[Tensor, Tensor]:
-        """The words the aligner reads (MESM prepends its segment-sentence token)."""
-        return state["words"], state["words_mask"]
-
-    def memory(self, v: Tensor, vm: Tensor, pos: Tensor, words: Tensor, words_mask: Tensor,
-               state: dict[str, Any]) -> tuple[Tensor, Tensor]:
+    def memory(self, v: Tensor, vm: Tensor, pos: Tensor, words: dict[str, tuple[Tensor, Tensor]]
+               ) -> tuple[Tensor, Tensor]:
         """Aligner then encoder: global (B, d) and local (B, L, d) memory."""
-        return self.encoder(self.align(v, pos, words, words_mask, state), vm, pos)
+        return self.encoder(self.align(v, pos, words), vm, pos)
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         self.check_batch(batch)
@@ -215,8 +216,8 @@ class QDDetrModel(GroundingModel):
         v, vm, pos = per_query(v, batch), per_query(vm, batch), per_query(pos, batch)
         words, words_mask = self.project_words(batch)
         state: dict[str, Any] = {"v": v, "vm": vm, "pos": pos, "words": words, "words_mask": words_mask}
-        q_words, q_mask = self.query_words(batch, state)
-        g, m = self.memory(v, vm, pos, q_words, q_mask, state)
+        words = self.query_words(batch, state)
+        g, m = self.memory(v, vm, pos, words)
         hs, refs = self.decoder(m, vm, pos, self.anchors)
         logits, spans = self.class_head(hs), self.span_head(hs, refs)
         out = {"pred_logits": logits[-1], "pred_spans": spans[-1], "saliency": self.saliency_head(m, g, vm)}
@@ -226,7 +227,7 @@ class QDDetrModel(GroundingModel):
             neg = negative_index(batch)
             if neg is not None:  # the other video's query against this video: aligner + encoder only
                 state["negative"] = neg
-                ng, nm = self.memory(v, vm, pos, q_words[neg], q_mask[neg], state)
+                ng, nm = self.memory(v, vm, pos, {role: (w[neg], m_[neg]) for role, (w, m_) in words.items()})
                 out["neg_saliency"] = self.saliency_head(nm, ng, vm)
         return out | self.extra_outputs(batch, state)
 
