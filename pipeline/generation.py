@@ -121,14 +121,22 @@ def generate_claimed(config: PriorsConfig, store: CacheStore, todo: list[dict], 
                      generate: Callable[[list[dict], ClaimBook], None]) -> None:
     """Run ``generate(rows, claims)`` (the graph; it writes every row it is given before it
     returns) over ``todo`` under work claims, then wait for, or take over, the units other runs
-    held, until every unit is in the cache."""
-    book = ClaimBook(store.root, Owner.this_process(), config.claim_ttl_s)
+    held, until every unit is in the cache. Units finished by another run since ``todo`` was
+    planned are not generated again (their keys are read once more here; after that, their
+    done markers say so)."""
+    since = time.time()
     rows, units = _units(todo, planned)
+    book = ClaimBook(store.root, Owner.this_process(), config.claim_ttl_s, done_since=since)
+    meanwhile = {id(u) for u in _done(store, units, config.retry_errors)}
+    report.claims_waited += len(meanwhile)
+    units = [u for u in units if id(u) not in meanwhile]
     paths = [book.path(u.kind, u.claim) for u in units]
     poll = max(0.2, min(5.0, config.claim_ttl_s / 4))
     try:
         with book.heartbeat(paths):
-            generate(rows, book)
+            first = _subset(rows, units, True) if meanwhile else rows
+            if first:
+                generate(first, book)
             theirs = [u for u in units if book.state(u.kind, u.claim) != "mine"]
             report.claims_generated = len(units) - len(theirs)
             start = time.monotonic()
@@ -137,9 +145,11 @@ def generate_claimed(config: PriorsConfig, store: CacheStore, todo: list[dict], 
                 report.claims_waited += len(done)
                 theirs = [u for u in theirs if id(u) not in done]
                 overdue = time.monotonic() - start > config.claim_wait_s
-                take = [u for u in theirs if book.state(u.kind, u.claim) != "held" and book.claim(u.kind, u.claim)]
-                late = {id(u) for u in _done(store, take, config.retry_errors)}  # written just before release
+                take = [u for u in theirs
+                        if book.state(u.kind, u.claim) != "held" and book.claim(u.kind, u.claim, honour_done=False)]
+                late = {id(u) for u in _done(store, take, config.retry_errors)}  # written just before it finished
                 report.claims_waited += len(late)
+                book.release(book.path(u.kind, u.claim) for u in take if id(u) in late)
                 take = [u for u in take if id(u) not in late]
                 taken = {id(u) for u in take} | late
                 forced = [u for u in theirs if overdue and id(u) not in taken]
@@ -151,5 +161,7 @@ def generate_claimed(config: PriorsConfig, store: CacheStore, todo: list[dict], 
                 if theirs:
                     time.sleep(poll)
             report.claim_wait_seconds = round(time.monotonic() - start, 3)
-    finally:
-        book.release(paths)
+    except BaseException:
+        book.release(paths)  # not finished: free for the next run at once
+        raise
+    book.finish(paths)

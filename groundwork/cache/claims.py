@@ -26,11 +26,18 @@ what was renamed is still the lapsed claim (else put it back), then claim the un
 Two runs that both find the same lapsed claim in the same instant can, rarely, both generate that
 unit: the result is unchanged (readers keep one row per key), only that unit is paid twice.
 
-What a run does with units another run holds (``pipeline.claimed``): it generates the rest first,
-then polls the cache: a unit whose keys all appeared was done by the other run; a unit whose
-claim lapsed without its keys is taken over and generated; after ``wait_s`` of waiting, units
-still held are generated anyway (paid twice, never missing). A run releases its claims when its
-rows are written; a killed run's claims lapse as above. The run report counts each case.
+Finishing: when a run's rows for its units are written, it turns its claims into *done markers*
+(the same file with the time it finished). A run that read the cache's keys before that time
+(``ClaimBook.done_since``) and so planned the unit as missing skips it instead of generating it
+twice; a marker older than that is stale (the run saw the rows, or they were deleted since) and
+is claimed over. A run that fails removes its claims. Markers are tiny, one per unit; a clean-up
+may remove old ones (``stale_claims``).
+
+What a run does with units another run holds (``pipeline.generation``): it generates the rest
+first, then polls the cache: a unit whose keys all appeared was done by the other run; a unit whose
+claim lapsed, or was finished or removed without its keys, is taken over and generated; after
+``wait_s`` of waiting, units still held are generated anyway (paid twice, never missing). The run
+report counts each case.
 """
 
 from __future__ import annotations
@@ -47,12 +54,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from groundwork.atomic import temp_name
+from groundwork.atomic import atomic_write_text, temp_name
 from groundwork.cache.hashing import cache_key
 from groundwork.cache.layout import KIND_NAME
 
 CLAIMS_DIR = "claims"
-State = Literal["free", "mine", "held", "lapsed"]
+State = Literal["free", "done", "mine", "held", "lapsed"]
 
 
 def _host() -> str:
@@ -110,28 +117,38 @@ def claim_id(kind: str, keys: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class Claim:
-    """A claim file's content and age."""
+    """A claim file's content and age; ``done_at`` is set once its owner wrote the unit's rows."""
 
     owner: Owner
     ttl_s: float
     video_id: str
     age_s: float  # seconds since its owner last touched it
+    done_at: float | None = None  # wall-clock time the unit was finished (a done marker)
 
     def lapsed(self) -> bool:
-        return self.age_s > self.ttl_s or self.owner.gone()
+        """A claim whose owner stopped renewing it, or is gone (a done marker never lapses)."""
+        return self.done_at is None and (self.age_s > self.ttl_s or self.owner.gone())
+
+    def done_since(self, since: float | None) -> bool:
+        """A done marker written at or after ``since`` (any, when ``since`` is None)."""
+        return self.done_at is not None and (since is None or self.done_at >= since)
 
 
 class ClaimBook:
     """The claims of one cache, seen by one run (``owner``). Picklable: Ray workers of the run
-    take claims in its name, and the run's driver renews them."""
+    take claims in its name, and the run's driver renews them. ``done_since``: the time the run
+    last read the cache's keys; a unit finished (done marker) after it is not claimed again,
+    since its rows were written after the run planned it."""
 
-    def __init__(self, cache_root: str | os.PathLike, owner: Owner, ttl_s: float = 120.0) -> None:
+    def __init__(self, cache_root: str | os.PathLike, owner: Owner, ttl_s: float = 120.0,
+                 done_since: float | None = None) -> None:
         if ttl_s <= 0:
             msg = f"claim time-to-live {ttl_s}: give a positive number of seconds"
             raise ValueError(msg)
         self.root = Path(cache_root) / CLAIMS_DIR
         self.owner = owner
         self.ttl_s = float(ttl_s)
+        self.done_since = done_since
 
     def path(self, kind: str, cid: str) -> Path:
         if not KIND_NAME.match(kind):
@@ -148,6 +165,7 @@ class ClaimBook:
             data = json.loads(path.read_text(encoding="utf-8"))
             owner = Owner(**data["owner"])
             ttl, video = float(data["ttl_s"]), str(data.get("video_id", ""))
+            done = None if data.get("done_at") is None else float(data["done_at"])
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError):
@@ -155,21 +173,26 @@ class ClaimBook:
                 st = path.stat()
             except FileNotFoundError:
                 return None
-            owner, ttl, video = Owner("?", "?", -1, ""), self.ttl_s, ""
-        return Claim(owner, ttl, video, max(0.0, time.time() - st.st_mtime))
+            owner, ttl, video, done = Owner("?", "?", -1, ""), self.ttl_s, "", None
+        return Claim(owner, ttl, video, max(0.0, time.time() - st.st_mtime), done)
 
     def state(self, kind: str, cid: str) -> State:
+        """free (no claim, or a done marker older than ``done_since``), done (a newer marker), mine,
+        held (another run's live claim) or lapsed."""
         claim = self.read(self.path(kind, cid))
         if claim is None:
             return "free"
+        if claim.done_at is not None:
+            return "done" if claim.done_since(self.done_since) else "free"
         if claim.owner.run == self.owner.run:
             return "mine"
         return "lapsed" if claim.lapsed() else "held"
 
-    # -- taking, renewing, releasing -------------------------------------------------------
-    def claim(self, kind: str, cid: str, video_id: str = "") -> bool:
+    # -- taking, renewing, finishing ---------------------------------------------------------
+    def claim(self, kind: str, cid: str, video_id: str = "", honour_done: bool = True) -> bool:
         """Take the unit: True when it is this run's now (free, already ours, or taken over from a
-        lapsed claim), False while another run holds it."""
+        lapsed claim or an old done marker), False while another run holds it or, with
+        ``honour_done``, when it was finished since ``done_since``."""
         path = self.path(kind, cid)
         for _ in range(3):
             if self._create(path, video_id):
@@ -177,11 +200,16 @@ class ClaimBook:
             current = self.read(path)
             if current is None:
                 continue  # released between the two looks: try again
-            if current.owner.run == self.owner.run:
+            if current.done_at is None and current.owner.run == self.owner.run:
                 return True
-            if not current.lapsed() or not self._remove_lapsed(path, current.owner.run):
+            if honour_done and current.done_since(self.done_since):
+                return False
+            if not self._takeable(current) or not self._remove(path, current):
                 return False
         return False
+
+    def _takeable(self, claim: Claim) -> bool:
+        return claim.done_at is not None or claim.lapsed()
 
     def _create(self, path: Path, video_id: str) -> bool:
         body = json.dumps({"owner": asdict(self.owner), "ttl_s": self.ttl_s, "video_id": video_id,
@@ -206,41 +234,57 @@ class ClaimBook:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _remove_lapsed(self, path: Path, lapsed_run: str) -> bool:
-        """Move a lapsed claim out of the way; False when what moved was not it (put back)."""
+    def _remove(self, path: Path, seen: Claim) -> bool:
+        """Move a lapsed claim or a done marker (``seen``) out of the way; False when what moved
+        was something else, taken in between (it is put back)."""
         tomb = temp_name(path)
         try:
             os.rename(path, tomb)
         except FileNotFoundError:
             return True  # someone else removed it: the name is free
         moved = self.read(tomb)
-        if moved is not None and moved.owner.run == lapsed_run and moved.lapsed():
+        if moved is not None and moved.owner.run == seen.owner.run and moved.done_at == seen.done_at and (
+                self._takeable(moved)):
             tomb.unlink(missing_ok=True)
             return True
-        with contextlib.suppress(FileExistsError, OSError):
-            os.link(tomb, path)  # a live claim taken in between: give it back
+        with contextlib.suppress(OSError):
+            os.link(tomb, path)  # a live claim taken in between: give it back (unless the name is taken again)
         tomb.unlink(missing_ok=True)
         return False
+
+    def _mine(self, paths: Iterable[Path]) -> Iterator[Path]:
+        for path in paths:
+            claim = self.read(path)
+            if claim is not None and claim.done_at is None and claim.owner.run == self.owner.run:
+                yield path
 
     def renew(self, paths: Iterable[Path]) -> int:
         """Touch each of ``paths`` that is this run's claim; returns how many."""
         n = 0
-        for path in paths:
+        for path in self._mine(paths):
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(path)
+                n += 1
+        return n
+
+    def finish(self, paths: Iterable[Path]) -> int:
+        """Turn each of ``paths`` that is this run's claim into a done marker (its rows are in the
+        cache): a run that planned the unit before now does not generate it again."""
+        n = 0
+        for path in self._mine(paths):
             claim = self.read(path)
-            if claim is not None and claim.owner.run == self.owner.run:
-                with contextlib.suppress(FileNotFoundError):
-                    os.utime(path)
-                    n += 1
+            body = json.dumps({"owner": asdict(self.owner), "ttl_s": self.ttl_s,
+                               "video_id": claim.video_id if claim else "", "done_at": time.time()})
+            atomic_write_text(path, body)
+            n += 1
         return n
 
     def release(self, paths: Iterable[Path]) -> int:
-        """Remove each of ``paths`` that is this run's claim; returns how many."""
+        """Remove each of ``paths`` that is this run's claim (the unit was not finished)."""
         n = 0
-        for path in paths:
-            claim = self.read(path)
-            if claim is not None and claim.owner.run == self.owner.run:
-                path.unlink(missing_ok=True)
-                n += 1
+        for path in self._mine(paths):
+            path.unlink(missing_ok=True)
+            n += 1
         return n
 
     @contextlib.contextmanager
@@ -263,7 +307,10 @@ class ClaimBook:
             thread.join()
 
 
-def lapsed_claims(cache_root: str | os.PathLike) -> list[Path]:
-    """Claim files under ``<cache>/claims`` that have lapsed (for a clean-up command to remove)."""
+def stale_claims(cache_root: str | os.PathLike, done_older_than_s: float = 7 * 86400.0) -> list[Path]:
+    """Claim files a clean-up may remove: lapsed claims, and done markers older than
+    ``done_older_than_s`` (a marker only matters to runs that planned before it was written)."""
     book = ClaimBook(cache_root, Owner("", "", -1, ""))
-    return sorted(p for p in book.root.glob("*/*.json") if (c := book.read(p)) is not None and c.lapsed())
+    now = time.time()
+    return sorted(p for p in book.root.glob("*/*.json") if (c := book.read(p)) is not None and (
+        c.lapsed() or (c.done_at is not None and now - c.done_at > done_older_than_s)))

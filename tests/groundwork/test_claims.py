@@ -9,9 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from groundwork.cache.claims import ClaimBook, Owner, claim_id, lapsed_claims
+from groundwork.cache.claims import ClaimBook, Owner, claim_id, stale_claims
 
 
 def _book(root: Path, run: str | None = None, ttl_s: float = 60.0) -> ClaimBook:
@@ -44,10 +45,10 @@ def test_a_claim_lapses_after_its_ttl_and_is_taken_over(tmp_path: Path) -> None:
     assert near.state("event", "u1") == "held" and not near.claim("event", "u1")  # another host: age decides
     old = time.time() - 31.0
     os.utime(far.path("event", "u1"), (old, old))
-    assert near.state("event", "u1") == "lapsed" and lapsed_claims(tmp_path) == [far.path("event", "u1")]
+    assert near.state("event", "u1") == "lapsed" and stale_claims(tmp_path) == [far.path("event", "u1")]
     assert near.claim("event", "u1") and near.state("event", "u1") == "mine"
     assert far.state("event", "u1") == "held"
-    assert lapsed_claims(tmp_path) == []
+    assert stale_claims(tmp_path) == []
 
 
 def test_a_dead_owner_on_this_host_lapses_at_once(tmp_path: Path) -> None:
@@ -84,12 +85,33 @@ def test_heartbeat_keeps_claims_fresh_and_stops(tmp_path: Path) -> None:
     assert book.read(path).lapsed()  # type: ignore[union-attr]  # no beat since: lapsed by age, owner alive
 
 
+def test_a_done_marker_stops_runs_that_planned_before_it(tmp_path: Path) -> None:
+    first = _book(tmp_path, "first")
+    planned_before = time.time()
+    assert first.claim("narrative", "u")
+    path = first.path("narrative", "u")
+    assert first.finish([path]) == 1 and first.read(path).done_at >= planned_before  # type: ignore[operator,union-attr]
+    assert first.release([path]) == 0 and path.exists()  # a marker is nobody's claim
+    late = ClaimBook(tmp_path, Owner.this_process("late"), done_since=planned_before)
+    assert late.state("narrative", "u") == "done" and not late.claim("narrative", "u")  # rows written since its plan
+    assert late.claim("narrative", "u", honour_done=False)  # its keys are missing after all: take it
+    assert first.finish([path]) == 0 and late.state("narrative", "u") == "mine"
+    late.finish([path])
+    fresh = ClaimBook(tmp_path, Owner.this_process("fresh"), done_since=time.time() + 1.0)
+    assert fresh.state("narrative", "u") == "free" and fresh.claim("narrative", "u")  # an older marker: stale
+    assert stale_claims(tmp_path) == []
+    fresh.finish([path])
+    assert stale_claims(tmp_path, done_older_than_s=-1.0) == [path]
+
+
 def test_putting_back_a_claim_taken_in_between(tmp_path: Path) -> None:
     live = ClaimBook(tmp_path, _other_host("live"), ttl_s=60.0)
     assert live.claim("narrative", "u")
     me = _book(tmp_path, "me")
     # as if this run had seen a lapsed claim of run 'old' and 'live' claimed the unit meanwhile
-    assert not me._remove_lapsed(me.path("narrative", "u"), "old")
+    seen = live.read(live.path("narrative", "u"))
+    assert seen is not None
+    assert not me._remove(me.path("narrative", "u"), replace(seen, owner=Owner("old", "x/y", 1, "1")))
     assert live.state("narrative", "u") == "mine" and me.state("narrative", "u") == "held"
 
 
