@@ -5,11 +5,15 @@ Layout under the cache root (``--cache``, else ``GROUNDWORK_CACHE``, else ``~/.c
     priors/<kind>/part-<uuid>.parquet          PRIOR_SCHEMA rows; kinds are the pipeline's planners
     text/<encoder>/part-<uuid>.parquet         TEXT_FEATURE_SCHEMA rows, keyed by text_sha256
     visual/<extractor>/<video_id>.npz          key "features", shape (L, D) float32, 1 row per second
+    claims/<kind>/<claim id>.json              work claims and done markers of runs sharing the cache
+                                               (``groundwork.cache.claims``); no rows, never read as data
 
 Shards are write-once: written under a ``.tmp-*`` name beside the final one, then renamed
 (``groundwork.atomic``). Readers ignore names that start with a dot, so a killed writer leaves
-nothing half-read.
-The same key may appear in several shards (two machines racing); readers keep one.
+nothing half-read. A run writes its shards from one buffer per folder (``pipeline.stages.write``:
+up to 20,000 rows or 32 MB each by default, fewer at the end of a run or after 5 minutes).
+The same key may appear in several shards (two machines racing); readers keep one. Runs sharing
+a cache claim each (kind, video) before generating it, so that normally never happens.
 """
 
 from __future__ import annotations
