@@ -99,19 +99,19 @@ def _priors(info: ManifestInfo, rows: Sequence[dict[str, Any]]) -> tuple[dict[st
             continue
         table = cache.priors(kind, wanted)
         present = [c for c in PRIOR_COLUMNS if c in table.column_names]
-        found = {r["key"]: r for r in table.select(present).to_pylist()}
+        found = {r["key"]: (bool(r.get("query_id")), _prior_item(r)) for r in table.select(present).to_pylist()}
         level = ""
-        for r in rows:
+        for r in rows:  # a video's rows list the same video-level keys: each item is built once, above
             for key in info.keys(r, kind):
-                prior = found.get(key)
-                if prior is None:
+                if key not in found:
                     continue
-                if prior.get("query_id"):
+                of_query, item = found[key]
+                if of_query:
                     level = level or "query"
-                    by_query.setdefault(r["query_id"], {}).setdefault(kind, []).append(_prior_item(prior))
+                    by_query.setdefault(r["query_id"], {}).setdefault(kind, []).append(item)
                 else:
                     level = level or "video"
-                    by_video.setdefault(r["video_id"], {}).setdefault(kind, {})[key] = _prior_item(prior)
+                    by_video.setdefault(r["video_id"], {}).setdefault(kind, {})[key] = item
         if level:
             kinds[level].append(kind)
     videos = {vid: {kind: sorted(items.values(), key=lambda x: (x[0], x[1])) for kind, items in per_kind.items()}

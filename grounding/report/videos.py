@@ -53,7 +53,7 @@ class VideoLinks:
         if path is None:
             return None
         try:
-            rel = os.path.relpath(path.resolve(), page_dir.resolve())
+            rel = os.path.relpath(path.absolute(), page_dir.absolute())  # links kept as links (no resolve)
         except ValueError:  # another drive (Windows)
             return path.resolve().as_uri()
         return quote(Path(rel).as_posix())
