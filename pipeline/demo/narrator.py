@@ -208,7 +208,12 @@ def rewrite_query(request: GenerationRequest, noise: Noise) -> str:
 def caption_for_query(request: GenerationRequest, noise: Noise) -> str:
     """The frame described with respect to the query's shape and colour, saying so when it is
     not there."""
-    parsed = parse_query(str(request.variables.get("query", "")))
+    return _about(parse_query(str(request.variables.get("query", ""))), request, noise)
+
+
+def _about(parsed: ParsedQuery, request: GenerationRequest, noise: Noise, action_note: bool = False) -> str:
+    """The frame described with respect to ``parsed``'s shape and colour (and, with
+    ``action_note``, whether it looks mid-way through ``parsed``'s action)."""
     blobs = noise.blobs(detect(_frames(request)[len(request.images) // 2]))
     wanted = ParsedQuery(parsed.colour, parsed.kind).noun("a").removeprefix("a ")
     found = [b for b in blobs if parsed.matches(b)] if parsed.colour or parsed.kind else []
@@ -224,7 +229,61 @@ def caption_for_query(request: GenerationRequest, noise: Noise) -> str:
     moving = ", as if moving" if b.slot.startswith("between") else ""
     notes = "".join(f" {n}" for n in blend_notes([b]))
     also = f" Also in the frame: {listing(rest)}." if rest else ""
-    return f"{noun_phrase(b).capitalize()} is visible {place(b)}{moving}, as in the search.{notes}{also}"
+    doing = f" {_mid_action(parsed, b)}" if action_note else ""
+    return f"{noun_phrase(b).capitalize()} is visible {place(b)}{moving}, as in the search.{doing}{notes}{also}"
+
+
+_MID = {"move_left": "moving sideways", "move_right": "moving sideways", "turn": "changing colour",
+        "appear": "growing into view", "disappear": "shrinking away", "grow": "growing", "shrink": "shrinking"}
+
+
+def _mid_action(parsed: ParsedQuery, b: Blob) -> str:
+    """Whether one frame shows ``b`` mid-way through the query's action: between two places while
+    moving, between two colours while turning, smaller than full size while changing size."""
+    if parsed.action is None:
+        return ""
+    mid = {"move_left": b.slot.startswith("between"), "move_right": b.slot.startswith("between"),
+           "turn": b.blend is not None}.get(parsed.action, b.size != "big")
+    verb = _MID[parsed.action]
+    return f"It looks to be {verb}." if mid else f"It does not look to be {verb} in this frame."
+
+
+@handles("caption_frame")
+def caption_frame(request: GenerationRequest, noise: Noise) -> str:
+    """GranAlign's query-agnostic caption of a frame (``prompts/caption_frame``): what
+    ``narrate_frame`` says of it."""
+    return narrate_frame(request, noise)
+
+
+@handles("rewrite_query_pairs")
+def rewrite_query_pairs(request: GenerationRequest, noise: Noise) -> str:
+    """Text only: three (simplified, detailed) pairs and the query's entity and action, by rules
+    (``pipeline.demo.language.rewrite``): simplified versions in plain words (the colour and kind
+    only, or just the action), detailed ones with every attribute and the action spelled out. A
+    query it cannot read keeps its own words and names no entity or action."""
+    query = str(request.variables.get("query", ""))
+    parsed = noise.query(parse_query(query))
+    words = rewrite(parsed, query)
+    if parsed.action is None:
+        pair = {"simplified": query, "detailed": words["fine"]}
+        return json.dumps({"pairs": [pair] * 3, "entities": [], "actions": []})
+    article = "a" if parsed.action == "appear" else "the"
+    subject = parsed.noun(article)
+    action = words["original"][len(subject) :].strip()
+    core = ParsedQuery(parsed.colour, parsed.kind).noun(article)
+    pairs = [{"simplified": words["original"], "detailed": words["fine"]},
+             {"simplified": f"{core} {action}", "detailed": f"{words['original']}, seen on the dark background"},
+             {"simplified": words["coarse"], "detailed": f"in the video, {words['fine']}"}]
+    return json.dumps({"pairs": pairs, "entities": [subject], "actions": [action]})
+
+
+@handles("caption_key_frame")
+def caption_key_frame(request: GenerationRequest, noise: Noise) -> str:
+    """GranAlign's query-aware caption of a key frame: the frame described with respect to the
+    entities and actions in the prompt (whether the shape is there, and whether it looks mid-way
+    through the action), saying so when it is absent."""
+    focus = f"{request.variables.get('entities', '')} {request.variables.get('actions', '')}".replace(";", " ")
+    return _about(parse_query(focus), request, noise, action_note=True)
 
 
 def _noise_options(options: dict[str, Any]) -> tuple[float, int]:

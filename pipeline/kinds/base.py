@@ -15,6 +15,12 @@ From the registry the rest is derived: the kinds ``priors run --kinds`` accepts
 structured (``parser_of``), the cache folder ``priors/<kind>/`` and the manifest column
 ``<kind>_keys`` (``groundwork.cache.layout.manifest_schema``). A grounding model reads a kind
 through a batch field whose ``source`` is the kind (``grounding.data.fields``).
+
+A kind may read the outputs of others: its planner names them in ``depends_on`` and reads them
+through ``self.context`` (``pipeline.kinds.context.PlanContext``, given by ``bind``); the graph
+plans it in a later round, once they are generated and embedded. A ``computed`` kind needs no
+model: its planner answers each request itself (``PlannedRequest.answer``; GranAlign's key-frame
+selection, ``key_frame``), and its rows are written on the driver (``pipeline.computed``).
 """
 
 from __future__ import annotations
@@ -56,10 +62,13 @@ class PlannedRequest:
     t_end: float
     frame_times: list[float]
     prompt_vars: dict[str, Any] = field(default_factory=dict)  # a superset; render keeps the template's
+    answer: str | None = None  # a computed kind's row text, known at plan time (no model runs)
+    detail: str = ""  # a computed kind's row ``raw``: JSON saying how the answer was computed
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "key": self.key, "query_id": self.query_id, "t_start": self.t_start,
-                "t_end": self.t_end, "frame_times": self.frame_times, "prompt_vars": self.prompt_vars}
+        out = {"kind": self.kind, "key": self.key, "query_id": self.query_id, "t_start": self.t_start,
+               "t_end": self.t_end, "frame_times": self.frame_times, "prompt_vars": self.prompt_vars}
+        return out if self.answer is None else {**out, "answer": self.answer, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,11 @@ class PlanSettings:
     # template's n_images, at most event_max_frames (0 s per frame: always n_images)
     event_seconds_per_frame: float = 4.0
     event_max_frames: int = 32
+    # key frames of a query (GranAlign): the top key_frame_percent % of the video's frames, at
+    # least key_frame_min and at most key_frame_max (never more than the video has)
+    key_frame_percent: float = 20.0
+    key_frame_min: int = 3
+    key_frame_max: int = 32
 
     def event_frames(self, duration: float) -> int:
         """Frames of a whole-video event request: 8 for a 30 s Charades video, 32 (the cap) for a
@@ -103,6 +117,10 @@ class Planner(ABC):
     prompt: ClassVar[str]  # id of the default prompt template (prompts/<prompt>.yaml)
     parser: ClassVar[Parser | None] = None  # JSON answers: one answer -> item rows (structured kinds)
     version: ClassVar[int] = 1  # bump when a planner's expansion rule changes (invalidates the plan index)
+    # kinds whose cached rows ``plan`` reads (through ``self.context``, a ``pipeline.kinds.context.
+    # PlanContext`` given by ``bind``): the graph plans this kind after those are generated and embedded
+    depends_on: ClassVar[tuple[str, ...]] = ()
+    computed: ClassVar[bool] = False  # True: ``plan`` answers every request itself (``PlannedRequest.answer``)
 
     def __init__(self, ident: GenerationIdentity, settings: PlanSettings) -> None:
         self.ident = ident
@@ -120,6 +138,10 @@ class Planner(ABC):
             variables["query"] = query.text
         return PlannedRequest(self.kind, key, query.query_id if query else "", t_start, t_end,
                               frame_times, variables)
+
+    def bind(self, context: Any) -> None:
+        """Give a planner that ``depends_on`` other kinds its view of their cached outputs."""
+        self.context = context
 
     def fingerprint(self, video: VideoInput) -> str:
         """Hash of everything ``plan(video)`` depends on: the plan index's key."""

@@ -11,7 +11,8 @@ import yaml
 from groundwork.errors import InputError
 from pipeline.prompts import PROMPTS_ROOT, PromptError, load_prompt, validate_all
 
-SHIPPED = {"narrate_frame", "caption_clip", "describe_events", "rewrite_query", "caption_for_query"}
+SHIPPED = {"narrate_frame", "caption_clip", "describe_events", "rewrite_query", "caption_for_query",
+           "rewrite_query_pairs", "caption_key_frame", "caption_frame", "select_key_frames"}  # the last four: GranAlign
 TEA_PROMPT = (
     "This is one image frame sampled from a video. Please caption this frame in two or three sentences, "
     "to describe this frame with some details but without any analysis."
