@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from statistics import fmean
 from typing import Any
 
+from groundwork.stvg import SENTENCE_TYPE_KEY as SENTENCE_TYPE
 from pipeline.datasets.base import Annotations, Query
 from pipeline.datasets.policies import RULES
 
@@ -59,13 +60,24 @@ def _block(ann: Annotations, queries: list[Query], queries_read: int, counts: di
         "mean_query_words": _mean([len(t) for t in tokens]),
         "vocabulary": len({w for t in tokens for w in t}),
         "policies": {rule: int(counts.get(rule, 0)) for rule in _rules(ann)},
+        **_sentence_types(ann, queries),
     }
 
 
+def _sentence_types(ann: Annotations, queries: list[Query]) -> dict[str, Any]:
+    """``{"sentence_types": {type: kept queries}}`` when the dataset labels its sentences (VidSTG:
+    declarative / interrogative, in ``extra["sentence_type"]``), else nothing."""
+    if not any(SENTENCE_TYPE in q.extra for q in ann.queries):
+        return {}
+    counts = Counter(str(q.extra.get(SENTENCE_TYPE, "unlabelled")) for q in queries)
+    return {"sentence_types": dict(sorted(counts.items()))}
+
+
 def dataset_stats(ann: Annotations) -> dict[str, Any]:
-    """``{"dataset": name, "splits": {split: {FIELDS..., "policies": {rule: count}}}, "all": {...}}``;
-    every split lists every policy rule, zero included. Splits whose entries were all dropped
-    appear. ``all`` is the whole dataset (``all_stats``): videos once, means over everything."""
+    """``{"dataset": name, "splits": {split: {FIELDS..., "policies": {rule: count}}}, "all": {...}}``
+    (plus ``"sentence_types": {type: kept queries}`` per block for datasets that label their
+    sentences, VidSTG); every split lists every policy rule, zero included. Splits whose entries
+    were all dropped appear. ``all`` is the whole dataset (``all_stats``): videos once, means over everything."""
     by_split: dict[str, list[Query]] = defaultdict(list)
     for q in ann.queries:
         by_split[q.split].append(q)
@@ -81,6 +93,9 @@ def format_stats(stats: dict[str, Any]) -> str:
     rows: list[list[str]] = [["", *names]]
     for field in FIELDS:
         rows.append([field, *(_cell(blocks[s][field]) for s in names)])
+    types = sorted({t for b in blocks.values() for t in b.get("sentence_types", {})})
+    for t in types:
+        rows.append([f"sentences: {t}", *(_cell(blocks[s].get("sentence_types", {}).get(t, 0)) for s in names)])
     rules = next(iter(blocks.values()))["policies"] if names else {}
     for rule in rules:
         rows.append([rule, *(_cell(blocks[s]["policies"][rule]) for s in names)])

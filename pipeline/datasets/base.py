@@ -51,6 +51,9 @@ class Annotations:
     queries: list[Query]
     policies: PolicyReport
     queries_read: dict[str, int] = field(default_factory=dict)  # entries read per split, before policies
+    # STVG datasets with boxes: (video_id, target_id) -> raw frame id -> GT box (x1, y1, x2, y2) in
+    # pixels, on the evaluation-grid frames inside the queries' GT tubes (pipeline.datasets.tubes)
+    tubes: dict[tuple[str, str], dict[int, tuple[float, float, float, float]]] = field(default_factory=dict)
 
     def splits(self) -> list[str]:
         return sorted({q.split for q in self.queries})

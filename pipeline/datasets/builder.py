@@ -111,6 +111,12 @@ class AnnotationBuilder:
         self.read[split] += 1
         self.policies.count(split, P.DROPPED_UNKNOWN_VIDEO)
 
+    def drop(self, split: str, rule: str) -> None:
+        """An entry an adapter drops under its own counted ``rule`` (e.g. an STVG query without
+        GT boxes, ``pipeline.datasets.tubes``): read, counted, not added."""
+        self.read[split] += 1
+        self.policies.count(split, rule)
+
     def build(self) -> Annotations:
         return Annotations(
             name=self.name,

@@ -23,3 +23,18 @@ def test_sentences_spans_and_targets() -> None:
     )
     assert first.windows == (pytest.approx((510 / 29.97, 556 / 29.97)),)
     assert first.duration == pytest.approx(596 / 29.97)
+
+
+def test_sentence_counts_per_type_in_stats() -> None:
+    """``priors stats`` on the real val / test files (no VidOR boxes here: temporal part only)."""
+    from pipeline.stats import dataset_stats
+
+    ann = load_real("vidstg")
+    assert ann.tubes == {}
+    splits = dataset_stats(ann)["splits"]
+    assert splits["val"]["sentence_types"] == {"declarative": 3996, "interrogative": 4960}
+    assert splits["test"]["sentence_types"] == {"declarative": 4610, "interrogative": 5693}
+    assert (splits["val"]["videos"], splits["test"]["videos"]) == (602, 732)
+    first = ann.queries[0].extra["stvg"]  # the STVG block: used_segment, temporal_gt (end exclusive), size
+    assert first == {"fps": 29.97, "frame_count": 596, "width": 640, "height": 360, "segment": [496, 595],
+                     "gt_sted": [510, 556], "target_id": "2", "dataset": "vidstg"}
