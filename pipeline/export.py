@@ -180,7 +180,8 @@ def dataset_card(export: Export, info: ManifestInfo, vectors: bool) -> str:
              "|---|---|---|---|---|---|---|"]
     for kind, idents in export.provenance.items():
         for p in idents or [{}]:
-            lines.append(f"| {kind} | {p.get('model', '-')} | {str(p.get('model_revision', '-'))[:12]} | "
+            rev = str(p.get("model_revision", "-"))
+            lines.append(f"| {kind} | {p.get('model', '-')} | {rev if len(rev) <= 20 else rev[:12] + '…'} | "
                          f"{p.get('backend', '-')} | {p.get('prompt_id', '-')}@{p.get('prompt_version', '-')} | "
                          f"`{p.get('sampling', '-')}` | {p.get('rows', 0)} |")
     header = "| split | videos | queries | " + " | ".join(f"{k} priors" for k in info.kinds) + " |"
@@ -244,10 +245,14 @@ def write_export(manifest: str | Path, out: str | Path, cache_dir: str | Path | 
     """Write the export of ``manifest`` to ``out`` (replaced as a whole, atomically): the
     ``datasets`` folder (``dataset_dict.json``, ``<split>/``), ``data/<split>-00000-of-00001.parquet``
     and ``README.md``."""
+    import datasets
+
     out = Path(out)
     _check_out(out)
     export = build_export(manifest, cache_dir, vectors)
     dsd = to_dataset_dict(export)
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # a few small tables: the bars only clutter the command's output
 
     def fill(tmp: Path) -> None:
         dsd.save_to_disk(str(tmp))
@@ -257,5 +262,9 @@ def write_export(manifest: str | Path, out: str | Path, cache_dir: str | Path | 
         (tmp / "README.md").write_text(export.card, encoding="utf-8")
         (tmp / "export.json").write_text(json.dumps(export.counts, indent=2), encoding="utf-8")
 
-    atomic_replace_dir(out, fill)
+    try:
+        atomic_replace_dir(out, fill)
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
     return export
