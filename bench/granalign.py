@@ -26,23 +26,23 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"  # before numpy loads: one core
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from grounding.data.collate import collate  # noqa: E402
-from grounding.models import build_model  # noqa: E402
-from grounding.models.granalign import GranAlignConfig, score_query  # noqa: E402
-from grounding.zeroshot.fusion import QueryTexts  # noqa: E402
-from grounding.zeroshot.grid import frame_grid  # noqa: E402
-from grounding.zeroshot.saliency import on_clip_grid  # noqa: E402
+from grounding.data.collate import collate
+from grounding.models import build_model
+from grounding.models.granalign import GranAlignConfig, score_query
+from grounding.zeroshot.fusion import QueryTexts
+from grounding.zeroshot.grid import frame_grid
+from grounding.zeroshot.saliency import on_clip_grid
 
 TARGET_QPS = 1_000.0
 FRAMES, PAIRS, KEY_FRAMES, DIM, DURATION, STEP = 75, 3, 15, 384, 150.0, 2.0

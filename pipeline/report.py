@@ -57,6 +57,10 @@ class RunReport(BaseModel):
     claims_taken_over: int = 0  # units whose claim lapsed (a killed run) or was released without rows: generated here
     claims_forced: int = 0  # units still held after claim_wait_s: generated here too (paid twice)
     claim_wait_seconds: float = 0.0
+    computed_rows: dict[str, int] = Field(default_factory=dict)  # rows of computed kinds (key_frame) written, by kind
+    # split -> kind -> distinct rows the manifest lists for that split's queries (GranAlign: rewrites,
+    # selected key frames, query-aware captions per split)
+    rows_by_split: dict[str, dict[str, int]] = Field(default_factory=dict)
     stage_seconds: dict[str, float] = Field(default_factory=dict)  # summed worker time per stage
     wall_seconds: float = 0.0
 
@@ -95,6 +99,21 @@ class RunReport(BaseModel):
         self.rows_written += n
         self.errors[error_type] = self.errors.get(error_type, 0) + n
         self.errors_by_kind[kind] = self.errors_by_kind.get(kind, 0) + n
+
+    def add_computed(self, rows: dict[str, int]) -> None:
+        """Rows of computed kinds written on the driver (``pipeline.computed``)."""
+        self.rows_written += sum(rows.values())
+        self.ok_rows += sum(rows.values())
+        for kind, n in rows.items():
+            self.computed_rows[kind] = self.computed_rows.get(kind, 0) + n
+
+    def add_manifest(self, rows: list[dict[str, Any]], kinds: list[str]) -> None:
+        """Per split, the distinct keys of each kind the manifest lists for its queries."""
+        keys: dict[str, dict[str, set[str]]] = {}
+        for row in rows:
+            for kind in kinds:
+                keys.setdefault(row["split"], {}).setdefault(kind, set()).update(row[f"{kind}_keys"] or [])
+        self.rows_by_split = {split: {kind: len(k) for kind, k in by_kind.items()} for split, by_kind in keys.items()}
 
     def add_shards(self, sizes: list[tuple[int, int]]) -> None:
         """(rows, bytes) of shards written."""
@@ -141,6 +160,9 @@ class RunReport(BaseModel):
             lines.append(f"  {k:<16} {v:.3f}" if isinstance(v, float) else f"  {k:<16} {v}")
         for title, table in (("errors by type", self.errors), ("errors by kind", self.errors_by_kind),
                              ("invalid answers", self.invalid_answers), ("items by kind", self.items_by_kind),
+                             ("computed rows", self.computed_rows),
+                             ("manifest rows by split", {f"{split}/{kind}": n for split, by_kind in
+                                                         self.rows_by_split.items() for kind, n in by_kind.items()}),
                              ("claims", {k: d[k] for k in CLAIMS if any(d[c] for c in CLAIMS)}),
                              ("queries read", self.queries_read),
                              ("dataset policies", {f"{split}/{rule}": n for split, rules in self.policies.items()

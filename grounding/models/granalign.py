@@ -28,7 +28,16 @@ from torch import Tensor
 
 from grounding.data.fields import FIELDS
 from grounding.models.base import GroundingModel, ModelConfig, register_model
-from grounding.zeroshot.fusion import PAIRINGS, AwareCaptions, Fallback, Fused, MissingAware, Pairing, QueryTexts, fuse
+from grounding.zeroshot.fusion import (
+    PAIRINGS,
+    AwareCaptions,
+    Fallback,
+    Fused,
+    MissingAware,
+    Pairing,
+    QueryTexts,
+    fuse,
+)
 from grounding.zeroshot.grid import FrameGrid, frame_grid, place_on_grid
 from grounding.zeroshot.proposals import ProposalSettings, rank_windows
 from grounding.zeroshot.saliency import on_clip_grid
@@ -61,7 +70,8 @@ class GranAlignConfig(ModelConfig):
                        "clips = 12 s on QVH; Charades 3 s, ANet 12 s; notes #10)")
     drop_fraction: float = Field(0.2, ge=0, lt=1, description="bottom fraction of proposals by mean score dropped, "
                                  "at least one kept (notes #11: n = 20 %)")
-    length_weight: float = Field(0.3, ge=0, le=1, description="lambda of (1 - lambda) mean + lambda length (paper: 0.3)")
+    length_weight: float = Field(0.3, ge=0, le=1, description="lambda of (1 - lambda) mean + lambda length "
+                                 "(the paper: 0.3)")
     nms_iou: float = Field(0.7, gt=0, le=1, description="NMS IoU threshold (notes #13: 0.7; 0.95 with "
                            "per_curve_union, as VTG-GPT)")
     per_curve_union: bool = Field(False, description="also pool the proposals of each normalised rewrite curve "

@@ -58,7 +58,7 @@ class QueryTexts:
 
     @property
     def m(self) -> int:
-        return int(len(self.simplified))
+        return len(self.simplified)
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class AwareCaptions:
     frames: np.ndarray
 
     def __len__(self) -> int:
-        return int(len(self.frames))
+        return len(self.frames)
 
 
 @dataclass

@@ -35,7 +35,8 @@ def frame_grid(vectors: np.ndarray, spans: np.ndarray, duration: float) -> Frame
     starts = spans[:, 0]
     gaps = np.diff(starts)
     gaps = gaps[gaps > 0]
-    step = float(np.median(gaps)) if gaps.size else max(float(duration) - (float(starts[0]) if starts.size else 0.0), 0.0)
+    first = float(starts[0]) if starts.size else 0.0
+    step = float(np.median(gaps)) if gaps.size else max(float(duration) - first, 0.0)
     ends = np.where(spans[:, 1] > starts, spans[:, 1], starts + step)
     ends = np.minimum(ends, max(float(duration), float(starts.max()) if starts.size else 0.0))
     return FrameGrid(vectors, starts, np.maximum(ends, starts))

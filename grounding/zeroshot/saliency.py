@@ -16,8 +16,8 @@ def on_clip_grid(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, durat
     n_clips = max(1, math.ceil(round(duration / clip_len, 6)))
     lo = np.arange(n_clips) * clip_len
     hi = np.minimum(lo + clip_len, duration)
-    overlap = np.clip(np.minimum(hi[:, None], np.asarray(ends)[None]) - np.maximum(lo[:, None], np.asarray(starts)[None]),
-                      0.0, None)
+    starts, ends = np.asarray(starts)[None], np.asarray(ends)[None]
+    overlap = np.clip(np.minimum(hi[:, None], ends) - np.maximum(lo[:, None], starts), 0.0, None)
     total = overlap.sum(axis=1)
     mean = np.divide(overlap @ np.asarray(values, dtype=np.float64), total, out=np.zeros(n_clips), where=total > 0)
     return np.round(mean, 4).tolist()

@@ -20,11 +20,12 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from pipeline.kinds.base import PlanSettings, VideoInput
+if TYPE_CHECKING:  # pipeline.kinds imports this module (the key_frame kind): no import back at run time
+    from pipeline.kinds.base import PlanSettings, VideoInput
 
 
 class FrameScorer(Protocol):

@@ -205,3 +205,21 @@ class PlanContext:
                                 strict=True):
                 out.setdefault(sha, np.asarray(vec, np.float32))
         return out
+
+
+def bind_round(prep: Any, kinds: Sequence[str], rows: Sequence[dict], store: CacheStore, encoder_name: str,
+               make_encoder: Callable[[], Any], visual_encoder: str | None = None, device: str = "cpu") -> None:
+    """Bind the planners of one round that read other kinds to a fresh ``PlanContext`` (``prep``:
+    the run's ``pipeline.prepare.Prepared``; ``rows``: its video rows, in plan order)."""
+    from pipeline.kinds import parser_of
+    from pipeline.stages.plan import video_inputs
+
+    dependent = [kind for kind in kinds if prep.planners[kind].depends_on]
+    if not dependent or not rows:
+        return
+    videos = video_inputs({k: [r[k] for r in rows] for k in rows[0]})
+    context = PlanContext(prep.planners, prep.templates, store, encoder_name, make_encoder, videos,
+                          {kind: parser_of(kind) for kind in prep.planners}, prep.sampler, visual_encoder, device,
+                          round_kinds=kinds)
+    for kind in dependent:
+        prep.planners[kind].bind(context)

@@ -32,7 +32,8 @@ class KeyFramePlanner(Planner):
     computed = True
 
     def fingerprint(self, video: VideoInput) -> str:
-        return cache_key({"base": super().fingerprint(video), "upstream": self.context.upstream(video, self.depends_on),
+        upstream = self.context.upstream(video, self.depends_on)
+        return cache_key({"base": super().fingerprint(video), "upstream": upstream,
                           "scorer": frame_scorer(self.context).spec()})
 
     def provenance(self, base: dict[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,8 @@ entity / action strings, so a new selection or a new rewrite captions again."""
 
 from __future__ import annotations
 
-from pipeline.kinds.base import PLANNERS, PlannedRequest, Planner, VideoInput
 from groundwork.cache.hashing import cache_key
+from pipeline.kinds.base import PLANNERS, PlannedRequest, Planner, VideoInput
 from pipeline.kinds.query_rewrite_pairs import focus_of
 
 KEY_FRAMES, REWRITES = "key_frame", "query_rewrite_pairs"
@@ -26,7 +26,8 @@ class KeyFrameCaptionPlanner(Planner):
     depends_on = (KEY_FRAMES, REWRITES)
 
     def fingerprint(self, video: VideoInput) -> str:
-        return cache_key({"base": super().fingerprint(video), "upstream": self.context.upstream(video, self.depends_on)})
+        upstream = self.context.upstream(video, self.depends_on)
+        return cache_key({"base": super().fingerprint(video), "upstream": upstream})
 
     def plan(self, video: VideoInput) -> list[PlannedRequest]:
         focus = {row.query_id: focus_of(row.raw) for row in self.context.requests(REWRITES, video)}

@@ -50,8 +50,11 @@ class Focus:
 def focus_of(raw: str) -> Focus:
     """The entities and actions of an ok request row's answer (JSON the schema validated)."""
     value = json.loads(raw)
-    clean = lambda words: tuple(w.strip() for w in words if w.strip())  # noqa: E731
-    return Focus(clean(value.get("entities", [])), clean(value.get("actions", [])))
+    return Focus(_phrases(value.get("entities", [])), _phrases(value.get("actions", [])))
+
+
+def _phrases(words: list[str]) -> tuple[str, ...]:
+    return tuple(w.strip() for w in words if w.strip())
 
 
 @PLANNERS.register("query_rewrite_pairs")

@@ -118,7 +118,8 @@ def build_qvh_like(root: Path, n_videos: int = 8, seed: int = 0) -> Path:
     for v in range(n_videos):
         vid, concepts = f"v{v}", rng.permutation(N_CONCEPTS)[:SEGMENTS]
         narr = [_prior("narrative", vid, "", t, text(f"{vid} frame {t}", proto[concepts[int(t // SEG)]]
-                                                           + 0.6 * rng.normal(size=DIM))) for t in np.arange(0, 150, 2.0)]
+                                                           + 0.6 * rng.normal(size=DIM)))
+                for t in np.arange(0, 150, 2.0)]
         priors["narrative"] += narr
         for j, c in enumerate(concepts):
             qid = f"{vid}_q{j}"
@@ -140,7 +141,8 @@ def build_qvh_like(root: Path, n_videos: int = 8, seed: int = 0) -> Path:
                          "query_sha256": sha256_text(query), "narrative_keys": [r["key"] for r in narr],
                          "query_rewrite_pairs_keys": [r["key"] for r in pairs], "key_frame_keys": [],
                          "key_frame_caption_keys": [r["key"] for r in aware], "context_query_ids": [],
-                         "extra": json.dumps({"relevant_clip_ids": clips, "saliency_scores": [[4, 3, 4]] * len(clips)})})
+                         "extra": json.dumps({"relevant_clip_ids": clips,
+                                              "saliency_scores": [[4, 3, 4]] * len(clips)})})
     for kind, kind_rows in priors.items():
         store.write_priors(kind, pa.Table.from_pylist(kind_rows, schema=PRIOR_SCHEMA))
     store.write_text_features(ENCODER, pa.Table.from_pylist([
