@@ -72,9 +72,9 @@ def build_manifest(ann: Annotations, planned: Planned, ok_keys: Mapping[str, set
 
 
 def write_manifest(path: Path, table: pa.Table, *, dataset: str, cache_dir: Path, text_encoder: str,
-                   visual_features: str = "") -> Path:
+                   visual_features: str = "", patch_features: str = "") -> Path:
     meta = {"dataset": dataset, "cache_dir": str(Path(cache_dir).resolve()), "text_encoder": text_encoder,
-            "visual_features": visual_features,
+            "visual_features": visual_features, "patch_features": patch_features,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if set(meta) != set(MANIFEST_META):
         msg = f"manifest metadata keys {sorted(meta)} differ from MANIFEST_META {sorted(MANIFEST_META)}"

@@ -17,8 +17,8 @@ from pipeline.stages.base import Batch
 
 SCALARS = ("videos", "videos_missing", "frames", "requests", "cache_hits", "hit_rate", "model_calls", "rows_written",
            "ok_rows", "retries", "events_parsed", "events_clipped", "events_dropped", "events_merged", "tokens_in",
-           "tokens_out", "texts_embedded", "visual_videos", "shards_written", "rows_per_shard", "shard_bytes",
-           "wall_seconds", "frames_per_s")  # the table's first block, in this order
+           "tokens_out", "texts_embedded", "visual_videos", "patch_videos", "shards_written", "rows_per_shard",
+           "shard_bytes", "wall_seconds", "frames_per_s")  # the table's first block, in this order
 CLAIMS = ("claims_generated", "claims_waited", "claims_taken_over", "claims_forced", "claim_wait_seconds")
 
 
@@ -49,6 +49,7 @@ class RunReport(BaseModel):
     tokens_out: int = 0
     texts_embedded: int = 0
     visual_videos: int = 0
+    patch_videos: int = 0  # STVG: videos whose per-frame patch grids were encoded (pipeline.stvg.patch_pass)
     shards_written: int = 0  # prior and text-feature shards this run wrote
     shard_rows: int = 0  # rows in them (rows per shard = shard_rows / shards_written)
     shard_bytes: int = 0

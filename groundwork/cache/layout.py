@@ -5,6 +5,7 @@ Layout under the cache root (``--cache``, else ``GROUNDWORK_CACHE``, else ``~/.c
     priors/<kind>/part-<uuid>.parquet          PRIOR_SCHEMA rows; kinds are the pipeline's planners
     text/<encoder>/part-<uuid>.parquet         TEXT_FEATURE_SCHEMA rows, keyed by text_sha256
     visual/<extractor>/<video_id>.npz          key "features", shape (L, D) float32, 1 row per second
+    visual/<patch set>/<video_id>.npz          STVG: "patches" (F, g, g, D) float16 + "frame_ids" (F,)
     claims/<kind>/<claim id>.json              work claims and done markers of runs sharing the cache
                                                (``groundwork.cache.claims``); no rows, never read as data
 
@@ -115,5 +116,6 @@ def manifest_kinds(schema: pa.Schema) -> list[str]:
 
 
 # Manifest metadata keys: where the cache lives, which text encoder and which visual
-# feature set the manifest refers to.
-MANIFEST_META = ("dataset", "cache_dir", "text_encoder", "visual_features", "created_at")
+# feature set the manifest refers to, and (STVG datasets) which per-frame patch-grid set
+# (``visual/<patch_features>/{vid}.npz``: ``patches`` (F, g, g, D) fp16 + ``frame_ids``; "" when none).
+MANIFEST_META = ("dataset", "cache_dir", "text_encoder", "visual_features", "patch_features", "created_at")

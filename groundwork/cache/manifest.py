@@ -27,6 +27,7 @@ class ManifestInfo:
     visual_features: str
     dataset: str
     kinds: list[str] = field(default_factory=list)  # prior kinds with a <kind>_keys column
+    patch_features: str = ""  # STVG per-frame patch-grid set under <cache>/visual ("" when none)
 
     def keys(self, row: dict[str, Any], kind: str) -> list[str]:
         """The prior-row keys of ``kind`` listed for one manifest row ([] when the manifest has none)."""
@@ -65,4 +66,4 @@ def read_manifest(path: str | Path, cache_dir: str | Path | None = None) -> Mani
         msg = f"the cache folder {root} ({origin}) does not exist; pass --cache-dir PATH (data.cache_dir) to use another"
         raise MissingInputError(msg)
     return ManifestInfo(path, table.to_pylist(), root, meta["text_encoder"], meta.get("visual_features", ""),
-                        meta.get("dataset", path.stem), manifest_kinds(table.schema))
+                        meta.get("dataset", path.stem), manifest_kinds(table.schema), meta.get("patch_features", ""))

@@ -45,7 +45,7 @@ from pipeline.demo.language import (
     place,
     rewrite,
 )
-from pipeline.demo.shapes import COLOURS, KINDS, SHAPE, SIZE, SLOTS
+from pipeline.demo.shapes import COLOURS, KINDS, SHAPE, SIZE, SLOT_NAMES, SLOTS
 from pipeline.demo.vision import Blob, Span, detect, events
 
 VERSION = 1  # bump when an answer changes for the same input: it is part of every cache key
@@ -284,6 +284,45 @@ def caption_key_frame(request: GenerationRequest, noise: Noise) -> str:
     through the action), saying so when it is absent."""
     focus = f"{request.variables.get('entities', '')} {request.variables.get('actions', '')}".replace(";", " ")
     return _about(parse_query(focus), request, noise, action_note=True)
+
+
+def _fit(parsed: ParsedQuery, span: Span) -> int:
+    """How well an event fits a query: -1 when its action (or the new colour / place it names)
+    differs, else the number of the query's attributes the shape has (colour, kind)."""
+    change, subject = span.change, span.change.subject
+    if parsed.action is not None and change.action != parsed.action:
+        return -1
+    if parsed.action == "turn" and parsed.target is not None and change.colour != parsed.target:
+        return -1
+    if parsed.action == "appear" and parsed.slot is not None and subject.slot != SLOT_NAMES[parsed.slot]:
+        return -1
+    if not parsed.matches(subject):
+        return -1
+    return int(parsed.colour is not None) + int(parsed.kind is not None)
+
+
+@handles("reason_when_what")
+def reason_when_what(request: GenerationRequest, noise: Noise) -> str:
+    """When the query's event happens and which shape it is about: the events read from the
+    timestamped frames, the one that fits the query best (its action, then its colour and kind;
+    the earliest of equals); a query it cannot place gets the whole video and says so."""
+    frames, times = _timed_frames(request)
+    duration = float(request.variables.get("duration", times[-1] if times else 0.0))
+    query = str(request.variables.get("query", ""))
+    parsed = noise.query(parse_query(query))
+    spans = events([detect(f) for f in frames], times)
+    scored = [(score, s) for s in spans if (score := _fit(parsed, s)) >= 0 and s.end > s.start]
+    if not scored:
+        what = f"no {parsed.noun('').strip()} that {parsed.action or 'does that'}" if parsed.action else "nothing"
+        return json.dumps({"start": 0.0, "end": round(duration, 2), "target": parsed.noun("a"),
+                           "reasoning": f"I saw {what} in the frames, so the whole video is my guess."})
+    best = max(score for score, _ in scored)
+    span = next(s for score, s in scored if score == best)
+    subject = span.change.subject
+    target = f"{noun_phrase(subject, 'the')} {place(subject)}"
+    reasoning = (f"Between {span.start:.1f} s and {span.end:.1f} s {event_sentence(span.change)}, which is what "
+                 f"the sentence describes, so its target is {target}.")
+    return json.dumps({"start": span.start, "end": span.end, "target": target, "reasoning": reasoning})
 
 
 def _noise_options(options: dict[str, Any]) -> tuple[float, int]:

@@ -12,7 +12,8 @@ from groundwork.errors import InputError
 from pipeline.prompts import PROMPTS_ROOT, PromptError, load_prompt, validate_all
 
 SHIPPED = {"narrate_frame", "caption_clip", "describe_events", "rewrite_query", "caption_for_query",
-           "rewrite_query_pairs", "caption_key_frame", "caption_frame", "select_key_frames"}  # the last four: GranAlign
+           "rewrite_query_pairs", "caption_key_frame", "caption_frame", "select_key_frames",  # these four: GranAlign
+           "reason_when_what"}  # Bridge-STG's temporal reasoning prior
 TEA_PROMPT = (
     "This is one image frame sampled from a video. Please caption this frame in two or three sentences, "
     "to describe this frame with some details but without any analysis."

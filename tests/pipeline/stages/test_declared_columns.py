@@ -27,6 +27,7 @@ from pipeline.prompts import load_prompt
 from pipeline.stages.base import Stage
 from pipeline.stages.decode import DecodeStage
 from pipeline.stages.embed import EmbedStage
+from pipeline.stages.patches import WritePatchStage
 from pipeline.stages.generate import GenerateStage
 from pipeline.stages.plan import PlanStage
 from pipeline.stages.render import RenderStage
@@ -150,10 +151,12 @@ def _cases(video: str, tmp: Path) -> dict[str, tuple[Stage, dict]]:
         "write": (WriteStage(tmp / "cache", "fake-text", PROV), _embedded(video)),
         "visual": (VisualFeatureStage(FakeImageEncoder), visual_in),
         "write_visual": (WriteVisualStage(tmp / "visual", lambda folder, vid, feats: None), visual_out),
+        "write_patches": (WritePatchStage(tmp / "patches", lambda folder, vid, patches, fids: None),
+                          {**visual_out, "prompt_vars": [json.dumps({"frame_ids": [0, 10]})]}),
     }
 
 
-STAGES = ["plan", "decode", "render", "generate", "embed", "write", "visual", "write_visual"]
+STAGES = ["plan", "decode", "render", "generate", "embed", "write", "visual", "write_visual", "write_patches"]
 
 
 @pytest.mark.parametrize("name", STAGES)
