@@ -103,6 +103,21 @@ def data_sources(ckpt: Checkpoint, manifest: str | Path | None = None, features:
     return sources
 
 
+def resume_point(run: str | Path) -> Path | None:
+    """The ``last/`` checkpoint a run resumes from, None when it has none yet (killed before its
+    first epoch ended: the run starts over). A kill while a new ``last/`` was being swapped in
+    (``groundwork.atomic.atomic_replace_dir``: the old one renamed aside, the new one not yet in
+    place) leaves the previous checkpoint as ``.old-*-last``: it is put back and resumed from."""
+    last = Path(run) / "last"
+    if (last / META).is_file():
+        return last
+    olds = [p for p in Path(run).glob(".old-*-last") if (p / META).is_file() and (p / STATE).is_file()]
+    if not olds or last.exists():
+        return None
+    max(olds, key=lambda p: json.loads((p / META).read_text())["meta"]["step"]).rename(last)
+    return last
+
+
 def load_training_state(path: str | Path) -> dict[str, Any]:
     file = Path(path) / STATE
     if not file.is_file():

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
-from grounding.checkpoint import load_checkpoint, load_training_state, save_checkpoint
+from grounding.checkpoint import load_checkpoint, load_training_state, resume_point, save_checkpoint
 from grounding.config import TrainConfig, config_dict, run_dir
 from grounding.data.check import FEATURE_CHECK, check_videos, videos_by_split
 from grounding.data.collate import collate, collate_by_video, to_device
@@ -35,6 +35,7 @@ from grounding.inference import predict_batch, prediction_rows
 from grounding.metrics.temporal import temporal_metrics
 from grounding.models import build_model
 from grounding.models.base import GroundingModel
+from groundwork.atomic import atomic_write_text
 from groundwork.progress import progress as progress_bar
 
 
@@ -146,13 +147,24 @@ def evaluate(model: GroundingModel, dataset: GroundingDataset, batch_size: int, 
 
 
 class RunLog:
-    """TensorBoard scalars plus one CSV row per (epoch, split)."""
+    """TensorBoard scalars plus one CSV row per (epoch, split). ``through_epoch``: the epochs kept
+    from an earlier log of this folder (the resumed checkpoint's; -1, a new run: none), so the
+    rows a killed run wrote after its last checkpoint are not there twice, nor a half-written
+    line; TensorBoard hides the events after that checkpoint's step (``purge_step``)."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, through_epoch: int = -1, purge_step: int | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.tb = SummaryWriter(str(out_dir / "tb"))
+        self.tb = SummaryWriter(str(out_dir / "tb"), purge_step=purge_step)
         self.csv_path = out_dir / "log.csv"
+        if self.csv_path.exists():
+            lines = self.csv_path.read_text().splitlines(keepends=True)
+            keep = [ln for ln in lines[1:] if ln.endswith("\n") and ln.split(",", 1)[0].isdigit()
+                    and int(ln.split(",", 1)[0]) <= through_epoch]
+            if keep:
+                atomic_write_text(self.csv_path, "".join(lines[:1] + keep))
+            else:
+                self.csv_path.unlink()
 
     def write(self, epoch: int, step: int, split: str, values: dict[str, Any]) -> None:
         scalars = {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
@@ -210,15 +222,16 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     (out / "config.json").write_text(json.dumps(config_dict(cfg), indent=2))
     (out / "model_data.json").write_text(json.dumps(model_data, indent=2))
     start_epoch, step, best = 0, 0, None
-    if resume:
-        ckpt = load_checkpoint(out, "last")
+    last = resume_point(out) if resume else None  # None: nothing to resume yet (killed before epoch 1 ended)
+    if last is not None:
+        ckpt = load_checkpoint(last)
         model.load_state_dict(ckpt.state_dict)
         state = load_training_state(ckpt.path)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         start_epoch, step, best = ckpt.meta["epoch"] + 1, ckpt.meta["step"], ckpt.meta.get("best")
-    log = RunLog(out)
+    log = RunLog(out, through_epoch=start_epoch - 1, purge_step=step + 1 if last is not None else None)
     result = FitResult(out, best)
     for epoch in range(start_epoch, cfg.optim.epochs):
         t0 = time.perf_counter()
@@ -242,9 +255,9 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
         meta = {"epoch": epoch, "step": step, "best": best, "select_metric": cfg.select_metric,
                 "model": cfg.model.name, "dataset": info.dataset, "manifest": str(info.path), "model_data": model_data}
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state()}
-        save_checkpoint(out / "last", model, config_dict(cfg), args, meta, state)
-        if is_best:
+        if is_best:  # before last/: a kill between the two redoes this epoch and saves best/ again
             save_checkpoint(out / "best", model, config_dict(cfg), args, meta)
+        save_checkpoint(out / "last", model, config_dict(cfg), args, meta, state)
         result.history.append(row)
         result.best = best
         if stop_after is not None and len(result.history) >= stop_after:
