@@ -15,6 +15,7 @@ from grounding.config import TrainConfig
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
 from grounding.evaluation import evaluate_predictions
 from grounding.models import build_model
+from grounding.stvg_eval import stvg_result
 from grounding.train import evaluate, model_args, pick_device
 
 
@@ -59,6 +60,9 @@ def evaluate_checkpoint(path: str | Path, split: str | None = None, out: Path | 
     write_jsonl(out, preds)
     gt = [g for g in ground_truth_rows(dataset.rows) if g["relevant_windows"]]
     result = evaluate_predictions(preds, gt)
+    stvg = stvg_result(info, dataset.rows, preds)  # spatio-temporal records on an STVG manifest: scored too
+    if stvg is not None:
+        result["stvg"] = stvg
     return {"checkpoint": str(ckpt.path), "split": split, "epoch": ckpt.meta.get("epoch"), "predictions_file": str(out)} | result
 
 

@@ -35,6 +35,7 @@ from grounding.inference import predict_batch, prediction_rows
 from grounding.metrics.temporal import temporal_metrics
 from grounding.models import build_model
 from grounding.models.base import GroundingModel
+from grounding.stvg_eval import flat_metrics, has_stvg, stvg_result
 from groundwork.atomic import atomic_write_text
 from groundwork.progress import progress as progress_bar
 
@@ -143,6 +144,9 @@ def evaluate(model: GroundingModel, dataset: GroundingDataset, batch_size: int, 
         preds.extend(prediction_rows(batch, predict_batch(model, to_device(batch, device), k=k)))
         gts.extend(batch["windows"])
     metrics = temporal_metrics([p["pred_relevant_windows"] for p in preds], gts)
+    if has_stvg(preds):  # spatio-temporal predictions (bridge_stg): STVG metrics on the rows' GT tubes too
+        tubes = dataset.stvg.tubes if getattr(dataset, "stvg", None) is not None else None
+        metrics |= flat_metrics(stvg_result(dataset.info, dataset.rows, preds, tubes=tubes))
     return metrics, preds
 
 

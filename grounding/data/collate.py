@@ -47,7 +47,7 @@ def _collate_field(spec: BatchField, items: Sequence[dict[str, Any]], length: in
     if spec.layout == "sentence":
         return {spec.name: torch.from_numpy(np.stack(values).astype(dtype, copy=False))}
     out: dict[str, torch.Tensor] = {}
-    padded, mask = _pad(values, dtype, min_len=length if spec.layout == "snippets" else 1)
+    padded, mask = _pad(values, dtype, min_len=length if spec.layout == "snippets" else 1)  # set / tokens / frames
     out[spec.name] = torch.from_numpy(padded)
     if spec.mask and spec.mask_kind == "item":
         item_mask, _ = _pad([np.asarray(it[spec.mask], dtype=bool) for it in items], np.bool_, min_len=padded.shape[1])

@@ -28,6 +28,7 @@ from grounding.data.align import align_narratives
 from grounding.data.collate import collate
 from grounding.data.features import FeatureStore, l2_normalized, open_stores, pad_to_length, pool_to_length
 from grounding.data.fields import FIELDS, BatchField, fields_for
+from grounding.data.stvg import StvgData
 from grounding.data.targets import SpanTargets, TargetConfig
 from grounding.data.textbank import TextBank
 from groundwork.cache.manifest import ManifestInfo, read_manifest
@@ -98,10 +99,13 @@ def probe_dims(info: ManifestInfo, store: FeatureStore, split: str | None = None
 
 
 def default_fields() -> list[str]:
-    """Every input field (no labels) but integer token fields: what a dataset built without
-    ``fields`` loads. Token ids are loaded only when a model names them (``query_token_ids``:
-    word-predicting models), since a cache written before text schema version 2 has none."""
-    return [spec.name for spec in FIELDS.values() if not spec.is_label and spec.dtype != "int64"]
+    """Every input field (no labels) but integer token fields and spatio-temporal ones: what a
+    dataset built without ``fields`` loads. Token ids are loaded only when a model names them
+    (``query_token_ids``: word-predicting models), since a cache written before text schema
+    version 2 has none; STVG fields (source ``stvg``) need a patch set and a tube table that only
+    STVG manifests have."""
+    return [spec.name for spec in FIELDS.values()
+            if not spec.is_label and spec.dtype != "int64" and spec.source != "stvg"]
 
 
 class GroundingDataset:
@@ -131,7 +135,10 @@ class GroundingDataset:
             raise InputError(msg)
         self.skipped: Counter[str] = Counter()
         cache = CacheStore(info.cache_dir)
-        kinds = {s.source for s in self.fields if s.source not in ("features", "query", "context", "manifest")}
+        not_kinds = ("features", "query", "context", "manifest", "stvg")
+        kinds = {s.source for s in self.fields if s.source not in not_kinds}
+        stvg_names = {s.name for s in self.fields if s.source == "stvg"}
+        self.stvg = StvgData(info, stvg_names) if stvg_names else None
         self.priors = {kind: _prior_rows(cache, kind, {k for r in self.rows for k in info.keys(r, kind)})
                        for kind in sorted(kinds)}
         self.sha_by_qid = {r["query_id"]: r["query_sha256"] for r in info.rows}
@@ -224,6 +231,8 @@ class GroundingDataset:
                 return {spec.name: extra[1] if spec.layout == "tokens" else extra[0]}
             vec = self.text.token_vectors if spec.layout == "tokens" else self.text.sentence
             return {spec.name: vec(row["query_sha256"], what)}
+        if spec.source == "stvg" and self.stvg is not None:  # the frames of the query's evaluation grid
+            return {k: v for k, v in self.stvg.fields(row).items() if k in spec.keys()}
         if spec.source == "context":
             shas = [self.sha_by_qid[q] for q in row["context_query_ids"] or [] if q in self.sha_by_qid]
             return {spec.name: self.text.sentences[[self.text.index[s] for s in shas]].reshape(-1, self.text.dim)}

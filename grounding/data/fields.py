@@ -14,10 +14,15 @@ Layouts (B queries in the batch, U distinct videos when videos are shared, L the
 - ``tokens``: like ``set``, the words of one sentence.
 - ``sentence``: one vector per item -> ``(B or U, D)``.
 - ``scalar``: one number per item -> ``(B or U,)``.
+- ``frames``: one row per frame of a query's evaluation grid (spatio-temporal grounding),
+  ``(F, ...)`` per item -> ``(B, F, ...)`` padded with zeros like ``set`` (its mask is True on
+  real frames); e.g. ``frame_patches`` (F, P, Dp), ``frame_times`` (F,).
 
 ``source`` says where the values come from: ``features`` (the video feature store), ``query``
 (the query's text features), ``manifest`` (the row itself: the video's duration), ``context`` (the other queries of the same video), ``targets`` (the
-model's training targets, ``GroundingModel.target_maker``) or a prior kind (rows of the cache
+model's training targets, ``GroundingModel.target_maker``), ``stvg`` (spatio-temporal grounding:
+the manifest's patch-grid set, the row's STVG block and the tube table beside the manifest,
+``grounding.data.stvg``; loaded only when a model names them) or a prior kind (rows of the cache
 listed in the manifest's ``<kind>_keys`` column). A prior-kind field with layout ``set`` holds
 the sentence vectors of the ok rows (sorted by start time unless ``ordered`` is False, when the
 manifest's order is kept), with ``spans`` when declared; with layout ``snippets`` it holds TEA's
@@ -35,7 +40,7 @@ from typing import Literal
 
 from groundwork.registry import Registry
 
-Layout = Literal["snippets", "set", "tokens", "sentence", "scalar"]
+Layout = Literal["snippets", "set", "tokens", "sentence", "scalar", "frames"]
 Level = Literal["video", "query"]
 MaskKind = Literal["padding", "item"]
 
@@ -115,5 +120,20 @@ for _spec in (
     # summed annotator scores)
     BatchField("span_targets", "targets", "query", "set", mask="span_target_mask"),
     BatchField("saliency_label", "targets", "query", "snippets"),
+    # Spatio-temporal grounding (grounding.models.bridge_stg, grounding.data.stvg): per query, the
+    # frames of its evaluation grid (groundwork.stvg) -- their patch grids (F, P, Dp), times in
+    # seconds, raw frame ids, GT boxes (normalised x1, y1, x2, y2; zeros outside the GT tube) and
+    # presence (1 on the GT tube's frames) -- the frame size (width, height in pixels), the segment
+    # the model sees (start, end in seconds) and the cached temporal-reasoning prior (reasoning
+    # text, target phrase; their span)
+    BatchField("frame_patches", "stvg", "query", "frames", mask="frame_mask"),
+    BatchField("frame_times", "stvg", "query", "frames"),
+    BatchField("frame_ids", "stvg", "query", "frames", dtype="int64"),
+    BatchField("frame_boxes", "stvg", "query", "frames"),
+    BatchField("frame_presence", "stvg", "query", "frames"),
+    BatchField("frame_size", "stvg", "query", "sentence"),
+    BatchField("query_segment", "stvg", "query", "sentence"),
+    BatchField("reasoning_prior", "temporal_reasoning", "query", "set", mask="reasoning_prior_mask",
+               spans="reasoning_prior_spans", ordered=False),
 ):
     register_field(_spec)

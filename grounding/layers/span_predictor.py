@@ -53,8 +53,12 @@ class SpanPredictor(nn.Module):
             end_head=MLP(2 * dim, dim, 1, n_layers=2, dropout=dropout),
         )
 
-    def forward(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor) -> dict[str, Tensor]:
-        """v (B, L, d), q (B, Lq, d) -> start_logits, end_logits, highlight_logits (B, L)."""
+    def forward(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor, keep_states: bool = False
+                ) -> dict[str, Tensor]:
+        """v (B, L, d), q (B, Lq, d) -> start_logits, end_logits, highlight_logits (B, L).
+        ``keep_states`` also returns the last layers' states (B, L, d), zero at padding:
+        ``fused_states`` (V^ o h), ``start_states`` and ``end_states`` (the two LSTMs), for a model
+        built on top (Bridge-STG's bridge reads them)."""
         x = self.cq_attention(v, v_mask, q, q_mask)  # V^ = H(V, Q), Eq. (11)
         if self.highlight is not None and self.pool is not None:
             highlight = self.highlight(x, v_mask, self.pool(q, q_mask))  # Conv1D(V^ || q)
@@ -67,8 +71,12 @@ class SpanPredictor(nn.Module):
         end_states, _ = self.end_lstm(start_states)
         start = self.start_head(torch.cat([start_states, x], dim=-1)).squeeze(-1)
         end = self.end_head(torch.cat([end_states, x], dim=-1)).squeeze(-1)
-        return {
+        out = {
             "start_logits": mask_logits(start, v_mask),
             "end_logits": mask_logits(end, v_mask),
             "highlight_logits": highlight,
         }
+        if keep_states:
+            out |= {"fused_states": x, "start_states": zero_padded(start_states, v_mask),
+                    "end_states": zero_padded(end_states, v_mask)}
+        return out

@@ -94,12 +94,16 @@ class SpanModel(GroundingModel):
             v = self.guided_conv(v, v_mask)  # Eq. (7)
         return self.attn.first(v, v_mask) if isinstance(self.attn, AttnBlock) else v
 
-    def ground_prepared(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor) -> dict[str, Tensor]:
-        """The rest of ``ground`` on ``prepare``'s output."""
+    def ground_prepared(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor, keep_states: bool = False
+                        ) -> dict[str, Tensor]:
+        """The rest of ``ground`` on ``prepare``'s output. ``keep_states`` (the standard predictor
+        only) adds its last layers' states to the outputs (``SpanPredictor``; Bridge-STG's bridge)."""
         if isinstance(self.attn, AttnBlock):
             v, q = self.attn.rest(v, v_mask, q, q_mask)  # Eq. (8-9)
         else:
             v, q = self.attn(v, v_mask, q, q_mask)
+        if keep_states:
+            return self.predictor(v, v_mask, q, q_mask, keep_states=True)
         return self.predictor(v, v_mask, q, q_mask)  # Eq. (10-11)
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -6,7 +6,9 @@
   (``grounding.layers.feature_encoder.sinusoidal_positions`` is the Transformer's absolute table,
   used by the span models; this is the relative one the anchor decoder's spans are compared with.)
 - ``span_embedding``: a (centre, width) anchor in [0, 1] as dim / 2 sine features of the centre
-  followed by dim / 2 of the width (DAB-DETR's ``gen_sineembed_for_position`` for 1-D spans).
+  followed by dim / 2 of the width (DAB-DETR's ``gen_sineembed_for_position`` for 1-D spans);
+- ``scalar_embedding``: one value in [0, 1] the same way (Bridge-STG's frame times and patch
+  centres).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ def frame_positions(mask: Tensor, dim: int, temperature: float = 10000.0) -> Ten
     rank = mask.cumsum(dim=1, dtype=torch.float32)
     total = rank[:, -1:].clamp(min=1.0)
     return _sine(rank / (total + 1e-6) * (2 * math.pi), dim, temperature)
+
+
+def scalar_embedding(x: Tensor, dim: int, temperature: float = 10000.0) -> Tensor:
+    """Values x (...,) in [0, 1] (a frame's time in its video, a patch centre's x or y) -> (..., dim)
+    sine features of ``2 pi x``, as ``span_embedding`` embeds each of its two coordinates."""
+    return _sine(x * (2 * math.pi), dim, temperature)
 
 
 def span_embedding(spans: Tensor, dim: int, temperature: float = 10000.0) -> Tensor:

@@ -61,6 +61,7 @@ def make_items(lengths: list[int] | None = None, q_lengths: list[int] | None = N
     import numpy as np
 
     from grounding.data.fields import FIELDS
+    from tests.grounding.models.stvg_items import stvg_fields
 
     rng = np.random.default_rng(seed)
     lengths = lengths or [8, 5]
@@ -71,6 +72,7 @@ def make_items(lengths: list[int] | None = None, q_lengths: list[int] | None = N
         e = int(rng.integers(s, n))
         item = {"query_id": f"q{i}", "video_id": f"v{i}", "query": f"query {i}", "windows": [(float(s), float(e + 1))],
                 "duration": float(n)}
+        item |= stvg_fields(rng, n, i, item["windows"][0])  # source "stvg": frames of a spatio-temporal query
         for spec in FIELDS.values():
             if spec.is_label or spec.name in item:
                 continue
@@ -112,5 +114,8 @@ def tiny_model_config(name: str, **overrides: object) -> dict[str, object]:
     """``tiny_config`` restricted to the fields the model's config has."""
     from grounding.models import MODELS
 
+    from tests.grounding.models.stvg_items import DP
+
     fields = MODELS.get(name).config_cls.model_fields
-    return {k: v for k, v in tiny_config(**overrides).items() if k in fields}
+    values = tiny_config(**{"patch_dim": DP, **overrides})  # patch_dim: bridge_stg's patch width
+    return {k: v for k, v in values.items() if k in fields}

@@ -28,6 +28,14 @@ VARIANTS = {
                                                     "codebook_context": "none"}),
     "masra-first-order-query-codebook": ("masra", {"sora_mode": "first_order", "codebook_context": "query"}),
     "masra-no-codebook": ("masra", {"codebook_size": 0}),
+    "bridge_stg-coupled": ("bridge_stg", {"mode": "coupled"}),
+    "bridge_stg-whole-frame": ("bridge_stg", {"mode": "whole_frame"}),
+    "bridge_stg-one-layer-no-prior-no-eta": ("bridge_stg", {"bridge_layers": ["end"], "use_prior_text": False,
+                                                            "eta": False}),
+    "bridge_stg-detached-first-layer-only-no-negatives": ("bridge_stg", {"detach_temporal": True, "interactive": False,
+                                                                         "neg_frames": False}),
+    "bridge_stg-prior-span-updated-bridge": ("bridge_stg", {"eta_source": "prior", "update_bridge": True,
+                                                            "bridge_layers": ["fused", "start", "end"]}),
 }
 TRAINABLE = [n for n in MODELS.names() if MODELS.get(n).trainable]
 CASES = [(name, {}) for name in TRAINABLE] + list(VARIANTS.values())
