@@ -211,6 +211,9 @@ def collect_run(run: str | Path, page_dir: str | Path, splits: Sequence[str] = (
     notes = [f"predictions of {s}" for s in sources]
     if curves and config is None:
         notes.append("no checkpoint in the run folder: no model curves (only pred_saliency_scores when present)")
+    empty = [k for k in info.kinds if k not in kinds["video"] + kinds["query"]]
+    if empty:  # the manifest lists only ok items: a kind whose every request failed has none
+        notes.append(f"prior kinds with no items for these queries: {', '.join(empty)}")
     missing = links.missing(vids)
     model = (config or {}).get("model", {}).get("name", "")
     return {"version": VERSION, "title": title or f"{model or 'run'} — {run.resolve().parent.name}/{run.name}",
