@@ -33,7 +33,9 @@ def prior_rows(keys: list[str], status: str = "ok", created_at: str = "2026-01-0
 
 
 def folder_of(store: CacheStore, kind: str = "narrative") -> ShardFolder:
-    return next(f for f in cache_folders(store) if f.label == f"priors/{kind}")
+    """The kind's folder as ``cache_folders`` lists it (built directly while it does not exist yet)."""
+    listed = [f for f in cache_folders(store) if f.label == f"priors/{kind}"]
+    return listed[0] if listed else ShardFolder(store.prior_dir(kind), PRIOR_SCHEMA, "key", f"priors/{kind}")
 
 
 def test_keep_rows_prefers_newest_ok_then_error_without_ok() -> None:
