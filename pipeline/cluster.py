@@ -60,6 +60,11 @@ def merge_runtime_env(base: dict[str, Any], extra: dict[str, Any] | None) -> dic
         raise InputError(msg)
     out = dict(base)
     for key, value in extra.items():
+        want = {"env_vars": dict, "py_modules": list, "excludes": list}.get(key)
+        if want is not None and not isinstance(value, want):
+            msg = (f"ray_runtime_env.{key}: expected a {want.__name__}, got {value!r} (give ray_runtime_env in the "
+                   "--config YAML file)")
+            raise InputError(msg)
         if key == "env_vars":
             out[key] = {**out.get(key, {}), **value}
         elif key in ("py_modules", "excludes"):

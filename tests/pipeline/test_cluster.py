@@ -51,6 +51,8 @@ def test_runtime_env_merges_a_users_extras() -> None:
     assert merge_runtime_env(base, None) == base
     with pytest.raises(InputError, match="py_modules"):
         merge_runtime_env(base, {"working_dir": "."})
+    with pytest.raises(InputError, match="ray_runtime_env.env_vars: expected a dict"):
+        merge_runtime_env(base, {"env_vars": "A=1"})  # what a KEY=VALUE flag would give
 
 
 def test_the_staged_project_holds_the_packages_and_the_prompts(tmp_path: Path) -> None:
