@@ -106,7 +106,8 @@ def open_page(page: Path, repeats: int) -> dict[str, float]:
                 Math.abs(v.currentTime - +s.dataset.t0) < 0.05; })()""", timeout=30, interval=0.01)
             seek.append(time.perf_counter() - start)
             sort.append(browser.evaluate("""(() => { const s = document.getElementById("sort"), t = performance.now();
-                s.value = "iou-asc"; s.dispatchEvent(new Event("change")); return performance.now() - t; })()""") / 1000)
+                s.value = "iou-asc"; s.dispatchEvent(new Event("change"));
+                return performance.now() - t; })()""") / 1000)
             filt.append(browser.evaluate("""(() => { const r = document.querySelector("input[name=filter][value=bad]"),
                 t = performance.now(); r.checked = true; r.dispatchEvent(new Event("change"));
                 return performance.now() - t; })()""") / 1000)
@@ -150,7 +151,8 @@ def main() -> None:
     print(f"  navigation start -> every row rendered:   {opened['ready']:6.3f} s   "
           f"ratio to the {TARGET_S:.0f} s target: {opened['ready'] / TARGET_S:.2f} "
           f"({'met' if opened['ready'] < TARGET_S else 'NOT met'})")
-    print(f"  Page.navigate -> ready, seen from Python: {opened['wall']:6.3f} s   ratio {opened['wall'] / TARGET_S:.2f}")
+    print(f"  Page.navigate -> ready, seen from Python: {opened['wall']:6.3f} s   "
+          f"ratio {opened['wall'] / TARGET_S:.2f}")
     print(f"  click a row -> video at the window:       {opened['seek']:6.3f} s")
     print(f"  sort by IoU: {opened['sort'] * 1e3:.1f} ms   filter wrong: {opened['filter'] * 1e3:.1f} ms")
     if opened["errors"]:

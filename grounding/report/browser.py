@@ -192,7 +192,8 @@ class Browser:
         result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
-            msg = f"JavaScript error in {expression!r}: {details.get('exception', {}).get('description') or details['text']}"
+            what = details.get("exception", {}).get("description") or details["text"]
+            msg = f"JavaScript error in {expression!r}: {what}"
             raise BrowserError(msg)
         return result["result"].get("value")
 

@@ -132,7 +132,9 @@ def _predictions(run: Path, split: str, config: dict[str, Any] | None, curves: b
         raise MissingInputError(msg)
     if config is None or (have_file and not curves):  # nothing to run the model for
         return rows, {}, str(file)
-    from grounding.report.curves import run_split  # torch and the model only when a pass is needed
+    from grounding.report.curves import (
+        run_split,  # torch and the model only when a pass is needed
+    )
 
     passed = run_split(run, split, k=config.get("topk", 5), device=device, **overrides)
     return (rows if have_file else passed.predictions), passed.curves, str(file) if have_file else "a model pass"
@@ -181,12 +183,12 @@ def collect_run(run: str | Path, page_dir: str | Path, splits: Sequence[str] = (
     gt_qids = {str(g["qid"]) for g in gt}
     scored = [p for qid, p in preds.items() if qid in gt_qids]
     result = evaluate_predictions(scored, gt) if gt else {"suite": "none", "metrics": {}, "counts": {}}
-    overall = result["metrics"].get("brief", result["metrics"]) if result["suite"] == "qvhighlights" else result["metrics"]
+    overall = result["metrics"]["brief"] if result["suite"] == "qvhighlights" else result["metrics"]
     metrics = {"suite": result["suite"], "overall": overall, "splits": result.get("splits", {}),
                "counts": result["counts"]}
 
-    windows = [np.asarray(preds.get(str(r["query_id"]), {}).get("pred_relevant_windows", []), dtype=np.float64).reshape(-1, 3)
-               for r in rows]
+    windows = [np.asarray(preds.get(str(r["query_id"]), {}).get("pred_relevant_windows", []),
+                          dtype=np.float64).reshape(-1, 3) for r in rows]
     ious = topk_ious(windows, [r["windows"] for r in rows], 1)[:, 0] if rows else np.zeros(0)
     video_priors, query_priors, kinds = _priors(info, rows)
     links = VideoLinks.scan(list(videos) or default_video_dirs(info.dataset, info.path))

@@ -39,7 +39,7 @@ def render_page(data: dict[str, Any]) -> str:
     """The report page of ``data`` (the dict ``collect_run`` returns)."""
     template = _asset("page.html")
     parts = {"/*CSS*/": _asset("report.css"), "/*JS*/": _asset("report.js"), "/*DATA*/": page_json(data)}
-    for marker, text in parts.items():  # each marker once; the data last, so its text is never searched
+    for marker in parts:  # each marker once; the data last, so its text is never searched
         if template.count(marker) != 1:
             msg = f"report template: expected one {marker} marker"
             raise RuntimeError(msg)
@@ -71,7 +71,8 @@ def _metric_cells(row: dict[str, Any], columns: Sequence[str]) -> str:
     for column in columns:
         value = row.get("metrics", {}).get(column)
         spread = row.get("spread", {}).get(column)
-        text = "" if value is None else f"{value:.2f}" + (f" ±{spread:.2f}" if spread and len(row.get("seeds", [])) > 1 else "")
+        shown = f" ±{spread:.2f}" if spread and len(row.get("seeds", [])) > 1 else ""
+        text = "" if value is None else f"{value:.2f}{shown}"
         cells.append(f"<td>{html.escape(text)}</td>")
     return "".join(cells)
 
@@ -101,13 +102,16 @@ def write_demo_report(demo_out: str | Path, videos: Sequence[Path] = (), curves:
             page = write_run_report(run_dir, splits=[row["test_split"]] if row.get("test_split") else (),
                                     videos=videos, curves=curves, title=f"{label} — seed {seed}")
             links.append(f'<a href="{_href(page, index.parent)}">seed {seed}</a>')
-        lines.append(f"<tr><td>{html.escape(label)}</td>{_metric_cells(row, columns)}<td>{''.join(links) or '—'}</td></tr>")
+        lines.append(f"<tr><td>{html.escape(label)}</td>{_metric_cells(row, columns)}"
+                     f"<td>{''.join(links) or '—'}</td></tr>")
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = (f"<header><h1>Demo runs</h1><div class='meta'>{summary.get('test_queries', '?')} test queries · seeds "
             f"{html.escape(str(summary.get('seeds', [])))} · {html.escape(str(summary_file))}</div></header>"
-            f"<main style='display:block;padding:12px 16px'><table class='metrics index'><thead><tr><th>method</th>{head}"
+            "<main style='display:block;padding:12px 16px'>"
+            f"<table class='metrics index'><thead><tr><th>method</th>{head}"
             f"<th>reports</th></tr></thead><tbody>{''.join(lines)}</tbody></table>"
-            "<p class='meta'>Each report lists the test queries with the video, the timeline and what the MLLM wrote.</p>"
+            "<p class='meta'>Each report lists the test queries with the video, the timeline and what the MLLM "
+            "wrote.</p>"
             "</main>")
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Demo runs — grounding report</title>"
             f"<style>{_asset('report.css')}</style></head><body>{body}</body></html>")

@@ -10,7 +10,8 @@
   const CURVE_STEPS = 1000;  // curves travel as integers 0..1000 of their maximum (gather.py)
   const COLORS = ["var(--curve1)", "var(--curve2)", "var(--curve3)", "var(--curve4)"];
   const $ = (selector) => document.querySelector(selector);
-  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c]));
+  const ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"};
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ENTITIES[c]);
   const secs = (t) => Number(t).toFixed(1) + "s";
   const state = {filter: "all", sort: "iou-desc", split: "", search: "", selected: -1, visible: []};
   const rowsEl = $("#rows"), player = $("#player"), svg = $("#timeline");
@@ -21,25 +22,30 @@
     const m = DATA.metrics, overall = m.overall || {};
     const keys = Object.keys(overall).filter((k) => k !== "n" && typeof overall[k] === "number");
     const cell = (v) => (typeof v === "number" ? v.toFixed(2) : "");
-    const line = (name, values, cls) => `<tr class="${cls}"><td>${esc(name)}</td>${keys.map((k) => `<td>${cell(values[k])}</td>`).join("")}` +
-      `<td>${values.n ?? ""}</td></tr>`;
+    const line = (name, values, cls) => `<tr class="${cls}"><td>${esc(name)}</td>` +
+      keys.map((k) => `<td>${cell(values[k])}</td>`).join("") + `<td>${values.n ?? ""}</td></tr>`;
     const splits = Object.entries(m.splits || {});
     const label = splits.length === 1 ? splits[0][0] : "all";
     let rows = line(label, {...overall, n: overall.n ?? (m.counts || {}).gt}, "all");
     if (splits.length > 1) rows += splits.map(([name, values]) => line(name, values, "")).join("");
-    return `<table class="metrics"><thead><tr><th>split</th>${keys.map((k) => `<th>${esc(k)}</th>`).join("")}<th>n</th></tr></thead>` +
+    const head = keys.map((k) => `<th>${esc(k)}</th>`).join("");
+    return `<table class="metrics"><thead><tr><th>split</th>${head}<th>n</th></tr></thead>` +
       `<tbody>${rows}</tbody></table>`;
   }
 
   function renderHeader() {
     $("#title").textContent = DATA.title;
     document.title = DATA.title + " — grounding report";
-    $("#meta").textContent = [`dataset ${DATA.dataset}`, `split ${DATA.splits.join(", ")}`, `${DATA.queries.length} queries`,
-      `model ${DATA.model || "?"}`, `run ${DATA.run}`, `written ${DATA.generated_at}`].join(" · ");
-    $("#metrics").innerHTML = DATA.metrics.suite === "none" ? "<p class='meta'>no query has ground truth: nothing scored</p>" : metricsTable();
+    $("#meta").textContent = [`dataset ${DATA.dataset}`, `split ${DATA.splits.join(", ")}`,
+      `${DATA.queries.length} queries`, `model ${DATA.model || "?"}`, `run ${DATA.run}`,
+      `written ${DATA.generated_at}`].join(" · ");
+    $("#metrics").innerHTML = DATA.metrics.suite === "none"
+      ? "<p class='meta'>no query has ground truth: nothing scored</p>" : metricsTable();
     const notes = DATA.notes.map((n) => `<li>${esc(n)}</li>`);
     const c = DATA.metrics.counts || {};
-    if (c.missing_predictions) notes.push(`<li class="warn">${c.missing_predictions} queries have no prediction (scored as misses)</li>`);
+    if (c.missing_predictions) {
+      notes.push(`<li class="warn">${c.missing_predictions} queries have no prediction (scored as misses)</li>`);
+    }
     if (DATA.missing_videos.length) {
       const shown = DATA.missing_videos.slice(0, 5).join(", ") + (DATA.missing_videos.length > 5 ? ", ..." : "");
       notes.push(`<li class="warn">${DATA.missing_videos.length} videos not found (${esc(shown)}) in ` +
@@ -48,7 +54,8 @@
     $("#notes").innerHTML = notes.join("");
     const splits = [...new Set(DATA.queries.map((q) => q.split))];
     if (splits.length > 1) {
-      $("#split").innerHTML = `<option value="">all splits</option>` + splits.map((s) => `<option>${esc(s)}</option>`).join("");
+      $("#split").innerHTML = `<option value="">all splits</option>` +
+        splits.map((s) => `<option>${esc(s)}</option>`).join("");
       $("#split-box").hidden = false;
     }
   }
@@ -62,8 +69,10 @@
     const d = DATA.videos[q.vid].duration || 1, x = (t) => (100 * Math.max(0, Math.min(t, d)) / d).toFixed(2);
     const w = (s, e) => Math.max(0.4, x(e) - x(s)).toFixed(2);
     const gt = q.gt.map(([s, e]) => `<rect class="mini-gt" x="${x(s)}" y="0" width="${w(s, e)}" height="4"/>`).join("");
-    const p = q.pred[0] ? `<rect class="mini-pred" x="${x(q.pred[0][0])}" y="6" width="${w(q.pred[0][0], q.pred[0][1])}" height="4"/>` : "";
-    return `<svg viewBox="0 0 100 10" preserveAspectRatio="none"><rect class="mini-bg" width="100" height="10"/>${gt}${p}</svg>`;
+    const top = q.pred[0];
+    const p = top ? `<rect class="mini-pred" x="${x(top[0])}" y="6" width="${w(top[0], top[1])}" height="4"/>` : "";
+    return `<svg viewBox="0 0 100 10" preserveAspectRatio="none">` +
+      `<rect class="mini-bg" width="100" height="10"/>${gt}${p}</svg>`;
   }
 
   function rowHtml(q, i) {
@@ -182,13 +191,14 @@
     let y = 4;
     const label = (text, h) => parts.push(`<text class="track-name" x="4" y="${y + h / 2 + 3}">${esc(text)}</text>`);
     const win = (cls, s, e, top, h, title, extra = "") => parts.push(
-      `<rect class="${cls} window" data-t0="${s}" data-t1="${e}" x="${x(s)}" y="${top}" width="${Math.max(2, x(e) - x(s))}" ` +
-      `height="${h}" ${extra}><title>${esc(title)}</title></rect>`);
+      `<rect class="${cls} window" data-t0="${s}" data-t1="${e}" x="${x(s)}" y="${top}" ` +
+      `width="${Math.max(2, x(e) - x(s))}" height="${h}" ${extra}><title>${esc(title)}</title></rect>`);
 
     const step = niceStep(d);
     parts.push(`<g class="axis">`);
     for (let t = 0; t <= d + 1e-9; t += step) {
-      parts.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${y + 10}" y2="${y + 14}"/><text x="${x(t) - 6}" y="${y + 8}">${+t.toFixed(2)}</text>`);
+      parts.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${y + 10}" y2="${y + 14}"/>` +
+        `<text x="${x(t) - 6}" y="${y + 8}">${+t.toFixed(2)}</text>`);
     }
     parts.push(`</g>`);
     y += 20;
@@ -203,20 +213,25 @@
       `#${r + 1} ${secs(s)}–${secs(e)} score ${c}`, `opacity="${(1 - 0.15 * r).toFixed(2)}"`));
     if (q.pred[0]) {
       const [s, e, c] = q.pred[0], right = x(e) + 90 < width;  // the label beside the bar, inside the frame
-      parts.push(`<text x="${right ? x(e) + 3 : x(s) - 3}" y="${y + 7}" text-anchor="${right ? "start" : "end"}">#1 ${c}</text>`);
+      const at = right ? x(e) + 3 : x(s) - 3, anchor = right ? "start" : "end";
+      parts.push(`<text x="${at}" y="${y + 7}" text-anchor="${anchor}">#1 ${c}</text>`);
     }
     y += k * 8 + 8;
 
     const curves = Object.entries(q.curves);
     if (curves.length) {
       const h = 56;
-      curves.forEach(([name, c], j) => parts.push(`<text x="${LEFT + j * 150}" y="${y + 9}" style="fill:${COLORS[j % COLORS.length]}">` +
+      curves.forEach(([name, c], j) => parts.push(
+        `<text x="${LEFT + j * 150}" y="${y + 9}" style="fill:${COLORS[j % COLORS.length]}">` +
         `${esc(name)} (max ${c.max})</text>`));
       y += 14;
       label("model curves", h);
       curves.forEach(([name, c], j) => {  // each curve scaled to its own maximum
-        const n = c.v.length, pts = c.v.map((v, i) => `${x((i + 0.5) * d / n).toFixed(1)},${(y + h - (h * v) / CURVE_STEPS).toFixed(1)}`);
-        parts.push(`<polyline fill="none" stroke="${COLORS[j % COLORS.length]}" stroke-width="1.5" points="${pts.join(" ")}"/>`);
+        const n = c.v.length;
+        const pts = c.v.map((v, i) =>  // snippet i covers [i, i + 1) * d / n: drawn at its centre
+          `${x((i + 0.5) * d / n).toFixed(1)},${(y + h - (h * v) / CURVE_STEPS).toFixed(1)}`);
+        const color = COLORS[j % COLORS.length];
+        parts.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${pts.join(" ")}"/>`);
       });
       y += h + 8;
     }
@@ -224,7 +239,8 @@
     for (const kind of DATA.kinds.video) {
       const items = video.priors[kind] || [];
       const spans = items.filter((it) => it[1] - it[0] > 1e-6), points = items.filter((it) => it[1] - it[0] <= 1e-6);
-      const laneOf = lanes(spans, 4), nLanes = Math.max(spans.length ? Math.max(...laneOf) + 1 : 0, points.length ? 1 : 0, 1);
+      const laneOf = lanes(spans, 4);
+      const nLanes = Math.max(spans.length ? Math.max(...laneOf) + 1 : 0, points.length ? 1 : 0, 1);
       label(`${kind} (${items.length})`, nLanes * 14);
       spans.forEach((it, i) => {
         const top = y + laneOf[i] * 14, w = Math.max(2, x(it[1]) - x(it[0]));
@@ -235,12 +251,14 @@
           parts.push(`<text x="${x(it[0]) + 2}" y="${top + 9}" pointer-events="none">${esc(text)}</text>`);
         }
       });
-      points.forEach((it) => parts.push(`<line class="tick window${it[3] ? "" : " err"}" data-t0="${it[0]}" data-t1="${it[0]}" ` +
-        `x1="${x(it[0])}" x2="${x(it[0])}" y1="${y}" y2="${y + 12}"><title>${esc(secs(it[0]) + " " + it[2])}</title></line>`));
+      points.forEach((it) => parts.push(
+        `<line class="tick window${it[3] ? "" : " err"}" data-t0="${it[0]}" data-t1="${it[0]}" x1="${x(it[0])}" ` +
+        `x2="${x(it[0])}" y1="${y}" y2="${y + 12}"><title>${esc(secs(it[0]) + " " + it[2])}</title></line>`));
       if (!items.length) parts.push(`<text x="${LEFT}" y="${y + 10}" class="track-name">none for this video</text>`);
       y += nLanes * 14 + 6;
     }
-    const bands = q.gt.map(([s, e]) => `<rect class="gt-band" x="${x(s)}" y="20" width="${Math.max(2, x(e) - x(s))}" height="${y - 20}"/>`);
+    const bands = q.gt.map(([s, e]) =>
+      `<rect class="gt-band" x="${x(s)}" y="20" width="${Math.max(2, x(e) - x(s))}" height="${y - 20}"/>`);
     parts.unshift(...bands);  // the ground truth as a band behind every track
     parts.push(`<line id="playhead" class="playhead" x1="${LEFT}" x2="${LEFT}" y1="0" y2="${y}"/>`);
     svg.setAttribute("height", y);
@@ -253,7 +271,11 @@
   svg.addEventListener("click", (event) => {
     if (!geometry) return;
     const target = event.target.closest("[data-t0]");
-    if (target) { seek(+target.dataset.t0, true, +target.dataset.t1 > +target.dataset.t0 ? +target.dataset.t1 : null); return; }
+    if (target) {  // a window: play it through; a point (a narrative): just go there
+      const t0 = +target.dataset.t0, t1 = +target.dataset.t1;
+      seek(t0, true, t1 > t0 ? t1 : null);
+      return;
+    }
     const box = svg.getBoundingClientRect();
     seek(geometry.t((event.clientX - box.left) * geometry.width / box.width));
   });
@@ -265,14 +287,18 @@
     const video = DATA.videos[q.vid], blocks = [];
     for (const kind of DATA.kinds.video) {
       const items = video.priors[kind] || [];
-      blocks.push(`<div class="prior-list"><h3>${esc(kind)} (${items.length})</h3><ol>` + items.map((it) =>
-        `<li class="${it[3] ? "" : "err"}" data-t0="${it[0]}" data-t1="${it[1]}"><span class="t">${it[1] - it[0] > 1e-6 ?
-          `${secs(it[0])}–${secs(it[1])}` : secs(it[0])}</span>${esc(it[2])}</li>`).join("") + `</ol></div>`);
+      const li = (it) => `<li class="${it[3] ? "" : "err"}" data-t0="${it[0]}" data-t1="${it[1]}">` +
+        `<span class="t">${it[1] - it[0] > 1e-6 ? `${secs(it[0])}–${secs(it[1])}` : secs(it[0])}</span>` +
+        `${esc(it[2])}</li>`;
+      const list = items.map(li).join("");
+      blocks.push(`<div class="prior-list"><h3>${esc(kind)} (${items.length})</h3><ol>${list}</ol></div>`);
     }
     for (const kind of DATA.kinds.query) {
       const items = q.priors[kind] || [];
-      blocks.push(`<div class="prior-list"><h3>${esc(kind)} of this query (${items.length})</h3><ol>` +
-        (items.length ? items.map((it) => `<li class="${it[3] ? "" : "err"}">${esc(it[2])}</li>`).join("") : "<li>none</li>") + `</ol></div>`);
+      const list = items.length ? items.map((it) => `<li class="${it[3] ? "" : "err"}">${esc(it[2])}</li>`).join("")
+        : "<li>none</li>";
+      const head = `<h3>${esc(kind)} of this query (${items.length})</h3>`;
+      blocks.push(`<div class="prior-list">${head}<ol>${list}</ol></div>`);
     }
     $("#priors").innerHTML = blocks.join("") || "<p class='meta'>the manifest lists no priors for this video</p>";
     timed = Array.from(document.querySelectorAll("#priors li[data-t0]")).map((li) =>
@@ -313,11 +339,14 @@
     $("#empty").hidden = true;
     $("#sel").hidden = false;
     $("#sel-query").textContent = q.query;
-    $("#sel-meta").textContent = `${q.qid} · video ${q.vid} (${secs(DATA.videos[q.vid].duration)}) · split ${q.split} · ` +
-      (q.iou === null ? "no ground truth" : `top-1 IoU ${q.iou.toFixed(3)} (${q.iou >= CORRECT ? "correct" : "wrong"} at ${CORRECT})`);
+    const verdict = q.iou === null ? "no ground truth"
+      : `top-1 IoU ${q.iou.toFixed(3)} (${q.iou >= CORRECT ? "correct" : "wrong"} at ${CORRECT})`;
+    $("#sel-meta").textContent = `${q.qid} · video ${q.vid} (${secs(DATA.videos[q.vid].duration)}) · ` +
+      `split ${q.split} · ${verdict}`;
     loadVideo(q);
-    const chips = q.gt.map(([s, e]) => `<button class="chip gt" data-t0="${s}" data-t1="${e}">ground truth ${secs(s)}–${secs(e)}</button>`)
-      .concat(q.pred.map(([s, e, c], r) => `<button class="chip pred" data-t0="${s}" data-t1="${e}">#${r + 1} ${secs(s)}–${secs(e)} · ${c}</button>`));
+    const chip = (cls, s, e, text) => `<button class="chip ${cls}" data-t0="${s}" data-t1="${e}">${text}</button>`;
+    const chips = q.gt.map(([s, e]) => chip("gt", s, e, `ground truth ${secs(s)}–${secs(e)}`))
+      .concat(q.pred.map(([s, e, c], r) => chip("pred", s, e, `#${r + 1} ${secs(s)}–${secs(e)} · ${c}`)));
     $("#chips").innerHTML = chips.join("") + `<span class="clock" id="clock"></span>`;
     drawTimeline(q);
     renderPriors(q);
@@ -352,7 +381,10 @@
   }
   $("#sort").addEventListener("change", (event) => { state.sort = event.target.value; applyView(); });
   $("#split").addEventListener("change", (event) => { state.split = event.target.value; applyView(); });
-  $("#search").addEventListener("input", (event) => { state.search = event.target.value.trim().toLowerCase(); applyView(); });
+  $("#search").addEventListener("input", (event) => {
+    state.search = event.target.value.trim().toLowerCase();
+    applyView();
+  });
   let resizeTimer = 0;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);

@@ -34,7 +34,8 @@ def test_a_row_per_query_with_curves_priors_and_linked_videos(tiny_run: TinyRun,
         assert set(q["curves"]) == {"start", "end", "foreground"}  # span's curves, one value per snippet
         assert all(len(c["v"]) == n and max(c["v"]) == CURVE_STEPS for c in q["curves"].values())
         assert len(q["pred"]) == 5 and q["gt"] == [[round(s, 2), round(e, 2)] for s, e in row["windows"]]
-        assert q["priors"] == {"query_rewrite": [[0.0, round(row["duration"], 2), tiny_run.rewrites[row["query_id"]], 1]]}
+        rewrite = [0.0, round(row["duration"], 2), tiny_run.rewrites[row["query_id"]], 1]
+        assert q["priors"] == {"query_rewrite": [rewrite]}
     assert data["kinds"] == {"video": ["narrative", "clip_caption", "event"], "query": ["query_rewrite"]}
     vid = rows[0]["video_id"]
     video = data["videos"][vid]
@@ -60,7 +61,8 @@ def test_metrics_and_ious_match_the_file_evaluation(tiny_run: TinyRun, tmp_path:
     assert data["metrics"]["overall"] == by_file["metrics"]
     assert data["metrics"]["splits"] == by_file["splits"]
     assert all(q["curves"] == {} for q in data["queries"])  # --no-curves: no model pass
-    preds = {str(json.loads(line)["qid"]): json.loads(line) for line in Path(result["predictions_file"]).open()}
+    lines = Path(result["predictions_file"]).read_text().splitlines()
+    preds = {str(json.loads(line)["qid"]): json.loads(line) for line in lines}
     for q, row in zip(data["queries"], rows, strict=True):
         s, e = preds[q["qid"]]["pred_relevant_windows"][0][:2]
         best = 0.0

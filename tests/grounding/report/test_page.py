@@ -13,7 +13,7 @@ from grounding.report import render_page, write_demo_report, write_run_report
 from grounding.report.cli import main
 from tests.grounding.report.tiny_run import TinyRun
 
-DATA_RE = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
+DATA_RE = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.DOTALL)
 
 
 def _data(page: str) -> dict:

@@ -34,7 +34,7 @@ def write_videos(folder: Path, durations: dict[str, float]) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     for vid, duration in durations.items():
-        n = int(round(duration * FPS))
+        n = round(duration * FPS)
 
         def frames(n: int = n) -> list[np.ndarray]:
             out = []
