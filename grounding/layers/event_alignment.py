@@ -13,6 +13,8 @@ video for each of its queries would otherwise make its events false negatives of
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -36,12 +38,18 @@ def symmetric_info_nce(pooled: Tensor, targets: Tensor, temperature: float = 0.0
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 
 
-def event_alignment_loss(semantic: Tensor, video_mask: Tensor, events: Tensor, event_mask: Tensor,
+def event_alignment_loss(context: Tensor, video_mask: Tensor, events: Tensor, event_mask: Tensor,
                          event_spans: Tensor, duration: Tensor, temperature: float = 0.07,
-                         duplicate_cos: float = 0.95) -> Tensor:
-    """L_ESTA over distinct videos: semantic (V, L, Dt) head outputs, events (V, Ne, Dt) sentence
-    vectors with mask (V, Ne) and spans (V, Ne, 2) in seconds, duration (V,)."""
+                         duplicate_cos: float = 0.95, head: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """L_ESTA over distinct videos: context (V, L, D) per-snippet features, events (V, Ne, Dt)
+    sentence vectors with mask (V, Ne) and spans (V, Ne, 2) in seconds, duration (V,).
+
+    ``head``: the semantic head u_t = head(context_t), an affine map, applied after pooling
+    (sum_t W_kt head(c_t) = head(sum_t W_kt c_t) since a valid event's weights sum to 1), so the
+    (V, L, Dt) per-snippet vectors are never built; None: ``context`` already holds u."""
     weights, valid = overlap_weights(event_spans, event_mask, duration, video_mask)
-    pooled = pool_spans(semantic, weights)  # (V, Ne, Dt): e_k = sum_t W_kt u_t
-    loss = symmetric_info_nce(pooled[valid], events[valid].to(pooled.dtype), temperature, duplicate_cos)
-    return loss + semantic.sum() * 0.0  # stays in the graph when no event is valid
+    pooled = pool_spans(context, weights)[valid]  # e_k = sum_t W_kt u_t
+    if head is not None:
+        pooled = head(pooled)
+    loss = symmetric_info_nce(pooled, events[valid].to(pooled.dtype), temperature, duplicate_cos)
+    return loss + context.sum() * 0.0  # stays in the graph when no event is valid

@@ -1,14 +1,18 @@
 """MASRA's second-order relational attention (design note section 2.4): self-attention over the
 snippets whose scores are biased by how alike two snippets' relation profiles are.
 
-From the relation head's unit vectors ``r`` (the ones LRCA shapes), first order ``S = r r^T``
-over valid snippets; second order ``S2_ij = cos(S_i,:, S_j,:)`` over valid columns: two snippets
-are related when they relate alike to every other snippet (SOSNet's second-order similarity).
-The bias ``beta_h * S2`` (``beta`` learnable per head, initialised to 1) is added to the scores
-of one attention unit of Eq. (6) (``grounding.layers.AttentionUnit``, its ``bias`` argument);
-with a zero bias the layer is that plain self-attention unit. Modes: ``second_order``
-(default), ``two_hop`` (``log(P P)`` with ``P = softmax(S / tau)`` over valid snippets) and
-``first_order`` (``S``). O(L^3) per video, negligible at L <= 128."""
+From relation vectors ``r = norm(W_rel x)`` of the layer's own input (the ones LRCA shapes),
+first order ``S = r r^T`` over valid snippets; second order ``S2_ij = cos(S_i,:, S_j,:)`` over
+valid columns: two snippets are related when they relate alike to every other snippet (SOSNet's
+second-order similarity). The bias ``beta_h * S2`` (``beta`` learnable per head, initialised to
+1) is added to the scores of an attention unit of Eq. (6) (``grounding.layers.AttentionUnit``,
+its ``bias`` argument); with a zero bias the layer is that plain self-attention unit. Modes:
+``second_order`` (default), ``two_hop`` (``log(P P)`` with ``P = softmax(S / tau)`` over valid
+snippets) and ``first_order`` (``S``). O(L^3) per video, negligible at L <= 128.
+
+The layer has ``AttentionUnit``'s signature (``ref`` is ``target``: self-attention), so it can
+take a base's query-agnostic self-attention slot (``span``: X <- A(X, X) of its Attn block);
+the relation vectors of its last call stay in ``last_relation`` for LRCA."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from grounding.layers.attention_unit import AttentionUnit
-from grounding.layers.masking import masked_softmax
+from grounding.layers.masking import masked_softmax, zero_padded
 
 RelationMode = Literal["second_order", "two_hop", "first_order"]
 
@@ -39,14 +43,28 @@ def relation_bias(relation: Tensor, mask: Tensor, mode: RelationMode = "second_o
 
 
 class RelationalAttention(nn.Module):
-    """X <- A(X, X) with the relational bias; takes its attention unit as an argument."""
+    """X <- A(X, X) with the relational bias; takes its attention unit and relation head W_rel as
+    arguments."""
 
-    def __init__(self, unit: AttentionUnit, mode: RelationMode = "second_order", temperature: float = 0.1) -> None:
+    def __init__(self, unit: AttentionUnit, relation_head: nn.Module, mode: RelationMode = "second_order",
+                 temperature: float = 0.1) -> None:
         super().__init__()
-        self.unit, self.mode, self.temperature = unit, mode, temperature
+        self.unit, self.relation_head, self.mode, self.temperature = unit, relation_head, mode, temperature
         self.beta = nn.Parameter(torch.ones(unit.heads))  # beta_h
+        self.last_relation: Tensor | None = None
 
-    def forward(self, h: Tensor, mask: Tensor, relation: Tensor) -> Tensor:
-        """h (B, L, d), mask (B, L), relation (B, L, dr) -> (B, L, d)."""
-        bias = relation_bias(relation, mask, self.mode, self.temperature)
-        return self.unit(h, mask, h, mask, bias=self.beta[None, :, None, None] * bias[:, None].to(h.dtype))
+    def relation(self, x: Tensor, mask: Tensor) -> Tensor:
+        """r_t = norm(W_rel x_t), zero at padding: (B, L, dr)."""
+        return zero_padded(F.normalize(self.relation_head(x), dim=-1), mask)
+
+    def forward(self, target: Tensor, target_mask: Tensor, ref: Tensor | None = None,
+                ref_mask: Tensor | None = None) -> Tensor:
+        """target (B, L, d), mask (B, L) -> (B, L, d); ``ref`` / ``ref_mask`` are the target's own
+        (the slot's signature)."""
+        if ref is not None and ref is not target:
+            msg = "RelationalAttention is a self-attention: ref must be the target itself"
+            raise ValueError(msg)
+        self.last_relation = r = self.relation(target, target_mask)
+        bias = relation_bias(r, target_mask, self.mode, self.temperature)
+        bias = self.beta[None, :, None, None] * bias[:, None].to(target.dtype)
+        return self.unit(target, target_mask, target, target_mask, bias=bias)

@@ -8,22 +8,35 @@ no prior at all (``required_keys`` are the base's; the priors are ``loss_keys``,
 training split only and only when a loss needs them).
 
     v, q = base.encode(batch)
-    h    = base.prepare(v)          query-agnostic video context (once per video)
+    h    = base.prepare(v)          query-agnostic video context (once per video), with SORA (2.4)
+                                    as the base's query-agnostic self-attention, biased by the
+                                    second-order structure of r = norm(W_rel x) of its input x
+                                    relation head r   <- LRCA (2.2), caption-grid relation matrix
     u    = W_sem h                  semantic head     <- ESTA (2.1), events pool it over their spans
-    r    = norm(W_rel h)            relation head     <- LRCA (2.2), caption-grid relation matrix
     h    = SGE(h, u)                semantic-guided enhancement (2.3)
-    h    = SORA(h, r)               second-order relational attention (2.4)
     out  = base.ground(h, q)        with DAI (2.5) as the base's video <- query cross-attention
 
     L = L_base + w_esta L_ESTA + w_lrca L_LRCA + w_dai (L_fg + L_neg) + w_orth L_orth   (2.6)
+
+The semantic vectors u are never built per snippet: u is an affine map of h, so ESTA pools h
+over each event's span and then applies W_sem, and SGE folds W_p W_sem into one d x d map (same
+values and gradients, a third of the cost at Dt = 384, d = 128).
+
+Ours: SORA is not an extra attention layer after ``prepare`` (the design note's placement) but
+the base's own query-agnostic self-attention with the relational bias added (a base without such
+a slot gets it as an extra layer after ``prepare``). An extra attention unit costs about a fifth
+of a ``span`` training step on CPU, and the issue caps all of MASRA's parts at 1.5x the base's
+epoch; biasing the existing self-attention keeps the "simple supporting module" the abstract
+describes. With a zero bias the slot is the base's plain unit.
 
 Each part has a switch (``use_esta`` ... ``use_dai``); with every switch off the model is the base
 (same parameters, same outputs). SGE without ESTA and SORA without LRCA still run (their heads are
 then trained only through the grounding loss).
 
 Bases plug in through a small ``Attachment`` (``ATTACHMENTS``): how to build the base with a
-given video <- query cross-attention unit, and its three hooks (encode, the query-agnostic
-``prepare``, the rest of grounding), so no base is copied. The base's own config fields go beside
+given video <- query cross-attention unit (DAI) and query-agnostic self-attention unit (SORA),
+and its three hooks (encode, the query-agnostic ``prepare``, the rest of grounding), so no base
+is copied. The base's own config fields go beside
 MASRA's in the same ``model`` section (``hidden``, ``heads``, ``dropout`` are declared here and
 passed to the base; any other field is validated by the base's config class).
 
@@ -71,7 +84,8 @@ class MasraConfig(ModelConfig):
     base: str = Field("span", description="base model MASRA attaches to: span (Charades-STA, ActivityNet) or qd_detr "
                       "(QVHighlights); its own fields go beside MASRA's")
     hidden: int | None = Field(None, gt=0, description="hidden size of the base and MASRA's parts (None: the base's)")
-    heads: int | None = Field(None, gt=0, description="attention heads of the base and MASRA's parts (None: the base's)")
+    heads: int | None = Field(None, gt=0, description="attention heads of the base and MASRA's parts "
+                              "(None: the base's)")
     dropout: float | None = Field(None, ge=0.0, lt=1.0, description="dropout of the base and MASRA's parts "
                                   "(None: the base's)")
     use_esta: bool = Field(True, description="ESTA: event-span contrastive alignment of the semantic head (2.1)")
@@ -92,7 +106,8 @@ class MasraConfig(ModelConfig):
     codebook_size: int = Field(45, ge=0, description="codebook entries K (CG-DETR: 45; 0 = plain cross-attention)")
     codebook_context: CodebookContext = Field("query+video", description="what the codebook is conditioned on: "
                                               "none, query, query+video")
-    codebook_layers: int = Field(2, ge=1, description="attention units of the codebook's context encoder")
+    codebook_layers: int = Field(1, ge=1, description="attention units through which the codebook reads the query "
+                                 "(CG-DETR: a 2-layer joint encoder; ours: entries <- words, see context_codebook)")
     dai_weight: float = Field(1.0, ge=0.0, description="weight of the word-mass terms L_fg + L_neg (CG-DETR lw_wattn)")
     orth_weight: float = Field(1.0, ge=0.0, description="weight of the codebook orthogonality term")
 
@@ -119,17 +134,19 @@ class MasraConfig(ModelConfig):
 
 @dataclass(frozen=True)
 class Attachment:
-    """How MASRA attaches to one base: ``build(config, cross)`` makes the base with ``cross`` as
-    its video <- query cross-attention unit (None: the base's own), ``dims(config)`` gives
-    (hidden, heads, dropout), ``foreground`` the per-snippet labels DAI's word mass is trained on.
-    The hooks default to the ``span`` family's methods: ``encode(batch) -> (v, q)``,
-    ``prepare(v, v_mask)`` (query-agnostic, once per video), ``ground_prepared(h, v_mask, q,
-    q_mask)`` on per-query rows."""
+    """How MASRA attaches to one base: ``build(config, cross, self_attn)`` makes the base with
+    ``cross`` as its video <- query cross-attention unit and ``self_attn`` as its query-agnostic
+    self-attention unit (None: the base's own; ``self_slot`` False: the base has no such slot and
+    MASRA runs SORA after ``prepare``), ``dims(config)`` gives (hidden, heads, dropout),
+    ``foreground`` the per-snippet labels DAI's word mass is trained on. The hooks default to the
+    ``span`` family's methods: ``encode(batch) -> (v, q)``, ``prepare(v, v_mask)`` (query-agnostic,
+    once per video), ``ground_prepared(h, v_mask, q, q_mask)`` on per-query rows."""
 
     config_cls: type[ModelConfig]
-    build: Callable[[Any, nn.Module | None], GroundingModel]
+    build: Callable[[Any, nn.Module | None, nn.Module | None], GroundingModel]
     dims: Callable[[Any], tuple[int, int, float]]
     foreground: Callable[[dict[str, Any]], Tensor]
+    self_slot: bool = True
 
     @staticmethod
     def encode(base: Any, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
@@ -148,13 +165,14 @@ class Attachment:
 ATTACHMENTS: Registry[Attachment] = Registry("masra base")
 
 
-def _build_span(config: SpanConfig, cross: nn.Module | None) -> SpanModel:
-    """``span`` with ``cross`` as X <- A(X, Y) of its Attn block (Eq. 8)."""
-    if cross is None:
+def _build_span(config: SpanConfig, cross: nn.Module | None, self_attn: nn.Module | None) -> SpanModel:
+    """``span`` with ``self_attn`` as X <- A(X, X) and ``cross`` as X <- A(X, Y) of its Attn block
+    (Eq. 8; the first is the query-agnostic step ``prepare`` runs)."""
+    if cross is None and self_attn is None:
         return SpanModel(config)
     c = config
-    attn = AttnBlock(AttentionUnit(c.hidden, c.heads, c.dropout), cross,
-                     AttentionUnit(c.hidden, c.heads, c.dropout), AttentionUnit(c.hidden, c.heads, c.dropout))
+    unit = lambda: AttentionUnit(c.hidden, c.heads, c.dropout)  # noqa: E731
+    attn = AttnBlock(self_attn or unit(), cross or unit(), unit(), unit())
     return SpanModel(config, attn=attn)
 
 
@@ -214,18 +232,27 @@ class MasraModel(GroundingModel):
             book = ContextCodebook(dim, c.codebook_size, heads, dropout, c.codebook_context, c.codebook_layers) if (
                 c.codebook_size > 0) else None
             cross = DecoupledCrossAttention(dim, heads, dropout, book)
-        self.base = self.attachment.build(base_cfg, cross)
-        # the unit is reached through the base (held once: shared tensors cannot be saved)
-        self._cross_path = next((n for n, m in self.base.named_modules() if m is cross), None) if cross else None
+        relation_head = nn.Linear(dim, dim) if c.use_lrca or c.use_sora else None  # W_rel
+        sora = RelationalAttention(AttentionUnit(dim, heads, dropout), relation_head, c.sora_mode,
+                                   c.sora_temperature) if c.use_sora else None
+        in_slot = sora if self.attachment.self_slot else None
+        self.base = self.attachment.build(base_cfg, cross, in_slot)
+        # units inside the base are reached through it (held once: shared tensors cannot be saved)
+        paths = {id(m): n for n, m in self.base.named_modules()}
+        self._cross_path = paths.get(id(cross)) if cross is not None else None
+        self._sora_path = paths.get(id(sora)) if in_slot is not None else None
+        self.relational = sora if sora is not None and in_slot is None else None  # after prepare
+        self.relation_head = relation_head if sora is None else None  # LRCA without SORA: on h
         self.semantic_head = nn.Linear(dim, c.text_dim) if c.use_esta or c.use_sge else None  # W_sem
-        self.relation_head = nn.Linear(dim, dim) if c.use_lrca or c.use_sora else None  # W_rel
         self.enhance = SemanticEnhance(dim, c.text_dim, dropout) if c.use_sge else None
-        self.relational = RelationalAttention(AttentionUnit(dim, heads, dropout), c.sora_mode,
-                                              c.sora_temperature) if c.use_sora else None
 
     @property
     def dai(self) -> DecoupledCrossAttention | None:
         return self.base.get_submodule(self._cross_path) if self._cross_path else None
+
+    @property
+    def sora(self) -> RelationalAttention | None:
+        return self.base.get_submodule(self._sora_path) if self._sora_path else self.relational
 
     # -- the contract: the base's, plus the priors as training-only fields ------------------------
     @property
@@ -268,16 +295,19 @@ class MasraModel(GroundingModel):
         self.check_batch(batch)
         a, vm = self.attachment, batch["video_mask"]
         v, q = a.encode(self.base, batch)
-        h = a.prepare(self.base, v, vm)  # query-agnostic: once per row of batch["video"]
-        out: dict[str, Tensor] = {}
-        if self.semantic_head is not None:
-            out["semantic"] = u = zero_padded(self.semantic_head(h), vm)  # u_t (2.1)
-        if self.relation_head is not None:
-            out["relation"] = r = zero_padded(F.normalize(self.relation_head(h), dim=-1), vm)  # r_t (2.2)
-        if self.enhance is not None:
-            h = self.enhance(h, vm, u)  # SGE (2.3)
+        h = a.prepare(self.base, v, vm)  # query-agnostic: once per row of batch["video"]; SORA in its slot
         if self.relational is not None:
-            h = self.relational(h, vm, r)  # SORA (2.4)
+            h = self.relational(h, vm, h, vm)  # SORA (2.4) for a base without a slot
+        out: dict[str, Tensor] = {}
+        sora = self.sora
+        if sora is not None:
+            out["relation"], sora.last_relation = sora.last_relation, None  # r_t of SORA's input (2.2)
+        elif self.relation_head is not None:
+            out["relation"] = zero_padded(F.normalize(self.relation_head(h), dim=-1), vm)  # r_t (2.2)
+        if self.config.use_esta:
+            out["video_context"] = h  # ESTA pools it over each event's span, then u = W_sem (2.1)
+        if self.enhance is not None:
+            h = self.enhance(h, vm, self.semantic_head)  # SGE (2.3), with u = W_sem h
         out |= a.ground(self.base, h, vm, q, batch["query_mask"], batch)  # DAI inside (2.5)
         dai = self.dai
         if dai is not None and dai.last is not None:
@@ -290,8 +320,8 @@ class MasraModel(GroundingModel):
     def _mismatched(self, dai: DecoupledCrossAttention, last: DecoupledOutput, batch: dict[str, Any]) -> Tensor:
         """Word mass of each snippet sequence with the previous query's words (CG-DETR's rolled
         negatives); zero for pairs of the same video."""
-        target, target_mask, ref, ref_mask = last.inputs
-        neg = dai.attend(target, target_mask, ref.roll(1, dims=0), ref_mask.roll(1, dims=0)).word_mass
+        order = torch.arange(last.word_mass.shape[0], device=last.word_mass.device).roll(1)
+        neg = dai.word_mass_with(last, order)
         return neg * mismatched_pairs(batch).to(neg.dtype)[:, None]
 
     # -- loss (2.6) ----------------------------------------------------------------------------
@@ -304,8 +334,8 @@ class MasraModel(GroundingModel):
             vm = batch["video_mask"][rows]
         if c.use_esta and c.esta_weight > 0:
             parts["esta"] = event_alignment_loss(
-                outputs["semantic"][rows], vm, batch["events"][rows], batch["event_mask"][rows],
-                batch["event_spans"][rows], duration, c.esta_temperature, c.esta_duplicate_cos)
+                outputs["video_context"][rows], vm, batch["events"][rows], batch["event_mask"][rows],
+                batch["event_spans"][rows], duration, c.esta_temperature, c.esta_duplicate_cos, self.semantic_head)
             total = total + c.esta_weight * parts["esta"]
         if c.use_lrca and c.lrca_weight > 0:
             parts["lrca"] = relation_alignment_loss(

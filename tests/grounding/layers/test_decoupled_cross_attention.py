@@ -3,6 +3,7 @@ words all its mass; with a codebook the mass is shared and the codebook's values
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from grounding.layers import AttentionUnit
@@ -54,3 +55,13 @@ def test_codebook_takes_mass_but_gives_no_values() -> None:
     loud = words.clone()
     loud[:, 0] = 1e3 * video[:, 0]  # aligned with snippet 0's query vector
     assert dai.attend(video, vm, loud, wm).word_mass[:, 0].min() > 0.99
+
+
+@pytest.mark.parametrize("context", ["none", "query", "query+video"])
+def test_mismatched_word_mass_equals_a_call_with_the_other_words(context: str) -> None:
+    video, vm, words, wm = _inputs()
+    dai = DecoupledCrossAttention(16, 4, 0.0, codebook=ContextCodebook(16, size=5, heads=4, context=context)).eval()
+    last = dai.attend(video, vm, words, wm)
+    order = torch.tensor([1, 0])
+    want = dai.attend(video, vm, words[order], wm[order]).word_mass
+    torch.testing.assert_close(dai.word_mass_with(last, order), want)

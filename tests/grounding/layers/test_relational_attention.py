@@ -58,14 +58,21 @@ def test_attention_unit_bias_matches_reference(length: int) -> None:
 def test_zero_bias_is_plain_self_attention() -> None:
     torch.manual_seed(1)
     unit = AttentionUnit(dim=16, heads=4, dropout=0.0).eval()
-    layer = RelationalAttention(unit).eval()
+    head = torch.nn.Linear(16, 4)
+    layer = RelationalAttention(unit, head).eval()
     h = torch.randn(2, 9, 16)
     m = torch.tensor([[True] * 9, [True] * 6 + [False] * 3])
     plain = unit(h, m, h, m)
-    torch.testing.assert_close(layer(h, m, torch.zeros(2, 9, 4)), plain)  # S = 0 -> S2 = 0
+    assert not torch.allclose(layer(h, m, h, m), plain)
+    r = layer.last_relation
+    torch.testing.assert_close(r.norm(dim=-1), m.float())  # unit vectors, zero at padding
     with torch.no_grad():
         layer.beta.zero_()
-    torch.testing.assert_close(layer(h, m, torch.randn(2, 9, 4)), plain)  # beta = 0
+    torch.testing.assert_close(layer(h, m, h, m), plain)  # beta = 0
     with torch.no_grad():
         layer.beta.fill_(1.0)
-    assert not torch.allclose(layer(h, m, torch.nn.functional.normalize(torch.randn(2, 9, 4), dim=-1)), plain)
+        head.weight.zero_()
+        head.bias.zero_()
+    torch.testing.assert_close(layer(h, m), plain)  # r = 0 -> S = 0 -> S2 = 0
+    with pytest.raises(ValueError, match="self-attention"):
+        layer(h, m, torch.randn(2, 9, 16), m)

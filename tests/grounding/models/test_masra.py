@@ -50,10 +50,12 @@ def test_each_switch_adds_its_part_and_its_fields() -> None:
     assert esta.semantic_head is not None and esta.enhance is None and esta.relation_head is None
     assert set(EVENT_KEYS) <= set(esta.loss_keys) and not set(CAPTION_KEYS) & set(esta.loss_keys)
     lrca = _masra(**{**ALL_OFF, "use_lrca": True})
-    assert lrca.relation_head is not None and lrca.relational is None and set(CAPTION_KEYS) <= set(lrca.loss_keys)
+    assert lrca.relation_head is not None and lrca.sora is None and set(CAPTION_KEYS) <= set(lrca.loss_keys)
     sge, sora = _masra(**{**ALL_OFF, "use_sge": True}), _masra(**{**ALL_OFF, "use_sora": True})
     assert sge.semantic_head is not None and sge.enhance is not None and not set(PRIOR_KEYS) & set(sge.loss_keys)
-    assert sora.relation_head is not None and sora.relational is not None and not set(PRIOR_KEYS) & set(sora.loss_keys)
+    assert sora.sora is sora.base.attn.x_self and sora.relational is None  # the base's query-agnostic slot
+    assert sora.relation_head is None and sora.sora.relation_head is not None
+    assert not set(PRIOR_KEYS) & set(sora.loss_keys)
     dai = _masra(**{**ALL_OFF, "use_dai": True})
     assert dai.dai is dai.base.attn.x_cross and dai.dai.codebook.size == 45
     assert _masra(**{**ALL_OFF, "use_dai": True, "codebook_size": 0}).dai.codebook is None
@@ -107,7 +109,8 @@ def test_esta_and_lrca_see_each_video_once() -> None:
 def test_shared_videos_give_the_per_query_outputs() -> None:
     model = _masra().eval()
     items = make_items(lengths=[8, 8, 6], q_lengths=[4, 2, 3], seed=4, videos=[0, 0, 2])
-    per_query, shared = model_batch(model, items, labels=False), model_batch(model, items, labels=False, share_videos=True)
+    per_query = model_batch(model, items, labels=False)
+    shared = model_batch(model, items, labels=False, share_videos=True)
     a, b = model(per_query), model(shared)
     for key in ("start_logits", "end_logits", "highlight_logits", "dai_word_mass"):
         torch.testing.assert_close(a[key], b[key])
@@ -152,19 +155,20 @@ def test_overfits_one_batch() -> None:
 # -- through the real data path: priors for the training split only, none at inference ------------
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def trained(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("masra")
     corpus = build_tiny_corpus(root, n_videos=4)
     cfg = load_config(None, {
         "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
-        "model": {"name": "masra", "hidden": 16, "heads": 2, "codebook_size": 4}, "optim": {"batch_size": 4, "epochs": 1},
+        "model": {"name": "masra", "hidden": 16, "heads": 2, "codebook_size": 4},
+        "optim": {"batch_size": 4, "epochs": 1},
         "out_dir": str(root / "run"), "device": "cpu",
     })
     result = fit(cfg, progress=False)
     return corpus, root / "run", result
 
 
-def test_priors_are_loaded_for_training_only(trained) -> None:  # noqa: ANN001
+def test_priors_are_loaded_for_training_only(trained) -> None:
     corpus, _, result = trained
     assert {"loss/esta", "loss/lrca", "loss/dai_fg"} <= set(result.history[0])
     model = build_model("masra", video_dim=corpus.video_dim, text_dim=corpus.text_dim, hidden=16, heads=2)
@@ -179,7 +183,7 @@ def test_priors_are_loaded_for_training_only(trained) -> None:  # noqa: ANN001
 
 
 @pytest.mark.slow
-def test_inference_reads_no_prior_and_imports_neither_pipeline_nor_transformers(trained) -> None:  # noqa: ANN001
+def test_inference_reads_no_prior_and_imports_neither_pipeline_nor_transformers(trained) -> None:
     _, path, _ = trained
     code = f"""
 import json, sys
@@ -191,7 +195,8 @@ fields = sorted(p._items([("vid01", "person does thing 0 in vid01")])[0])
 bad = sorted(m for m in sys.modules if m.split(".")[0] in ("pipeline", "transformers", "vllm"))
 print(json.dumps({{"windows": w, "bad": bad, "kinds": kinds, "fields": fields}}))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=240, check=False)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=240,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["bad"] == [] and report["kinds"] == [] and len(report["windows"]) == 2
