@@ -1,54 +1,56 @@
 """``masra``: MASRA (MLLM-Assisted Semantic-Relational Consistent Alignment, arXiv 2605.03398)
 attached to a base model. Only the abstract is public; this is the design of
-``shared/methods/masra.md`` (section numbers below), every choice there marked as ours.
+``shared/methods/masra.md`` (section numbers below), every choice there marked as ours, and
+every change to it marked "Ours" here or in the layer it concerns.
 
 The MLLM is used at training time only: its event descriptions with spans and its clip captions
 shape the base's query-agnostic video features through two alignment losses, and inference reads
 no prior at all (``required_keys`` are the base's; the priors are ``loss_keys``, loaded for the
 training split only and only when a loss needs them).
 
-    v, q = base.encode(batch)
-    h    = base.prepare(v)          query-agnostic video context (once per video), with SORA (2.4)
-                                    as the base's query-agnostic self-attention, biased by the
-                                    second-order structure of r = norm(W_rel x) of its input x
-                                    relation head r   <- LRCA (2.2), caption-grid relation matrix
-    u    = W_sem h                  semantic head     <- ESTA (2.1), events pool it over their spans
-    h    = SGE(h, u)                semantic-guided enhancement (2.3)
-    out  = base.ground(h, q)        with DAI (2.5) as the base's video <- query cross-attention
+    h    = the base's query-agnostic video (once per video)   span: prepare (guided conv + X <- A(X, X))
+                                                               qd_detr: the input projection
+    h    = SORA(h)        second-order relational attention (2.4) on r = norm(W_rel x) of its input;
+                          r  <- LRCA (2.2): its caption-grid relation matrix matches the captions'
+    u    = W_sem h        semantic head  <- ESTA (2.1): each event's span pools it, InfoNCE with
+                          the event's description
+    h    = SGE(h, u)      semantic-guided enhancement (2.3)
+    out  = the base's grounding on h, with DAI (2.5) as its video <- query cross-attention
+           (span: X <- A(X, Y) of its Attn block; qd_detr: the attention of each T2V aligner layer)
 
     L = L_base + w_esta L_ESTA + w_lrca L_LRCA + w_dai (L_fg + L_neg) + w_orth L_orth   (2.6)
-
-The semantic vectors u are never built per snippet: u is an affine map of h, so ESTA pools h
-over each event's span and then applies W_sem, and SGE folds W_p W_sem into one d x d map (same
-values and gradients, a third of the cost at Dt = 384, d = 128).
-
-Ours: SORA is not an extra attention layer after ``prepare`` (the design note's placement) but
-the base's own query-agnostic self-attention with the relational bias added (a base without such
-a slot gets it as an extra layer after ``prepare``). An extra attention unit costs about a fifth
-of a ``span`` training step on CPU, and the issue caps all of MASRA's parts at 1.5x the base's
-epoch; biasing the existing self-attention keeps the "simple supporting module" the abstract
-describes. With a zero bias the slot is the base's plain unit.
 
 Each part has a switch (``use_esta`` ... ``use_dai``); with every switch off the model is the base
 (same parameters, same outputs). SGE without ESTA and SORA without LRCA still run (their heads are
 then trained only through the grounding loss).
 
-Bases plug in through a small ``Attachment`` (``ATTACHMENTS``): how to build the base with a
-given video <- query cross-attention unit (DAI) and query-agnostic self-attention unit (SORA),
-and its three hooks (encode, the query-agnostic ``prepare``, the rest of grounding), so no base
-is copied. The base's own config fields go beside
-MASRA's in the same ``model`` section (``hidden``, ``heads``, ``dropout`` are declared here and
-passed to the base; any other field is validated by the base's config class).
+Ours, for cost (the issue caps the parts at 1.5x the base's epoch):
 
-The mismatched-pair term (CG-DETR's negative pairs) reruns only DAI, on the same snippet input
-with the words of the batch's next query (pairs of the same video skipped), in training only.
+- SORA takes the base's own query-agnostic self-attention slot when it has one (``span``: its
+  first X <- A(X, X)), biasing it instead of adding an attention layer after it (the design
+  note's placement, kept for ``qd_detr``, which has no such slot); an extra attention unit costs
+  about a fifth of a ``span`` training step on CPU;
+- the semantic vectors u are never built per snippet: u is an affine map of h, so ESTA pools h
+  over each event's span before W_sem and SGE folds W_p W_sem into one d x d map (same values
+  and gradients);
+- the mismatched-pair term (CG-DETR's negative pairs: each query's words against another
+  video) reuses the main pass's projections (``span``: the batch's previous query, pairs of the
+  same video skipped) or the base's own negative pass (``qd_detr`` already runs each query's
+  aligner against a query of another video), in training only.
+
+Bases plug in through an ``Attachment`` (``ATTACHMENTS``): how to build the base with DAI in its
+cross-attention slot(s) and SORA in its self-attention slot, and how to run it with MASRA's
+query-agnostic parts (``VideoPath``) applied to its video, through the base's own hooks
+(``span``: ``encode`` / ``prepare`` / ``ground_prepared``; ``qd_detr``: ``video_refiner``), so no
+base is copied. The base's own config fields go beside MASRA's in the same ``model`` section
+(``hidden``, ``heads``, ``dropout`` are declared here and passed to the base; any other field is
+validated by the base's config class).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -60,12 +62,13 @@ from grounding.data.collate import per_query
 from grounding.data.targets import TargetConfig
 from grounding.layers import AttentionUnit, AttnBlock, zero_padded
 from grounding.layers.context_codebook import CodebookContext, ContextCodebook, orthogonality_loss
-from grounding.layers.decoupled_cross_attention import DecoupledCrossAttention, DecoupledOutput
+from grounding.layers.decoupled_cross_attention import DecoupledCrossAttention, DecoupledProjectedAttention
 from grounding.layers.event_alignment import event_alignment_loss
 from grounding.layers.relation_alignment import RelationLoss, relation_alignment_loss
 from grounding.layers.relational_attention import RelationalAttention, RelationMode
 from grounding.layers.semantic_enhance import SemanticEnhance
 from grounding.models.base import GroundingModel, ModelConfig, register_model
+from grounding.models.qd_detr import QDDetrConfig, QDDetrModel
 from grounding.models.span import SpanConfig, SpanModel
 from groundwork.registry import Registry
 from groundwork.settings import explain
@@ -73,6 +76,7 @@ from groundwork.settings import explain
 EVENT_KEYS = ("events", "event_mask", "event_spans")
 CAPTION_KEYS = ("clip_captions", "clip_caption_mask", "clip_caption_spans")
 SHARED_BASE_FIELDS = ("hidden", "heads", "dropout")
+Decoupled = DecoupledCrossAttention | DecoupledProjectedAttention
 
 
 class MasraConfig(ModelConfig):
@@ -81,8 +85,8 @@ class MasraConfig(ModelConfig):
 
     model_config = ConfigDict(extra="allow")
 
-    base: str = Field("span", description="base model MASRA attaches to: span (Charades-STA, ActivityNet) or qd_detr "
-                      "(QVHighlights); its own fields go beside MASRA's")
+    base: str = Field("span", description="base model MASRA attaches to: span (Charades-STA, ActivityNet, TACoS) or "
+                      "qd_detr (QVHighlights); its own fields go beside MASRA's")
     hidden: int | None = Field(None, gt=0, description="hidden size of the base and MASRA's parts (None: the base's)")
     heads: int | None = Field(None, gt=0, description="attention heads of the base and MASRA's parts "
                               "(None: the base's)")
@@ -132,52 +136,95 @@ class MasraConfig(ModelConfig):
 
 # -- bases ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
 class Attachment:
-    """How MASRA attaches to one base: ``build(config, cross, self_attn)`` makes the base with
-    ``cross`` as its video <- query cross-attention unit and ``self_attn`` as its query-agnostic
-    self-attention unit (None: the base's own; ``self_slot`` False: the base has no such slot and
-    MASRA runs SORA after ``prepare``), ``dims(config)`` gives (hidden, heads, dropout),
-    ``foreground`` the per-snippet labels DAI's word mass is trained on. The hooks default to the
-    ``span`` family's methods: ``encode(batch) -> (v, q)``, ``prepare(v, v_mask)`` (query-agnostic,
-    once per video), ``ground_prepared(h, v_mask, q, q_mask)`` on per-query rows."""
+    """How MASRA attaches to one base. ``build(config, make_dai, sora)`` makes the base with the
+    DAI units ``make_dai()`` gives in its video <- query cross-attention slot(s) and ``sora`` in its
+    query-agnostic self-attention slot (None: the base's own units); ``run(base, batch, path)``
+    runs it with ``path`` (MASRA's query-agnostic parts, (h, mask) -> h) applied to its
+    query-agnostic video, once per video."""
 
-    config_cls: type[ModelConfig]
-    build: Callable[[Any, nn.Module | None, nn.Module | None], GroundingModel]
-    dims: Callable[[Any], tuple[int, int, float]]
-    foreground: Callable[[dict[str, Any]], Tensor]
-    self_slot: bool = True
+    config_cls: ClassVar[type[ModelConfig]]
+    self_slot: ClassVar[bool]  # the base has a query-agnostic self-attention unit SORA can take
+    negatives: ClassVar[Literal["roll", "base"]]  # mismatched pairs: rolled queries / the base's own pass
 
-    @staticmethod
-    def encode(base: Any, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        return base.encode(batch)
+    def dims(self, config: Any) -> tuple[int, int, float]:
+        """(hidden, heads, dropout) of the base."""
+        return config.hidden, config.heads, config.dropout
 
-    @staticmethod
-    def prepare(base: Any, v: Tensor, v_mask: Tensor) -> Tensor:
-        return base.prepare(v, v_mask)
+    def build(self, config: Any, make_dai: Callable[[], nn.Module] | None, sora: nn.Module | None) -> GroundingModel:
+        raise NotImplementedError
 
-    @staticmethod
-    def ground(base: Any, h: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor, batch: dict[str, Any]
-               ) -> dict[str, Tensor]:
-        return base.ground_prepared(per_query(h, batch), per_query(v_mask, batch), q, q_mask)
+    def run(self, base: Any, batch: dict[str, Any], path: Callable[[Tensor, Tensor], Tensor]) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def foreground(self, batch: dict[str, Any]) -> Tensor:
+        """(B, L) labels in [0, 1] that DAI's word mass is trained on."""
+        raise NotImplementedError
 
 
 ATTACHMENTS: Registry[Attachment] = Registry("masra base")
 
 
-def _build_span(config: SpanConfig, cross: nn.Module | None, self_attn: nn.Module | None) -> SpanModel:
-    """``span`` with ``self_attn`` as X <- A(X, X) and ``cross`` as X <- A(X, Y) of its Attn block
-    (Eq. 8; the first is the query-agnostic step ``prepare`` runs)."""
-    if cross is None and self_attn is None:
-        return SpanModel(config)
-    c = config
-    unit = lambda: AttentionUnit(c.hidden, c.heads, c.dropout)  # noqa: E731
-    attn = AttnBlock(self_attn or unit(), cross or unit(), unit(), unit())
-    return SpanModel(config, attn=attn)
+class SpanAttachment(Attachment):
+    """``span``: DAI is X <- A(X, Y) and SORA is X <- A(X, X) of its Attn block (Eq. 8); the path
+    runs on ``prepare``'s output."""
+
+    config_cls = SpanConfig
+    self_slot, negatives = True, "roll"
+
+    def build(self, config: SpanConfig, make_dai: Callable[[], nn.Module] | None, sora: nn.Module | None) -> SpanModel:
+        if make_dai is None and sora is None:
+            return SpanModel(config)
+        c = config
+        unit = lambda: AttentionUnit(c.hidden, c.heads, c.dropout)  # noqa: E731
+        return SpanModel(config, attn=AttnBlock(sora or unit(), make_dai() if make_dai else unit(), unit(), unit()))
+
+    def run(self, base: SpanModel, batch: dict[str, Any], path: Callable[[Tensor, Tensor], Tensor]
+            ) -> dict[str, Tensor]:
+        vm = batch["video_mask"]
+        v, q = base.encode(batch)
+        h = path(base.prepare(v, vm), vm)  # query-agnostic: once per row of batch["video"]
+        return base.ground_prepared(per_query(h, batch), per_query(vm, batch), q, batch["query_mask"])
+
+    def foreground(self, batch: dict[str, Any]) -> Tensor:
+        return batch["highlight_label"]
 
 
-ATTACHMENTS.register("span")(Attachment(
-    SpanConfig, _build_span, lambda c: (c.hidden, c.heads, c.dropout), lambda batch: batch["highlight_label"]))
+class QDDetrAttachment(Attachment):
+    """``qd_detr``: DAI is the attention of every T2V aligner layer (CG-DETR's place for it); the
+    path runs on the projected video through the base's ``video_refiner`` hook, and SORA is a
+    layer of that path (the base has no query-agnostic self-attention)."""
+
+    config_cls = QDDetrConfig
+    self_slot, negatives = False, "base"
+
+    def build(self, config: QDDetrConfig, make_dai: Callable[[], nn.Module] | None, sora: nn.Module | None
+              ) -> QDDetrModel:
+        base = QDDetrModel(config)
+        for layer in base.aligner.layers if make_dai is not None else ():
+            dai = make_dai()
+            dai.load_state_dict(layer.attn.state_dict(), strict=False)  # the base's (Xavier) initialisation
+            layer.attn = dai
+        return base
+
+    def run(self, base: QDDetrModel, batch: dict[str, Any], path: Callable[[Tensor, Tensor], Tensor]
+            ) -> dict[str, Tensor]:
+        mask = per_query(batch["video_mask"], batch)
+        for layer in base.aligner.layers:
+            if isinstance(layer.attn, DecoupledProjectedAttention):
+                layer.attn.target_mask = mask  # the T2V layer does not pass the frames' mask
+        base.video_refiner = path
+        try:
+            return base(batch)
+        finally:
+            base.video_refiner = None
+
+    def foreground(self, batch: dict[str, Any]) -> Tensor:
+        return (batch["saliency_label"] > 0).float()  # QVHighlights' summed scores or 0/1
+
+
+ATTACHMENTS.register("span")(SpanAttachment())
+ATTACHMENTS.register("qd_detr")(QDDetrAttachment())
 
 
 # -- batch helpers -------------------------------------------------------------------------------
@@ -215,6 +262,36 @@ def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return (values * weight).sum() / weight.sum().clamp(min=1.0)
 
 
+# -- MASRA's query-agnostic parts ------------------------------------------------------------------
+
+class VideoPath(nn.Module):
+    """What MASRA does to the base's query-agnostic video (h, mask) -> h, keeping what its losses
+    read: ``relation`` (r of SORA's input, or of h when LRCA runs without SORA) and ``context``
+    (h before SGE, which ESTA pools). ``sora`` is None when SORA sits in the base's slot."""
+
+    def __init__(self, c: MasraConfig, dim: int, sora: RelationalAttention | None,
+                 relation_head: nn.Module | None) -> None:
+        super().__init__()
+        self.sora, self.relation_head = sora, relation_head
+        self.semantic_head = nn.Linear(dim, c.text_dim) if c.use_esta or c.use_sge else None  # W_sem
+        self.enhance = SemanticEnhance(dim, c.text_dim, c.dropout or 0.0) if c.use_sge else None
+        self.keep_context = c.use_esta
+        self.relation: Tensor | None = None
+        self.context: Tensor | None = None
+
+    def forward(self, h: Tensor, mask: Tensor) -> Tensor:
+        if self.sora is not None:
+            h = self.sora(h, mask, h, mask)  # SORA (2.4), a layer of its own
+            self.relation = self.sora.last_relation
+        elif self.relation_head is not None:
+            self.relation = zero_padded(F.normalize(self.relation_head(h), dim=-1), mask)  # r_t (2.2)
+        if self.keep_context:
+            self.context = h  # ESTA pools it over each event's span, then u = W_sem (2.1)
+        if self.enhance is not None:
+            h = self.enhance(h, mask, self.semantic_head)  # SGE (2.3), with u = W_sem h
+        return h
+
+
 # -- the model -----------------------------------------------------------------------------------
 
 @register_model("masra", MasraConfig)
@@ -227,32 +304,39 @@ class MasraModel(GroundingModel):
         self.attachment = ATTACHMENTS.get(c.base)
         base_cfg = c.base_config()
         dim, heads, dropout = self.attachment.dims(base_cfg)
-        cross = None
-        if c.use_dai:
-            book = ContextCodebook(dim, c.codebook_size, heads, dropout, c.codebook_context, c.codebook_layers) if (
-                c.codebook_size > 0) else None
-            cross = DecoupledCrossAttention(dim, heads, dropout, book)
         relation_head = nn.Linear(dim, dim) if c.use_lrca or c.use_sora else None  # W_rel
         sora = RelationalAttention(AttentionUnit(dim, heads, dropout), relation_head, c.sora_mode,
                                    c.sora_temperature) if c.use_sora else None
         in_slot = sora if self.attachment.self_slot else None
-        self.base = self.attachment.build(base_cfg, cross, in_slot)
-        # units inside the base are reached through it (held once: shared tensors cannot be saved)
-        paths = {id(m): n for n, m in self.base.named_modules()}
-        self._cross_path = paths.get(id(cross)) if cross is not None else None
-        self._sora_path = paths.get(id(sora)) if in_slot is not None else None
-        self.relational = sora if sora is not None and in_slot is None else None  # after prepare
-        self.relation_head = relation_head if sora is None else None  # LRCA without SORA: on h
-        self.semantic_head = nn.Linear(dim, c.text_dim) if c.use_esta or c.use_sge else None  # W_sem
-        self.enhance = SemanticEnhance(dim, c.text_dim, dropout) if c.use_sge else None
+        self.base = self.attachment.build(base_cfg, self._dai_factory(dim, heads, dropout) if c.use_dai else None,
+                                          in_slot)
+        self.video_path = VideoPath(c.model_copy(update={"dropout": dropout}), dim,
+                                    sora if in_slot is None else None, relation_head if sora is None else None)
+        # units inside the base, found once (held by the base only: shared tensors cannot be saved)
+        self._dai: list[Decoupled] = [m for m in self.base.modules()
+                                      if isinstance(m, (DecoupledCrossAttention, DecoupledProjectedAttention))]
+        self._slot = [m for m in self.base.modules() if isinstance(m, RelationalAttention)]
+
+    def _dai_factory(self, dim: int, heads: int, dropout: float) -> Callable[[], nn.Module]:
+        c = self.config
+
+        def make() -> nn.Module:
+            book = ContextCodebook(dim, c.codebook_size, heads, dropout, c.codebook_context, c.codebook_layers) if (
+                c.codebook_size > 0) else None
+            if self.attachment.self_slot:
+                return DecoupledCrossAttention(dim, heads, dropout, book)
+            return DecoupledProjectedAttention(dim, heads, book)
+
+        return make
 
     @property
-    def dai(self) -> DecoupledCrossAttention | None:
-        return self.base.get_submodule(self._cross_path) if self._cross_path else None
+    def dai(self) -> list[Decoupled]:
+        """The DAI units inside the base (one for ``span``, one per T2V layer for ``qd_detr``)."""
+        return self._dai
 
     @property
     def sora(self) -> RelationalAttention | None:
-        return self.base.get_submodule(self._sora_path) if self._sora_path else self.relational
+        return self._slot[0] if self._slot else self.video_path.sora
 
     # -- the contract: the base's, plus the priors as training-only fields ------------------------
     @property
@@ -276,6 +360,9 @@ class MasraModel(GroundingModel):
     def batch_sampler(self, dataset: Any, batch_size: int, seed: int) -> Iterable[list[int]] | None:
         return self.base.batch_sampler(dataset, batch_size, seed)
 
+    def fit_data(self, dataset: Any) -> dict[str, Any]:
+        return self.base.fit_data(dataset)
+
     def decode(self, outputs: dict[str, Tensor], batch: dict[str, Any], k: int = 5) -> list[dict[str, Any]]:
         return self.base.decode(outputs, batch, k)
 
@@ -293,36 +380,40 @@ class MasraModel(GroundingModel):
     # -- forward -------------------------------------------------------------------------------
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         self.check_batch(batch)
-        a, vm = self.attachment, batch["video_mask"]
-        v, q = a.encode(self.base, batch)
-        h = a.prepare(self.base, v, vm)  # query-agnostic: once per row of batch["video"]; SORA in its slot
-        if self.relational is not None:
-            h = self.relational(h, vm, h, vm)  # SORA (2.4) for a base without a slot
-        out: dict[str, Tensor] = {}
-        sora = self.sora
+        for unit in self._dai:
+            unit.calls.clear()
+        out = dict(self.attachment.run(self.base, batch, self.video_path))
+        path, sora = self.video_path, self.sora
+        relation = sora.last_relation if sora is not None else path.relation
+        if relation is not None:
+            out["relation"] = relation
+        if path.context is not None:
+            out["video_context"] = path.context
+        path.relation = path.context = None
         if sora is not None:
-            out["relation"], sora.last_relation = sora.last_relation, None  # r_t of SORA's input (2.2)
-        elif self.relation_head is not None:
-            out["relation"] = zero_padded(F.normalize(self.relation_head(h), dim=-1), vm)  # r_t (2.2)
-        if self.config.use_esta:
-            out["video_context"] = h  # ESTA pools it over each event's span, then u = W_sem (2.1)
-        if self.enhance is not None:
-            h = self.enhance(h, vm, self.semantic_head)  # SGE (2.3), with u = W_sem h
-        out |= a.ground(self.base, h, vm, q, batch["query_mask"], batch)  # DAI inside (2.5)
-        dai = self.dai
-        if dai is not None and dai.last is not None:
-            last, dai.last = dai.last, None
-            out["dai_word_mass"], out["codebook"] = last.word_mass, last.codebook
-            if self.training and self.config.dai_weight > 0:
-                out["dai_word_mass_neg"] = self._mismatched(dai, last, batch)
+            sora.last_relation = None
+        if self._dai:
+            out |= self._dai_outputs(batch)
         return out
 
-    def _mismatched(self, dai: DecoupledCrossAttention, last: DecoupledOutput, batch: dict[str, Any]) -> Tensor:
-        """Word mass of each snippet sequence with the previous query's words (CG-DETR's rolled
-        negatives); zero for pairs of the same video."""
-        order = torch.arange(last.word_mass.shape[0], device=last.word_mass.device).roll(1)
-        neg = dai.word_mass_with(last, order)
-        return neg * mismatched_pairs(batch).to(neg.dtype)[:, None]
+    def _dai_outputs(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Word mass (mean over the DAI units), codebooks, and in training the mismatched pairs'
+        word mass with its pair mask; clears the units' records."""
+        mains = [unit.calls[0] for unit in self._dai]
+        out = {"dai_word_mass": torch.stack([m.word_mass for m in mains]).mean(dim=0),
+               "codebook": torch.cat([m.codebook for m in mains], dim=0)}  # (units x B, K, d)
+        if self.training and self.config.dai_weight > 0:
+            if self.attachment.negatives == "roll":
+                order = torch.arange(len(mains[0].word_mass), device=mains[0].word_mass.device).roll(1)
+                neg = torch.stack([u.word_mass_with(m, order) for u, m in zip(self._dai, mains, strict=True)])
+                out["dai_word_mass_neg"], out["dai_neg_pairs"] = neg.mean(dim=0), mismatched_pairs(batch)
+            elif all(len(unit.calls) > 1 for unit in self._dai):  # the base ran its negative queries
+                neg = torch.stack([unit.calls[1].word_mass for unit in self._dai]).mean(dim=0)
+                out["dai_word_mass_neg"] = neg
+                out["dai_neg_pairs"] = torch.ones(len(neg), dtype=torch.bool, device=neg.device)
+        for unit in self._dai:
+            unit.calls.clear()
+        return out
 
     # -- loss (2.6) ----------------------------------------------------------------------------
     def loss(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -335,7 +426,8 @@ class MasraModel(GroundingModel):
         if c.use_esta and c.esta_weight > 0:
             parts["esta"] = event_alignment_loss(
                 outputs["video_context"][rows], vm, batch["events"][rows], batch["event_mask"][rows],
-                batch["event_spans"][rows], duration, c.esta_temperature, c.esta_duplicate_cos, self.semantic_head)
+                batch["event_spans"][rows], duration, c.esta_temperature, c.esta_duplicate_cos,
+                self.video_path.semantic_head)
             total = total + c.esta_weight * parts["esta"]
         if c.use_lrca and c.lrca_weight > 0:
             parts["lrca"] = relation_alignment_loss(
@@ -348,7 +440,7 @@ class MasraModel(GroundingModel):
         return parts
 
     def _dai_loss(self, outputs: dict[str, Tensor], batch: dict[str, Tensor], parts: dict[str, Tensor]) -> Tensor:
-        """L_fg = BCE(r, foreground), L_neg = -log(1 - r_neg), L_orth (2.5), weighted."""
+        """L_fg = BCE(r, foreground), L_neg = -log(1 - r_neg) over mismatched pairs, L_orth (2.5)."""
         c, eps = self.config, 1e-6
         mask = per_query(batch["video_mask"], batch)
         mass = outputs["dai_word_mass"].clamp(eps, 1 - eps)
@@ -356,7 +448,7 @@ class MasraModel(GroundingModel):
         parts["dai_fg"] = _masked_mean(F.binary_cross_entropy(mass, label, reduction="none"), mask)
         total = c.dai_weight * parts["dai_fg"]
         if "dai_word_mass_neg" in outputs:
-            neg_mask = mask & mismatched_pairs(batch)[:, None]
+            neg_mask = mask & (outputs["dai_neg_pairs"] > 0)[:, None]  # the loop may have cast it to float
             parts["dai_neg"] = _masked_mean(-torch.log1p(-outputs["dai_word_mass_neg"].clamp(max=1 - eps)), neg_mask)
             total = total + c.dai_weight * parts["dai_neg"]
         parts["dai_orth"] = orthogonality_loss(outputs["codebook"])

@@ -176,6 +176,9 @@ class QDDetrModel(GroundingModel):
         self.saliency_head = SaliencyHead(c.hidden)
         self.criterion = SetCriterion(HungarianMatcher(c.cost_span, c.cost_giou, c.cost_class),
                                       c.span_weight, c.giou_weight, c.label_weight, c.eos_coef)
+        # (v, mask) -> v: refines the projected, query-agnostic video once per video (MASRA attaches
+        # its training-prior-shaped parts here); a plain callable, its parameters are its owner's
+        self.video_refiner: Callable[[Tensor, Tensor], Tensor] | None = None
 
     # -- data hooks ------------------------------------------------------------------------------
     def target_maker(self, config: TargetConfig) -> Callable[..., dict[str, np.ndarray]]:
@@ -190,6 +193,8 @@ class QDDetrModel(GroundingModel):
         """Projected video (U, L, d), its mask and sine positions: once per row of batch["video"]."""
         mask = batch["video_mask"]
         v = zero_padded(self.video_proj(batch["video"]), mask)
+        if self.video_refiner is not None:
+            v = self.video_refiner(v, mask)
         return v, mask, frame_positions(mask, self.config.hidden).to(v.dtype)
 
     def project_words(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:

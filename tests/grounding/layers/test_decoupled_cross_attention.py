@@ -1,5 +1,6 @@
-"""DAI: with an empty codebook it is the plain cross-attention unit and every snippet gives the
-words all its mass; with a codebook the mass is shared and the codebook's values are never read."""
+"""DAI: with an empty codebook each flavour is the unit it replaces and every snippet gives the
+words all its mass; with a codebook the mass is shared and the codebook's values are never read;
+the mismatched-pair word mass equals a call with the other query's words."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import torch
 
 from grounding.layers import AttentionUnit
 from grounding.layers.context_codebook import ContextCodebook
-from grounding.layers.decoupled_cross_attention import DecoupledCrossAttention
+from grounding.layers.decoupled_cross_attention import DecoupledCrossAttention, DecoupledProjectedAttention
+from grounding.layers.detr.multi_head import ProjectedAttention
 
 
 def _inputs() -> tuple[torch.Tensor, ...]:
@@ -25,25 +27,38 @@ def test_empty_codebook_equals_plain_cross_attention_with_word_mass_one() -> Non
     dai = DecoupledCrossAttention(16, 4, 0.0, codebook=None).eval()
     dai.load_state_dict(plain.state_dict())
     torch.testing.assert_close(dai(video, vm, words, wm), plain(video, vm, words, wm))
-    torch.testing.assert_close(dai.last.word_mass, vm.float())  # 1 on snippets, 0 on padding
-    assert dai.last.codebook.shape == (2, 0, 16)
+    (call,) = dai.calls
+    torch.testing.assert_close(call.word_mass, vm.float())  # 1 on snippets, 0 on padding
+    assert call.codebook.shape == (2, 0, 16)
     k0 = DecoupledCrossAttention(16, 4, 0.0, codebook=ContextCodebook(16, size=0, heads=4)).eval()
     k0.load_state_dict(plain.state_dict(), strict=False)
     torch.testing.assert_close(k0(video, vm, words, wm), plain(video, vm, words, wm))
+
+
+def test_projected_flavour_with_an_empty_codebook_is_the_detr_attention() -> None:
+    video, vm, words, wm = _inputs()
+    plain = ProjectedAttention(16, 4).eval()
+    dai = DecoupledProjectedAttention(16, 4, codebook=None).eval()
+    dai.load_state_dict(plain.state_dict())
+    dai.target_mask = vm
+    torch.testing.assert_close(dai(video, words, words, wm), plain(video, words, words, wm))
+    torch.testing.assert_close(dai.calls[0].word_mass, vm.float())
+    with pytest.raises(ValueError, match="key is value"):
+        dai(video, words + 1, words, wm)
 
 
 def test_codebook_takes_mass_but_gives_no_values() -> None:
     video, vm, words, wm = _inputs()
     book = ContextCodebook(16, size=5, heads=4, context="none")
     dai = DecoupledCrossAttention(16, 4, 0.0, codebook=book).eval()
-    out = dai.attend(video, vm, words, wm)
-    mass = out.word_mass[vm]
+    dai(video, vm, words, wm)
+    mass = dai.calls[-1].word_mass[vm]
     assert ((mass > 0) & (mass < 1)).all()
     # words all masked: the whole softmax goes to the codebook, whose values are dropped: no context
-    no_words = dai.attend(video, vm, words, torch.zeros_like(wm))
-    assert (no_words.word_mass == 0).all()
+    no_words = dai(video, vm, words, torch.zeros_like(wm))
+    assert (dai.calls[-1].word_mass == 0).all()
     ctx_free = dai.drop(dai.norm(dai.fc_out(video))) * vm[..., None]
-    torch.testing.assert_close(no_words.out, ctx_free)
+    torch.testing.assert_close(no_words, ctx_free)
     # one query word with a huge key score takes all the mass back from the codebook
     with torch.no_grad():
         book.entries.fill_(0.0)
@@ -54,14 +69,16 @@ def test_codebook_takes_mass_but_gives_no_values() -> None:
         dai.fc_query.bias.fill_(0.0)
     loud = words.clone()
     loud[:, 0] = 1e3 * video[:, 0]  # aligned with snippet 0's query vector
-    assert dai.attend(video, vm, loud, wm).word_mass[:, 0].min() > 0.99
+    dai(video, vm, loud, wm)
+    assert dai.calls[-1].word_mass[:, 0].min() > 0.99
 
 
 @pytest.mark.parametrize("context", ["none", "query", "query+video"])
 def test_mismatched_word_mass_equals_a_call_with_the_other_words(context: str) -> None:
     video, vm, words, wm = _inputs()
     dai = DecoupledCrossAttention(16, 4, 0.0, codebook=ContextCodebook(16, size=5, heads=4, context=context)).eval()
-    last = dai.attend(video, vm, words, wm)
+    dai(video, vm, words, wm)
     order = torch.tensor([1, 0])
-    want = dai.attend(video, vm, words[order], wm[order]).word_mass
-    torch.testing.assert_close(dai.word_mass_with(last, order), want)
+    dai(video, vm, words[order], wm[order])
+    first, second = dai.calls
+    torch.testing.assert_close(dai.word_mass_with(first, order), second.word_mass)

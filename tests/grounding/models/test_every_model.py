@@ -28,6 +28,8 @@ VARIANTS = {
                                                     "codebook_context": "none"}),
     "masra-first-order-query-codebook": ("masra", {"sora_mode": "first_order", "codebook_context": "query"}),
     "masra-no-codebook": ("masra", {"codebook_size": 0}),
+    "masra-qd_detr": ("masra", {"base": "qd_detr"}),
+    "masra-qd_detr-no-esta-lrca": ("masra", {"base": "qd_detr", "use_esta": False, "use_lrca": False}),
     "bridge_stg-coupled": ("bridge_stg", {"mode": "coupled"}),
     "bridge_stg-whole-frame": ("bridge_stg", {"mode": "whole_frame"}),
     "bridge_stg-one-layer-no-prior-no-eta": ("bridge_stg", {"bridge_layers": ["end"], "use_prior_text": False,

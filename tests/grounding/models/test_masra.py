@@ -30,39 +30,64 @@ def _masra(**overrides: object) -> MasraModel:
     return build_model("masra", **tiny_config(**overrides))
 
 
-def test_every_switch_off_is_the_base_model() -> None:
-    span = build_model("span", **tiny_config()).eval()
-    masra = _masra(**ALL_OFF).eval()
-    assert sum(p.numel() for p in masra.parameters()) == sum(p.numel() for p in span.parameters())
-    assert (masra.required_keys, masra.loss_keys) == (span.required_keys, span.loss_keys)
-    masra.base.load_state_dict(span.state_dict())
-    batch = make_batch()
-    got, want = masra(batch), span(batch)
+@pytest.mark.parametrize("base", ["span", "qd_detr"])
+def test_every_switch_off_is_the_base_model(base: str) -> None:
+    torch.manual_seed(0)
+    plain = build_model(base, **tiny_config()).eval()
+    masra = _masra(base=base, **ALL_OFF).eval()
+    assert sum(p.numel() for p in masra.parameters()) == sum(p.numel() for p in plain.parameters())
+    assert (masra.required_keys, masra.loss_keys) == (plain.required_keys, plain.loss_keys)
+    masra.base.load_state_dict(plain.state_dict())
+    batch = model_batch(plain, make_items(lengths=[8, 5, 7], q_lengths=[4, 3, 2]))
+    got, want = masra(batch), plain(batch)
     assert set(got) == set(want)
     for key in want:
         torch.testing.assert_close(got[key], want[key])
-    torch.testing.assert_close(masra.loss(got, batch)["total"], span.loss(want, batch)["total"])
-    assert masra.predict(batch) == span.predict(batch)
+    losses = []
+    for model, out in ((masra, got), (plain, want)):
+        torch.manual_seed(1)  # qd_detr draws its margin pairs in the loss
+        losses.append(model.loss(out, batch)["total"])
+    torch.testing.assert_close(*losses)
+    assert masra.predict(batch) == plain.predict(batch)
+
+
+def test_dai_without_a_codebook_keeps_qd_detr_outputs() -> None:
+    """K = 0: every T2V layer's DAI is the layer's plain attention, loaded with its weights."""
+    torch.manual_seed(0)
+    plain = build_model("qd_detr", **tiny_config()).eval()
+    masra = _masra(base="qd_detr", **{**ALL_OFF, "use_dai": True, "codebook_size": 0}).eval()
+    assert len(masra.dai) == plain.config.t2v_layers
+    assert all(layer.attn is unit for layer, unit in zip(masra.base.aligner.layers, masra.dai, strict=True))
+    masra.base.load_state_dict(plain.state_dict())
+    batch = model_batch(plain, make_items(lengths=[8, 5, 7], q_lengths=[4, 3, 2]))
+    got, want = masra(batch), plain(batch)
+    torch.testing.assert_close(got["pred_spans"], want["pred_spans"])
+    torch.testing.assert_close(got["dai_word_mass"], batch["video_mask"].float())
 
 
 def test_each_switch_adds_its_part_and_its_fields() -> None:
     esta = _masra(**{**ALL_OFF, "use_esta": True})
-    assert esta.semantic_head is not None and esta.enhance is None and esta.relation_head is None
+    path = esta.video_path
+    assert path.semantic_head is not None and path.enhance is None and path.relation_head is None
     assert set(EVENT_KEYS) <= set(esta.loss_keys) and not set(CAPTION_KEYS) & set(esta.loss_keys)
     lrca = _masra(**{**ALL_OFF, "use_lrca": True})
-    assert lrca.relation_head is not None and lrca.sora is None and set(CAPTION_KEYS) <= set(lrca.loss_keys)
+    assert lrca.video_path.relation_head is not None and lrca.sora is None
+    assert set(CAPTION_KEYS) <= set(lrca.loss_keys)
     sge, sora = _masra(**{**ALL_OFF, "use_sge": True}), _masra(**{**ALL_OFF, "use_sora": True})
-    assert sge.semantic_head is not None and sge.enhance is not None and not set(PRIOR_KEYS) & set(sge.loss_keys)
-    assert sora.sora is sora.base.attn.x_self and sora.relational is None  # the base's query-agnostic slot
-    assert sora.relation_head is None and sora.sora.relation_head is not None
+    assert sge.video_path.enhance is not None and not set(PRIOR_KEYS) & set(sge.loss_keys)
+    assert sora.sora is sora.base.attn.x_self and sora.video_path.sora is None  # the base's query-agnostic slot
+    assert sora.video_path.relation_head is None and sora.sora.relation_head is not None
     assert not set(PRIOR_KEYS) & set(sora.loss_keys)
+    qd_sora = _masra(base="qd_detr", **{**ALL_OFF, "use_sora": True})
+    assert qd_sora.sora is qd_sora.video_path.sora  # no slot in qd_detr: a layer of MASRA's video path
     dai = _masra(**{**ALL_OFF, "use_dai": True})
-    assert dai.dai is dai.base.attn.x_cross and dai.dai.codebook.size == 45
-    assert _masra(**{**ALL_OFF, "use_dai": True, "codebook_size": 0}).dai.codebook is None
+    assert dai.dai == [dai.base.attn.x_cross] and dai.dai[0].codebook.size == 45
+    assert _masra(**{**ALL_OFF, "use_dai": True, "codebook_size": 0}).dai[0].codebook is None
     weightless = _masra(esta_weight=0.0, lrca_weight=0.0)  # heads still feed SGE / SORA, no prior is loaded
     assert not set(PRIOR_KEYS) & set(weightless.loss_keys)
     full = _masra()
     assert full.required_keys == ("video", "video_mask", "query_tokens", "query_mask")  # never a prior
+    assert _masra(base="qd_detr").required_keys == build_model("qd_detr", **tiny_config()).required_keys
 
 
 def test_base_fields_are_validated_by_the_base() -> None:
@@ -125,12 +150,27 @@ def test_dai_word_mass_and_mismatched_pairs() -> None:
     out = model(batch)
     mask = batch["video_mask"]
     assert ((out["dai_word_mass"] > 0) & (out["dai_word_mass"] < 1))[mask].all()
-    assert (out["dai_word_mass_neg"][1] == 0).all() and (out["dai_word_mass_neg"][0][mask[0]] > 0).all()
+    assert out["dai_neg_pairs"].tolist() == [True, False, True]  # the same-video pair is left out of L_neg
+    assert (out["dai_word_mass_neg"][0][mask[0]] > 0).all()
     parts = model.loss(out, batch)
     assert {"dai_fg", "dai_neg", "dai_orth", "esta", "lrca", "vmr", "highlight"} <= set(parts)
     assert "dai_word_mass_neg" not in model.eval()(batch)  # the extra pass is training-only
     curves = model.curves(model(batch), batch)
     assert len(curves[2]["word_mass"]) == 6
+
+
+def test_qd_detr_base_gives_the_mismatched_pairs_from_its_negative_pass() -> None:
+    model = _masra(base="qd_detr").train()
+    items = make_items(lengths=[8, 8, 6], q_lengths=[4, 2, 3], seed=5, videos=[0, 0, 2])
+    batch = model_batch(model, items)
+    out = model(batch)
+    assert out["dai_neg_pairs"].all() and out["dai_word_mass_neg"].shape == out["dai_word_mass"].shape
+    assert out["codebook"].shape == (2 * 3, 45, 16)  # one codebook per T2V layer
+    parts = model.loss(out, batch)
+    assert {"dai_fg", "dai_neg", "dai_orth", "esta", "lrca", "saliency_rank"} <= set(parts)
+    assert all(not unit.calls for unit in model.dai)  # records are read and cleared every forward
+    one_video = model_batch(model, [items[0], items[1]])
+    assert "dai_word_mass_neg" not in model(one_video)  # qd_detr has no other video to pair with
 
 
 @pytest.mark.slow
@@ -150,6 +190,26 @@ def test_overfits_one_batch() -> None:
     assert final["vmr"] < 0.01 and final["highlight"] < 0.005, final
     assert final["esta"] < 0.05 and final["lrca"] < 0.01 and final["dai_fg"] < 0.02 and final["dai_neg"] < 0.02, final
     assert final["dai_orth"] < first["dai_orth"].item()  # 45 entries in 32 dims cannot all be orthogonal
+
+
+@pytest.mark.slow
+def test_overfits_one_batch_on_qd_detr() -> None:
+    torch.manual_seed(0)
+    model = build_model("masra", base="qd_detr", input_dropout=0.0, ffn_dim=64,
+                        **tiny_config(hidden=32, heads=4, dropout=0.0))
+    batch = model_batch(model, make_items(lengths=[12, 10, 8, 12], q_lengths=[4, 3, 5, 2], seed=1))
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    first = {k: v.item() for k, v in model.loss(model(batch), batch).items()}
+    for _ in range(150):
+        loss = model.loss(model(batch), batch)
+        opt.zero_grad()
+        loss["total"].backward()
+        opt.step()
+    final = {k: v.item() for k, v in model.loss(model(batch), batch).items()}
+    assert final["span"] < 0.1 * first["span"] and final["giou"] < 0.3 * first["giou"], (first, final)
+    assert final["total"] < 0.1 * first["total"], (first, final)
+    assert final["esta"] < 0.05 * first["esta"] and final["lrca"] < 0.05 * first["lrca"], (first, final)
+    assert final["dai_fg"] < 0.5 * first["dai_fg"], (first, final)
 
 
 # -- through the real data path: priors for the training split only, none at inference ------------
