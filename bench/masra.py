@@ -7,7 +7,11 @@ train queries, 30 s videos of 128 x 1024-d snippets, ~10 x 384-d query tokens), 
 training priors: 5 events per video (384-d description vectors, random spans) and 15 clip
 captions (2 s windows). Each arm gets only the fields its model reads (``required_keys`` +
 ``loss_keys``, as the real dataset loads them), through the real ``collate`` and ``train_epoch``
-(Adam, clipping, linear decay) with its shipped config (``configs/<arm>_charades.yaml``).
+(the config's optimiser, clipping and schedule) with its shipped config: ``span`` and ``masra``
+(span base) from ``configs/{span,masra}_charades.yaml``, ``qd_detr`` and ``masra-qd`` (MASRA's
+defaults on the qd_detr base) from ``configs/qd_detr_charades.yaml``. Batches are shuffled
+queries for every arm (``optim.batch_size`` of them: 16 for span, 12 for the DETR pair), the
+same for a method and its base.
 
 Each arm runs in its own process (peak RSS is per process), the arms alternate over
 ``--repeats`` and medians are reported. Training is timed over ``--steps`` steps after 5
@@ -15,7 +19,7 @@ warm-up steps and extrapolated to the epoch; CPU time is printed beside wall tim
 machine wall time is inflated by other processes; with one thread CPU time is what an idle core
 would take). Latency: one query per call, ``collate`` + forward + top-5 decoding, eval mode.
 
-    python bench/masra.py [--arms span masra] [--steps 60] [--repeats 3] [--threads 1]
+    python bench/masra.py [--arms span masra qd_detr masra-qd] [--steps 60] [--repeats 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,24 +43,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grounding.config import load_config  # noqa: E402
 from grounding.data.collate import collate  # noqa: E402
 from grounding.data.fields import META_KEYS  # noqa: E402
+from grounding.data.targets import TargetConfig  # noqa: E402
 from grounding.models import build_model  # noqa: E402
-from grounding.train import make_scheduler, train_epoch  # noqa: E402
+from grounding.train import make_optimizer, make_scheduler, train_epoch  # noqa: E402
 from inference import latency_ms  # noqa: E402
 from train_epoch import DT, DV, N_QUERIES, SyntheticCharades, peak_rss_mib  # noqa: E402
 
-ARMS = {  # arm -> (config, what it is compared with)
-    "span": ("configs/span_charades.yaml", None),
-    "masra": ("configs/masra_charades.yaml", "span"),
+ARMS = {  # arm -> (config, model overrides, what it is compared with)
+    "span": ("configs/span_charades.yaml", {}, None),
+    "masra": ("configs/masra_charades.yaml", {}, "span"),
+    "qd_detr": ("configs/qd_detr_charades.yaml", {}, None),  # MESM's recipe for QD-DETR, 12 a batch
+    "masra-qd": ("configs/qd_detr_charades.yaml", {"name": "masra", "base": "qd_detr"}, "qd_detr"),
 }
 N_EVENTS, CLIP_LEN, DURATION = 5, 2.0, 30.0
 TARGET_EPOCH, TARGET_LATENCY = 1.5, 1.2
 
 
 class SyntheticPriors(SyntheticCharades):
-    """``SyntheticCharades`` items with events and clip captions, restricted to ``fields``."""
+    """``SyntheticCharades`` items with events and clip captions and the model's own labels
+    (``maker``, its ``target_maker``), restricted to ``fields``."""
 
-    def __init__(self, fields: tuple[str, ...], n: int = N_QUERIES, pool: int = 256, seed: int = 0) -> None:
+    def __init__(self, fields: tuple[str, ...], maker: Any = None, n: int = N_QUERIES, pool: int = 256,
+                 seed: int = 0) -> None:
         super().__init__(n=n, pool=pool, seed=seed)
+        self.maker = maker
         rng = np.random.default_rng(seed + 1)
         self.fields = set(fields) | set(META_KEYS) | {"duration"}
         self.events = rng.normal(size=(pool, N_EVENTS, DT)).astype(np.float32)
@@ -70,6 +81,8 @@ class SyntheticPriors(SyntheticCharades):
         p = i % len(self.video)
         item = super().__getitem__(i) | {"events": self.events[p], "event_spans": self.event_spans[p],
                                          "clip_captions": self.captions[p], "clip_caption_spans": self.caption_spans}
+        if self.maker is not None:
+            item |= self.maker(item["windows"], item["duration"], len(item["video"]))
         return {k: v for k, v in item.items() if k in self.fields}
 
 
@@ -77,11 +90,12 @@ def run_arm(arm: str, steps: int, threads: int, repeat: int) -> dict:
     """One arm in this process: train ``steps`` steps (after 5 warm-up steps), then latency."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    cfg = load_config(Path(ARMS[arm][0]), {"device": "cpu"})
+    path, overrides, _ = ARMS[arm]
+    cfg = load_config(Path(path), {"device": "cpu", "model": overrides})
     model = build_model(cfg.model.name, **{**cfg.model.validated().model_dump(), "video_dim": DV, "text_dim": DT})
-    data = SyntheticPriors((*model.required_keys, *model.loss_keys))
+    data = SyntheticPriors((*model.required_keys, *model.loss_keys), model.target_maker(TargetConfig()))
     bs = cfg.optim.batch_size
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
+    optimizer = make_optimizer(model, cfg)
     total = -(-len(data) // bs)
     scheduler = make_scheduler(optimizer, cfg, total * cfg.optim.epochs)
     warm = torch.utils.data.Subset(data, range(5 * bs))
@@ -105,7 +119,7 @@ def run_arm(arm: str, steps: int, threads: int, repeat: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    p.add_argument("--arms", nargs="+", default=["span", "masra"], choices=list(ARMS))
     p.add_argument("--steps", type=int, default=60, help="training steps timed per run (extrapolated to the epoch)")
     p.add_argument("--repeats", type=int, default=3, help="alternating runs of every arm")
     p.add_argument("--threads", type=int, default=1)
@@ -131,11 +145,11 @@ def main() -> None:
            for a, rs in runs.items()}
     for arm, m in med.items():
         first = runs[arm][0]
-        print(f"{arm:6s} params={first['params']:,}: epoch {m['epoch_s']:.1f} s (CPU {m['cpu_epoch_s']:.1f} s), "
+        print(f"{arm:8s} params={first['params']:,}: epoch {m['epoch_s']:.1f} s (CPU {m['cpu_epoch_s']:.1f} s), "
               f"peak RSS {m['peak_rss_mib']:.0f} MiB, latency median {m['latency_ms']:.2f} ms "
               f"(CPU {m['latency_cpu_ms']:.2f} ms), load {m['load']:.1f}; losses: {', '.join(first['losses'])}")
     for arm in args.arms:
-        base = ARMS[arm][1]
+        base = ARMS[arm][2]
         if base not in med:
             continue
         a, b = med[arm], med[base]
