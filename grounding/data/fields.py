@@ -103,10 +103,12 @@ for _spec in (
     BatchField("query_rewrites", "query_rewrite", "query", "set", mask="query_rewrite_mask", ordered=False),
     BatchField("query_captions", "query_caption", "query", "set", mask="query_caption_mask", spans="query_caption_spans"),
     # GranAlign (grounding.models.granalign): the narratives on their own frame grid (not aligned to
-    # snippets), the rewrite pairs in manifest order (simplified, detailed, simplified, ...) and the
-    # query-aware captions of the query's key frames
+    # snippets) or GranAlign's own query-agnostic frame captions, the rewrite pairs in manifest order
+    # (simplified, detailed, simplified, ...) and the query-aware captions of the query's key frames
     BatchField("narrative_frames", "narrative", "video", "set", mask="narrative_frame_mask",
                spans="narrative_frame_spans"),
+    BatchField("frame_captions", "frame_caption", "video", "set", mask="frame_caption_mask",
+               spans="frame_caption_spans"),
     BatchField("rewrite_pairs", "query_rewrite_pairs", "query", "set", mask="rewrite_pair_mask", ordered=False),
     BatchField("key_frame_captions", "key_frame_caption", "query", "set", mask="key_frame_caption_mask",
                spans="key_frame_caption_spans"),

@@ -51,9 +51,10 @@ class GranAlignConfig(ModelConfig):
 
     pairing: Pairing = Field("both", description=f"which rewrites meet which captions (Step D and its ablation): "
                              f"{', '.join(PAIRINGS)}; both = simplified->agnostic + detailed->aware")
-    agnostic: Literal["narrative_frames", "clip_captions"] = Field(
-        "narrative_frames", description="batch field of the query-agnostic captions: the per-frame narratives, or "
-        "the clip captions (notes #2)")
+    agnostic: Literal["narrative_frames", "frame_captions", "clip_captions"] = Field(
+        "narrative_frames", description="batch field of the query-agnostic captions: the per-frame narratives "
+        "(default), GranAlign's own per-frame captions (kind frame_caption, prompt caption_frame, notes #2), or the "
+        "clip captions")
     missing_aware: MissingAware = Field("zero", description="detailed curve on frames without a query-aware caption: "
                                         "zero after normalising over the key frames (notes #8), or agnostic: the "
                                         "detailed rewrite against the agnostic caption there")

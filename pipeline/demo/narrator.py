@@ -235,24 +235,45 @@ def _about(parsed: ParsedQuery, request: GenerationRequest, noise: Noise, action
 
 _MID = {"move_left": "moving sideways", "move_right": "moving sideways", "turn": "changing colour",
         "appear": "growing into view", "disappear": "shrinking away", "grow": "growing", "shrink": "shrinking"}
+_STILL = {"move_left": "standing still in its place", "move_right": "standing still in its place",
+          "turn": "one steady, even colour"}  # what a frame shows when the action is not under way
 
 
 def _mid_action(parsed: ParsedQuery, b: Blob) -> str:
-    """Whether one frame shows ``b`` mid-way through the query's action: between two places while
-    moving, between two colours while turning, smaller than full size while changing size."""
+    """Whether one frame shows ``b`` mid-way through the query's action (between two places while
+    moving, between two colours while turning, smaller than full size while changing size), said
+    in words of its own when it is not (a negated verb reads like the verb to a sentence encoder)."""
     if parsed.action is None:
         return ""
     mid = {"move_left": b.slot.startswith("between"), "move_right": b.slot.startswith("between"),
            "turn": b.blend is not None}.get(parsed.action, b.size != "big")
-    verb = _MID[parsed.action]
-    return f"It looks to be {verb}." if mid else f"It does not look to be {verb} in this frame."
+    if mid:
+        return f"It looks to be {_MID[parsed.action]} right now."
+    return f"It is {_STILL.get(parsed.action, 'at its full, steady size')} in this frame."
 
 
 @handles("caption_frame")
 def caption_frame(request: GenerationRequest, noise: Noise) -> str:
-    """GranAlign's query-agnostic caption of a frame (``prompts/caption_frame``): what
-    ``narrate_frame`` says of it."""
-    return narrate_frame(request, noise)
+    """GranAlign's query-agnostic caption of a frame (``prompts/caption_frame``: what is happening
+    in it): each shape and what one frame shows it doing. Between two places it is moving,
+    between two colours it is changing colour, tiny it is appearing or vanishing (no shape of this
+    world stays that small); otherwise it is still. A small shape is not said to change size: one
+    frame cannot tell a shape mid-way through growing from one that is small."""
+    blobs = noise.blobs(detect(_frames(request)[0]))
+    if not blobs:
+        return "Nothing is happening: the frame is an empty dark background."
+    said = []
+    for b in blobs:
+        if b.slot.startswith("between"):
+            said.append(f"{noun_phrase(b)}{f' at the {b.row}' if b.row else ''} is moving sideways, {b.slot}")
+        elif b.blend is not None:
+            said.append(f"{noun_phrase(b)} {place(b)} is changing colour between {b.blend[0]} and {b.blend[1]}")
+        elif b.size == "tiny":
+            said.append(f"{noun_phrase(b)} {place(b)} is appearing or vanishing")
+        else:
+            said.append(f"{noun_phrase(b)} stays still {place(b)}")
+    text = "; ".join(said)
+    return f"{text[0].upper()}{text[1:]}."
 
 
 @handles("rewrite_query_pairs")

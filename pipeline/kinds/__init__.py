@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pipeline.kinds import clip_caption, event, narrative, query_caption, query_rewrite  # noqa: F401
 from pipeline.kinds import temporal_reasoning  # noqa: F401
-from pipeline.kinds import key_frame, key_frame_caption, query_rewrite_pairs  # noqa: F401  (GranAlign)
+from pipeline.kinds import frame_caption, key_frame, key_frame_caption, query_rewrite_pairs  # noqa: F401  (GranAlign)
 from pipeline.kinds.base import PLANNERS, PlannedRequest, Planner, PlanSettings, QueryInput, VideoInput
 from pipeline.kinds.structured import Parser
 

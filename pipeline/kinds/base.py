@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -82,7 +83,10 @@ class PlanSettings:
     event_seconds_per_frame: float = 4.0
     event_max_frames: int = 32
     # key frames of a query (GranAlign): the top key_frame_percent % of the video's frames, at
-    # least key_frame_min and at most key_frame_max (never more than the video has)
+    # least key_frame_min and at most key_frame_max (never more than the video has), among the
+    # frames of key_frame_source: the kind holding the query-agnostic captions (narrative, or
+    # frame_caption for GranAlign's own caption prompt; auto: frame_caption when the run makes it)
+    key_frame_source: str = "auto"
     key_frame_percent: float = 20.0
     key_frame_min: int = 3
     key_frame_max: int = 32
@@ -138,6 +142,10 @@ class Planner(ABC):
             variables["query"] = query.text
         return PlannedRequest(self.kind, key, query.query_id if query else "", t_start, t_end,
                               frame_times, variables)
+
+    def settle(self, kinds: Collection[str]) -> None:
+        """Called once with the run's kinds before any planning: a planner whose inputs depend on
+        what else the run makes picks them here (default: nothing to pick)."""
 
     def bind(self, context: Any) -> None:
         """Give a planner that ``depends_on`` other kinds its view of their cached outputs."""

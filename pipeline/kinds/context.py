@@ -55,7 +55,10 @@ class Row:
 
 def planning_rounds(planners: Mapping[str, Planner]) -> list[list[str]]:
     """The run's kinds in rounds, each kind in the first round after all the kinds it depends on
-    (the run's order kept inside a round). A dependency missing from the run is an ``InputError``."""
+    (the run's order kept inside a round), once each planner has settled on its inputs given the
+    run's kinds (``Planner.settle``). A dependency missing from the run is an ``InputError``."""
+    for planner in planners.values():
+        planner.settle(planners.keys())
     missing = {kind: [d for d in p.depends_on if d not in planners] for kind, p in planners.items()}
     missing = {k: v for k, v in missing.items() if v}
     if missing:

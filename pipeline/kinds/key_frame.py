@@ -1,18 +1,21 @@
 """``key_frame``: the key frames of each query (GranAlign Step C's frame filter), a computed kind.
 
 For each query of a video it scores the video's frames, those that have a query-agnostic
-caption (the ``narrative`` rows), against the text of ``prompts/select_key_frames`` (the original
-query, notes #4) and keeps the top K % (``pipeline.features.frame_selection.key_frame_count``).
+caption (the rows of ``source``: GranAlign's own ``frame_caption`` rows when the run makes them,
+else the ``narrative`` rows; ``PlanSettings.key_frame_source`` names one), against the text of
+``prompts/select_key_frames`` (the original query, notes #4) and keeps the top K %
+(``pipeline.features.frame_selection.key_frame_count``).
 No generative model runs: the planner answers its own requests (``computed``), one row per
 (query, key frame), ``t_start == t_end ==`` the frame's time, its text the frame's agnostic
 caption (already embedded), its ``raw`` JSON the method, score and rank, and its ``model`` column
 the method (``clip-image-text``, or the ``caption-similarity`` fallback). A key holds the method's
-spec, the count, the frame's time and the keys of every narrative of the video (the ranking
-depends on all of them), so any change selects again."""
+spec, the count, the frame's time and the keys of every caption of the video (the ranking depends
+on all of them), so any change selects again."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -21,15 +24,26 @@ from groundwork.cache.hashing import cache_key, canonical_json
 from pipeline.features.frame_selection import frame_scorer, key_frame_count
 from pipeline.kinds.base import PLANNERS, PlannedRequest, Planner, VideoInput
 
-SOURCE = "narrative"
-
 
 @PLANNERS.register("key_frame")
 class KeyFramePlanner(Planner):
     kind = "key_frame"
     prompt = "select_key_frames"
-    depends_on = (SOURCE,)
     computed = True
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (self.source,)
+
+    @property
+    def source(self) -> str:
+        """The kind whose frames are ranked: ``PlanSettings.key_frame_source``, where ``auto`` is
+        GranAlign's own frame captions when the run makes them (``settle``), else the narratives."""
+        chosen = self.settings.key_frame_source
+        return chosen if chosen != "auto" else getattr(self, "_auto", "narrative")
+
+    def settle(self, kinds: Collection[str]) -> None:
+        self._auto = "frame_caption" if "frame_caption" in kinds else "narrative"
 
     def fingerprint(self, video: VideoInput) -> str:
         upstream = self.context.upstream(video, self.depends_on)
@@ -45,7 +59,7 @@ class KeyFramePlanner(Planner):
                 "sampling": canonical_json(settings), "backend": "computed"}
 
     def plan(self, video: VideoInput) -> list[PlannedRequest]:
-        frames = self.context.rows(SOURCE, video)
+        frames = self.context.rows(self.source, video)
         if not frames or not video.queries:
             return []
         scorer = frame_scorer(self.context)

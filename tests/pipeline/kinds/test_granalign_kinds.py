@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from groundwork.cache.keys import GenerationIdentity
 from groundwork.errors import InputError
 from pipeline.features.frame_selection import (
     CaptionSimilarity,
@@ -35,12 +36,29 @@ class _Planner:
     def __init__(self, *deps: str) -> None:
         self.depends_on = deps
 
+    def settle(self, kinds: object) -> None:
+        pass
+
+
+def _planners(*kinds: str, settings: PlanSettings | None = None) -> dict:
+    settings = settings or PlanSettings()
+    ident = GenerationIdentity("model", "rev", "prompt", 1, "sha", {}, {})
+    return {k: PLANNERS.get(k)(ident, settings) for k in kinds}
+
 
 def test_rounds_put_each_kind_after_what_it_reads() -> None:
-    planners = {k: PLANNERS.get(k) for k in ("key_frame_caption", "narrative", "key_frame", "query_rewrite_pairs")}
+    planners = _planners("key_frame_caption", "narrative", "key_frame", "query_rewrite_pairs")
     assert planning_rounds(planners) == [["narrative", "query_rewrite_pairs"], ["key_frame"], ["key_frame_caption"]]
+    own = _planners("narrative", "frame_caption", "key_frame")  # auto: GranAlign's own frame captions when made
+    assert planning_rounds(own) == [["narrative", "frame_caption"], ["key_frame"]]
+    assert own["key_frame"].depends_on == ("frame_caption",)
+    named = _planners("narrative", "frame_caption", "key_frame", settings=PlanSettings(key_frame_source="narrative"))
+    assert planning_rounds(named) == [["narrative", "frame_caption"], ["key_frame"]]
+    assert named["key_frame"].depends_on == ("narrative",)
     with pytest.raises(InputError, match=r"'key_frame_caption' reads 'key_frame', 'query_rewrite_pairs': add them"):
-        planning_rounds({k: PLANNERS.get(k) for k in ("narrative", "key_frame_caption")})
+        planning_rounds(_planners("narrative", "key_frame_caption"))
+    with pytest.raises(InputError, match=r"'key_frame' reads 'frame_caption'"):
+        planning_rounds(_planners("narrative", "key_frame", settings=PlanSettings(key_frame_source="frame_caption")))
     with pytest.raises(InputError, match="cycle"):
         planning_rounds({"a": _Planner("b"), "b": _Planner("a")})  # type: ignore[dict-item]
 
