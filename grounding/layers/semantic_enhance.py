@@ -26,24 +26,29 @@ class SemanticEnhance(nn.Module):
         self._folded: tuple[tuple, Tensor, Tensor] | None = None  # inference cache, keyed by the weights' versions
 
     def folded(self, semantic_head: nn.Linear) -> tuple[Tensor, Tensor]:
-        """(W_p W_sem, W_p b_sem + b_p): W_p u as one d x d map of h. Without gradients
-        (inference) it is computed once and reused until a weight changes (in-place updates and
-        ``load_state_dict`` bump a tensor's version; moving it changes its storage)."""
-        tensors = (self.proj.weight, self.proj.bias, semantic_head.weight, semantic_head.bias)
+        """One (2d, d) affine map of h giving [W_p u ; W_g [h ; W_p u]] (the projection and the
+        gate's pre-activation): u = W_sem h + b_sem is affine in h, and so is W_p u. Without
+        gradients (inference) it is computed once and reused until a weight changes (in-place
+        updates and ``load_state_dict`` bump a tensor's version; moving it changes its storage)."""
+        tensors = (self.proj.weight, self.proj.bias, self.gate.weight, self.gate.bias, semantic_head.weight,
+                   semantic_head.bias)
         key = tuple((t._version, t.data_ptr(), t.dtype, t.device) for t in tensors if t is not None)
         if not torch.is_grad_enabled() and self._folded is not None and self._folded[0] == key:
             return self._folded[1], self._folded[2]
-        weight = self.proj.weight @ semantic_head.weight
-        bias = self.proj.bias if semantic_head.bias is None else self.proj.weight @ semantic_head.bias + self.proj.bias
+        dim = self.proj.weight.shape[0]
+        w_p = self.proj.weight @ semantic_head.weight  # W_p W_sem (d, d)
+        b_p = self.proj.bias if semantic_head.bias is None else self.proj.weight @ semantic_head.bias + self.proj.bias
+        g_h, g_p = self.gate.weight[:, :dim], self.gate.weight[:, dim:]
+        weight = torch.cat([w_p, g_h + g_p @ w_p])  # (2d, d)
+        bias = torch.cat([b_p, self.gate.bias + g_p @ b_p])
         if not torch.is_grad_enabled():
             self._folded = (key, weight, bias)
         return weight, bias
 
     def forward(self, h: Tensor, mask: Tensor, semantic_head: nn.Linear) -> Tensor:
         """h (B, L, d), mask (B, L), the semantic head u = W_sem h + b (d -> Dt) -> (B, L, d),
-        zero at padding. W_p u is one d x d map of h, (W_p W_sem) h + W_p b + b_p, so u (Dt wide,
-        3x the hidden size for MiniLM) is never built: the same values and gradients for a third
-        of the cost."""
-        p = F.linear(h, *self.folded(semantic_head))  # W_p u
-        g = torch.sigmoid(self.gate(torch.cat([h, p], dim=-1)))
-        return zero_padded(self.drop(self.norm(h + g * p)), mask)
+        zero at padding. u (Dt wide, 3x the hidden size for MiniLM) is never built: W_p u and the
+        gate's input are one folded map of h (``folded``), the same values and gradients for
+        about half the cost."""
+        p, g = F.linear(h, *self.folded(semantic_head)).chunk(2, dim=-1)  # W_p u, W_g [h ; W_p u]
+        return zero_padded(self.drop(self.norm(h + torch.sigmoid(g) * p)), mask)

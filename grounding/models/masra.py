@@ -151,6 +151,10 @@ class Attachment:
         """(hidden, heads, dropout) of the base."""
         return config.hidden, config.heads, config.dropout
 
+    def make_dai(self, dim: int, heads: int, dropout: float, codebook: ContextCodebook | None) -> nn.Module:
+        """A DAI unit of the flavour that fits the base's cross-attention slot."""
+        raise NotImplementedError
+
     def build(self, config: Any, make_dai: Callable[[], nn.Module] | None, sora: nn.Module | None) -> GroundingModel:
         raise NotImplementedError
 
@@ -171,6 +175,9 @@ class SpanAttachment(Attachment):
 
     config_cls = SpanConfig
     self_slot, negatives = True, "roll"
+
+    def make_dai(self, dim: int, heads: int, dropout: float, codebook: ContextCodebook | None) -> nn.Module:
+        return DecoupledCrossAttention(dim, heads, dropout, codebook)  # TEA's unit of Eq. (6)
 
     def build(self, config: SpanConfig, make_dai: Callable[[], nn.Module] | None, sora: nn.Module | None) -> SpanModel:
         if make_dai is None and sora is None:
@@ -197,6 +204,9 @@ class QDDetrAttachment(Attachment):
 
     config_cls = QDDetrConfig
     self_slot, negatives = False, "base"
+
+    def make_dai(self, dim: int, heads: int, dropout: float, codebook: ContextCodebook | None) -> nn.Module:
+        return DecoupledProjectedAttention(dim, heads, codebook)  # attention weights have no dropout there
 
     def build(self, config: QDDetrConfig, make_dai: Callable[[], nn.Module] | None, sora: nn.Module | None
               ) -> QDDetrModel:
@@ -323,9 +333,7 @@ class MasraModel(GroundingModel):
         def make() -> nn.Module:
             book = ContextCodebook(dim, c.codebook_size, heads, dropout, c.codebook_context, c.codebook_layers) if (
                 c.codebook_size > 0) else None
-            if self.attachment.self_slot:
-                return DecoupledCrossAttention(dim, heads, dropout, book)
-            return DecoupledProjectedAttention(dim, heads, book)
+            return self.attachment.make_dai(dim, heads, dropout, book)
 
         return make
 
