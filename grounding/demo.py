@@ -12,6 +12,15 @@ when a default row does not beat the constant baseline on R1@0.5 and mIoU (means
 ``summary.json`` holds the same table for scripts: ``rows`` (one per (method, variant), each
 ``{method, variant, seeds, metrics: {...means}, spread: {...standard deviations}, beats_constant}``;
 the constant baseline is a row too), ``test_queries``, ``wall_seconds``, ``verdict``.
+
+Spatio-temporal rows (the plan's ``stvg`` section: ``bridge_stg`` and its baselines on the STVG
+demo, ``make priors DATASET=demo_stvg``) train on their own manifest and seeds and are scored with
+the STVG metrics (``grounding.stvg_eval``: ``m_tIoU``, ``m_vIoU``, ``vIoU@0.3``, ``vIoU@0.5`` per
+sentence type, TubeDETR's protocol) in a second table. Their summary rows carry ``section:
+"stvg"``, those metric keys (``declarative/m_vIoU``, ..., and the pooled ``m_vIoU``) and
+``beats_baseline``: a row without ``variant`` must beat the section's baseline row (the variant
+named ``baseline``, ``whole_frame``: the temporal branch with whole-frame boxes) on ``m_vIoU``, or
+the demo fails.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +46,9 @@ from groundwork.cli import new_app, run_app
 from groundwork.errors import InputError, MissingInputError
 
 COLUMNS = ("R1@0.5", "R1@0.7", "mIoU")
+STVG_TYPES = ("declarative", "interrogative")
+STVG_METRICS = ("m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5")
+STVG_VERDICT = "m_vIoU"  # an STVG method beats the section's baseline row on this (pooled over sentence types)
 VERDICT = ("R1@0.5", "mIoU")  # a method beats the constant baseline on both means
 CONSTANT = "constant span (train)"
 
@@ -47,8 +59,20 @@ class DemoRow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     config: Path = Field(description="a configs/<method>_demo.yaml file")
+    manifest: Path | None = Field(None, description="the row's own manifest (default: its section's)")
     variant: str = Field("", description="empty for the method's default row; names an ablation otherwise")
     overrides: dict[str, Any] = Field(default_factory=dict, description="nested config values changed by the variant")
+
+
+class StvgSection(BaseModel):
+    """The spatio-temporal rows: their manifest, seeds, the baseline they must beat on m_vIoU."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    manifest: Path = Field(Path("manifests/demo_stvg.parquet"), description="the STVG demo's priors manifest")
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    rows: list[DemoRow] = Field(min_length=1)
+    baseline: str = Field("whole_frame", description="the variant every default row must beat on m_vIoU")
 
 
 class DemoPlan(BaseModel):
@@ -57,6 +81,7 @@ class DemoPlan(BaseModel):
     manifest: Path = Field(Path("manifests/demo.parquet"), description="the demo's priors manifest")
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     rows: list[DemoRow] = Field(min_length=1)
+    stvg: StvgSection | None = Field(None, description="spatio-temporal rows on their own manifest")
 
 
 def load_plan(path: Path) -> DemoPlan:
@@ -77,9 +102,25 @@ def constant_baseline(manifest: Path, train: str, test: str) -> dict[str, Any]:
 
 
 def _config(row: DemoRow, manifest: Path, seed: int, out: Path) -> TrainConfig:
+    manifest = row.manifest or manifest
     values = {**row.overrides, "data": {**row.overrides.get("data", {}), "manifest": str(manifest)}, "seed": seed,
               "out_dir": str(out)}
     return load_config(row.config, values)
+
+
+def _temporal_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    return result["metrics"]
+
+
+def _stvg_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """The STVG numbers of an ``evaluate_checkpoint`` result (``grounding.stvg_eval.flat_metrics``)."""
+    from grounding.stvg_eval import flat_metrics
+
+    if "stvg" not in result:
+        msg = (f"{result.get('checkpoint')}: no STVG scores (the model's predictions carry no boxes, or the "
+               "manifest has no STVG block / tube table: build it with `make priors DATASET=demo_stvg`)")
+        raise InputError(msg)
+    return flat_metrics(result["stvg"])
 
 
 def _name(cfg: TrainConfig, row: DemoRow) -> str:
@@ -90,9 +131,11 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-")
 
 
-def run_row(row: DemoRow, manifest: Path, seeds: Sequence[int], out: Path, progress: bool) -> dict[str, Any]:
+def run_row(row: DemoRow, manifest: Path, seeds: Sequence[int], out: Path, progress: bool,
+            metrics_of: Callable[[dict[str, Any]], dict[str, Any]] = _temporal_metrics) -> dict[str, Any]:
     """Train (or, for a zero-shot method, just run) one row once per seed and score it on the
-    test split: means and standard deviations of every metric."""
+    test split: means and standard deviations of every metric (``metrics_of`` picks them from the
+    evaluation's result: the temporal suite, or the STVG one)."""
     from grounding.models import MODELS
     from grounding.train import fit
 
@@ -106,7 +149,7 @@ def run_row(row: DemoRow, manifest: Path, seeds: Sequence[int], out: Path, progr
             result = evaluate_checkpoint(folder, cfg.data.test_split)
         else:
             result = evaluate_untrained(cfg, cfg.data.test_split, folder / f"preds_{cfg.data.test_split}.jsonl")
-        per_seed.append(result["metrics"])
+        per_seed.append(metrics_of(result))
         runs.append(str(folder))
     keys = [k for k, v in per_seed[0].items() if isinstance(v, int | float) and k != "n"]
     means = {k: round(statistics.fmean(m[k] for m in per_seed), 2) for k in keys}
@@ -126,6 +169,44 @@ def table(rows: list[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> str:
             cells.append(f"{r['metrics'][c]:>9.2f}" + (f" ±{spread:<5.2f}" if len(r["seeds"]) > 1 else " " * 7))
         lines.append(f"{_label(r):<{name}}" + "".join(cells))
     return "\n".join(lines)
+
+
+def stvg_table(rows: list[dict[str, Any]]) -> str:
+    """The STVG table: per sentence type, m_tIoU / m_vIoU / vIoU@0.3 / vIoU@0.5 (means over seeds)."""
+    name = max(len(_label(r)) for r in rows) + 2
+    types = [t for t in STVG_TYPES if any(f"{t}/m_vIoU" in r["metrics"] for r in rows)] or ["all"]
+    width = 10 * len(STVG_METRICS)
+    lines = [f"{'':<{name}}" + "".join(f"{t:^{width}}" for t in types),
+             f"{'method':<{name}}" + "".join(f"{m:>10}" for _ in types for m in STVG_METRICS)]
+    for r in rows:
+        cells = []
+        for t in types:
+            for m in STVG_METRICS:
+                value = r["metrics"].get(m if t == "all" else f"{t}/{m}")
+                cells.append(f"{value:>10.2f}" if value is not None else f"{'-':>10}")
+        lines.append(f"{_label(r):<{name}}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def run_stvg(section: StvgSection, out: Path, seeds: Sequence[int] | None, only: Sequence[str],
+             progress: bool) -> list[dict[str, Any]]:
+    """The STVG rows of the plan (those of ``only``, when given), each marked ``beats_baseline``."""
+    if not section.manifest.is_file() and not all(r.manifest for r in section.rows):
+        msg = f"{section.manifest} does not exist: run `make priors DATASET=demo_stvg` first"
+        raise MissingInputError(msg)
+    rows = []
+    for row in section.rows:
+        cfg = _config(row, section.manifest, (seeds or section.seeds)[0], out)
+        if only and cfg.model.name not in only:
+            continue
+        print(f"{_name(cfg, row)}: {row.config}, seeds {list(seeds or section.seeds)} (STVG) ...", flush=True)
+        rows.append(run_row(row, section.manifest, list(seeds or section.seeds), out / "stvg", progress, _stvg_metrics)
+                    | {"section": "stvg"})
+    base = next((r for r in rows if r["variant"] == section.baseline), None)
+    for r in rows:
+        r["beats_baseline"] = None if base is None or r is base else r["metrics"][STVG_VERDICT] > base["metrics"][
+            STVG_VERDICT]
+    return rows
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -157,21 +238,31 @@ def run_demo(plan: DemoPlan, out: Path, seeds: Sequence[int] | None = None, only
              plots: int = 4, progress: bool = True) -> dict[str, Any]:
     """Every row of ``plan`` (or only the methods named in ``only``), the constant baseline, the
     verdict; writes ``out/summary.json``."""
-    if not plan.manifest.is_file():
+    started = time.perf_counter()
+    stvg_seeds = list(seeds) if seeds else None
+    seeds = list(seeds or plan.seeds)
+    selected = [row for row in plan.rows if not only or _config(row, plan.manifest, seeds[0], out).model.name in only]
+    if selected and not plan.manifest.is_file():
         msg = f"{plan.manifest} does not exist: run `make priors DATASET=demo` first"
         raise MissingInputError(msg)
-    started = time.perf_counter()
-    seeds = list(seeds or plan.seeds)
     rows = []
-    for row in plan.rows:
+    for row in selected:
         cfg = _config(row, plan.manifest, seeds[0], out)
-        if only and cfg.model.name not in only:
-            continue
         print(f"{_name(cfg, row)}: {row.config}, seeds {seeds} ...", flush=True)
         rows.append(run_row(row, plan.manifest, seeds, out, progress))
-    if not rows:
+    stvg_rows = run_stvg(plan.stvg, out, stvg_seeds, only, progress) if plan.stvg is not None else []
+    if not rows and not stvg_rows:
         msg = f"no row of the plan matches {list(only)}"
         raise InputError(msg)
+    if not rows:  # spatio-temporal rows only (--only bridge_stg)
+        failing = [_label(r) for r in stvg_rows if not r["variant"] and r["beats_baseline"] is False]
+        summary = {"rows": stvg_rows, "test_queries": None, "seeds": seeds, "wall_seconds": 0.0,
+                   "verdict": {"beat_constant": VERDICT, "stvg_beat_baseline": STVG_VERDICT, "failing": failing}}
+        summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+        summary["plots"] = [str(p) for p in _plots(stvg_rows, out, plots)] if plots else []
+        return summary
     first = _config(plan.rows[0], plan.manifest, seeds[0], out)
     base = constant_baseline(plan.manifest, first.data.train_split, first.data.test_split)
     constant = {"method": CONSTANT, "variant": "", "seeds": [], "metrics": {k: v for k, v in base["metrics"].items() if k != "n"},
@@ -181,12 +272,13 @@ def run_demo(plan: DemoPlan, out: Path, seeds: Sequence[int] | None = None, only
         row["beats_constant"] = beats(row, constant)
         if not row["variant"] and not row["beats_constant"]:
             failing.append(_label(row))
-    summary = {"rows": [*rows, constant], "test_queries": base["counts"]["gt"], "seeds": seeds,
+    failing += [_label(r) for r in stvg_rows if not r["variant"] and r["beats_baseline"] is False]
+    summary = {"rows": [*rows, constant, *stvg_rows], "test_queries": base["counts"]["gt"], "seeds": seeds,
                "wall_seconds": round(time.perf_counter() - started, 1),
-               "verdict": {"beat_constant": VERDICT, "failing": failing}}
+               "verdict": {"beat_constant": VERDICT, "stvg_beat_baseline": STVG_VERDICT, "failing": failing}}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    summary["plots"] = [str(p) for p in _plots(rows, out, plots)] if plots else []
+    summary["plots"] = [str(p) for p in _plots([*rows, *stvg_rows], out, plots)] if plots else []
     return summary
 
 
@@ -211,14 +303,25 @@ def command(plan: Path = typer.Option(Path("configs/demo.yaml"), "--plan", help=
         loaded = loaded.model_copy(update={"manifest": manifest})
     summary = run_demo(loaded, out, seeds, only or (), plots, progress=not no_progress)
     seeds_used = summary["seeds"]
-    print(f"\ndemo test split ({summary['test_queries']} queries; mean ±sd over {len(seeds_used)} seeds)")
-    print(table(summary["rows"]))
+    temporal = [r for r in summary["rows"] if r.get("section") != "stvg"]
+    stvg = [r for r in summary["rows"] if r.get("section") == "stvg"]
+    if temporal:
+        print(f"\ndemo test split ({summary['test_queries']} queries; mean ±sd over {len(seeds_used)} seeds)")
+        print(table(temporal))
+    if stvg:
+        print(f"\nspatio-temporal demo test split (STVG metrics, TubeDETR protocol; "
+              f"mean over seeds {stvg[0]['seeds']})")
+        print(stvg_table(stvg))
     for path in summary["plots"]:
         print(f"wrote {path}")
     print(f"summary: {out / 'summary.json'}  ({summary['wall_seconds']:.0f} s)")
-    for row in summary["rows"][:-1]:
+    for row in temporal[:-1]:
         verdict = "beats" if row["beats_constant"] else "does NOT beat"
         print(f"{_label(row)}: {verdict} the constant-span baseline on {' and '.join(VERDICT)}")
+    for row in stvg:
+        if row["beats_baseline"] is not None and not row["variant"]:
+            verdict = "beats" if row["beats_baseline"] else "does NOT beat"
+            print(f"{_label(row)}: {verdict} the {loaded.stvg.baseline} baseline on {STVG_VERDICT}")
     if summary["verdict"]["failing"]:
         raise typer.Exit(1)
 

@@ -4,7 +4,11 @@ Three stacked panels sharing the time axis (seconds):
 1. timeline: ground-truth windows (green) and the top-k predictions (blue, rank and score);
 2. the model's curves over the snippets (``GroundingModel.curves``: start / end probabilities and
    the foreground gate of a span model, the saliency of a DETR model, ...);
-3. the aligned narratives: a tick per narrative and the text of a few, evenly spread.
+3. the aligned narratives: a tick per narrative and the text of a few, evenly spread;
+4. for a spatio-temporal prediction (its ``extra`` holds ``boxes``, ``grounding.models.bridge_stg``):
+   a strip of a few frames of the predicted segment with the predicted box (blue) and, when the
+   prediction carries them (``gt_boxes``), the ground truth's (green); on the video's own pixels when
+   ``extra["video_path"]`` points to a readable file (``grounding.video_frames``), else on blank frames.
 """
 
 from __future__ import annotations
@@ -28,6 +32,38 @@ def safe_name(text: str, limit: int = 60) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:limit] or "query"
 
 
+def _frame_strip(fig: plt.Figure, cell: object, pred: Prediction, n_frames: int = 4) -> None:
+    """Up to ``n_frames`` frames of the predicted segment with their boxes (see the module doc)."""
+    from grounding.video_frames import read_frames
+
+    boxes = {int(f): b for f, b in pred.extra["boxes"].items()}
+    gt = {int(f): b for f, b in (pred.extra.get("gt_boxes") or {}).items()}
+    start, end = pred.extra.get("sted", [min(boxes), max(boxes) + 1])
+    inside = [f for f in sorted(boxes) if start <= f < end] or sorted(boxes)
+    picks = [inside[i] for i in np.unique(np.linspace(0, len(inside) - 1, min(n_frames, len(inside))).astype(int))]
+    images = read_frames(pred.extra.get("video_path"), picks)
+    width, height = pred.extra.get("frame_size") or [max(b[2] for b in boxes.values()),
+                                                     max(b[3] for b in boxes.values())]
+    axes = cell.subgridspec(1, n_frames, wspace=0.05).subplots()  # type: ignore[attr-defined]
+    for k, ax in enumerate(np.atleast_1d(axes)):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if k >= len(picks):
+            ax.axis("off")
+            continue
+        f = picks[k]
+        if images is not None:
+            ax.imshow(images[k])
+        else:
+            ax.imshow(np.full((max(1, round(height)), max(1, round(width)), 3), 235, np.uint8))
+        for box, colour in ((gt.get(f), "tab:green"), (boxes[f], "tab:blue")):
+            if box is not None:
+                ax.add_patch(plt.Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1], fill=False,
+                                           edgecolor=colour, lw=2))
+        ax.set_title(f"frame {f}" + ("" if images is not None else " (no video file)"), fontsize=7)
+    np.atleast_1d(axes)[0].set_ylabel("boxes", fontsize=8)
+
+
 def plot_prediction(pred: Prediction, out: str | Path, ground_truth: Sequence[Sequence[float]] = (),
                     n_texts: int = 6) -> Path:
     """Write the picture of ``pred`` to ``out`` (a .png path, or a folder to name it in)."""
@@ -36,8 +72,16 @@ def plot_prediction(pred: Prediction, out: str | Path, ground_truth: Sequence[Se
         out = out / f"{safe_name(pred.video_id)}__{safe_name(pred.query)}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     d = pred.duration
-    fig, (ax_t, ax_p, ax_n) = plt.subplots(3, 1, figsize=(10, 6.5), sharex=True,
-                                           gridspec_kw={"height_ratios": [1.3, 1.4, 1.8]})
+    boxes = pred.extra.get("boxes") or {}
+    if boxes:
+        fig = plt.figure(figsize=(10, 9.0))
+        grid = fig.add_gridspec(4, 1, height_ratios=[1.3, 1.4, 1.8, 2.4])
+        ax_t = fig.add_subplot(grid[0])
+        ax_p, ax_n = fig.add_subplot(grid[1], sharex=ax_t), fig.add_subplot(grid[2], sharex=ax_t)
+        _frame_strip(fig, grid[3], pred)
+    else:
+        fig, (ax_t, ax_p, ax_n) = plt.subplots(3, 1, figsize=(10, 6.5), sharex=True,
+                                               gridspec_kw={"height_ratios": [1.3, 1.4, 1.8]})
     fig.suptitle(textwrap.shorten(f"{pred.video_id}: \"{pred.query}\"", 110), fontsize=10)
 
     for s, e in ground_truth:

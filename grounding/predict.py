@@ -13,6 +13,7 @@ never imports ``vllm``, ``pipeline`` or transformers' model / generation code.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from grounding.inference import predict_batch
 from grounding.models import build_model
 from grounding.models.base import GroundingModel
 from grounding.text_encoder import QUERY_ENCODERS
+from groundwork.stvg import STVG_KEY
 from grounding.data.textbank import TextBank
 from groundwork.cache.hashing import sha256_text
 from groundwork.cache.store import CacheStore
@@ -119,9 +121,11 @@ class Predictor:
         for row in rows:
             if row["query"] == query:
                 return row
+        extra = json.loads(rows[0]["extra"]) if rows[0].get("extra") else {}
+        stvg = {STVG_KEY: extra[STVG_KEY]} if STVG_KEY in extra else {}  # a new text on an STVG video: its grid
         return {"query_id": f"{video_id}:{query}", "video_id": video_id, "query": query, "windows": [],
                 "duration": rows[0]["duration"], "query_sha256": sha256_text(query),
-                "context_query_ids": [r["query_id"] for r in rows]}
+                "context_query_ids": [r["query_id"] for r in rows], "extra": json.dumps(stvg)}
 
     # -- query vectors of new texts: cache first, then the pure-torch encoder --------------------
     def _embed(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -167,6 +171,24 @@ class Predictor:
     def _batch(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         return to_device(collate(items, share_videos=getattr(self.model, "shares_videos", False)), self.device)
 
+    def _stvg_picture(self, video_id: str, query: str) -> dict[str, Any]:
+        """``video_path`` (searched under the dataset's usual folders) and, for a manifest query,
+        its ``gt_boxes`` (the tube table beside the manifest), for ``grounding.plot``."""
+        from grounding.data.stvg import read_tubes, stvg_block
+        from grounding.report.videos import default_video_dirs
+        from grounding.video_frames import find_video
+
+        out: dict[str, Any] = {}
+        path = find_video(video_id, default_video_dirs(self.info.dataset, self.info.path))
+        if path is not None:
+            out["video_path"] = str(path)
+        row = next((r for r in self._rows_by_video[video_id] if r["query"] == query), None)
+        block = stvg_block(row) if row is not None else None
+        track = (read_tubes(self.info.path) or {}).get((video_id, block.target_id)) if block is not None else None
+        if block is not None and track:
+            out["gt_boxes"] = {f: list(track[f]) for f in block.gt_frames() if f in track}
+        return out
+
     # -- public API -------------------------------------------------------------------------------
     def predict(self, video_id: str, query: str, k: int = 5) -> list[list[float]]:
         """Top-``k`` ``[start, end, score]`` windows in seconds, best first."""
@@ -203,5 +225,7 @@ class Predictor:
         narr = self.cache.priors("narrative", keys).to_pylist() if keys else []
         narr = sorted((r["t_start"], r["text"]) for r in narr if r["status"] == "ok")
         extra = {key: value for key, value in pred.items() if key != "pred_relevant_windows"}
+        if "boxes" in extra:  # spatio-temporal: the frames the plot draws on, and the GT boxes of a manifest query
+            extra |= self._stvg_picture(video_id, query)
         return Prediction(video_id, query, pred["pred_relevant_windows"], float(item["duration"]), curves,
                           [t for t, _ in narr], [s for _, s in narr], extra)

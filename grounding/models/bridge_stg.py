@@ -107,6 +107,9 @@ class BridgeSTGConfig(SpanConfig):
     n_pos: int = Field(16, ge=1, description="positive frames per query in training (notes: 16)")
     n_neg: int = Field(8, ge=0, description="negative frames per query in training (notes: 8)")
     detach_temporal: bool = Field(False, description="stop the bridge's gradient at the temporal branch")
+    prior_in_temporal: bool = Field(True, description="the prior's span, as a soft box over the snippets, is one "
+                                    "more input channel of the temporal branch (the notes' span model over V + Q + R; "
+                                    "every mode, so the baselines share the temporal branch)")
     box_l1_weight: float = Field(5.0, ge=0.0, description="L1 on (cx, cy, w, h) (TubeDETR / CG-STVG: 5)")
     box_giou_weight: float = Field(2.0, ge=0.0, description="1 - gIoU (2)")
     presence_weight: float = Field(1.0, ge=0.0, description="presence BCE (1)")
@@ -119,11 +122,13 @@ class BridgeSTGConfig(SpanConfig):
         return self
 
     def span_config(self) -> SpanConfig:
-        return SpanConfig.model_validate({k: getattr(self, k) for k in SpanConfig.model_fields})
+        values = {k: getattr(self, k) for k in SpanConfig.model_fields}
+        return SpanConfig.model_validate(values | {"video_dim": self.video_dim + int(self.prior_in_temporal)})
 
     @property
     def reads_prior(self) -> bool:
-        return self.mode == "bridge" and (self.use_prior_text or (self.eta and self.eta_source != "predicted"))
+        bridge = self.mode == "bridge" and (self.use_prior_text or (self.eta and self.eta_source != "predicted"))
+        return bridge or self.prior_in_temporal
 
 
 def segment_mask(segment: Tensor, duration: Tensor, mask: Tensor) -> Tensor:
@@ -136,15 +141,20 @@ def segment_mask(segment: Tensor, duration: Tensor, mask: Tensor) -> Tensor:
     return torch.where(inside.any(dim=1, keepdim=True), inside, mask)
 
 
-def patch_positions(p: int, dim: int, device: torch.device) -> Tensor:
-    """(P, dim) 2-D sine positions of a g x g grid's cell centres (row-major), x then y halves."""
+def patch_centres(p: int, device: torch.device) -> Tensor:
+    """(P, 2) (x, y) centres in [0, 1] of a g x g grid's cells, row-major (row 0 at the top)."""
     g = round(p**0.5)
     if g * g != p:
         msg = f"frame_patches hold {p} patches per frame; a square grid (g x g) is needed"
         raise ValueError(msg)
     centres = (torch.arange(g, device=device, dtype=torch.float32) + 0.5) / g
     cy, cx = torch.meshgrid(centres, centres, indexing="ij")
-    return torch.cat([scalar_embedding(cx.reshape(-1), dim // 2), scalar_embedding(cy.reshape(-1), dim - dim // 2)],
+    return torch.stack([cx.reshape(-1), cy.reshape(-1)], dim=-1)
+
+
+def patch_positions(centres: Tensor, dim: int) -> Tensor:
+    """(P, dim) 2-D sine positions of patch centres (P, 2): x then y halves."""
+    return torch.cat([scalar_embedding(centres[:, 0], dim // 2), scalar_embedding(centres[:, 1], dim - dim // 2)],
                      dim=-1)
 
 
@@ -156,8 +166,10 @@ def _gather(x: Tensor, index: Tensor) -> Tensor:
 
 @register_model("bridge_stg", BridgeSTGConfig)
 class BridgeSTGModel(GroundingModel):
+    """Videos are not shared among queries in a batch: each query's temporal input carries its own
+    prior channel (``prior_in_temporal``)."""
+
     config: BridgeSTGConfig
-    shares_videos = True
 
     def __init__(self, config: BridgeSTGConfig) -> None:
         super().__init__(config)
@@ -196,9 +208,14 @@ class BridgeSTGModel(GroundingModel):
         self.check_batch(batch)
         c, t = self.config, self.temporal
         vm = per_query(batch["video_mask"], batch)
-        v, q = t.encode(batch)
-        h = per_query(t.prepare(v, batch["video_mask"]), batch)
-        out = t.ground_prepared(h, vm, q, batch["query_mask"], keep_states=True)
+        video = per_query(batch["video"], batch)
+        if c.prior_in_temporal:  # the prior's span as one more input channel (zeros without a prior)
+            has = batch["reasoning_prior_mask"][:, :1].to(video.dtype)
+            prior = soft_box(batch["reasoning_prior_spans"][:, 0].float(), batch["duration"].float(), vm, c.eta_sigma)
+            video = torch.cat([video, (prior * has).unsqueeze(-1).to(video.dtype)], dim=-1)
+        temporal_batch = {k: v for k, v in batch.items() if k != "video_index"} | {"video": video, "video_mask": vm}
+        v, q = t.encode(temporal_batch)
+        out = t.ground_prepared(t.prepare(v, vm), vm, q, batch["query_mask"], keep_states=True)
         seg = segment_mask(batch["query_segment"], batch["duration"], vm)
         out["start_logits"] = mask_logits(out["start_logits"], seg)  # 2.2.1: only inside the query's segment
         out["end_logits"] = mask_logits(out["end_logits"], seg)
@@ -262,8 +279,9 @@ class BridgeSTGModel(GroundingModel):
         start = self.frame_query((guide * weights).sum(1) / weights.sum(1).clamp(min=1.0))
         x = (start.unsqueeze(1) + self.frame_embed).expand(-1, index.shape[1], -1)
         pos = scalar_embedding(_gather(times, index), d).to(x.dtype)
+        centres = patch_centres(patches.shape[2], patches.device)
         boxes, presence = self.decoder(x, pos, selected, guide, guide_mask, tokens,
-                                       patch_positions(patches.shape[2], d, patches.device).to(x.dtype))
+                                       patch_positions(centres, d).to(x.dtype), centres)
         return {"frame_index": index, "frame_selected": selected, "boxes": boxes, "presence_logits": presence}
 
     # -- loss ----------------------------------------------------------------------------------
@@ -272,7 +290,8 @@ class BridgeSTGModel(GroundingModel):
         parts = self.temporal.loss(outputs, batch)
         if c.mode == "whole_frame":
             return parts
-        index, selected = outputs["frame_index"], outputs["frame_selected"]
+        # the training loop casts every output to float (bf16 autocast): back to an index and a mask
+        index, selected = outputs["frame_index"].long(), outputs["frame_selected"] > 0.5
         presence = _gather(batch["frame_presence"], index) * selected
         positive = selected & (presence > 0.5)
         gt = box_xyxy_to_cxcywh(_gather(batch["frame_boxes"], index))
@@ -313,7 +332,8 @@ class BridgeSTGModel(GroundingModel):
             frame_boxes = ([[0.0, 0.0, width, height]] * n if boxes is None
                            else (boxes[i, :n] * scale).tolist())
             out.append({"pred_relevant_windows": w, "sted": sted,
-                        "boxes": {f: [round(x, 2) for x in b] for f, b in zip(ids, frame_boxes, strict=True)}})
+                        "boxes": {f: [round(x, 2) for x in b] for f, b in zip(ids, frame_boxes, strict=True)},
+                        "frame_size": [width, height]})
         return out
 
     def curves(self, outputs: dict[str, Tensor], batch: dict[str, Any]) -> list[dict[str, np.ndarray]]:

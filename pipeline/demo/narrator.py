@@ -23,9 +23,11 @@ settings are ignored (it is deterministic); ``n_output_tokens`` counts words (no
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -322,6 +324,21 @@ def _fit(parsed: ParsedQuery, span: Span) -> int:
     return int(parsed.colour is not None) + int(parsed.kind is not None)
 
 
+_SEEN: OrderedDict[bytes, list[Blob]] = OrderedDict()  # frame digest -> its shapes (the last SEEN_FRAMES frames)
+SEEN_FRAMES = 4096
+
+
+def _detect_once(frame: np.ndarray) -> list[Blob]:
+    """``detect`` of a frame, remembered by its pixels: the requests of one video's queries carry
+    the same frames (one temporal-reasoning request per query), so each is read once."""
+    digest = hashlib.blake2b(frame.tobytes(), digest_size=16, person=str(frame.shape).encode()[:16]).digest()
+    if digest not in _SEEN:
+        _SEEN[digest] = detect(frame)
+        if len(_SEEN) > SEEN_FRAMES:
+            _SEEN.popitem(last=False)
+    return _SEEN[digest]
+
+
 @handles("reason_when_what")
 def reason_when_what(request: GenerationRequest, noise: Noise) -> str:
     """When the query's event happens and which shape it is about: the events read from the
@@ -331,7 +348,7 @@ def reason_when_what(request: GenerationRequest, noise: Noise) -> str:
     duration = float(request.variables.get("duration", times[-1] if times else 0.0))
     query = str(request.variables.get("query", ""))
     parsed = noise.query(parse_query(query))
-    spans = events([detect(f) for f in frames], times)
+    spans = events([_detect_once(f) for f in frames], times)
     scored = [(score, s) for s in spans if (score := _fit(parsed, s)) >= 0 and s.end > s.start]
     if not scored:
         what = f"no {parsed.noun('').strip()} that {parsed.action or 'does that'}" if parsed.action else "nothing"

@@ -42,7 +42,7 @@ def test_constant_baseline_scores_test_queries(tmp_path: Path) -> None:
 
 def test_the_shipped_plan_loads_and_names_every_demo_config() -> None:
     plan = load_plan(REPO / "configs" / "demo.yaml")
-    named = {Path(r.config).name for r in plan.rows}
+    named = {Path(r.config).name for r in plan.rows + (plan.stvg.rows if plan.stvg else [])}
     assert named == {p.name for p in (REPO / "configs").glob("*_demo.yaml")}
     assert any(r.variant for r in plan.rows) and len(plan.seeds) >= 1
 

@@ -81,8 +81,10 @@ def test_temporal_decode_stays_in_the_segment() -> None:
 
 def test_prior_fields_only_when_a_switch_reads_them() -> None:
     assert set(PRIOR_KEYS) <= set(_model().required_keys)
-    assert not set(PRIOR_KEYS) & set(_model(use_prior_text=False, eta_source="predicted").required_keys)
-    assert not set(PRIOR_KEYS) & set(_model(mode="coupled").required_keys)
+    assert set(PRIOR_KEYS) <= set(_model(mode="whole_frame").required_keys)  # prior_in_temporal: every mode
+    no_prior = {"use_prior_text": False, "eta_source": "predicted", "prior_in_temporal": False}
+    assert not set(PRIOR_KEYS) & set(_model(**no_prior).required_keys)
+    assert not set(PRIOR_KEYS) & set(_model(mode="coupled", prior_in_temporal=False).required_keys)
     coupled = _model(mode="coupled")
     assert not any(n.startswith("bridge.") for n, _ in coupled.named_parameters())
     whole = _model(mode="whole_frame")

@@ -33,7 +33,7 @@ VARIANTS = {
     "bridge_stg-coupled": ("bridge_stg", {"mode": "coupled"}),
     "bridge_stg-whole-frame": ("bridge_stg", {"mode": "whole_frame"}),
     "bridge_stg-one-layer-no-prior-no-eta": ("bridge_stg", {"bridge_layers": ["end"], "use_prior_text": False,
-                                                            "eta": False}),
+                                                            "eta": False, "prior_in_temporal": False}),
     "bridge_stg-detached-first-layer-only-no-negatives": ("bridge_stg", {"detach_temporal": True, "interactive": False,
                                                                          "neg_frames": False}),
     "bridge_stg-prior-span-updated-bridge": ("bridge_stg", {"eta_source": "prior", "update_bridge": True,

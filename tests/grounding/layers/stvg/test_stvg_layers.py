@@ -103,12 +103,33 @@ def test_spatial_decoder_reads_each_frames_own_patches_and_its_switches() -> Non
     mask = torch.tensor([[True, True, False]])
     guide, guide_mask = torch.randn(1, 2, 16), torch.ones(1, 2, dtype=torch.bool)
     patches, patch_pos = torch.randn(1, 3, 4, 16), torch.randn(4, 16)
-    boxes, presence = decoder(x, pos, mask, guide, guide_mask, patches, patch_pos)
+    centres = torch.tensor([[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]])
+    boxes, presence = decoder(x, pos, mask, guide, guide_mask, patches, patch_pos, centres)
     assert boxes.shape == (2, 1, 3, 4) and presence.shape == (2, 1, 3) and ((boxes > 0) & (boxes < 1)).all()
     other = patches.clone()
     other[0, 2] = torch.randn(4, 16)  # the padded frame's patches: the real frames do not see them
-    again, _ = decoder(x, pos, mask, guide, guide_mask, other, patch_pos)
+    again, _ = decoder(x, pos, mask, guide, guide_mask, other, patch_pos, centres)
     torch.testing.assert_close(again[:, :, :2], boxes[:, :, :2])
     assert decoder.layers[1].guide_attn is not None
     assert SpatialDecoder(16, 4, n_layers=2, interactive=False).layers[1].guide_attn is None
     assert SpatialDecoder(16, 4, n_layers=3, update_guide=True).guide_update is not None
+
+
+def test_frame_patch_attention_equals_projected_attention_with_one_query_per_frame() -> None:
+    from grounding.layers.detr import ProjectedAttention
+    from grounding.layers.stvg import FramePatchAttention
+
+    torch.manual_seed(0)
+    folded, plain = FramePatchAttention(16, 4), ProjectedAttention(16, 4)
+    with torch.no_grad():
+        for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            getattr(plain, name).weight.copy_(getattr(folded, name).weight)
+            bias = getattr(folded, name).bias
+            getattr(plain, name).bias.copy_(bias if bias is not None else torch.zeros(16))
+    query, keys, values = torch.randn(5, 16), torch.randn(5, 9, 16), torch.randn(5, 9, 16)
+    expected = plain(query[:, None], keys, values, torch.ones(5, 9, dtype=torch.bool))[:, 0]
+    torch.testing.assert_close(folded(query, keys, values), expected, rtol=1e-5, atol=1e-5)
+    plain.k_proj.bias.data.normal_()  # a key bias cancels in the softmax
+    torch.testing.assert_close(folded(query, keys, values),
+                               plain(query[:, None], keys, values, torch.ones(5, 9, dtype=torch.bool))[:, 0],
+                               rtol=1e-5, atol=1e-5)
