@@ -5,6 +5,11 @@
     visual: videos without features -> decode -> visual -> write_visual
     manifest (driver)
 
+A kind that reads other kinds' outputs (``Planner.depends_on``: GranAlign's key frames read the
+narratives, their captions read the key frames and the rewrites) is planned in a later round, once
+those are generated and embedded (``pipeline.kinds.context``): each round runs plan -> ... ->
+texts above for its kinds; a computed kind's rows are written on the driver (``pipeline.computed``).
+
 Only ``pipeline.ray_adapter`` touches Ray; when nothing is left to do, Ray is not started."""
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from pipeline.stages.plan import PlanStage
 from pipeline.stages.render import RenderStage
 from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
 from pipeline.stages.write import WriteStage, WriteTextStage
-from pipeline.kinds import parser_of
+from pipeline.computed import write_computed
+from pipeline.kinds import Planner, parser_of
+from pipeline.kinds.context import bind_round, planning_rounds
 from pipeline.kinds.structured import structurers
 
 
@@ -66,14 +73,14 @@ def _cached_keys(store: CacheStore, kinds: list[str], retry_errors: bool) -> dic
     return out
 
 
-def _plan(prep: Prepared, rows: list[dict], store: CacheStore, retry_errors: bool,
+def _plan(planners: dict[str, Planner], rows: list[dict], store: CacheStore, retry_errors: bool,
           report: RunReport) -> tuple[dict, list[dict]]:
     """Run the plan stage on the driver: every video's planned keys (for the manifest) and the
     videos with requests left to generate."""
     if not rows:
         return {}, []
-    cached = _cached_keys(store, list(prep.planners), retry_errors)
-    stage = PlanStage(prep.planners, cached, read_plan_index(store.root))
+    cached = _cached_keys(store, list(planners), retry_errors)
+    stage = PlanStage(planners, cached, read_plan_index(store.root))
     out = stage.process_batch({k: [r[k] for r in rows] for k in rows[0]})
     write_plan_index(store.root, {fp: e for new in out["index_new"] for fp, e in json.loads(new).items()})
     planned, todo = {}, []
@@ -139,23 +146,17 @@ def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: 
     return name  # relative to <cache>/visual, as the manifest records it
 
 
-def run_priors(config: PriorsConfig) -> RunReport:
-    start = time.perf_counter()
-    from pipeline.features.text import get_text_encoder
-
-    prep = prepare(config)
-    store = CacheStore(config.cache)
-    encoder_name = get_text_encoder(config.text_encoder).name
-    make_encoder = partial(get_text_encoder, config.text_encoder)
-    report = RunReport(dataset=config.dataset, cache_dir=str(store.root), videos=len(prep.videos))
-
+def _round(config: PriorsConfig, prep: Prepared, rows: list[dict], store: CacheStore, kinds: list[str],
+           report: RunReport, encoder_name: str, make_encoder: Callable) -> dict:
+    """Plan, generate and embed one planning round's ``kinds``; returns their planned keys (structured
+    requests expanded to their item rows). Planners that read earlier rounds are bound first."""
+    planners = {kind: prep.planners[kind] for kind in kinds}
+    bind_round(prep, kinds, rows, store, encoder_name, make_encoder, config.visual_encoder, config.device)
     t0 = time.perf_counter()
-    hashes = VideoHashes(store.root / "video_hashes.json")
-    rows = _video_rows(prep, hashes, config.progress)
-    hashes.save()
-    planned, todo = _plan(prep, rows, store, config.retry_errors, report)
-    report.stage_seconds["plan"] = time.perf_counter() - t0
-
+    planned, todo = _plan(planners, rows, store, config.retry_errors, report)
+    report.stage_seconds["plan"] = report.stage_seconds.get("plan", 0.0) + time.perf_counter() - t0
+    todo, computed = write_computed(todo, planners, prep.provenance, store)  # answered at plan time
+    report.add_computed(computed)
     if todo:
         make_backend = partial(BACKENDS.get(config.backend), config.model, config.sampling, device=config.device,
                                batch_size=config.generate_batch_size, **config.backend_options)
@@ -170,13 +171,37 @@ def run_priors(config: PriorsConfig) -> RunReport:
         for batch in _stream(config, todo, stages):
             report.add_generation(batch)
 
-    ok_keys = {kind: store.prior_key_status(kind)[0] for kind in prep.planners}
+    ok_keys = {kind: store.prior_key_status(kind)[0] for kind in kinds}
     planned = expand_structured(planned, ok_keys)  # event / query_rewrite requests -> their item rows
     texts = _missing_texts(store, prep, planned, encoder_name)
     if texts:
         for batch in _stream(config, texts, _embed_stages(config, store, encoder_name, make_encoder, None)):
             report.texts_embedded += int(sum(bool(e) for e in batch["embedded"]))
             report.add_times(batch)
+    return planned
+
+
+def run_priors(config: PriorsConfig) -> RunReport:
+    start = time.perf_counter()
+    from pipeline.features.text import get_text_encoder
+
+    prep = prepare(config)
+    store = CacheStore(config.cache)
+    encoder_name = get_text_encoder(config.text_encoder).name
+    make_encoder = partial(get_text_encoder, config.text_encoder)
+    report = RunReport(dataset=config.dataset, cache_dir=str(store.root), videos=len(prep.videos))
+
+    t0 = time.perf_counter()
+    hashes = VideoHashes(store.root / "video_hashes.json")
+    rows = _video_rows(prep, hashes, config.progress)
+    hashes.save()
+    report.stage_seconds["plan"] = time.perf_counter() - t0
+
+    planned: dict[str, dict] = {}
+    for kinds in planning_rounds(prep.planners):  # a kind that reads others' outputs is planned after them
+        for video_id, by_kind in _round(config, prep, rows, store, kinds, report, encoder_name, make_encoder).items():
+            planned.setdefault(video_id, {}).update(by_kind)
+    ok_keys = {kind: store.prior_key_status(kind)[0] for kind in prep.planners}
 
     visual = _visual_pass(config, prep, rows, store, report) if config.visual_encoder else ""
 
@@ -185,6 +210,7 @@ def run_priors(config: PriorsConfig) -> RunReport:
     prep.annotations.queries = [q for q in prep.annotations.queries if q.video_id in selected]
     table = build_manifest(prep.annotations, planned, ok_keys, {r["video_id"]: r["video_sha256"] for r in rows},
                            list(prep.planners))
+    report.add_manifest(table.to_pylist(), list(prep.planners))
     path = write_manifest(config.manifest_path(), table, dataset=config.dataset, cache_dir=store.root,
                           text_encoder=encoder_name, visual_features=visual)
     report.stage_seconds["manifest"] = time.perf_counter() - t0
