@@ -82,9 +82,13 @@ examples:
   grounding-eval --checkpoint runs/tea-demo --split test          # writes runs/tea-demo/preds_test.jsonl
   grounding-eval --preds preds.jsonl --gt gt.jsonl --json          # community JSONL files
   grounding-eval --checkpoint copied-run --priors manifests/charades_sta.parquet --features /data/i3d
+  grounding-eval --model granalign --priors manifests/qvhighlights.parquet --split val \
+      --config configs/granalign_qvhighlights.yaml --model.pairing simplified_only   # zero-shot
 \b
-reads:  a run folder (its best/ checkpoint) and the data it recorded, or two JSONL files
-writes: PREDS (--out; default RUN/preds_SPLIT.jsonl) in checkpoint mode; the metrics on stdout
+reads:  a run folder (its best/ checkpoint) and the data it recorded, or two JSONL files, or
+        (zero-shot) a manifest and its cached priors
+writes: PREDS (--out; default RUN/preds_SPLIT.jsonl, zero-shot: runs/<model>-<dataset>/...)
+        in checkpoint and zero-shot mode; the metrics on stdout
 \b
 Prediction rows: {"qid", "query", "vid", "pred_relevant_windows": [[start, end, score], ...],
 optional "pred_saliency_scores"}. Ground-truth rows: {"qid", "vid", "duration",
@@ -101,8 +105,14 @@ CHECKPOINT_HELP = "run folder (uses best/) or checkpoint folder"
 MOVED = "instead of the path the checkpoint recorded (a run copied from another machine)"
 
 
-@eval_app.command(epilog=EVAL_EXAMPLES)
-def evaluate(checkpoint: Path | None = typer.Option(None, "--checkpoint", help=CHECKPOINT_HELP),
+@eval_app.command(context_settings=CONTEXT, epilog=EVAL_EXAMPLES)
+def evaluate(ctx: typer.Context,
+             checkpoint: Path | None = typer.Option(None, "--checkpoint", help=CHECKPOINT_HELP),
+             model: str | None = typer.Option(None, "--model", help="a zero-shot model (e.g. granalign): run it from "
+                                              "its config on --priors, no checkpoint; --model.FIELD VALUE sets its "
+                                              "settings"),
+             config: Path | None = typer.Option(None, "--config", help="zero-shot mode: a YAML config, e.g. "
+                                                "configs/granalign_qvhighlights.yaml"),
              split: str | None = typer.Option(None, "--split", help="split to evaluate (default: data.test_split)"),
              preds: Path | None = typer.Option(None, "--preds", help="prediction JSONL (file mode)"),
              gt: Path | None = typer.Option(None, "--gt", help="ground-truth JSONL (file mode)"),
@@ -114,11 +124,18 @@ def evaluate(checkpoint: Path | None = typer.Option(None, "--checkpoint", help=C
              priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
              features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
              cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}")) -> None:
-    """Score a checkpoint on a split (writing its predictions), or score a prediction file."""
+    """Score a checkpoint on a split (writing its predictions), a zero-shot model from its config,
+    or a prediction file."""
     from grounding.evaluation import evaluate_prediction_files, format_metrics
     from grounding.run_eval import evaluate_checkpoint
 
-    if preds or gt:
+    if ctx.args and not (model or config):
+        raise InputError(f"unexpected arguments {ctx.args}: settings flags are for zero-shot mode (--model NAME)")
+    if model or config:
+        if checkpoint or preds or gt:
+            raise InputError("zero-shot mode (--model / --config) takes no --checkpoint, --preds or --gt")
+        result = _zero_shot(model, config, priors, features, cache_dir, split, out, ctx.args)
+    elif preds or gt:
         if not (preds and gt) or checkpoint:
             raise InputError("file mode needs both --preds and --gt (and no --checkpoint)")
         from grounding.metrics.stvg_records import evaluate_stvg_files, format_stvg, looks_like_stvg_gt
@@ -133,6 +150,27 @@ def evaluate(checkpoint: Path | None = typer.Option(None, "--checkpoint", help=C
     else:
         raise InputError("give --checkpoint RUN [--split S], or --preds P.jsonl --gt G.jsonl")
     print(json.dumps(result, indent=2) if as_json else format_metrics(result))
+
+
+def _zero_shot(model: str | None, config: Path | None, priors: Path | None, features: list[str] | None,
+               cache_dir: Path | None, split: str | None, out: Path | None, flags: list[str]) -> dict:
+    """``grounding-eval --model granalign --priors M``: build the config like grounding-train does
+    and score the model on ``split`` without training (``evaluate_untrained``)."""
+    from grounding.config import load_config
+    from grounding.models import MODELS
+    from grounding.run_eval import evaluate_untrained
+
+    given = [*(["--model.name", model] if model else []), *(["--data.manifest", str(priors)] if priors else []),
+             *(["--data.features", *features] if features else []),
+             *(["--data.cache-dir", str(cache_dir)] if cache_dir else [])]
+    cfg = load_config(config, [*given, *(SHORTCUTS.get(a, a) for a in flags)])
+    if MODELS.get(cfg.model.name).trainable:
+        msg = (f"model '{cfg.model.name}' is trained: train it with grounding-train, then score the run with "
+               "grounding-eval --checkpoint RUN")
+        raise InputError(msg)
+    if cfg.data.manifest is None:
+        raise InputError("zero-shot mode needs the manifest: --priors manifests/<dataset>.parquet")
+    return evaluate_untrained(cfg, split, out)
 
 
 # -- grounding-predict -------------------------------------------------------------------------

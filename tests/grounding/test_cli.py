@@ -124,3 +124,20 @@ def test_eval_scores_stvg_files_per_sentence_type(tmp_path: Path, capsys: pytest
     assert "m_vIoU" in capsys.readouterr().out
     assert eval_main(["--preds", str(preds), "--gt", str(gt), "--protocol", "tube"]) == 2
     assert "did you mean 'tubedetr'" in capsys.readouterr().err
+
+
+def test_eval_scores_a_zero_shot_model_from_its_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.grounding.models.test_granalign import build_qvh_like
+
+    manifest = build_qvh_like(tmp_path)
+    out = tmp_path / "preds.jsonl"
+    assert eval_main(["--model", "granalign", "--priors", str(manifest), "--split", "val", "--out", str(out),
+                      "--model.top-k", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["model"] == "granalign" and result["suite"] == "qvhighlights" and out.is_file()
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows and all("pred_saliency_scores" in r for r in rows)
+    assert eval_main(["--model", "span", "--priors", str(manifest)]) == 2
+    assert "train it with grounding-train" in capsys.readouterr().err
+    assert eval_main(["--model", "granalign", "--priors", str(manifest), "--model.pairng", "x"]) == 2
+    assert "did you mean 'pairing'" in capsys.readouterr().err
