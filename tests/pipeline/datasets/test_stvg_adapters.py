@@ -159,3 +159,19 @@ def test_stats_count_sentence_types(stvg_dir: Path) -> None:
     assert set(types) == {"declarative", "interrogative"}
     assert sum(types.values()) == stats["all"]["queries_kept"]
     assert "sentences: interrogative" in format_stats(stats)
+
+
+def test_dataset_options_reach_the_adapter(tmp_path: Path) -> None:
+    """``priors run --dataset-options boxes=DIR``: the VidOR folder reaches the vidstg adapter; an
+    option an adapter does not take is an error naming it."""
+    from pipeline.config import PriorsConfig
+    from pipeline.prepare import load_annotations
+
+    _vidor(tmp_path, "v0", {1: {f: [f, 1.0, f + 10.0, 11.0] for f in range(10, 20)}})
+    (tmp_path / "val_annotations.json").write_text(json.dumps([_entry("v0", 1, (10, 20))]))
+    (tmp_path / "test_annotations.json").write_text("[]")
+    config = PriorsConfig(dataset="vidstg", annotations=tmp_path, model="shapes", backend="shapes",
+                          dataset_options={"boxes": str(tmp_path / "vidor")})
+    assert load_annotations(DATASETS.get("vidstg"), config).tubes
+    with pytest.raises(InputError, match=r"takes no option \['colour'\]"):
+        load_annotations(DATASETS.get("vidstg"), config.model_copy(update={"dataset_options": {"colour": 1}}))
