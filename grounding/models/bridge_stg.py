@@ -36,12 +36,17 @@ the grid frame nearest the window's centre when the window holds none) and ``box
 [x1, y1, x2, y2]}`` in pixels on every grid frame, next to ``pred_relevant_windows``: the STVG
 record format of ``grounding.metrics.stvg_records``.
 
-Differences from the notes, all ours: the prior's text enters as two sentence vectors (reasoning,
-target) rather than its token sequence (the cache keeps sentence vectors of prior rows); one hidden
-size for both branches (notes: d = 256 for the spatial side); the predicted-span mask is the
-differentiable inside probability instead of a Gaussian-softened argmax box; the ETA mask takes the
-max of both spans when the prior has one (``eta_source``); no contrastive term, no DAB refinement,
-no presence-temporal fusion.
+Differences from the notes, all ours: the prior's text enters the bridge as two sentence vectors
+(reasoning, target) rather than its token sequence (the cache keeps sentence vectors of prior
+rows); the prior's span is also an input channel of the temporal branch (``prior_in_temporal``, in
+every mode so the baselines share the temporal branch: val m_tIoU 41 -> 66 on the demo); one
+hidden size for both branches (notes: d = 256 for the spatial side); the predicted-span mask is the
+differentiable inside probability instead of a Gaussian-softened argmax box, and the ETA mask is
+the max of both spans when the prior has one (``eta_source``); the decoder's box centres are
+anchored on its attention over the patches, and the patch positions ride in the attention values
+(``spatial_decoder``; without them the boxes sat on a 15-epoch plateau); the coupled baseline
+predicts boxes on every grid frame (the metric reads those of the predicted segment); no
+contrastive term, no DAB refinement of the box size, no presence-temporal fusion.
 """
 
 from __future__ import annotations
