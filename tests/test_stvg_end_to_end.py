@@ -49,7 +49,8 @@ def test_stvg_from_priors_to_plot(tmp_path: Path) -> None:
     stvg = scored["stvg"]
     assert stvg["protocol"] == "tubedetr" and set(stvg["metrics"]) == {"declarative", "interrogative"}
     counts = stvg["counts"]
-    assert counts["missing_predictions"] == 0 and counts["missing_boxes"] == 0 and counts["gt"] == scored["counts"]["gt"]
+    assert counts["missing_predictions"] == 0 and counts["missing_boxes"] == 0
+    assert counts["gt"] == scored["counts"]["gt"]
     info = read_manifest(manifest)
     gt_file = tmp_path / "gt_test.jsonl"
     write_jsonl(gt_file, ground_truth_rows(info, [r for r in info.rows if r["split"] == "test"]))

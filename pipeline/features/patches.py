@@ -53,7 +53,8 @@ class PatchEncoder(VisualEncoder):
         chunks = []
         with torch.inference_mode():
             for i in range(0, len(frames), self.batch_size):
-                images = [Image.fromarray(f).resize((side, side), Image.BILINEAR) for f in frames[i : i + self.batch_size]]
+                chunk = frames[i : i + self.batch_size]
+                images = [Image.fromarray(f).resize((side, side), Image.BILINEAR) for f in chunk]
                 batch = self._processor(images=images, return_tensors="pt")
                 tokens = self._model(pixel_values=batch["pixel_values"].to(self.device)).last_hidden_state[:, 1:]
                 b, p, d = tokens.shape

@@ -55,7 +55,8 @@ def test_demo_stvg_is_generated_when_missing(tmp_path: Path, monkeypatch: pytest
     import pipeline.datasets.demo_stvg as mod
 
     calls = []
-    monkeypatch.setattr(mod, "generate_stvg_demo", lambda d: calls.append(d) or generate_stvg_demo(d, n_videos=(1, 1, 1)))
+    monkeypatch.setattr(mod, "generate_stvg_demo",
+                        lambda d: calls.append(d) or generate_stvg_demo(d, n_videos=(1, 1, 1)))
     ann = DATASETS.get("demo_stvg")(tmp_path / "d")
     assert calls == [tmp_path / "d"] and ann.queries
     DATASETS.get("demo_stvg")(tmp_path / "d")
@@ -64,7 +65,8 @@ def test_demo_stvg_is_generated_when_missing(tmp_path: Path, monkeypatch: pytest
 
 def _entry(vid: str, target: int, gt: tuple[int, int]) -> dict:
     return {"vid": vid, "fps": 10.0, "frame_count": 40, "used_segment": {"begin_fid": 0, "end_fid": 39},
-            "width": 100, "height": 50, "subject/objects": [{"tid": 0, "category": "dog"}, {"tid": 1, "category": "cat"}],
+            "width": 100, "height": 50,
+            "subject/objects": [{"tid": 0, "category": "dog"}, {"tid": 1, "category": "cat"}],
             "used_relation": {"subject_tid": target, "object_tid": 0, "predicate": "chase",
                               "begin_fid": gt[0], "end_fid": gt[1]},
             "temporal_gt": {"begin_fid": gt[0], "end_fid": gt[1]},
