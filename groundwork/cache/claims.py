@@ -1,6 +1,8 @@
 """Work claims in a shared cache, so that two runs over overlapping videos generate each key once.
 
 What is claimed: one *unit* of work, a prior kind on one video (the graph works video by video).
+Claims cover generation, the model calls that cost GPU hours; the text encoder's pass over query
+texts is not claimed (two runs may both embed a query, which readers dedupe).
 Its claim id is the hash of the kind and the unit's full planned key list (cached or not), so two
 runs with the same model, prompt, sampling and plan settings name the same unit the same way,
 and runs that would produce different keys never block each other.

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,9 +26,20 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0", "PYT
 
 
 def start(config_json: str) -> subprocess.Popen:
-    """A priors run in a new session (so that all its processes can be killed together)."""
-    return subprocess.Popen([sys.executable, "-c", CHILD, config_json], env=ENV, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    """A priors run in a new session (so that all its processes can be killed together); its
+    stderr goes to a file (a pipe nobody reads could fill and stall the run): ``stderr_of``."""
+    err = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, config_json], env=ENV, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=err, text=True)
+    proc.stderr_file = err  # type: ignore[attr-defined]
+    return proc
+
+
+def stderr_of(proc: subprocess.Popen) -> str:
+    """The last 3,000 characters a run started by ``start`` wrote to stderr."""
+    err = proc.stderr_file  # type: ignore[attr-defined]
+    err.seek(0)
+    return err.read()[-3000:]
 
 
 def run(config_json: str, timeout: float = 600) -> subprocess.CompletedProcess:
