@@ -69,6 +69,7 @@ class DecoupledOutput:
     projected: tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]  # per head: queries, word keys,
     # word values, the codebook's query-part keys and its video-shift keys (None without one)
     masks: tuple[Tensor, Tensor]  # (target_mask, ref_mask) of the call
+    parts: CodebookParts  # the codebook of the call (a following unit reuses it)
 
 
 class _Decoupled:
@@ -76,14 +77,19 @@ class _Decoupled:
 
     codebook: ContextCodebook | None
     calls: list[DecoupledOutput]
+    follows: _Decoupled | None = None  # reuse the codebook of that unit's last call (same words)
 
     def _decouple(self, q: Tensor, target: Tensor, target_mask: Tensor, words: Tensor, word_mask: Tensor,
                   key_proj: nn.Linear, value_proj: nn.Linear, heads: int) -> Tensor:
         """q (B, h, Lt, e) projected queries; target (B, Lt, d) (the codebook's video context) and
         words (B, Lq, d) unprojected -> the context (B, h, Lt, e); records the call."""
         b, d = words.shape[0], words.shape[-1]
-        parts = (self.codebook.parts(target, target_mask, words, word_mask) if self.codebook is not None
-                 else CodebookParts(words.new_zeros(b, 0, d), None))
+        if self.follows is not None:
+            parts = self.follows.calls[-1].parts
+        elif self.codebook is not None:
+            parts = self.codebook.parts(target, target_mask, words, word_mask)
+        else:
+            parts = CodebookParts(words.new_zeros(b, 0, d), None)
         k_size = parts.query.shape[1]
         keys = split_heads(key_proj(torch.cat([parts.query, words], dim=1)), heads)  # [K_C ; K_W]
         word_keys, book_keys, values = keys[:, :, k_size:], keys[:, :, :k_size], split_heads(value_proj(words), heads)
@@ -93,7 +99,7 @@ class _Decoupled:
                                      book_keys if shift_keys is None else book_keys + shift_keys)
         mass = mass.mean(dim=1) * target_mask.to(mass.dtype)  # r_t
         self.calls.append(DecoupledOutput(mass, parts.query, (q, word_keys, values, book_keys, shift_keys),
-                                          (target_mask, word_mask)))
+                                          (target_mask, word_mask), parts))
         return ctx
 
     @staticmethod
@@ -126,14 +132,25 @@ class DecoupledCrossAttention(_Decoupled, AttentionUnit):
 
 
 class DecoupledProjectedAttention(_Decoupled, ProjectedAttention):
-    """DAI in the place of the DETR family's projected attention: ``W_o ctx``."""
+    """DAI in the place of the DETR family's projected attention: ``W_o ctx``. In a stack of
+    layers that read the same words (QD-DETR's T2V aligner), the later layers ``follow`` the
+    first: they use the codebook of its last call (CG-DETR conditions one set of dummies and
+    offers it to every T2V layer, each through its own key projection)."""
 
-    def __init__(self, dim: int, heads: int = 8, codebook: ContextCodebook | None = None) -> None:
+    def __init__(self, dim: int, heads: int = 8, codebook: ContextCodebook | None = None,
+                 follows: DecoupledProjectedAttention | None = None) -> None:
         ProjectedAttention.__init__(self, dim, heads)
         self.codebook = codebook
         self.calls = []
         self.target_mask: Tensor | None = None  # (B, Lt) of the next calls, set by the model
+        if follows is not None:
+            self.follow(follows)
 
+    def follow(self, first: DecoupledProjectedAttention) -> None:
+        """Use ``first``'s codebook (dropping this unit's own): kept as a reference, not a
+        submodule, so its parameters are held (and saved) once."""
+        self.codebook = None
+        object.__setattr__(self, "follows", first)
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_mask: Tensor,
                 bias: Tensor | None = None) -> Tensor:
         """query (B, Lt, d) snippets (with positions), key / value (B, Lq, d) the words (the T2V

@@ -211,8 +211,13 @@ class QDDetrAttachment(Attachment):
     def build(self, config: QDDetrConfig, make_dai: Callable[[], nn.Module] | None, sora: nn.Module | None
               ) -> QDDetrModel:
         base = QDDetrModel(config)
+        first = None
         for layer in base.aligner.layers if make_dai is not None else ():
             dai = make_dai()
+            if first is None:
+                first = dai
+            else:  # one codebook for the stack (CG-DETR's): the later layers use the first's
+                dai.follow(first)
             dai.load_state_dict(layer.attn.state_dict(), strict=False)  # the base's (Xavier) initialisation
             layer.attn = dai
         return base
@@ -293,9 +298,9 @@ class VideoPath(nn.Module):
         if self.sora is not None:
             h = self.sora(h, mask, h, mask)  # SORA (2.4), a layer of its own
             self.relation = self.sora.last_relation
-        elif self.relation_head is not None:
+        elif self.relation_head is not None and self.training:  # only LRCA reads it
             self.relation = zero_padded(F.normalize(self.relation_head(h), dim=-1), mask)  # r_t (2.2)
-        if self.keep_context:
+        if self.keep_context and self.training:
             self.context = h  # ESTA pools it over each event's span, then u = W_sem (2.1)
         if self.enhance is not None:
             h = self.enhance(h, mask, self.semantic_head)  # SGE (2.3), with u = W_sem h
@@ -409,7 +414,7 @@ class MasraModel(GroundingModel):
         word mass with its pair mask; clears the units' records."""
         mains = [unit.calls[0] for unit in self._dai]
         out = {"dai_word_mass": torch.stack([m.word_mass for m in mains]).mean(dim=0),
-               "codebook": torch.cat([m.codebook for m in mains], dim=0)}  # (units x B, K, d)
+               "codebook": mains[0].codebook}  # (B, K, d); units that follow another share its codebook
         if self.training and self.config.dai_weight > 0:
             if self.attachment.negatives == "roll":
                 order = torch.arange(len(mains[0].word_mass), device=mains[0].word_mass.device).roll(1)

@@ -82,3 +82,14 @@ def test_mismatched_word_mass_equals_a_call_with_the_other_words(context: str) -
     dai(video, vm, words[order], wm[order])
     first, second = dai.calls
     torch.testing.assert_close(dai.word_mass_with(first, order), second.word_mass)
+
+
+def test_a_following_unit_uses_the_first_units_codebook() -> None:
+    video, vm, words, wm = _inputs()
+    first = DecoupledProjectedAttention(16, 4, codebook=ContextCodebook(16, size=5, heads=4)).eval()
+    second = DecoupledProjectedAttention(16, 4, codebook=ContextCodebook(16, size=5, heads=4), follows=first).eval()
+    assert second.codebook is None and not any(n.startswith("follows") for n, _ in second.named_parameters())
+    first.target_mask = second.target_mask = vm
+    first(video, words, words, wm)
+    second(video * 2, words, words, wm)
+    assert second.calls[0].parts is first.calls[0].parts

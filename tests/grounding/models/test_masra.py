@@ -116,7 +116,7 @@ def test_predicts_from_a_batch_with_no_prior_fields() -> None:
 
 
 def test_esta_and_lrca_see_each_video_once() -> None:
-    model = _masra().eval()
+    model = _masra(dropout=0.0).train()  # the heads' inputs are kept for the loss in training only
     once = make_items(lengths=[8, 6], q_lengths=[4, 3], seed=3)
     other = make_items(lengths=[8], q_lengths=[2], seed=9)[0]  # another query of video v0
     twice = [once[0], {**once[0], "query_id": "qx", "query_tokens": other["query_tokens"],
@@ -165,7 +165,10 @@ def test_qd_detr_base_gives_the_mismatched_pairs_from_its_negative_pass() -> Non
     batch = model_batch(model, items)
     out = model(batch)
     assert out["dai_neg_pairs"].all() and out["dai_word_mass_neg"].shape == out["dai_word_mass"].shape
-    assert out["codebook"].shape == (2 * 3, 45, 16)  # one codebook per T2V layer
+    assert out["codebook"].shape == (3, 45, 16)  # one codebook for the T2V stack, as CG-DETR's
+    first, second = model.dai
+    assert first.codebook is not None and second.codebook is None and second.follows is first
+    assert not any(".1.attn.codebook" in name for name, _ in model.named_parameters())  # held once
     parts = model.loss(out, batch)
     assert {"dai_fg", "dai_neg", "dai_orth", "esta", "lrca", "saliency_rank"} <= set(parts)
     assert all(not unit.calls for unit in model.dai)  # records are read and cleared every forward
@@ -261,3 +264,21 @@ print(json.dumps({{"windows": w, "bad": bad, "kinds": kinds, "fields": fields}})
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["bad"] == [] and report["kinds"] == [] and len(report["windows"]) == 2
     assert not set(PRIOR_KEYS) & set(report["fields"]) and "video" in report["fields"]
+
+
+def test_qd_detr_base_trains_saves_and_predicts_without_priors(tmp_path: Path) -> None:
+    from grounding.predict import Predictor
+
+    corpus = build_tiny_corpus(tmp_path, n_videos=4)
+    cfg = load_config(None, {
+        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
+        "model": {"name": "masra", "base": "qd_detr", "hidden": 16, "heads": 2, "ffn_dim": 32, "codebook_size": 4},
+        "optim": {"batch_size": 2, "epochs": 1}, "out_dir": str(tmp_path / "run"), "device": "cpu",
+    })
+    result = fit(cfg, progress=False)
+    assert {"loss/esta", "loss/lrca", "loss/dai_fg", "loss/span"} <= set(result.history[0])
+    predictor = Predictor.from_checkpoint(tmp_path / "run")  # safetensors: every tensor held once
+    assert len(predictor.model.dai) == 2 and predictor.model.dai[1].follows is predictor.model.dai[0]
+    windows = predictor.predict("vid01", "person does thing 0 in vid01", k=3)
+    assert len(windows) == 3 and all(0 <= s <= e <= corpus.videos["vid01"] for s, e, _ in windows)
+    assert all(not ds.priors for ds in predictor._datasets.values())
