@@ -52,6 +52,12 @@ class PriorsConfig(BaseModel):
     dataset: str = Field(description="dataset adapter name (`priors run --help` lists them)")
     annotations: Path = Field(description="the adapter's annotation folder")
     video_root: Path | None = Field(None, description="folder of the videos (adapter default if unset)")
+    dataset_options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the dataset "
+                                            "adapter, e.g. boxes=DIR (vidstg: the VidOR annotation folder with the "
+                                            "boxes; default <annotations>/annotation when it exists)")
+    allow_missing_videos: bool = Field(False, description="run even when the video root holds none of the "
+                                       "selected videos (each video and frame kind gets one missing_video error row); "
+                                       "without it such a run stops before Ray starts. Text-only kinds need no video")
     limit: int | None = Field(None, ge=1, description="process at most this many videos (smoke runs)")
     splits: list[str] | None = Field(None, description="only the videos of these splits (unset: all)")
 
@@ -90,7 +96,19 @@ class PriorsConfig(BaseModel):
     generate_batch_size: int = Field(8, ge=1, description="requests per model call (transformers)")
     generate_concurrency: int = Field(1, ge=1, description="generate actors (one model each)")
     num_gpus_per_actor: float = Field(0.0, ge=0.0, description="GPUs per generate actor (cluster runs)")
-    write_batch_size: int = Field(32, ge=1, description="rows per batch of the write stage")
+    write_batch_size: int = Field(32, ge=1, description="rows per batch of the Ray stage before the write (slim)")
+    shard_rows: int = Field(20_000, ge=1, description="a cache shard is written when its folder has this many "
+                            "rows buffered (or shard_mb, or shard_seconds, or the run ends); a killed run loses "
+                            "at most what was buffered")
+    shard_mb: float = Field(32.0, gt=0.0, description="a shard is also written when its folder has this many MB "
+                            "buffered (see shard_rows)")
+    shard_seconds: float = Field(300.0, gt=0.0, description="a shard is also written when its folder's oldest "
+                                 "buffered row waited this long (see shard_rows)")
+    claim_ttl_s: float = Field(120.0, gt=0.0, description="work claims in a shared cache (groundwork.cache.claims): "
+                               "a claim not renewed for this long lapses and another run takes the work over "
+                               "(a killed run's claims lapse at once for runs on its host)")
+    claim_wait_s: float = Field(3600.0, ge=0.0, description="how long to wait for units another live run holds "
+                                "before generating them here too")
 
     # -- features ----------------------------------------------------------------------
     text_encoder: str = Field("minilm", description="text encoder that embeds every text (pipeline/features/text.py)")
@@ -100,6 +118,9 @@ class PriorsConfig(BaseModel):
 
     # -- execution ---------------------------------------------------------------------
     ray_address: str | None = Field(None, description="Ray cluster address (else $RAY_ADDRESS, else a local instance)")
+    ray_runtime_env: dict[str, Any] = Field(default_factory=dict, description="Ray runtime_env merged into the one "
+                                            "that ships the project to a cluster's workers (pipeline.cluster): pip, "
+                                            "env_vars, py_modules, ...; not working_dir (the project is)")
     num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance (default: the machine's)")
     retry_errors: bool = Field(False, description="generate again the rows cached with status=error")
     progress: bool = Field(True, description="progress bars (--no-progress hides them)")

@@ -1,8 +1,12 @@
 """``run_priors(config) -> RunReport``: the priors stage graph.
 
-    plan (driver; drops cached keys) -> decode -> render -> generate (+ JSON parse/retry) -> embed -> write
-    texts still missing features (queries, priors cached earlier) -> embed -> write
+    plan (driver; drops cached keys; videos without a file: one error row per kind, pipeline.generation)
+    -> decode (claims each kind x video in a shared cache) -> render -> generate (+ JSON parse/retry) -> embed
+    -> slim -> write (driver: buffered shards, pipeline.stages.write); then wait for / take over the units
+    other runs held (pipeline.generation)
+    texts still missing features (queries, priors cached earlier) -> embed -> slim -> write (driver)
     visual: videos without features -> decode -> visual -> write_visual
+    patches (STVG datasets): videos without patch grids -> decode -> visual -> write_patches (pipeline.stvg)
     manifest (driver)
 
 A kind that reads other kinds' outputs (``Planner.depends_on``: GranAlign's key frames read the
@@ -25,7 +29,8 @@ from tqdm import tqdm
 
 from pipeline.backends.base import BACKENDS
 from pipeline.cache.plan_index import read_plan_index, write_plan_index
-from groundwork.cache.store import CacheStore
+from groundwork.cache.store import CacheStore, default_cache_dir
+from pipeline.cluster import model_gpus, worker_path
 from pipeline.config import PriorsConfig
 from groundwork.cache.hashing import cache_key, sha256_text
 from groundwork.cache.keys import VideoHashes
@@ -39,7 +44,11 @@ from pipeline.stages.generate import GenerateStage, RetryPolicy
 from pipeline.stages.plan import PlanStage
 from pipeline.stages.render import RenderStage
 from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
-from pipeline.stages.write import WriteStage, WriteTextStage
+from pipeline.stvg import patch_pass, write_tubes
+from pipeline.stages.claim import ClaimingDecodeStage
+from pipeline.stages.write import FlushPolicy, SlimStage, WriteStage, WriteTextStage
+from pipeline.generation import drop_missing_videos, generate_claimed
+from groundwork.cache.claims import ClaimBook
 from pipeline.computed import write_computed
 from pipeline.kinds import Planner, parser_of
 from pipeline.kinds.context import bind_round, planning_rounds
@@ -48,9 +57,15 @@ from pipeline.kinds.structured import structurers
 
 def _stream(config: PriorsConfig, rows: list[dict], stages: list) -> Iterator[Batch]:
     """Run ``stages`` over ``rows`` on Ray (started on first use: a warm rerun never starts it)."""
+    from pipeline.cluster import project_runtime_env
     from pipeline.ray_adapter import init_ray, run_stages
 
-    init_ray(config.resolved_ray_address(), config.num_cpus)
+    address = config.resolved_ray_address()
+    if address:  # a cluster: ship the project to its workers (runtime_env working_dir)
+        with project_runtime_env(config.ray_runtime_env) as runtime_env:
+            init_ray(address, config.num_cpus, runtime_env)
+    else:
+        init_ray(None, config.num_cpus)
     yield from run_stages(rows, stages, progress=config.progress)
 
 
@@ -59,7 +74,7 @@ def _video_rows(prep: Prepared, hashes: VideoHashes, progress: bool) -> list[dic
     for q in prep.annotations.queries:
         by_video.setdefault(q.video_id, []).append(
             {"query_id": q.query_id, "text": q.text, "text_sha256": sha256_text(q.text)})
-    return [{"video_id": v.video_id, "path": str(v.path or ""), "duration": float(v.duration),
+    return [{"video_id": v.video_id, "path": worker_path(v.path) or "", "duration": float(v.duration),
              "video_sha256": hashes(v.path), "queries": json.dumps(by_video.get(v.video_id, []))}
             # disable=None: tqdm switches itself off when output is not a terminal
             for v in tqdm(prep.videos, desc="hash videos", unit="video", disable=None if progress else True)]
@@ -93,14 +108,18 @@ def _plan(planners: dict[str, Planner], rows: list[dict], store: CacheStore, ret
     return planned, todo
 
 
-def _embed_stages(config: PriorsConfig, store: CacheStore, encoder_name: str, make_encoder: Callable,
-                  provenance: dict | None) -> list:
+def _embed_stages(config: PriorsConfig, store: CacheStore, encoder_name: str, make_encoder: Callable) -> list:
+    """Embed, then drop frames and prompts before the rows go to the driver's write stage."""
     cached = store.text_hashes(encoder_name)
     embed = EmbedStage(make_encoder, cached, Resources(cpus=0.5, batch_size=config.embed_batch_size))
-    resources = Resources(cpus=0.25, batch_size=config.write_batch_size)
-    write = (WriteStage(store.root, encoder_name, provenance, resources) if provenance
-             else WriteTextStage(store.root, encoder_name, resources))
-    return [embed, write]
+    return [embed, SlimStage(Resources(cpus=0.25, batch_size=config.write_batch_size))]
+
+
+def _writer(config: PriorsConfig, store: CacheStore, encoder_name: str, provenance: dict | None) -> WriteTextStage:
+    """The run's one write stage, on the driver: shards of shard_rows / shard_mb / shard_seconds."""
+    policy = FlushPolicy(config.shard_rows, config.shard_mb, config.shard_seconds)
+    return (WriteStage(store.root, encoder_name, provenance, policy=policy) if provenance
+            else WriteTextStage(store.root, encoder_name, policy=policy))
 
 
 def _missing_texts(store: CacheStore, prep: Prepared, planned: dict, encoder_name: str) -> list[dict]:
@@ -138,7 +157,9 @@ def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: 
             todo.append({**r, "requests": json.dumps([req] if times else [])})
     if todo:
         stages = [DecodeStage(prep.sampler, Resources(cpus=0.5, batch_size=1)),
-                  VisualFeatureStage(partial(VisualEncoder, config.visual_encoder, config.device), Resources(cpus=1.0, batch_size=1)),
+                  VisualFeatureStage(partial(VisualEncoder, worker_path(config.visual_encoder), config.device),
+                                     Resources(cpus=1.0, gpus=model_gpus(config.device, config.num_gpus_per_actor),
+                                               batch_size=1)),
                   WriteVisualStage(folder, write_video_features, Resources(cpus=0.25, batch_size=4))]
         for batch in _stream(config, todo, stages):
             report.visual_videos += int(sum(bool(w) for w in batch["written"]))
@@ -157,27 +178,41 @@ def _round(config: PriorsConfig, prep: Prepared, rows: list[dict], store: CacheS
     report.stage_seconds["plan"] = report.stage_seconds.get("plan", 0.0) + time.perf_counter() - t0
     todo, computed = write_computed(todo, planners, prep.provenance, store)  # answered at plan time
     report.add_computed(computed)
+    write = _writer(config, store, encoder_name, prep.provenance)
+    todo = drop_missing_videos(prep, todo, planned, store, write, report)
     if todo:
-        make_backend = partial(BACKENDS.get(config.backend), config.model, config.sampling, device=config.device,
+        make_backend = partial(BACKENDS.get(config.backend), worker_path(config.model), config.sampling,
+                               device=config.device,
                                batch_size=config.generate_batch_size, **config.backend_options)
         schemas = {k: t.json_schema for k, t in prep.templates.items()}
-        stages = [DecodeStage(prep.sampler, Resources(cpus=0.5, batch_size=1)),
+
+        def generation(work: list[dict], claims: ClaimBook) -> None:
+            """One pass of the graph over ``work``; its rows are written when it returns."""
+            stages = [
+                  ClaimingDecodeStage(prep.sampler, claims, Resources(cpus=0.5, batch_size=1)),
                   RenderStage(prep.templates),
-                  GenerateStage(make_backend, schemas, Resources(cpus=1.0, gpus=config.num_gpus_per_actor,
+                  GenerateStage(make_backend, schemas, Resources(cpus=1.0,
+                                gpus=model_gpus(config.device, config.num_gpus_per_actor),
                                 concurrency=config.generate_concurrency, batch_size=config.generate_batch_size),
                                 structurers(prep.templates, {k: parser_of(k) for k in prep.templates}), RetryPolicy(config.structured_retries, config.retry_temperature),
                                 {kind: config.sampling_for(kind) for kind in prep.planners}),
-                  *_embed_stages(config, store, encoder_name, make_encoder, prep.provenance)]
-        for batch in _stream(config, todo, stages):
-            report.add_generation(batch)
+                  *_embed_stages(config, store, encoder_name, make_encoder)]
+            for batch in write.stream(_stream(config, work, stages)):
+                report.add_generation(batch)
+
+        generate_claimed(config, store, todo, planned, report, generation)
+    write.flush()
+    report.add_shards(write.shard_sizes)
 
     ok_keys = {kind: store.prior_key_status(kind)[0] for kind in kinds}
     planned = expand_structured(planned, ok_keys)  # event / query_rewrite requests -> their item rows
     texts = _missing_texts(store, prep, planned, encoder_name)
     if texts:
-        for batch in _stream(config, texts, _embed_stages(config, store, encoder_name, make_encoder, None)):
+        write = _writer(config, store, encoder_name, None)
+        for batch in write.stream(_stream(config, texts, _embed_stages(config, store, encoder_name, make_encoder))):
             report.texts_embedded += int(sum(bool(e) for e in batch["embedded"]))
             report.add_times(batch)
+        report.add_shards(write.shard_sizes)
     return planned
 
 
@@ -186,10 +221,11 @@ def run_priors(config: PriorsConfig) -> RunReport:
     from pipeline.features.text import get_text_encoder
 
     prep = prepare(config)
-    store = CacheStore(config.cache)
+    store = CacheStore(default_cache_dir(config.cache).absolute())  # workers start elsewhere (pipeline.cluster)
     encoder_name = get_text_encoder(config.text_encoder).name
     make_encoder = partial(get_text_encoder, config.text_encoder)
-    report = RunReport(dataset=config.dataset, cache_dir=str(store.root), videos=len(prep.videos))
+    report = RunReport(dataset=config.dataset, cache_dir=str(store.root), videos=len(prep.videos),
+                       queries_read=prep.annotations.queries_read, policies=prep.annotations.policies.as_dict())
 
     t0 = time.perf_counter()
     hashes = VideoHashes(store.root / "video_hashes.json")
@@ -204,6 +240,9 @@ def run_priors(config: PriorsConfig) -> RunReport:
     ok_keys = {kind: store.prior_key_status(kind)[0] for kind in prep.planners}
 
     visual = _visual_pass(config, prep, rows, store, report) if config.visual_encoder else ""
+    patches = patch_pass(config, prep.annotations, rows, prep.sampler, store, report, partial(_stream, config),
+                         model_gpus(config.device, config.num_gpus_per_actor),
+                         worker_path(config.visual_encoder)) if config.visual_encoder else ""  # STVG datasets only
 
     t0 = time.perf_counter()
     selected = {v.video_id for v in prep.videos}
@@ -212,7 +251,8 @@ def run_priors(config: PriorsConfig) -> RunReport:
                            list(prep.planners))
     report.add_manifest(table.to_pylist(), list(prep.planners))
     path = write_manifest(config.manifest_path(), table, dataset=config.dataset, cache_dir=store.root,
-                          text_encoder=encoder_name, visual_features=visual)
+                          text_encoder=encoder_name, visual_features=visual, patch_features=patches)
+    write_tubes(path, prep.annotations)  # STVG GT boxes beside the manifest (groundwork.stvg.tubes_path)
     report.stage_seconds["manifest"] = time.perf_counter() - t0
     report.manifest = str(path)
     report.wall_seconds = time.perf_counter() - start

@@ -4,11 +4,12 @@ per-kind identities that go into cache keys. Bad configs fail here with a clear 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from groundwork.errors import InputError
+from groundwork.errors import InputError, MissingInputError
 from pipeline.backends.base import BACKENDS
 from pipeline.config import PriorsConfig
 from pipeline.datasets.base import DATASETS, Annotations, Video
@@ -26,6 +27,8 @@ class Prepared:
     planners: dict[str, Planner]
     provenance: dict[str, dict[str, Any]]  # kind -> constant columns of its prior rows
     sampler: Any  # FrameSampler
+    missing_videos: list[str] = field(default_factory=list)  # selected videos without a file (frame kinds only)
+    video_root_note: str = ""  # where the videos were looked for, for messages
 
 
 def model_revision(model: str, backend: Any = None, options: dict[str, Any] | None = None) -> str:
@@ -47,6 +50,21 @@ def model_revision(model: str, backend: Any = None, options: dict[str, Any] | No
     except (OSError, ValueError) as exc:
         msg = f"PriorsConfig.model: '{model}' is neither a local folder nor a model the hub cache holds: {exc}"
         raise InputError(msg) from exc
+
+
+def load_annotations(adapter: Any, config: PriorsConfig) -> Annotations:
+    """The adapter on the config's folders and its ``dataset_options`` (an option it does not take
+    is an ``InputError`` naming it)."""
+    import inspect
+
+    params = inspect.signature(adapter).parameters
+    unknown = sorted(k for k in config.dataset_options if k not in params or k in ("annotations", "video_root"))
+    if unknown:
+        takes = sorted(k for k in params if k not in ("annotations", "video_root"))
+        msg = (f"PriorsConfig.dataset_options: dataset '{config.dataset}' takes no option {unknown} "
+               f"(it takes: {', '.join(takes) or 'none'})")
+        raise InputError(msg)
+    return adapter(Path(config.annotations), config.video_root, **config.dataset_options)
 
 
 def select_videos(ann: Annotations, config: PriorsConfig) -> list[Video]:
@@ -71,7 +89,7 @@ def prepare(config: PriorsConfig) -> Prepared:
         templates[kind] = load_prompt(choice.id, choice.version, config.prompts_dir)  # PromptError names file, field
     sampler = FrameSampler(interval=config.interval, resize=ResizePolicy(**config.resize))
     revision = model_revision(config.model, backend, config.backend_options)
-    ann = adapter(Path(config.annotations), config.video_root)
+    ann = load_annotations(adapter, config)
     identities, planners, provenance = {}, {}, {}
     for kind, tpl in templates.items():
         ident = GenerationIdentity(config.model, revision, tpl.id, tpl.version, tpl.sha256, sampler.spec(),
@@ -83,4 +101,28 @@ def prepare(config: PriorsConfig) -> Prepared:
         provenance[kind] = {"model": config.model, "model_revision": revision, "prompt_id": tpl.id,
                             "prompt_version": tpl.version, "prompt_sha256": tpl.sha256,
                             "sampling": canonical_json(config.sampling_for(kind).model_dump()), "backend": config.backend}
-    return Prepared(ann, select_videos(ann, config), templates, identities, planners, provenance, sampler)
+    videos = select_videos(ann, config)
+    missing, note = check_videos(config, videos, templates)
+    return Prepared(ann, videos, templates, identities, planners, provenance, sampler, missing, note)
+
+
+def check_videos(config: PriorsConfig, videos: list[Video], templates: dict[str, Any]) -> tuple[list[str], str]:
+    """The selected videos without a file when a kind needs frames (its prompt takes images), and
+    where they were looked for. None found: a ``MissingInputError`` before Ray starts, unless
+    ``allow_missing_videos`` (such a run used to write an error row per frame request for
+    minutes); some missing: said on stderr now, and each gets one error row per frame kind."""
+    note = f"video root {config.video_root}" if config.video_root else "no --video-root given"
+    framed = sorted(kind for kind, tpl in templates.items() if tpl.n_images > 0)
+    missing = [v.video_id for v in videos if v.path is None] if framed else []
+    if not missing:
+        return [], note
+    found, total = len(videos) - len(missing), len(videos)
+    if not found and not config.allow_missing_videos:
+        msg = (f"{note}: found 0 of the {total:,} videos of {config.dataset} this run selected, and kinds "
+               f"{', '.join(framed)} need their frames. Give --video-root (a folder with <video_id>.mp4 files, "
+               "searched recursively), run text-only kinds (query_rewrite), or pass --allow-missing-videos to "
+               "write one missing_video error row per video and kind")
+        raise MissingInputError(msg)
+    print(f"priors run: {len(missing):,} of {total:,} videos of {config.dataset} have no file ({note}); "
+          f"each gets one missing_video error row per kind ({', '.join(framed)}) and no frames", file=sys.stderr)
+    return missing, note
