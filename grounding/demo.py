@@ -292,12 +292,15 @@ def command(plan: Path = typer.Option(Path("configs/demo.yaml"), "--plan", help=
             seeds: list[int] | None = typer.Option(None, "--seed", help="seeds to run (repeat; default: the plan's)"),
             only: list[str] | None = typer.Option(None, "--only", help="only these methods (repeat)"),
             plots: int = typer.Option(4, "--plots", help="timeline PNGs per method (test queries)"),
+            report: bool = typer.Option(True, "--report/--no-report",
+                                        help="write the browsable HTML report (OUT/report/index.html)"),
             no_progress: bool = typer.Option(False, "--no-progress", help="no progress bars")) -> None:
     """Train every method of the demo plan over its seeds, score them on the demo's test split
     beside the constant-span baseline, print the table; exit 1 when a method does not beat it.
 
     Reads the plan, its configs and the demo manifest; writes OUT/<method>/seed<k>/ run folders,
-    OUT/summary.json and OUT/plots/. Example: python -m grounding.demo --only tea --seed 0"""
+    OUT/summary.json, OUT/plots/ and OUT/report/index.html (open it in a browser: every test
+    query's video, timeline and priors). Example: python -m grounding.demo --only tea --seed 0"""
     loaded = load_plan(plan)
     if manifest is not None:
         loaded = loaded.model_copy(update={"manifest": manifest})
@@ -315,6 +318,10 @@ def command(plan: Path = typer.Option(Path("configs/demo.yaml"), "--plan", help=
     for path in summary["plots"]:
         print(f"wrote {path}")
     print(f"summary: {out / 'summary.json'}  ({summary['wall_seconds']:.0f} s)")
+    if report:
+        from grounding.report import write_demo_report
+
+        print(f"report: {write_demo_report(out)}")
     for row in temporal[:-1]:
         verdict = "beats" if row["beats_constant"] else "does NOT beat"
         print(f"{_label(row)}: {verdict} the constant-span baseline on {' and '.join(VERDICT)}")

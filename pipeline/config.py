@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -82,6 +82,13 @@ class PriorsConfig(BaseModel):
     clip_len: float = Field(2.0, gt=0.0, description="clip-caption window length in seconds")
     segment_len: float = Field(4.0, gt=0.0, description="query-aware caption segment in seconds "
                                "(query_caption makes queries x segments requests)")
+    key_frame_source: Literal["auto", "narrative", "frame_caption"] = Field(
+        "auto", description="GranAlign key frames: the kind whose frames are ranked (auto: frame_caption when the "
+        "run makes it, else narrative)")
+    key_frame_percent: float = Field(20.0, gt=0.0, le=100.0, description="GranAlign key frames: the top K % of "
+                                     "a video's frames per query (notes: 20)")
+    key_frame_min: int = Field(3, ge=1, description="GranAlign key frames: at least this many per query")
+    key_frame_max: int = Field(32, ge=1, description="GranAlign key frames: at most this many per query")
     structured_retries: int = Field(2, ge=0, description="re-asks of an invalid JSON answer (event, query_rewrite)")
     retry_temperature: float = Field(0.7, gt=0.0, description="sampling temperature of those re-asks; each "
                                      "attempt gets its own seed (sampling.seed + attempt), recorded only in "
@@ -90,7 +97,7 @@ class PriorsConfig(BaseModel):
                                    "short_side=336, or mode=fixed width=W height=H (pipeline.frames.ResizePolicy)")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     max_new_tokens_by_kind: dict[str, int] = Field(
-        default_factory=lambda: {"event": 384, "query_rewrite": 160},
+        default_factory=lambda: {"event": 384, "query_rewrite": 160, "query_rewrite_pairs": 320},
         description="per-kind max_new_tokens replacing sampling.max_new_tokens (and so in that kind's keys): "
                     "a JSON list of events cut at 96 tokens never parses")
     generate_batch_size: int = Field(8, ge=1, description="requests per model call (transformers)")
@@ -134,6 +141,13 @@ class PriorsConfig(BaseModel):
             msg = "PriorsConfig.kinds: give at least one prior kind"
             raise ValueError(msg)
         return names
+
+    @model_validator(mode="after")
+    def _key_frame_bounds(self) -> PriorsConfig:
+        if self.key_frame_min > self.key_frame_max:
+            msg = f"PriorsConfig.key_frame_min ({self.key_frame_min}) is above key_frame_max ({self.key_frame_max})"
+            raise ValueError(msg)
+        return self
 
     @field_validator("max_new_tokens_by_kind")
     @classmethod

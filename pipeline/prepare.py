@@ -52,19 +52,21 @@ def model_revision(model: str, backend: Any = None, options: dict[str, Any] | No
         raise InputError(msg) from exc
 
 
-def load_annotations(adapter: Any, config: PriorsConfig) -> Annotations:
-    """The adapter on the config's folders and its ``dataset_options`` (an option it does not take
-    is an ``InputError`` naming it)."""
+def load_annotations(dataset: str, annotations: Path, video_root: Path | None = None,
+                     options: dict[str, Any] | None = None) -> Annotations:
+    """The dataset's adapter on these folders with its keyword ``options`` (``dataset_options``;
+    an option it does not take is an ``InputError`` naming it and those it takes)."""
     import inspect
 
+    adapter, options = DATASETS.get(dataset), dict(options or {})
     params = inspect.signature(adapter).parameters
-    unknown = sorted(k for k in config.dataset_options if k not in params or k in ("annotations", "video_root"))
+    unknown = sorted(k for k in options if k not in params or k in ("annotations", "video_root"))
     if unknown:
         takes = sorted(k for k in params if k not in ("annotations", "video_root"))
-        msg = (f"PriorsConfig.dataset_options: dataset '{config.dataset}' takes no option {unknown} "
+        msg = (f"dataset_options: dataset '{dataset}' takes no option {unknown} "
                f"(it takes: {', '.join(takes) or 'none'})")
         raise InputError(msg)
-    return adapter(Path(config.annotations), config.video_root, **config.dataset_options)
+    return adapter(Path(annotations), video_root, **options)
 
 
 def select_videos(ann: Annotations, config: PriorsConfig) -> list[Video]:
@@ -79,7 +81,7 @@ def prepare(config: PriorsConfig) -> Prepared:
     from pipeline.frames import FrameSampler, ResizePolicy
     from pipeline.prompts import load_prompt
 
-    adapter = DATASETS.get(config.dataset)
+    DATASETS.get(config.dataset)  # an unknown name: an InputError listing them, before any loading
     backend = BACKENDS.get(config.backend)
     backend.check_run(config.dataset)
     templates = {}
@@ -89,14 +91,16 @@ def prepare(config: PriorsConfig) -> Prepared:
         templates[kind] = load_prompt(choice.id, choice.version, config.prompts_dir)  # PromptError names file, field
     sampler = FrameSampler(interval=config.interval, resize=ResizePolicy(**config.resize))
     revision = model_revision(config.model, backend, config.backend_options)
-    ann = load_annotations(adapter, config)
+    ann = load_annotations(config.dataset, config.annotations, config.video_root, config.dataset_options)
     identities, planners, provenance = {}, {}, {}
     for kind, tpl in templates.items():
         ident = GenerationIdentity(config.model, revision, tpl.id, tpl.version, tpl.sha256, sampler.spec(),
                                    config.sampling_for(kind).model_dump())
         identities[kind] = ident
         settings = PlanSettings(interval=config.interval, clip_len=config.clip_len, n_images=max(1, tpl.n_images),
-                                segment_len=config.segment_len)
+                                segment_len=config.segment_len, key_frame_source=config.key_frame_source,
+                                key_frame_percent=config.key_frame_percent, key_frame_min=config.key_frame_min,
+                                key_frame_max=config.key_frame_max)
         planners[kind] = PLANNERS.get(kind)(ident, settings)
         provenance[kind] = {"model": config.model, "model_revision": revision, "prompt_id": tpl.id,
                             "prompt_version": tpl.version, "prompt_sha256": tpl.sha256,

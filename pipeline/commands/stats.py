@@ -8,13 +8,18 @@ from pathlib import Path
 
 import typer
 
-from pipeline.datasets import DATASETS
+import pipeline.datasets  # noqa: F401 - fills the adapter registry
+from groundwork.errors import InputError
+from pipeline.prepare import load_annotations
 from pipeline.stats import dataset_stats, format_stats
 
 
 def command(dataset: str = typer.Argument(..., help="adapter name, e.g. charades_sta"),
             annotations: Path = typer.Option(..., "--annotations", help="folder holding the annotation files"),
             video_root: Path | None = typer.Option(None, "--video-root", help="folder of the videos (optional)"),
+            dataset_options: list[str] | None = typer.Option(
+                None, "--dataset-options", metavar="KEY=VALUE",
+                help="keyword option of the adapter (repeat), e.g. boxes=DIR for vidstg's VidOR boxes"),
             as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table")) -> None:
     """Per split and for the whole dataset (column `all`: each video once, means over all kept
     queries / unique videos): videos, queries read and kept, mean moment / video length (s), mean
@@ -22,7 +27,14 @@ def command(dataset: str = typer.Argument(..., help="adapter name, e.g. charades
 
     Reads the annotation files; writes nothing. Example: priors stats charades_sta --annotations
     ../shared/data/charades_sta --json"""
-    stats = dataset_stats(DATASETS.get(dataset)(annotations, video_root))
+    options = {}
+    for item in dataset_options or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            msg = f"--dataset-options expects KEY=VALUE (repeat the flag for more keys), got {item!r}"
+            raise InputError(msg)
+        options[key] = value
+    stats = dataset_stats(load_annotations(dataset, annotations, video_root, options))
     print(json.dumps(stats, indent=2) if as_json else format_stats(stats))
 
 

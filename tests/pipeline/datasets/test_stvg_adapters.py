@@ -174,6 +174,12 @@ def test_dataset_options_reach_the_adapter(tmp_path: Path) -> None:
     (tmp_path / "test_annotations.json").write_text("[]")
     config = PriorsConfig(dataset="vidstg", annotations=tmp_path, model="shapes", backend="shapes",
                           dataset_options={"boxes": str(tmp_path / "vidor")})
-    assert load_annotations(DATASETS.get("vidstg"), config).tubes
+    assert load_annotations(config.dataset, config.annotations, None, config.dataset_options).tubes
     with pytest.raises(InputError, match=r"takes no option \['colour'\]"):
-        load_annotations(DATASETS.get("vidstg"), config.model_copy(update={"dataset_options": {"colour": 1}}))
+        load_annotations("vidstg", tmp_path, None, {"colour": 1})
+    # priors stats takes the same options
+    from pipeline.cli import main
+
+    assert main(["stats", "vidstg", "--annotations", str(tmp_path), "--dataset-options",
+                 f"boxes={tmp_path / 'vidor'}", "--json"]) == 0
+    assert main(["stats", "vidstg", "--annotations", str(tmp_path), "--dataset-options", "colour=1"]) == 2
