@@ -19,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: install test test-fast venv-vllm test-vllm priors demo bench clean
+.PHONY: install lint test test-fast venv-vllm test-vllm priors demo bench clean
 
 install: $(STAMP)
 
@@ -31,9 +31,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The main suite, then the vLLM-marked suite in .venv-vllm (vLLM's CPU build runs the tiny models
 # for real there; in .venv those tests skip with the reason).
-test: install venv-vllm
+test: install venv-vllm lint
 	$(PY) -m pytest -q
 	$(VENV_VLLM)/bin/python -m pytest -q -m vllm
+
+# ruff: the lint rules and the format the code follows ([tool.ruff] in pyproject.toml)
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"

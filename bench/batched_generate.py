@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from pipeline.backends import BACKENDS, GenerationRequest, SamplingConfig
-from pipeline.prompts import load_prompt
 from pipeline.demo.tiny_models import build_tiny_llava, build_tiny_qwen2_vl
+from pipeline.prompts import load_prompt
 
 BUILDERS = {"llava": build_tiny_llava, "qwen2_vl": build_tiny_qwen2_vl}
 
@@ -65,13 +65,17 @@ def run(family: str, folder: Path, args: argparse.Namespace) -> None:
     same = [r.token_ids for r in naive] == [r.token_ids for r in batched]
     out_tokens = sum(r.n_output_tokens for r in batched)
     n = len(requests)
-    print(f"\n{family} (scale={args.scale}), {n} frames, {batched[0].n_prompt_tokens} prompt tokens each, "
-          f"{out_tokens / n:.1f} output tokens per frame, torch threads {torch.get_num_threads()}")
+    print(
+        f"\n{family} (scale={args.scale}), {n} frames, {batched[0].n_prompt_tokens} prompt tokens each, "
+        f"{out_tokens / n:.1f} output tokens per frame, torch threads {torch.get_num_threads()}"
+    )
     print(f"  {'arm':<28}{'seconds':>9}{'frames/s':>10}")
     print(f"  {'one frame at a time (TEA)':<28}{naive_s:>9.2f}{n / naive_s:>10.2f}")
     print(f"  {f'batched (batch {args.batch_size})':<28}{batched_s:>9.2f}{n / batched_s:>10.2f}")
-    print(f"  speed-up {naive_s / batched_s:.1f}x (target >= 5x), medians of {args.repeats} alternating runs; "
-          f"greedy token ids identical: {same}")
+    print(
+        f"  speed-up {naive_s / batched_s:.1f}x (target >= 5x), medians of {args.repeats} alternating runs; "
+        f"greedy token ids identical: {same}"
+    )
 
 
 def main() -> None:

@@ -66,12 +66,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     results = [(run, measure(run, args.limit)) for run in args.runs]
     ref = results[0][1]
-    print(f"{'run':<48}{'queries':>8}{'frames':>8}{'model ms':>10}{'(cpu)':>8}{'predictor ms':>14}{'(cpu)':>8}"
-          f"{'x ref (cpu)':>12}")
+    print(
+        f"{'run':<48}{'queries':>8}{'frames':>8}{'model ms':>10}{'(cpu)':>8}{'predictor ms':>14}{'(cpu)':>8}"
+        f"{'x ref (cpu)':>12}"
+    )
     for run, r in results:
         ratio = r["model_cpu"] / ref["model_cpu"] if ref["model_cpu"] else float("nan")
-        print(f"{str(run)[-48:]:<48}{r['queries']:>8}{r['grid_frames']:>8.1f}{r['model_wall']:>10.1f}"
-              f"{r['model_cpu']:>8.1f}{r['predictor_wall']:>14.1f}{r['predictor_cpu']:>8.1f}{ratio:>12.2f}")
+        print(
+            f"{str(run)[-48:]:<48}{r['queries']:>8}{r['grid_frames']:>8.1f}{r['model_wall']:>10.1f}"
+            f"{r['model_cpu']:>8.1f}{r['predictor_wall']:>14.1f}{r['predictor_cpu']:>8.1f}{ratio:>12.2f}"
+        )
 
 
 if __name__ == "__main__":

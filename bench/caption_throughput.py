@@ -29,15 +29,23 @@ import numpy as np
 
 from pipeline.backends.base import Backend, GenerationRequest, SamplingConfig
 from pipeline.backends.transformers_backend import TransformersBackend
-from pipeline.prompts import load_prompt
 from pipeline.demo.tiny_models import SIZES, TinySize, build_tiny_llava, build_tiny_qwen2_vl
+from pipeline.prompts import load_prompt
 
 # Layer sizes of the presets' published configs (hidden, layers, heads, MLP; vision width/depth/side).
 REAL_SIZES = {
-    "qwen2-vl-2b": (build_tiny_qwen2_vl, TinySize(hidden=1536, layers=28, heads=12, intermediate=8960,
-                                                  vision_hidden=1280, vision_layers=32, image_size=448)),
-    "llava-1.5-7b": (build_tiny_llava, TinySize(hidden=4096, layers=32, heads=32, intermediate=11008,
-                                                vision_hidden=1024, vision_layers=24, image_size=336)),
+    "qwen2-vl-2b": (
+        build_tiny_qwen2_vl,
+        TinySize(
+            hidden=1536, layers=28, heads=12, intermediate=8960, vision_hidden=1280, vision_layers=32, image_size=448
+        ),
+    ),
+    "llava-1.5-7b": (
+        build_tiny_llava,
+        TinySize(
+            hidden=4096, layers=32, heads=32, intermediate=11008, vision_hidden=1024, vision_layers=24, image_size=336
+        ),
+    ),
 }
 
 
@@ -88,7 +96,9 @@ def main() -> None:
     frames = np.random.default_rng(0).integers(0, 256, (args.frames, 360, 640, 3), dtype=np.uint8)
     requests = [GenerationRequest(key=f"f{i}", prompt=prompt, images=[f]) for i, f in enumerate(frames)]
 
-    print(f"{args.preset} ({args.size}), {args.frames} frames 640x360, {args.output_tokens} output tokens, {args.device}")
+    print(
+        f"{args.preset} ({args.size}), {args.frames} frames 640x360, {args.output_tokens} output tokens, {args.device}"
+    )
     print(f"{'backend':<14}{'frames/s':>10}{'prompt tok/s':>14}{'output tok/s':>14}{'errors':>8}")
     for name in args.backends.split(","):
         if name == "vllm" and importlib.util.find_spec("vllm") is None:
@@ -106,8 +116,10 @@ def main() -> None:
         prompt_tokens = sum(r.n_prompt_tokens for r in results)
         output_tokens = sum(r.n_output_tokens for r in results)
         errors = sum(r.status != "ok" for r in results)
-        print(f"{name:<14}{len(results) / seconds:>10.2f}{prompt_tokens / seconds:>14.1f}"
-              f"{output_tokens / seconds:>14.1f}{errors:>8}")
+        print(
+            f"{name:<14}{len(results) / seconds:>10.2f}{prompt_tokens / seconds:>14.1f}"
+            f"{output_tokens / seconds:>14.1f}{errors:>8}"
+        )
         del backend
 
 

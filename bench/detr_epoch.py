@@ -48,8 +48,15 @@ class SyntheticCharadesVideos(torch.utils.data.Dataset):
     """Charades-STA-shaped items grouped by video; arrays come from a pool of ``pool`` videos so
     memory stays what one batch holds, while every video id is distinct."""
 
-    def __init__(self, maker, n: int = N_QUERIES, n_videos: int = N_VIDEOS, pool: int = 256,  # noqa: ANN001
-                 length: int = L, seed: int = 0) -> None:
+    def __init__(
+        self,
+        maker,
+        n: int = N_QUERIES,
+        n_videos: int = N_VIDEOS,
+        pool: int = 256,  # noqa: ANN001
+        length: int = L,
+        seed: int = 0,
+    ) -> None:
         rng = np.random.default_rng(seed)
         self.n, self.length, self.maker, self.pool = n, length, maker, pool
         self.video_of = (np.arange(n) * n_videos) // n
@@ -71,11 +78,20 @@ class SyntheticCharadesVideos(torch.utils.data.Dataset):
         tokens = self.tokens[i % self.pool, :n_tok]
         mates = [j for j in range(max(0, i - 3), min(self.n, i + 4)) if j != i and self.video_of[j] == v]
         windows = [(float(self.starts[i]), float(self.starts[i]) + 8.0)]
-        item = {"query_id": str(i), "video_id": f"v{v}", "query": "q", "windows": windows, "duration": 30.0,
-                "video": self.video[p], "query_tokens": tokens, "query_sentence": tokens.mean(0),
-                "query_token_ids": self.ids[i, :n_tok].astype(np.int64),
-                "context": self.tokens[[j % self.pool for j in mates], 0].reshape(-1, DT),
-                "narratives": self.narr[p], "narrative_mask": np.ones(self.length, bool)}
+        item = {
+            "query_id": str(i),
+            "video_id": f"v{v}",
+            "query": "q",
+            "windows": windows,
+            "duration": 30.0,
+            "video": self.video[p],
+            "query_tokens": tokens,
+            "query_sentence": tokens.mean(0),
+            "query_token_ids": self.ids[i, :n_tok].astype(np.int64),
+            "context": self.tokens[[j % self.pool for j in mates], 0].reshape(-1, DT),
+            "narratives": self.narr[p],
+            "narrative_mask": np.ones(self.length, bool),
+        }
         item = fill_fields(item, np.random.default_rng(i % self.pool), self.length)
         return item | self.maker(windows, 30.0, self.length)
 
@@ -106,8 +122,9 @@ def peak_memory_gb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def run_arm(model_name: str, arm: str, steps: int | None, device_name: str, amp: bool, threads: int,
-            profile: bool) -> dict:
+def run_arm(
+    model_name: str, arm: str, steps: int | None, device_name: str, amp: bool, threads: int, profile: bool
+) -> dict:
     from grounding.config import load_config
     from grounding.data.targets import TargetConfig
     from grounding.models import build_model
@@ -119,9 +136,16 @@ def run_arm(model_name: str, arm: str, steps: int | None, device_name: str, amp:
     videos = arm != "queries"
     batch = (12 if model_name in ("qd_detr", "mesm") else 7) if videos else 16
     shipped = Path("configs") / f"{model_name}_charades.yaml"
-    cfg = load_config(shipped if shipped.is_file() else None, {"model": {"name": model_name}} | {
-        "optim": {"batch_size": batch}, "device": device_name, "amp": amp,
-        "data": {"video_batches": videos, "share_videos": arm == "videos+share"}})
+    cfg = load_config(
+        shipped if shipped.is_file() else None,
+        {"model": {"name": model_name}}
+        | {
+            "optim": {"batch_size": batch},
+            "device": device_name,
+            "amp": amp,
+            "data": {"video_batches": videos, "share_videos": arm == "videos+share"},
+        },
+    )
     args = {**cfg.model.validated().model_dump(), "video_dim": DV, "text_dim": DT}
     model = build_model(model_name, **args).to(device)
     if hasattr(model, "vocab"):  # what fit_data would learn: here the 1,111 smallest synthetic ids
@@ -135,16 +159,19 @@ def run_arm(model_name: str, arm: str, steps: int | None, device_name: str, amp:
     n_steps = total if steps is None else min(steps, total - 3)
 
     def loader(first: int, count: int) -> torch.utils.data.DataLoader:
-        return torch.utils.data.DataLoader(data, batch_sampler=batches[first:first + count], collate_fn=full.collate_fn)
+        return torch.utils.data.DataLoader(
+            data, batch_sampler=batches[first : first + count], collate_fn=full.collate_fn
+        )
 
     train_epoch(model, loader(0, 3), optimizer, scheduler, cfg, device, progress=False)  # warm-up
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(device)
-    queries = sum(len(b) for b in batches[3:3 + n_steps])
+    queries = sum(len(b) for b in batches[3 : 3 + n_steps])
     t0, c0 = time.perf_counter(), time.process_time()
     if profile:
-        from torch.profiler import ProfilerActivity, profile as torch_profile
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as torch_profile
 
         acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
         with torch_profile(activities=acts) as prof:
@@ -154,12 +181,23 @@ def run_arm(model_name: str, arm: str, steps: int | None, device_name: str, amp:
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    out = {"model": model_name, "arm": arm, "threads": threads, "device": device_name, "amp": amp,
-           "batch": batch, "steps_timed": n_steps, "steps_per_epoch": total,
-           "queries_per_step": queries / max(1, n_steps), "ms_per_step": 1000 * seconds / n_steps,
-           "epoch_s": seconds * total / n_steps, "cpu_epoch_s": cpu * total / n_steps,
-           "params": sum(p.numel() for p in model.parameters()), "peak_gb": peak_memory_gb(device),
-           "load": os.getloadavg()[0]}
+    out = {
+        "model": model_name,
+        "arm": arm,
+        "threads": threads,
+        "device": device_name,
+        "amp": amp,
+        "batch": batch,
+        "steps_timed": n_steps,
+        "steps_per_epoch": total,
+        "queries_per_step": queries / max(1, n_steps),
+        "ms_per_step": 1000 * seconds / n_steps,
+        "epoch_s": seconds * total / n_steps,
+        "cpu_epoch_s": cpu * total / n_steps,
+        "params": sum(p.numel() for p in model.parameters()),
+        "peak_gb": peak_memory_gb(device),
+        "load": os.getloadavg()[0],
+    }
     if profile:
         key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
         out["profile"] = prof.key_averages().table(sort_by=key, row_limit=18, max_name_column_width=40)
@@ -168,10 +206,19 @@ def run_arm(model_name: str, arm: str, steps: int | None, device_name: str, amp:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", default=["span", "tea", "qd_detr", "mesm"],
-                   help="registered trainable models ('all': every one)")
-    p.add_argument("--arms", nargs="+", default=None, choices=["queries", "videos", "videos+share"],
-                   help="default: span / tea queries and videos+share; qd_detr / mesm videos and videos+share")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=["span", "tea", "qd_detr", "mesm"],
+        help="registered trainable models ('all': every one)",
+    )
+    p.add_argument(
+        "--arms",
+        nargs="+",
+        default=None,
+        choices=["queries", "videos", "videos+share"],
+        help="default: span / tea queries and videos+share; qd_detr / mesm videos and videos+share",
+    )
     p.add_argument("--steps", type=int, default=20, help="steps timed per arm, extrapolated (0: the full epoch)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only, as training uses it)")
@@ -190,15 +237,35 @@ def main() -> None:
         result = run_arm(model, arm, steps, args.device, args.amp, args.threads, args.profile and model == "mesm")
         print("RESULT " + json.dumps(result))
         return
-    print(f"Charades-STA scale: {N_QUERIES} queries / {N_VIDEOS} videos, {L}x{DV} video, ~{LQ}x{DT} tokens; "
-          f"device {args.device}, amp {args.amp}, threads {args.threads}, torch {torch.__version__}; "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"Charades-STA scale: {N_QUERIES} queries / {N_VIDEOS} videos, {L}x{DV} video, ~{LQ}x{DT} tokens; "
+        f"device {args.device}, amp {args.amp}, threads {args.threads}, torch {torch.__version__}; "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     results = []
     for model in args.models:
-        arms = args.arms or (["videos", "videos+share"] if model in ("qd_detr", "mesm") else ["queries", "videos+share"])
+        arms = args.arms or (
+            ["videos", "videos+share"] if model in ("qd_detr", "mesm") else ["queries", "videos+share"]
+        )
         for arm in arms:
-            cmd = [sys.executable, __file__, "--_arm", model, arm, "--steps", str(args.steps), "--device", args.device,
-                   "--threads", str(args.threads)] + (["--amp"] if args.amp else []) + (["--profile"] if args.profile else [])
+            cmd = (
+                [
+                    sys.executable,
+                    __file__,
+                    "--_arm",
+                    model,
+                    arm,
+                    "--steps",
+                    str(args.steps),
+                    "--device",
+                    args.device,
+                    "--threads",
+                    str(args.threads),
+                ]
+                + (["--amp"] if args.amp else [])
+                + (["--profile"] if args.profile else [])
+            )
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
@@ -206,10 +273,18 @@ def main() -> None:
                 continue
             r = json.loads(line[7:])
             results.append(r)
-            kind = f"{r['steps_timed']} of {r['steps_per_epoch']} steps" if r["steps_timed"] < r["steps_per_epoch"] else "full"
-            print(f"{model:8s} {arm:13s} batch {r['batch']:2d} ({r['queries_per_step']:.1f} q/step) "
-                  f"{r['ms_per_step']:8.1f} ms/step  epoch {r['epoch_s']:8.1f} s ({kind}), CPU {r['cpu_epoch_s']:8.1f} s, "
-                  f"peak {r['peak_gb']:.2f} GB, params {r['params']:,}, load {r['load']:.1f}", flush=True)
+            kind = (
+                f"{r['steps_timed']} of {r['steps_per_epoch']} steps"
+                if r["steps_timed"] < r["steps_per_epoch"]
+                else "full"
+            )
+            print(
+                f"{model:8s} {arm:13s} batch {r['batch']:2d} ({r['queries_per_step']:.1f} q/step) "
+                f"{r['ms_per_step']:8.1f} ms/step  epoch {r['epoch_s']:8.1f} s ({kind}), "
+                f"CPU {r['cpu_epoch_s']:8.1f} s, "
+                f"peak {r['peak_gb']:.2f} GB, params {r['params']:,}, load {r['load']:.1f}",
+                flush=True,
+            )
             if "profile" in r:
                 print(r["profile"], flush=True)
     by = {(r["model"], r["arm"]): r for r in results}
@@ -217,21 +292,28 @@ def main() -> None:
     for model in ("span", "tea"):
         if (model, "queries") in by and (model, "videos+share") in by:
             a, b = by[(model, "queries")], by[(model, "videos+share")]
-            print(f"  {model}: video batches with shared videos / shuffled queries = "
-                  f"{b['epoch_s'] / a['epoch_s']:.2f}x epoch time ({b['cpu_epoch_s'] / a['cpu_epoch_s']:.2f}x CPU time)")
+            print(
+                f"  {model}: video batches with shared videos / shuffled queries = "
+                f"{b['epoch_s'] / a['epoch_s']:.2f}x epoch time ({b['cpu_epoch_s'] / a['cpu_epoch_s']:.2f}x CPU time)"
+            )
         if (model, "videos") in by and (model, "videos+share") in by:
             a, b = by[(model, "videos")], by[(model, "videos+share")]
-            print(f"  {model}: sharing videos inside video batches = {b['epoch_s'] / a['epoch_s']:.2f}x epoch time "
-                  f"({b['cpu_epoch_s'] / a['cpu_epoch_s']:.2f}x CPU time)")
+            print(
+                f"  {model}: sharing videos inside video batches = {b['epoch_s'] / a['epoch_s']:.2f}x epoch time "
+                f"({b['cpu_epoch_s'] / a['cpu_epoch_s']:.2f}x CPU time)"
+            )
     for model in ("qd_detr", "mesm"):
         for arm in ("videos+share", "videos"):
             if (model, arm) in by:
                 r = by[(model, arm)]
                 span = by.get(("span", "queries"))
                 extra = f", {r['epoch_s'] / span['epoch_s']:.1f}x span's epoch" if span else ""
-                print(f"  {model} ({arm}): {ANCHOR_EPOCH_S / r['epoch_s']:.2f}x faster (wall; "
-                      f"{ANCHOR_EPOCH_S / r['cpu_epoch_s']:.2f}x by CPU time) than the released-code anchor "
-                      f"({ANCHOR_EPOCH_S:.0f} s; target for mesm >= 3x), peak {r['peak_gb']:.2f} GB vs {ANCHOR_PEAK_GB} GB{extra}")
+                print(
+                    f"  {model} ({arm}): {ANCHOR_EPOCH_S / r['epoch_s']:.2f}x faster (wall; "
+                    f"{ANCHOR_EPOCH_S / r['cpu_epoch_s']:.2f}x by CPU time) than the released-code anchor "
+                    f"({ANCHOR_EPOCH_S:.0f} s; target for mesm >= 3x), "
+                    f"peak {r['peak_gb']:.2f} GB vs {ANCHOR_PEAK_GB} GB{extra}"
+                )
                 break
     if args.out:
         args.out.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "profile"}) + "\n" for r in results))

@@ -48,8 +48,16 @@ def make_items(n: int, seed: int = 0) -> list[dict]:
         v = i * n_videos // n
         n_tok = int(rng.integers(6, LQ + 5))
         tokens = rng.normal(size=(n_tok, DT)).astype(np.float32)
-        item = {"query_id": str(i), "video_id": f"v{v}", "query": "q", "windows": [], "duration": 30.0,
-                "video": videos[v], "query_tokens": tokens, "query_sentence": tokens.mean(0)}
+        item = {
+            "query_id": str(i),
+            "video_id": f"v{v}",
+            "query": "q",
+            "windows": [],
+            "duration": 30.0,
+            "video": videos[v],
+            "query_tokens": tokens,
+            "query_sentence": tokens.mean(0),
+        }
         items.append(fill_fields(item, rng, L))  # context, narratives, other models' priors
     return items
 
@@ -58,12 +66,15 @@ def build(name: str, device: torch.device) -> torch.nn.Module:
     shipped = Path("configs") / f"{name}_charades.yaml"
     cfg = load_config(shipped if shipped.is_file() else None, {"model": {"name": name}})
     torch.manual_seed(0)
-    return build_model(name, **{**cfg.model.validated().model_dump(), "video_dim": DV, "text_dim": DT}).to(device).eval()
+    return (
+        build_model(name, **{**cfg.model.validated().model_dump(), "video_dim": DV, "text_dim": DT}).to(device).eval()
+    )
 
 
 @torch.inference_mode()
-def timed(model: torch.nn.Module, batches: list[list[dict]], collate_fn, device: torch.device, amp: bool
-          ) -> tuple[list[float], list[float]]:  # noqa: ANN001
+def timed(
+    model: torch.nn.Module, batches: list[list[dict]], collate_fn, device: torch.device, amp: bool
+) -> tuple[list[float], list[float]]:  # noqa: ANN001
     wall, cpu = [], []
     for items in batches:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -91,28 +102,45 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     items = make_items(max(args.repeat, args.batch * args.rounds))
-    print(f"Charades-STA shapes ({L}x{DV} video, ~{LQ}x{DT} tokens, {Q_PER_VIDEO} queries/video batched); "
-          f"device {args.device}, amp {args.amp}, threads {args.threads}, load {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"Charades-STA shapes ({L}x{DV} video, ~{LQ}x{DT} tokens, {Q_PER_VIDEO} queries/video batched); "
+        f"device {args.device}, amp {args.amp}, threads {args.threads}, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     results = {}
     for name in args.models:
         model = build(name, device)
         timed(model, [items[:1], items[: args.batch]], collate_by_video, device, args.amp)  # warm-up
         wall, cpu = timed(model, [[it] for it in items[: args.repeat]], collate, device, args.amp)
-        bwall, bcpu = timed(model, [items[r * args.batch:(r + 1) * args.batch] for r in range(args.rounds)],
-                            collate_by_video, device, args.amp)
+        bwall, bcpu = timed(
+            model,
+            [items[r * args.batch : (r + 1) * args.batch] for r in range(args.rounds)],
+            collate_by_video,
+            device,
+            args.amp,
+        )
         n = args.batch * args.rounds
-        results[name] = {"lat_ms": 1000 * statistics.median(wall), "lat_cpu_ms": 1000 * statistics.median(cpu),
-                         "qps": n / sum(bwall), "qps_cpu": n / max(1e-9, sum(bcpu))}
+        results[name] = {
+            "lat_ms": 1000 * statistics.median(wall),
+            "lat_cpu_ms": 1000 * statistics.median(cpu),
+            "qps": n / sum(bwall),
+            "qps_cpu": n / max(1e-9, sum(bcpu)),
+        }
         r = results[name]
-        print(f"{name:8s} latency median {r['lat_ms']:7.1f} ms (CPU {r['lat_cpu_ms']:7.1f} ms); batch {args.batch}: "
-              f"{r['qps']:7.1f} queries/s (per CPU s {r['qps_cpu']:7.1f}); params {sum(q.numel() for q in model.parameters()):,}",
-              flush=True)
+        print(
+            f"{name:8s} latency median {r['lat_ms']:7.1f} ms (CPU {r['lat_cpu_ms']:7.1f} ms); batch {args.batch}: "
+            f"{r['qps']:7.1f} queries/s (per CPU s {r['qps_cpu']:7.1f}); "
+            f"params {sum(q.numel() for q in model.parameters()):,}",
+            flush=True,
+        )
     if "span" in results:
         for name in results:
             if name != "span":
                 a, b = results[name], results["span"]
-                print(f"  {name} / span: latency {a['lat_cpu_ms'] / b['lat_cpu_ms']:.2f}x, "
-                      f"throughput {a['qps_cpu'] / b['qps_cpu']:.2f}x (CPU time)")
+                print(
+                    f"  {name} / span: latency {a['lat_cpu_ms'] / b['lat_cpu_ms']:.2f}x, "
+                    f"throughput {a['qps_cpu'] / b['qps_cpu']:.2f}x (CPU time)"
+                )
 
 
 if __name__ == "__main__":

@@ -102,11 +102,20 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'total':<24}{total_video:>8.2f}" + "".join(f"{total[n]:>25.3f}s" for n in names))
     print(f"{'decode s per video-s':<32}" + "".join(f"{total[n] / total_video:>26.4f}" for n in names))
     ours_s, naive_s, floor_s = (total[n] for n in names)
-    print(f"speedup over (a) naive: {naive_s / ours_s:.2f}x  (target >= 1.5x: {'met' if naive_s / ours_s >= 1.5 else 'MISSED'})")
-    print(f"ours / (b) floor:       {ours_s / floor_s:.2f}   (target <= 1.2: {'met' if ours_s / floor_s <= 1.2 else 'MISSED'})")
+    print(
+        f"speedup over (a) naive: {naive_s / ours_s:.2f}x  "
+        f"(target >= 1.5x: {'met' if naive_s / ours_s >= 1.5 else 'MISSED'})"
+    )
+    print(
+        f"ours / (b) floor:       {ours_s / floor_s:.2f}   "
+        f"(target <= 1.2: {'met' if ours_s / floor_s <= 1.2 else 'MISSED'})"
+    )
     best = {m: sum(min(ts) for ts in per.values()) for m, per in times.items()}  # least disturbed run
     b_ours, b_naive, b_floor = (best[n] for n in names)
-    print(f"best of repeats (less sensitive to a busy machine): {b_naive / b_ours:.2f}x over (a), {b_ours / b_floor:.2f} of (b)")
+    print(
+        f"best of repeats (less sensitive to a busy machine): {b_naive / b_ours:.2f}x over (a), "
+        f"{b_ours / b_floor:.2f} of (b)"
+    )
     print(f"pixels ours vs (a): mean |diff| per video {', '.join(f'{d:.2f}' for d in same)} (0-255 scale)")
 
 

@@ -59,16 +59,21 @@ def make_items(n: int, seed: int = 0) -> list[dict]:
     items = []
     for i in range(n):
         keys = np.sort(rng.choice(FRAMES, KEY_FRAMES, replace=False)) * STEP
-        items.append({
-            "query_id": f"q{i}", "video_id": f"v{i}", "query": f"query {i}", "windows": [(0.0, 10.0)],
-            "duration": DURATION,
-            "narrative_frames": unit(rng.normal(size=(FRAMES, DIM))),
-            "narrative_frame_spans": np.stack([times, times], axis=1).astype(np.float32),
-            "rewrite_pairs": unit(rng.normal(size=(2 * PAIRS, DIM))),
-            "key_frame_captions": unit(rng.normal(size=(KEY_FRAMES, DIM))),
-            "key_frame_caption_spans": np.stack([keys, keys], axis=1).astype(np.float32),
-            "query_sentence": unit(rng.normal(size=(1, DIM)))[0],
-        })
+        items.append(
+            {
+                "query_id": f"q{i}",
+                "video_id": f"v{i}",
+                "query": f"query {i}",
+                "windows": [(0.0, 10.0)],
+                "duration": DURATION,
+                "narrative_frames": unit(rng.normal(size=(FRAMES, DIM))),
+                "narrative_frame_spans": np.stack([times, times], axis=1).astype(np.float32),
+                "rewrite_pairs": unit(rng.normal(size=(2 * PAIRS, DIM))),
+                "key_frame_captions": unit(rng.normal(size=(KEY_FRAMES, DIM))),
+                "key_frame_caption_spans": np.stack([keys, keys], axis=1).astype(np.float32),
+                "query_sentence": unit(rng.normal(size=(1, DIM)))[0],
+            }
+        )
     return items
 
 
@@ -77,9 +82,14 @@ def core_call(items: list[dict], cfg: GranAlignConfig) -> Callable[[], None]:
     prepared = []
     for it in items:
         pairs = it["rewrite_pairs"]
-        prepared.append((QueryTexts(it["query_sentence"], pairs[0::2], pairs[1::2]),
-                         frame_grid(it["narrative_frames"], it["narrative_frame_spans"], DURATION),
-                         it["key_frame_captions"], it["key_frame_caption_spans"][:, 0]))
+        prepared.append(
+            (
+                QueryTexts(it["query_sentence"], pairs[0::2], pairs[1::2]),
+                frame_grid(it["narrative_frames"], it["narrative_frame_spans"], DURATION),
+                it["key_frame_captions"],
+                it["key_frame_caption_spans"][:, 0],
+            )
+        )
 
     def run() -> None:
         for texts, grid, aware, times in prepared:
@@ -120,11 +130,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     items = make_items(args.queries)
-    paths = {"core": core_call(items, GranAlignConfig(top_k=8)),
-             "model": model_call(items, args.batch),
-             "core+union": core_call(items, GranAlignConfig(top_k=8, per_curve_union=True, nms_iou=0.95))}
-    print(f"granalign scorer, one core: {args.queries} queries, {FRAMES} frames, {PAIRS} pairs, {KEY_FRAMES} key "
-          f"frames, {DIM}-d; best of {args.repeat}")
+    paths = {
+        "core": core_call(items, GranAlignConfig(top_k=8)),
+        "model": model_call(items, args.batch),
+        "core+union": core_call(items, GranAlignConfig(top_k=8, per_curve_union=True, nms_iou=0.95)),
+    }
+    print(
+        f"granalign scorer, one core: {args.queries} queries, {FRAMES} frames, {PAIRS} pairs, {KEY_FRAMES} key "
+        f"frames, {DIM}-d; best of {args.repeat}"
+    )
     print(f"{'path':<12}{'q/s (wall)':>14}{'q/s (cpu)':>14}{'cpu / target':>16}")
     for name, run in paths.items():
         wall, cpu = rate(run, args.queries, args.repeat)

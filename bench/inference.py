@@ -29,11 +29,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from grounding.data.collate import collate  # noqa: E402
-from grounding.data.collate import collate_by_video  # noqa: E402
+from train_epoch import DT, DV, SyntheticCharades  # noqa: E402
+
+from grounding.data.collate import (
+    collate,  # noqa: E402
+    collate_by_video,  # noqa: E402
+)
 from grounding.inference import batch_windows  # noqa: E402
 from grounding.models import build_model  # noqa: E402
-from train_epoch import DT, DV, SyntheticCharades  # noqa: E402
 
 TARGET_LATENCY_MS, TARGET_QPS = 5.0, 1_000.0  # issue 4, on CPU
 
@@ -51,8 +54,9 @@ def latency_ms(model: torch.nn.Module, items: list[dict], repeat: int) -> tuple[
 
 
 @torch.inference_mode()
-def throughput_qps(model: torch.nn.Module, items: list[dict], batch: int, rounds: int,
-                   collate_fn: Callable = collate) -> tuple[float, float]:
+def throughput_qps(
+    model: torch.nn.Module, items: list[dict], batch: int, rounds: int, collate_fn: Callable = collate
+) -> tuple[float, float]:
     """Queries per wall second and per CPU second."""
     batch_windows(model, collate_fn(items[:batch]), k=5)  # warm-up
     t0, c0 = time.perf_counter(), time.process_time()
@@ -86,12 +90,15 @@ def main() -> None:
             best = max(wall for wall, _ in [*own.values(), *grouped.values()])
             qps = ", ".join("batch {}: {:,.0f} ({:,.0f} per CPU-s)".format(b, *r) for b, r in own.items())
             qps += "; 2.79 queries/video, collate_by_video: " + ", ".join(
-                "batch {}: {:,.0f} ({:,.0f} per CPU-s)".format(b, *r) for b, r in grouped.items())
+                "batch {}: {:,.0f} ({:,.0f} per CPU-s)".format(b, *r) for b, r in grouped.items()
+            )
             qps += f"; best {best:,.0f} = {best / TARGET_QPS:.2f}x the {TARGET_QPS:,.0f} queries/s target"
-            print(f"{name:5s} threads={threads}: latency median {statistics.median(lat):.2f} ms "
-                  f"(CPU {statistics.median(cpu):.2f} ms) = {statistics.median(lat) / TARGET_LATENCY_MS:.2f}x the "
-                  f"{TARGET_LATENCY_MS:.0f} ms target, p90 {sorted(lat)[int(0.9 * len(lat))]:.2f} ms; "
-                  f"throughput queries/s {qps}")
+            print(
+                f"{name:5s} threads={threads}: latency median {statistics.median(lat):.2f} ms "
+                f"(CPU {statistics.median(cpu):.2f} ms) = {statistics.median(lat) / TARGET_LATENCY_MS:.2f}x the "
+                f"{TARGET_LATENCY_MS:.0f} ms target, p90 {sorted(lat)[int(0.9 * len(lat))]:.2f} ms; "
+                f"throughput queries/s {qps}"
+            )
     from grounding.text_encoder import MiniLMQueryEncoder
 
     torch.set_num_threads(1)
@@ -102,8 +109,10 @@ def main() -> None:
         t0 = time.perf_counter()
         encoder.encode([f"person turns on the light number {i}"])
         t.append(1000 * (time.perf_counter() - t0))
-    print(f"new-query embedding (pure-torch MiniLM, 1 thread): median {statistics.median(t):.2f} ms per query "
-          "(cached queries skip this)")
+    print(
+        f"new-query embedding (pure-torch MiniLM, 1 thread): median {statistics.median(t):.2f} ms per query "
+        "(cached queries skip this)"
+    )
 
 
 if __name__ == "__main__":

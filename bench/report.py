@@ -57,15 +57,25 @@ def build_run(root: Path, n_queries: int) -> tuple[Path, Path]:
     n_test_videos = -(-n_queries // per_video)
     splits = ("val",) + ("test",) * 19  # round-robin: 1 video in 20 for validation
     n_videos = n_test_videos + -(-n_test_videos // 19)
-    corpus = build_tiny_corpus(root, n_videos=n_videos, queries_per_video=per_video, video_dim=128, text_dim=64,
-                               splits=splits)
+    corpus = build_tiny_corpus(
+        root, n_videos=n_videos, queries_per_video=per_video, video_dim=128, text_dim=64, splits=splits
+    )
     add_query_rewrites(corpus, "test")
-    cfg = load_config(None, {
-        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 32,
-                 "train_split": "test"},
-        "model": {"name": "span", "hidden": 32}, "optim": {"batch_size": 64, "epochs": 1},
-        "out_dir": str(root / "run"), "device": "cpu",
-    })
+    cfg = load_config(
+        None,
+        {
+            "data": {
+                "manifest": str(corpus.manifest),
+                "features": [str(corpus.features)],
+                "max_len": 32,
+                "train_split": "test",
+            },
+            "model": {"name": "span", "hidden": 32},
+            "optim": {"batch_size": 64, "epochs": 1},
+            "out_dir": str(root / "run"),
+            "device": "cpu",
+        },
+    )
     fit(cfg, progress=False)
     first = next(iter(corpus.videos))
     write_videos(root / "one-video", {first: corpus.videos[first]})
@@ -101,19 +111,36 @@ def open_page(page: Path, repeats: int) -> dict[str, float]:
             rows = browser.evaluate("document.querySelectorAll('#rows .row').length")
             start = time.perf_counter()
             browser.click("#rows .row:nth-child(10)")
-            browser.wait_for("""(() => { const v = document.getElementById("player"), s = document.querySelector(
+            browser.wait_for(
+                """(() => { const v = document.getElementById("player"), s = document.querySelector(
                 "#chips .chip.pred"); return s && v.readyState >= 1 && !v.seeking &&
-                Math.abs(v.currentTime - +s.dataset.t0) < 0.05; })()""", timeout=30, interval=0.01)
+                Math.abs(v.currentTime - +s.dataset.t0) < 0.05; })()""",
+                timeout=30,
+                interval=0.01,
+            )
             seek.append(time.perf_counter() - start)
-            sort.append(browser.evaluate("""(() => { const s = document.getElementById("sort"), t = performance.now();
+            sort.append(
+                browser.evaluate("""(() => { const s = document.getElementById("sort"), t = performance.now();
                 s.value = "iou-asc"; s.dispatchEvent(new Event("change"));
-                return performance.now() - t; })()""") / 1000)
-            filt.append(browser.evaluate("""(() => { const r = document.querySelector("input[name=filter][value=bad]"),
+                return performance.now() - t; })()""")
+                / 1000
+            )
+            filt.append(
+                browser.evaluate("""(() => { const r = document.querySelector("input[name=filter][value=bad]"),
                 t = performance.now(); r.checked = true; r.dispatchEvent(new Event("change"));
-                return performance.now() - t; })()""") / 1000)
+                return performance.now() - t; })()""")
+                / 1000
+            )
             errors += browser.console
-    return {"ready": statistics.median(ready), "wall": statistics.median(wall), "seek": statistics.median(seek),
-            "sort": statistics.median(sort), "filter": statistics.median(filt), "rows": rows, "errors": errors}
+    return {
+        "ready": statistics.median(ready),
+        "wall": statistics.median(wall),
+        "seek": statistics.median(seek),
+        "sort": statistics.median(sort),
+        "filter": statistics.median(filt),
+        "rows": rows,
+        "errors": errors,
+    }
 
 
 def main() -> None:
@@ -134,25 +161,33 @@ def main() -> None:
 
         page = root / "report" / "index.html"
         full = timed(lambda: write_run_report(run, page, videos=[videos]), args.repeats)
-        plain = timed(lambda: write_run_report(run, root / "plain" / "index.html", videos=[videos], curves=False),
-                      args.repeats)
+        plain = timed(
+            lambda: write_run_report(run, root / "plain" / "index.html", videos=[videos], curves=False), args.repeats
+        )
         model_pass = timed(lambda: run_split(run, "test"), args.repeats)
         size = page.stat().st_size / 1e6
         opened = open_page(page, args.repeats)
 
     print(f"\ngeneration (median of {args.repeats} after a warm-up; wall s, and the process's CPU s = one idle core)")
-    print(f"  grounding-report, curves from the model:  wall {full[0]:6.2f} s   cpu {full[1]:6.2f} s   "
-          f"({full[1] / args.queries * 1e3:.2f} cpu-ms per query)")
+    print(
+        f"  grounding-report, curves from the model:  wall {full[0]:6.2f} s   cpu {full[1]:6.2f} s   "
+        f"({full[1] / args.queries * 1e3:.2f} cpu-ms per query)"
+    )
     print(f"    of which the batched model pass:        wall {model_pass[0]:6.2f} s   cpu {model_pass[1]:6.2f} s")
-    print(f"  grounding-report --no-curves:             wall {plain[0]:6.2f} s   cpu {plain[1]:6.2f} s   "
-          "(reads preds_test.jsonl; no model)")
+    print(
+        f"  grounding-report --no-curves:             wall {plain[0]:6.2f} s   cpu {plain[1]:6.2f} s   "
+        "(reads preds_test.jsonl; no model)"
+    )
     print(f"  page: {size:.2f} MB, {opened['rows']} rows")
     print(f"\nopening in headless Chromium (median of {args.repeats}, each in a fresh browser)")
-    print(f"  navigation start -> every row rendered:   {opened['ready']:6.3f} s   "
-          f"ratio to the {TARGET_S:.0f} s target: {opened['ready'] / TARGET_S:.2f} "
-          f"({'met' if opened['ready'] < TARGET_S else 'NOT met'})")
-    print(f"  Page.navigate -> ready, seen from Python: {opened['wall']:6.3f} s   "
-          f"ratio {opened['wall'] / TARGET_S:.2f}")
+    print(
+        f"  navigation start -> every row rendered:   {opened['ready']:6.3f} s   "
+        f"ratio to the {TARGET_S:.0f} s target: {opened['ready'] / TARGET_S:.2f} "
+        f"({'met' if opened['ready'] < TARGET_S else 'NOT met'})"
+    )
+    print(
+        f"  Page.navigate -> ready, seen from Python: {opened['wall']:6.3f} s   ratio {opened['wall'] / TARGET_S:.2f}"
+    )
     print(f"  click a row -> video at the window:       {opened['seek']:6.3f} s")
     print(f"  sort by IoU: {opened['sort'] * 1e3:.1f} ms   filter wrong: {opened['filter'] * 1e3:.1f} ms")
     if opened["errors"]:

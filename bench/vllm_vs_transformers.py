@@ -22,8 +22,8 @@ import numpy as np
 
 from pipeline.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
 from pipeline.backends.transformers_backend import TransformersBackend
-from pipeline.prompts import load_prompt
 from pipeline.demo.tiny_models import build_tiny_llava, build_tiny_qwen2_vl
+from pipeline.prompts import load_prompt
 
 BUILDERS = {"llava": build_tiny_llava, "qwen2_vl": build_tiny_qwen2_vl}
 
@@ -35,7 +35,9 @@ def make_requests(n: int, seed: int = 0) -> list[GenerationRequest]:
     return [GenerationRequest(key=f"f{i}", prompt=prompt, images=[frames[i]]) for i in range(n)]
 
 
-def timed(backend: Backend, requests: list[GenerationRequest], one_at_a_time: bool) -> tuple[float, list[GenerationResult]]:
+def timed(
+    backend: Backend, requests: list[GenerationRequest], one_at_a_time: bool
+) -> tuple[float, list[GenerationResult]]:
     start = time.perf_counter()
     if one_at_a_time:
         results = [r for request in requests for r in backend.generate([request])]
@@ -79,8 +81,10 @@ def main() -> None:
     for name, secs, start, results in rows:
         tokens = sum(r.n_output_tokens for r in results)
         errors = sum(r.status != "ok" for r in results)
-        print(f"{name:<14}{secs:>9.2f}{len(results) / secs:>10.2f}{tokens / secs:>11.1f}"
-              f"{naive_seconds / secs:>9.2f}{errors:>8}{start:>11.1f}")
+        print(
+            f"{name:<14}{secs:>9.2f}{len(results) / secs:>10.2f}{tokens / secs:>11.1f}"
+            f"{naive_seconds / secs:>9.2f}{errors:>8}{start:>11.1f}"
+        )
     same = sum(a.token_ids == b.token_ids for a, b in zip(rows[0][3], rows[2][3]))
     print(f"vllm greedy ids equal to the naive loop's on {same}/{len(requests)} frames")
 

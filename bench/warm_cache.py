@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from groundwork.cache.layout import PRIOR_SCHEMA
-from pipeline.cache.plan_index import read_plan_index, write_plan_index
-from groundwork.cache.store import CacheStore
 from groundwork.cache.keys import GenerationIdentity
-from pipeline.stages.plan import PlanStage
+from groundwork.cache.layout import PRIOR_SCHEMA
+from groundwork.cache.store import CacheStore
+from pipeline.cache.plan_index import read_plan_index, write_plan_index
 from pipeline.kinds.base import NarrativePlanner, PlanSettings
+from pipeline.stages.plan import PlanStage
 
 README = Path(__file__).with_name("README.md")
 SECONDS_PER_VIDEO = 300
@@ -35,9 +35,13 @@ SECONDS_PER_VIDEO = 300
 
 def _videos(n_keys: int) -> dict[str, list]:
     n = n_keys // SECONDS_PER_VIDEO
-    return {"video_id": [f"vid{i:06d}" for i in range(n)], "path": [f"/videos/vid{i:06d}.mp4" for i in range(n)],
-            "duration": [float(SECONDS_PER_VIDEO)] * n, "video_sha256": [f"{i:064x}" for i in range(n)],
-            "queries": ["[]"] * n}
+    return {
+        "video_id": [f"vid{i:06d}" for i in range(n)],
+        "path": [f"/videos/vid{i:06d}.mp4" for i in range(n)],
+        "duration": [float(SECONDS_PER_VIDEO)] * n,
+        "video_sha256": [f"{i:064x}" for i in range(n)],
+        "queries": ["[]"] * n,
+    }
 
 
 def _fill_cache(store: CacheStore, keys: list[str], shard_rows: int) -> None:
@@ -45,13 +49,19 @@ def _fill_cache(store: CacheStore, keys: list[str], shard_rows: int) -> None:
         part = keys[start : start + shard_rows]
         n = len(part)
         cols = {f.name: pa.nulls(n, f.type) for f in PRIOR_SCHEMA}
-        cols.update(key=pa.array(part), kind=pa.array(["narrative"] * n), status=pa.array(["ok"] * n),
-                    text=pa.array(["a frame."] * n))
+        cols.update(
+            key=pa.array(part),
+            kind=pa.array(["narrative"] * n),
+            status=pa.array(["ok"] * n),
+            text=pa.array(["a frame."] * n),
+        )
         store.write_priors("narrative", pa.table(cols, schema=PRIOR_SCHEMA))
 
 
 def bench_lookup(n_keys: int, shard_rows: int) -> dict[str, float]:
-    ident = GenerationIdentity("tiny-llava", "rev", "narrate_frame", 1, "p" * 64, {"sampler": "decord"}, {"temperature": 0.0})
+    ident = GenerationIdentity(
+        "tiny-llava", "rev", "narrate_frame", 1, "p" * 64, {"sampler": "decord"}, {"temperature": 0.0}
+    )
     planner = {"narrative": NarrativePlanner(ident, PlanSettings(interval=1.0))}
     videos = _videos(n_keys)
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,29 +80,51 @@ def bench_lookup(n_keys: int, shard_rows: int) -> dict[str, float]:
         PlanStage(planner, cached={"narrative": ok | errors}).process_batch(videos)  # no index: hash every key
         no_index_cpu = time.process_time() - c3
     left = sum(len(json.loads(r)) for r in warm["requests"])
-    return {"keys": len(keys), "shards": -(-len(keys) // shard_rows), "read_keys_s": t1 - t0,
-            "plan_s": t2 - t1, "total_s": t2 - t0, "cpu_s": c2 - c0, "no_index_cpu_s": no_index_cpu,
-            "load": os.getloadavg()[0], "left_to_generate": left}
+    return {
+        "keys": len(keys),
+        "shards": -(-len(keys) // shard_rows),
+        "read_keys_s": t1 - t0,
+        "plan_s": t2 - t1,
+        "total_s": t2 - t0,
+        "cpu_s": c2 - c0,
+        "no_index_cpu_s": no_index_cpu,
+        "load": os.getloadavg()[0],
+        "left_to_generate": left,
+    }
 
 
 def bench_graph() -> dict[str, int]:
     from pipeline.backends.base import SamplingConfig
     from pipeline.config import PriorsConfig
+    from pipeline.demo.tiny_models import build_tiny_llava
     from pipeline.demo.videos import generate_demo
     from pipeline.graph import run_priors
-    from pipeline.demo.tiny_models import build_tiny_llava
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         demo = generate_demo(root / "demo", n_videos=3)
         model = build_tiny_llava(root / "tiny-llava")
-        config = PriorsConfig(dataset="demo", annotations=demo, cache=root / "cache", manifest=root / "m.parquet",
-                              model=str(model), interval=4.0, clip_len=8.0, sampling=SamplingConfig(max_new_tokens=4),
-                              progress=False, num_cpus=2)
+        config = PriorsConfig(
+            dataset="demo",
+            annotations=demo,
+            cache=root / "cache",
+            manifest=root / "m.parquet",
+            model=str(model),
+            interval=4.0,
+            clip_len=8.0,
+            sampling=SamplingConfig(max_new_tokens=4),
+            progress=False,
+            num_cpus=2,
+        )
         cold, warm = run_priors(config), run_priors(config)
-    return {"requests": warm.requests, "cold_model_calls": cold.model_calls, "warm_model_calls": warm.model_calls,
-            "warm_cache_hits": warm.cache_hits, "cold_wall_s": round(cold.wall_seconds, 1),
-            "warm_wall_s": warm.wall_seconds}
+    return {
+        "requests": warm.requests,
+        "cold_model_calls": cold.model_calls,
+        "warm_model_calls": warm.model_calls,
+        "warm_cache_hits": warm.cache_hits,
+        "cold_wall_s": round(cold.wall_seconds, 1),
+        "warm_wall_s": warm.wall_seconds,
+    }
 
 
 def main() -> None:
@@ -104,18 +136,24 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     lookup = bench_lookup(args.keys, args.shard_rows)
-    lines = [f"- key lookup: {lookup['keys']:,} cached keys in {lookup['shards']} shards: read keys and plan "
-             f"index {lookup['read_keys_s']:.2f} s + plan (drop cached) {lookup['plan_s']:.2f} s "
-             f"= **{lookup['total_s']:.2f} s** wall, {lookup['cpu_s']:.2f} s CPU (target < 5 s; load average "
-             f"{lookup['load']:.1f} on this machine); left to generate: {lookup['left_to_generate']}; "
-             f"without the plan index (hash every request again): {lookup['no_index_cpu_s']:.2f} s CPU"]
+    lines = [
+        f"- key lookup: {lookup['keys']:,} cached keys in {lookup['shards']} shards: read keys and plan "
+        f"index {lookup['read_keys_s']:.2f} s + plan (drop cached) {lookup['plan_s']:.2f} s "
+        f"= **{lookup['total_s']:.2f} s** wall, {lookup['cpu_s']:.2f} s CPU (target < 5 s; load average "
+        f"{lookup['load']:.1f} on this machine); left to generate: {lookup['left_to_generate']}; "
+        f"without the plan index (hash every request again): {lookup['no_index_cpu_s']:.2f} s CPU"
+    ]
     if not args.skip_graph:
         g = bench_graph()
-        lines.append(f"- real graph, 3 demo videos, tiny LLaVA: cold run {g['cold_model_calls']} model calls "
-                     f"({g['cold_wall_s']} s), warm rerun **{g['warm_model_calls']} model calls**, "
-                     f"{g['warm_cache_hits']}/{g['requests']} cache hits ({g['warm_wall_s']:.2f} s, Ray not started)")
+        lines.append(
+            f"- real graph, 3 demo videos, tiny LLaVA: cold run {g['cold_model_calls']} model calls "
+            f"({g['cold_wall_s']} s), warm rerun **{g['warm_model_calls']} model calls**, "
+            f"{g['warm_cache_hits']}/{g['requests']} cache hits ({g['warm_wall_s']:.2f} s, Ray not started)"
+        )
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    section = f"\n## Warm-cache rerun (`bench/warm_cache.py`, {stamp}, {os.cpu_count()} CPUs)\n\n" + "\n".join(lines) + "\n"
+    section = (
+        f"\n## Warm-cache rerun (`bench/warm_cache.py`, {stamp}, {os.cpu_count()} CPUs)\n\n" + "\n".join(lines) + "\n"
+    )
     print(section)
     with README.open("a", encoding="utf-8") as f:
         f.write(section)

@@ -48,12 +48,22 @@ def resolve(path: str | Path, which: str = "best") -> Path:
     raise MissingInputError(msg)
 
 
-def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict[str, Any], model_args: dict[str, Any],
-                    meta: dict[str, Any], training_state: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    folder: str | Path,
+    model: torch.nn.Module,
+    config: dict[str, Any],
+    model_args: dict[str, Any],
+    meta: dict[str, Any],
+    training_state: dict[str, Any] | None = None,
+) -> Path:
     """Write into a temporary sibling folder, then swap it in (``groundwork.atomic``), so a kill
     never leaves half a checkpoint."""
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    info = {"config": config, "model_args": model_args, "meta": {**meta, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
+    info = {
+        "config": config,
+        "model_args": model_args,
+        "meta": {**meta, "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+    }
 
     def fill(tmp: Path) -> None:
         save_file(weights, tmp / WEIGHTS)
@@ -83,14 +93,21 @@ class DataSources:
     cache_dir: Path | None  # None: the one the manifest records
 
 
-def data_sources(ckpt: Checkpoint, manifest: str | Path | None = None, features: list[str] | None = None,
-                 cache_dir: str | Path | None = None) -> DataSources:
+def data_sources(
+    ckpt: Checkpoint,
+    manifest: str | Path | None = None,
+    features: list[str] | None = None,
+    cache_dir: str | Path | None = None,
+) -> DataSources:
     """The inputs ``ckpt`` was trained on (absolute paths, as training records them), each replaced
     by its override when one is given. A recorded path that does not exist here (the run folder
     was copied to another machine) is an error naming it and the flag that replaces it."""
     data = ckpt.config["data"]
-    sources = DataSources(Path(manifest or data["manifest"]), [str(f) for f in (features or data.get("features") or [])],
-                          Path(cache_dir) if cache_dir else (Path(data["cache_dir"]) if data.get("cache_dir") else None))
+    sources = DataSources(
+        Path(manifest or data["manifest"]),
+        [str(f) for f in (features or data.get("features") or [])],
+        Path(cache_dir) if cache_dir else (Path(data["cache_dir"]) if data.get("cache_dir") else None),
+    )
     recorded = [("manifest", sources.manifest, manifest, "--priors")]
     recorded += [("feature store", Path(f), features, "--features") for f in sources.features if ":" not in f]
     if sources.cache_dir is not None:

@@ -19,8 +19,12 @@ from groundwork.cli import CONTEXT, new_app, run_app
 from groundwork.errors import InputError
 
 # -- grounding-train ---------------------------------------------------------------------------
-SHORTCUTS = {"--priors": "--data.manifest", "--features": "--data.features", "--model": "--model.name",
-             "--out": "--out-dir"}
+SHORTCUTS = {
+    "--priors": "--data.manifest",
+    "--features": "--data.features",
+    "--model": "--model.name",
+    "--out": "--out-dir",
+}
 
 TRAIN_EXAMPLES = """\b
 examples:
@@ -45,13 +49,16 @@ def _train_epilog() -> str:
     from grounding.models.base import ModelConfig
     from groundwork.settings import field_rows, fields_help
 
-    text = [TRAIN_EXAMPLES, fields_help(field_rows(TrainConfig), "settings (defaults <- --config YAML <- these flags):"),
-            fields_help(field_rows(ModelConfig, "model."), "settings of every model (set from the data):")]
+    text = [
+        TRAIN_EXAMPLES,
+        fields_help(field_rows(TrainConfig), "settings (defaults <- --config YAML <- these flags):"),
+        fields_help(field_rows(ModelConfig, "model."), "settings of every model (set from the data):"),
+    ]
     configs = {MODELS.get(n).config_cls: n for n in MODELS.names()}
     for name in MODELS.names():
         cls = MODELS.get(name).config_cls
         parent = next((p for p in cls.__mro__[1:] if p in configs), ModelConfig)
-        rows = [r for r in field_rows(cls, "model.") if r[0][len("model."):] not in parent.model_fields]
+        rows = [r for r in field_rows(cls, "model.") if r[0][len("model.") :] not in parent.model_fields]
         more = f", beyond {configs[parent]}'s" if parent in configs else ""
         if rows:
             text.append(fields_help(rows, f"settings of --model {name}{more}:"))
@@ -62,10 +69,12 @@ train_app = new_app("Train a grounding model on a priors manifest and video feat
 
 
 @train_app.command(context_settings=CONTEXT, epilog=_train_epilog())
-def train(ctx: typer.Context,
-          config: Path | None = typer.Option(None, "--config", help="YAML config, e.g. configs/tea_demo.yaml"),
-          resume: bool = typer.Option(False, "--resume", help="continue OUT/last"),
-          no_progress: bool = typer.Option(False, "--no-progress", help="no progress bars")) -> None:
+def train(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(None, "--config", help="YAML config, e.g. configs/tea_demo.yaml"),
+    resume: bool = typer.Option(False, "--resume", help="continue OUT/last"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="no progress bars"),
+) -> None:
     """Train a grounding model: best checkpoint on validation, predictions-ready run folder."""
     from grounding.config import load_config
     from grounding.train import fit
@@ -106,24 +115,34 @@ MOVED = "instead of the path the checkpoint recorded (a run copied from another 
 
 
 @eval_app.command(context_settings=CONTEXT, epilog=EVAL_EXAMPLES)
-def evaluate(ctx: typer.Context,
-             checkpoint: Path | None = typer.Option(None, "--checkpoint", help=CHECKPOINT_HELP),
-             model: str | None = typer.Option(None, "--model", help="a zero-shot model (e.g. granalign): run it from "
-                                              "its config on --priors, no checkpoint; --model.FIELD VALUE sets its "
-                                              "settings"),
-             config: Path | None = typer.Option(None, "--config", help="zero-shot mode: a YAML config, e.g. "
-                                                "configs/granalign_qvhighlights.yaml"),
-             split: str | None = typer.Option(None, "--split", help="split to evaluate (default: data.test_split)"),
-             preds: Path | None = typer.Option(None, "--preds", help="prediction JSONL (file mode)"),
-             gt: Path | None = typer.Option(None, "--gt", help="ground-truth JSONL (file mode)"),
-             out: Path | None = typer.Option(None, "--out", help="where to write predictions (checkpoint mode)"),
-             as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
-             protocol: str = typer.Option("tubedetr", "--protocol",
-                                          help="STVG files: tubedetr (5 fps grid, <= 200 frames), dense (every frame, "
-                                               "STCAT / CG-STVG) or hcstvg (the challenge scorer)"),
-             priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
-             features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
-             cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}")) -> None:
+def evaluate(
+    ctx: typer.Context,
+    checkpoint: Path | None = typer.Option(None, "--checkpoint", help=CHECKPOINT_HELP),
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="a zero-shot model (e.g. granalign): run it from "
+        "its config on --priors, no checkpoint; --model.FIELD VALUE sets its "
+        "settings",
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="zero-shot mode: a YAML config, e.g. configs/granalign_qvhighlights.yaml"
+    ),
+    split: str | None = typer.Option(None, "--split", help="split to evaluate (default: data.test_split)"),
+    preds: Path | None = typer.Option(None, "--preds", help="prediction JSONL (file mode)"),
+    gt: Path | None = typer.Option(None, "--gt", help="ground-truth JSONL (file mode)"),
+    out: Path | None = typer.Option(None, "--out", help="where to write predictions (checkpoint mode)"),
+    as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+    protocol: str = typer.Option(
+        "tubedetr",
+        "--protocol",
+        help="STVG files: tubedetr (5 fps grid, <= 200 frames), dense (every frame, "
+        "STCAT / CG-STVG) or hcstvg (the challenge scorer)",
+    ),
+    priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
+    features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}"),
+) -> None:
     """Score a checkpoint on a split (writing its predictions), a zero-shot model from its config,
     or a prediction file."""
     from grounding.evaluation import evaluate_prediction_files, format_metrics
@@ -152,21 +171,34 @@ def evaluate(ctx: typer.Context,
     print(json.dumps(result, indent=2) if as_json else format_metrics(result))
 
 
-def _zero_shot(model: str | None, config: Path | None, priors: Path | None, features: list[str] | None,
-               cache_dir: Path | None, split: str | None, out: Path | None, flags: list[str]) -> dict:
+def _zero_shot(
+    model: str | None,
+    config: Path | None,
+    priors: Path | None,
+    features: list[str] | None,
+    cache_dir: Path | None,
+    split: str | None,
+    out: Path | None,
+    flags: list[str],
+) -> dict:
     """``grounding-eval --model granalign --priors M``: build the config like grounding-train does
     and score the model on ``split`` without training (``evaluate_untrained``)."""
     from grounding.config import load_config
     from grounding.models import MODELS
     from grounding.run_eval import evaluate_untrained
 
-    given = [*(["--model.name", model] if model else []), *(["--data.manifest", str(priors)] if priors else []),
-             *(["--data.features", *features] if features else []),
-             *(["--data.cache-dir", str(cache_dir)] if cache_dir else [])]
+    given = [
+        *(["--model.name", model] if model else []),
+        *(["--data.manifest", str(priors)] if priors else []),
+        *(["--data.features", *features] if features else []),
+        *(["--data.cache-dir", str(cache_dir)] if cache_dir else []),
+    ]
     cfg = load_config(config, [*given, *(SHORTCUTS.get(a, a) for a in flags)])
     if MODELS.get(cfg.model.name).trainable:
-        msg = (f"model '{cfg.model.name}' is trained: train it with grounding-train, then score the run with "
-               "grounding-eval --checkpoint RUN")
+        msg = (
+            f"model '{cfg.model.name}' is trained: train it with grounding-train, then score the run with "
+            "grounding-eval --checkpoint RUN"
+        )
         raise InputError(msg)
     if cfg.data.manifest is None:
         raise InputError("zero-shot mode needs the manifest: --priors manifests/<dataset>.parquet")
@@ -194,17 +226,19 @@ predict_app = new_app("Localise queries in videos with a trained checkpoint.")
 
 
 @predict_app.command(epilog=PREDICT_EXAMPLES)
-def predict(checkpoint: Path = typer.Option(..., "--checkpoint", help=CHECKPOINT_HELP),
-            video: str | None = typer.Option(None, "--video", help="video id (single-query mode)"),
-            query: str | None = typer.Option(None, "--query", help="the sentence to localise (single-query mode)"),
-            input_path: Path | None = typer.Option(None, "--input", help="JSONL of {qid, query, vid} (file mode)"),
-            output: Path | None = typer.Option(None, "--output", help="community JSONL to write (default stdout)"),
-            topk: int = typer.Option(5, "-k", "--topk", help="windows per query"),
-            plot: Path | None = typer.Option(None, "--plot", help="folder for one timeline PNG per query"),
-            device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
-            priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
-            features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
-            cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}")) -> None:
+def predict(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help=CHECKPOINT_HELP),
+    video: str | None = typer.Option(None, "--video", help="video id (single-query mode)"),
+    query: str | None = typer.Option(None, "--query", help="the sentence to localise (single-query mode)"),
+    input_path: Path | None = typer.Option(None, "--input", help="JSONL of {qid, query, vid} (file mode)"),
+    output: Path | None = typer.Option(None, "--output", help="community JSONL to write (default stdout)"),
+    topk: int = typer.Option(5, "-k", "--topk", help="windows per query"),
+    plot: Path | None = typer.Option(None, "--plot", help="folder for one timeline PNG per query"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+    priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
+    features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}"),
+) -> None:
     """Predict the windows of one query (--video, --query) or of a JSONL file of queries (--input)."""
     single = video is not None or query is not None
     if single == (input_path is not None) or (single and not (video and query)):
@@ -212,8 +246,9 @@ def predict(checkpoint: Path = typer.Option(..., "--checkpoint", help=CHECKPOINT
     from grounding.predict import Predictor
     from grounding.run_eval import write_jsonl
 
-    predictor = Predictor.from_checkpoint(checkpoint, device=device, manifest=priors, features=features or None,
-                                          cache_dir=cache_dir)
+    predictor = Predictor.from_checkpoint(
+        checkpoint, device=device, manifest=priors, features=features or None, cache_dir=cache_dir
+    )
     rows = [{"qid": 0, "query": query, "vid": video}] if single else _read_queries(input_path)
     preds = predictor.predict_rows([(r["vid"], r["query"]) for r in rows], k=topk)
     out_rows = [{"qid": r["qid"], "query": r["query"], "vid": r["vid"], **p} for r, p in zip(rows, preds, strict=True)]
@@ -226,7 +261,9 @@ def predict(checkpoint: Path = typer.Option(..., "--checkpoint", help=CHECKPOINT
 
         gt = {(r["video_id"], r["query"]): r["windows"] for r in predictor.info.rows}
         for r in rows:
-            path = plot_prediction(predictor.explain(r["vid"], r["query"], topk), plot, gt.get((r["vid"], r["query"]), []))
+            path = plot_prediction(
+                predictor.explain(r["vid"], r["query"], topk), plot, gt.get((r["vid"], r["query"]), [])
+            )
             print(f"wrote {path}", file=sys.stderr)
 
 

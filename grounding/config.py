@@ -23,8 +23,11 @@ _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
 class DataConfig(BaseModel):
     model_config = _STRICT
     manifest: Path | None = Field(None, description="the priors manifest, manifests/<dataset>.parquet (--priors)")
-    features: list[str] = Field(default_factory=list, description="video feature stores, concatenated (npz / hdf5 / "
-                                "npy; a 'layout:' prefix forces one); empty: the pipeline's features in the cache")
+    features: list[str] = Field(
+        default_factory=list,
+        description="video feature stores, concatenated (npz / hdf5 / "
+        "npy; a 'layout:' prefix forces one); empty: the pipeline's features in the cache",
+    )
     store: str = Field("auto", description="feature layout of every store: npz / hdf5 / npy / auto (guessed)")
     cache_dir: Path | None = Field(None, description="the priors cache folder instead of the manifest's")
     max_len: int = Field(128, ge=1, description="max-pool longer videos to this many snippets (TEA: 128)")
@@ -32,18 +35,30 @@ class DataConfig(BaseModel):
     val_split: str = Field("val", description="split that picks the best checkpoint (never the test split)")
     test_split: str = Field("test", description="split grounding-eval scores by default")
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
-    l2_normalize_frames: bool = Field(False, description="L2-normalise every snippet of every feature store, store "
-                                      "by store before concatenation (MESM's per-frame normalisation)")
-    temporal_endpoints: bool = Field(False, description="append the 2-d temporal endpoint feature (i / n, (i + 1) / n) "
-                                     "to each snippet after pooling (Moment-DETR / QD-DETR / MESM 'tef'); the model's "
-                                     "video_dim grows by 2")
-    video_batches: bool | None = Field(None, description="train on batches of whole videos with all their queries "
-                                       "(grounding.data.samplers; optim.batch_size then counts videos, and the other "
-                                       "videos give the negatives); unset: the model's choice (qd_detr / mesm on, "
-                                       "span / tea off)")
-    share_videos: bool = Field(False, description="hold each video once in a training batch (collate_by_video), so a "
-                               "model that shares videos runs its query-independent video layers once per video, "
-                               "as inference does; most useful with video_batches")
+    l2_normalize_frames: bool = Field(
+        False,
+        description="L2-normalise every snippet of every feature store, store "
+        "by store before concatenation (MESM's per-frame normalisation)",
+    )
+    temporal_endpoints: bool = Field(
+        False,
+        description="append the 2-d temporal endpoint feature (i / n, (i + 1) / n) "
+        "to each snippet after pooling (Moment-DETR / QD-DETR / MESM 'tef'); the model's "
+        "video_dim grows by 2",
+    )
+    video_batches: bool | None = Field(
+        None,
+        description="train on batches of whole videos with all their queries "
+        "(grounding.data.samplers; optim.batch_size then counts videos, and the other "
+        "videos give the negatives); unset: the model's choice (qd_detr / mesm on, "
+        "span / tea off)",
+    )
+    share_videos: bool = Field(
+        False,
+        description="hold each video once in a training batch (collate_by_video), so a "
+        "model that shares videos runs its query-independent video layers once per video, "
+        "as inference does; most useful with video_batches",
+    )
     targets: TargetConfig = Field(default_factory=TargetConfig)  # start/end candidate sets (Eq. 15)
 
 
@@ -76,8 +91,9 @@ class ModelConfig(BaseModel):
 class OptimConfig(BaseModel):
     model_config = _STRICT
     lr: float = Field(5e-4, gt=0, description="learning rate (TEA: Adam, 5e-4, linear decay)")
-    optimizer: Literal["adam", "adamw"] = Field("adam", description="Adam (TEA) or AdamW (decoupled weight decay: "
-                                                "QD-DETR / MESM, lr 2e-4, weight decay 1e-4)")
+    optimizer: Literal["adam", "adamw"] = Field(
+        "adam", description="Adam (TEA) or AdamW (decoupled weight decay: QD-DETR / MESM, lr 2e-4, weight decay 1e-4)"
+    )
     weight_decay: float = Field(0.0, ge=0, description="weight decay")
     grad_clip: float = Field(1.0, ge=0, description="gradient norm clipping; 0 disables it")
     batch_size: int = Field(16, ge=1, description="queries per step (videos per step with data.video_batches)")
@@ -103,8 +119,10 @@ class TrainConfig(BaseModel):
     @model_validator(mode="after")
     def _never_select_on_test(self) -> TrainConfig:
         if self.data.val_split == self.data.test_split:
-            msg = (f"data.val_split and data.test_split are both '{self.data.test_split}': the best checkpoint "
-                   "is chosen on validation, never on test")
+            msg = (
+                f"data.val_split and data.test_split are both '{self.data.test_split}': the best checkpoint "
+                "is chosen on validation, never on test"
+            )
             raise ValueError(msg)
         return self
 

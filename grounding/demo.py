@@ -96,15 +96,21 @@ def constant_baseline(manifest: Path, train: str, test: str) -> dict[str, Any]:
     fit_rows = [r for r in rows if r["split"] == train and r["windows"]]
     span = ConstantSpan.fit([r["windows"][0] for r in fit_rows], [r["duration"] for r in fit_rows])
     gt = [g for g in ground_truth_rows([r for r in rows if r["split"] == test]) if g["relevant_windows"]]
-    preds = [{"qid": g["qid"], "query": g["query"], "vid": g["vid"], "pred_relevant_windows": [span.predict(g["duration"])]}
-             for g in gt]
+    preds = [
+        {"qid": g["qid"], "query": g["query"], "vid": g["vid"], "pred_relevant_windows": [span.predict(g["duration"])]}
+        for g in gt
+    ]
     return {"window": [span.start, span.end]} | evaluate_predictions(preds, gt)
 
 
 def _config(row: DemoRow, manifest: Path, seed: int, out: Path) -> TrainConfig:
     manifest = row.manifest or manifest
-    values = {**row.overrides, "data": {**row.overrides.get("data", {}), "manifest": str(manifest)}, "seed": seed,
-              "out_dir": str(out)}
+    values = {
+        **row.overrides,
+        "data": {**row.overrides.get("data", {}), "manifest": str(manifest)},
+        "seed": seed,
+        "out_dir": str(out),
+    }
     return load_config(row.config, values)
 
 
@@ -117,8 +123,10 @@ def _stvg_metrics(result: dict[str, Any]) -> dict[str, Any]:
     from grounding.stvg_eval import flat_metrics
 
     if "stvg" not in result:
-        msg = (f"{result.get('checkpoint')}: no STVG scores (the model's predictions carry no boxes, or the "
-               "manifest has no STVG block / tube table: build it with `make priors DATASET=demo_stvg`)")
+        msg = (
+            f"{result.get('checkpoint')}: no STVG scores (the model's predictions carry no boxes, or the "
+            "manifest has no STVG block / tube table: build it with `make priors DATASET=demo_stvg`)"
+        )
         raise InputError(msg)
     return flat_metrics(result["stvg"])
 
@@ -131,8 +139,14 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-")
 
 
-def run_row(row: DemoRow, manifest: Path, seeds: Sequence[int], out: Path, progress: bool,
-            metrics_of: Callable[[dict[str, Any]], dict[str, Any]] = _temporal_metrics) -> dict[str, Any]:
+def run_row(
+    row: DemoRow,
+    manifest: Path,
+    seeds: Sequence[int],
+    out: Path,
+    progress: bool,
+    metrics_of: Callable[[dict[str, Any]], dict[str, Any]] = _temporal_metrics,
+) -> dict[str, Any]:
     """Train (or, for a zero-shot method, just run) one row once per seed and score it on the
     test split: means and standard deviations of every metric (``metrics_of`` picks them from the
     evaluation's result: the temporal suite, or the STVG one)."""
@@ -154,8 +168,15 @@ def run_row(row: DemoRow, manifest: Path, seeds: Sequence[int], out: Path, progr
     keys = [k for k, v in per_seed[0].items() if isinstance(v, int | float) and k != "n"]
     means = {k: round(statistics.fmean(m[k] for m in per_seed), 2) for k in keys}
     spread = {k: round(statistics.stdev(m[k] for m in per_seed), 2) if len(per_seed) > 1 else 0.0 for k in keys}
-    return {"method": cfg.model.name, "variant": row.variant, "seeds": list(seeds), "metrics": means, "spread": spread,
-            "runs": runs, "test_split": cfg.data.test_split}
+    return {
+        "method": cfg.model.name,
+        "variant": row.variant,
+        "seeds": list(seeds),
+        "metrics": means,
+        "spread": spread,
+        "runs": runs,
+        "test_split": cfg.data.test_split,
+    }
 
 
 def table(rows: list[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> str:
@@ -176,8 +197,10 @@ def stvg_table(rows: list[dict[str, Any]]) -> str:
     name = max(len(_label(r)) for r in rows) + 2
     types = [t for t in STVG_TYPES if any(f"{t}/m_vIoU" in r["metrics"] for r in rows)] or ["all"]
     width = 10 * len(STVG_METRICS)
-    lines = [f"{'':<{name}}" + "".join(f"{t:^{width}}" for t in types),
-             f"{'method':<{name}}" + "".join(f"{m:>10}" for _ in types for m in STVG_METRICS)]
+    lines = [
+        f"{'':<{name}}" + "".join(f"{t:^{width}}" for t in types),
+        f"{'method':<{name}}" + "".join(f"{m:>10}" for _ in types for m in STVG_METRICS),
+    ]
     for r in rows:
         cells = []
         for t in types:
@@ -188,8 +211,9 @@ def stvg_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_stvg(section: StvgSection, out: Path, seeds: Sequence[int] | None, only: Sequence[str],
-             progress: bool) -> list[dict[str, Any]]:
+def run_stvg(
+    section: StvgSection, out: Path, seeds: Sequence[int] | None, only: Sequence[str], progress: bool
+) -> list[dict[str, Any]]:
     """The STVG rows of the plan (those of ``only``, when given), each marked ``beats_baseline``."""
     if not section.manifest.is_file() and not all(r.manifest for r in section.rows):
         msg = f"{section.manifest} does not exist: run `make priors DATASET=demo_stvg` first"
@@ -200,12 +224,15 @@ def run_stvg(section: StvgSection, out: Path, seeds: Sequence[int] | None, only:
         if only and cfg.model.name not in only:
             continue
         print(f"{_name(cfg, row)}: {row.config}, seeds {list(seeds or section.seeds)} (STVG) ...", flush=True)
-        rows.append(run_row(row, section.manifest, list(seeds or section.seeds), out / "stvg", progress, _stvg_metrics)
-                    | {"section": "stvg"})
+        rows.append(
+            run_row(row, section.manifest, list(seeds or section.seeds), out / "stvg", progress, _stvg_metrics)
+            | {"section": "stvg"}
+        )
     base = next((r for r in rows if r["variant"] == section.baseline), None)
     for r in rows:
-        r["beats_baseline"] = None if base is None or r is base else r["metrics"][STVG_VERDICT] > base["metrics"][
-            STVG_VERDICT]
+        r["beats_baseline"] = (
+            None if base is None or r is base else r["metrics"][STVG_VERDICT] > base["metrics"][STVG_VERDICT]
+        )
     return rows
 
 
@@ -229,13 +256,22 @@ def _plots(rows: list[dict[str, Any]], out: Path, n: int) -> list[Path]:
         predictor = Predictor.from_checkpoint(row["runs"][0])
         test_rows = [r for r in predictor.info.rows if r["split"] == row["test_split"]][:n]
         for r in test_rows:
-            written.append(plot_prediction(predictor.explain(r["video_id"], r["query"]), out / "plots" / row["method"],
-                                           r["windows"]))
+            written.append(
+                plot_prediction(
+                    predictor.explain(r["video_id"], r["query"]), out / "plots" / row["method"], r["windows"]
+                )
+            )
     return written
 
 
-def run_demo(plan: DemoPlan, out: Path, seeds: Sequence[int] | None = None, only: Sequence[str] = (),
-             plots: int = 4, progress: bool = True) -> dict[str, Any]:
+def run_demo(
+    plan: DemoPlan,
+    out: Path,
+    seeds: Sequence[int] | None = None,
+    only: Sequence[str] = (),
+    plots: int = 4,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Every row of ``plan`` (or only the methods named in ``only``), the constant baseline, the
     verdict; writes ``out/summary.json``."""
     started = time.perf_counter()
@@ -256,8 +292,13 @@ def run_demo(plan: DemoPlan, out: Path, seeds: Sequence[int] | None = None, only
         raise InputError(msg)
     if not rows:  # spatio-temporal rows only (--only bridge_stg)
         failing = [_label(r) for r in stvg_rows if not r["variant"] and r["beats_baseline"] is False]
-        summary = {"rows": stvg_rows, "test_queries": None, "seeds": seeds, "wall_seconds": 0.0,
-                   "verdict": {"beat_constant": VERDICT, "stvg_beat_baseline": STVG_VERDICT, "failing": failing}}
+        summary = {
+            "rows": stvg_rows,
+            "test_queries": None,
+            "seeds": seeds,
+            "wall_seconds": 0.0,
+            "verdict": {"beat_constant": VERDICT, "stvg_beat_baseline": STVG_VERDICT, "failing": failing},
+        }
         summary["wall_seconds"] = round(time.perf_counter() - started, 1)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
@@ -265,17 +306,27 @@ def run_demo(plan: DemoPlan, out: Path, seeds: Sequence[int] | None = None, only
         return summary
     first = _config(plan.rows[0], plan.manifest, seeds[0], out)
     base = constant_baseline(plan.manifest, first.data.train_split, first.data.test_split)
-    constant = {"method": CONSTANT, "variant": "", "seeds": [], "metrics": {k: v for k, v in base["metrics"].items() if k != "n"},
-                "spread": {}, "window": base["window"]}
+    constant = {
+        "method": CONSTANT,
+        "variant": "",
+        "seeds": [],
+        "metrics": {k: v for k, v in base["metrics"].items() if k != "n"},
+        "spread": {},
+        "window": base["window"],
+    }
     failing = []
     for row in rows:
         row["beats_constant"] = beats(row, constant)
         if not row["variant"] and not row["beats_constant"]:
             failing.append(_label(row))
     failing += [_label(r) for r in stvg_rows if not r["variant"] and r["beats_baseline"] is False]
-    summary = {"rows": [*rows, constant, *stvg_rows], "test_queries": base["counts"]["gt"], "seeds": seeds,
-               "wall_seconds": round(time.perf_counter() - started, 1),
-               "verdict": {"beat_constant": VERDICT, "stvg_beat_baseline": STVG_VERDICT, "failing": failing}}
+    summary = {
+        "rows": [*rows, constant, *stvg_rows],
+        "test_queries": base["counts"]["gt"],
+        "seeds": seeds,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "verdict": {"beat_constant": VERDICT, "stvg_beat_baseline": STVG_VERDICT, "failing": failing},
+    }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     summary["plots"] = [str(p) for p in _plots([*rows, *stvg_rows], out, plots)] if plots else []
@@ -286,15 +337,18 @@ app = new_app("Train and score the demo plan's methods; print the table.")
 
 
 @app.command()
-def command(plan: Path = typer.Option(Path("configs/demo.yaml"), "--plan", help="the demo plan (rows, seeds)"),
-            manifest: Path | None = typer.Option(None, "--manifest", help="the demo manifest (default: the plan's)"),
-            out: Path = typer.Option(Path("runs/demo"), "--out", help="run folders, summary.json, plots/"),
-            seeds: list[int] | None = typer.Option(None, "--seed", help="seeds to run (repeat; default: the plan's)"),
-            only: list[str] | None = typer.Option(None, "--only", help="only these methods (repeat)"),
-            plots: int = typer.Option(4, "--plots", help="timeline PNGs per method (test queries)"),
-            report: bool = typer.Option(True, "--report/--no-report",
-                                        help="write the browsable HTML report (OUT/report/index.html)"),
-            no_progress: bool = typer.Option(False, "--no-progress", help="no progress bars")) -> None:
+def command(
+    plan: Path = typer.Option(Path("configs/demo.yaml"), "--plan", help="the demo plan (rows, seeds)"),
+    manifest: Path | None = typer.Option(None, "--manifest", help="the demo manifest (default: the plan's)"),
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="run folders, summary.json, plots/"),
+    seeds: list[int] | None = typer.Option(None, "--seed", help="seeds to run (repeat; default: the plan's)"),
+    only: list[str] | None = typer.Option(None, "--only", help="only these methods (repeat)"),
+    plots: int = typer.Option(4, "--plots", help="timeline PNGs per method (test queries)"),
+    report: bool = typer.Option(
+        True, "--report/--no-report", help="write the browsable HTML report (OUT/report/index.html)"
+    ),
+    no_progress: bool = typer.Option(False, "--no-progress", help="no progress bars"),
+) -> None:
     """Train every method of the demo plan over its seeds, score them on the demo's test split
     beside the constant-span baseline, print the table; exit 1 when a method does not beat it.
 
@@ -312,8 +366,9 @@ def command(plan: Path = typer.Option(Path("configs/demo.yaml"), "--plan", help=
         print(f"\ndemo test split ({summary['test_queries']} queries; mean ±sd over {len(seeds_used)} seeds)")
         print(table(temporal))
     if stvg:
-        print(f"\nspatio-temporal demo test split (STVG metrics, TubeDETR protocol; "
-              f"mean over seeds {stvg[0]['seeds']})")
+        print(
+            f"\nspatio-temporal demo test split (STVG metrics, TubeDETR protocol; mean over seeds {stvg[0]['seeds']})"
+        )
         print(stvg_table(stvg))
     for path in summary["plots"]:
         print(f"wrote {path}")

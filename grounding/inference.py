@@ -14,15 +14,17 @@ from grounding.models.base import GroundingModel
 
 
 @torch.inference_mode()
-def predict_batch(model: GroundingModel, batch: dict[str, Any], k: int = 5,
-                  outputs: dict[str, torch.Tensor] | None = None) -> list[dict[str, Any]]:
+def predict_batch(
+    model: GroundingModel, batch: dict[str, Any], k: int = 5, outputs: dict[str, torch.Tensor] | None = None
+) -> list[dict[str, Any]]:
     """The model's decoded prediction for every query of a batch (a ``collate`` batch, with or
     without shared videos)."""
     return model.decode(model(batch) if outputs is None else outputs, batch, k)
 
 
-def batch_windows(model: GroundingModel, batch: dict[str, Any], k: int = 5,
-                  outputs: dict[str, torch.Tensor] | None = None) -> list[list[list[float]]]:
+def batch_windows(
+    model: GroundingModel, batch: dict[str, Any], k: int = 5, outputs: dict[str, torch.Tensor] | None = None
+) -> list[list[list[float]]]:
     """Top-``k`` ``[start, end, score]`` windows (seconds, best first) for every query of a batch."""
     return [p["pred_relevant_windows"] for p in predict_batch(model, batch, k, outputs)]
 

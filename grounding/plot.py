@@ -42,8 +42,10 @@ def _frame_strip(fig: plt.Figure, cell: object, pred: Prediction, n_frames: int 
     inside = [f for f in sorted(boxes) if start <= f < end] or sorted(boxes)
     picks = [inside[i] for i in np.unique(np.linspace(0, len(inside) - 1, min(n_frames, len(inside))).astype(int))]
     images = read_frames(pred.extra.get("video_path"), picks)
-    width, height = pred.extra.get("frame_size") or [max(b[2] for b in boxes.values()),
-                                                     max(b[3] for b in boxes.values())]
+    width, height = pred.extra.get("frame_size") or [
+        max(b[2] for b in boxes.values()),
+        max(b[3] for b in boxes.values()),
+    ]
     axes = cell.subgridspec(1, n_frames, wspace=0.05).subplots()  # type: ignore[attr-defined]
     for k, ax in enumerate(np.atleast_1d(axes)):
         ax.set_xticks([])
@@ -58,14 +60,18 @@ def _frame_strip(fig: plt.Figure, cell: object, pred: Prediction, n_frames: int 
             ax.imshow(np.full((max(1, round(height)), max(1, round(width)), 3), 235, np.uint8))
         for box, colour in ((gt.get(f), "tab:green"), (boxes[f], "tab:blue")):
             if box is not None:
-                ax.add_patch(plt.Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1], fill=False,
-                                           edgecolor=colour, lw=2))
+                ax.add_patch(
+                    plt.Rectangle(
+                        (box[0], box[1]), box[2] - box[0], box[3] - box[1], fill=False, edgecolor=colour, lw=2
+                    )
+                )
         ax.set_title(f"frame {f}" + ("" if images is not None else " (no video file)"), fontsize=7)
     np.atleast_1d(axes)[0].set_ylabel("boxes", fontsize=8)
 
 
-def plot_prediction(pred: Prediction, out: str | Path, ground_truth: Sequence[Sequence[float]] = (),
-                    n_texts: int = 6) -> Path:
+def plot_prediction(
+    pred: Prediction, out: str | Path, ground_truth: Sequence[Sequence[float]] = (), n_texts: int = 6
+) -> Path:
     """Write the picture of ``pred`` to ``out`` (a .png path, or a folder to name it in)."""
     out = Path(out)
     if out.suffix.lower() != ".png":
@@ -80,9 +86,10 @@ def plot_prediction(pred: Prediction, out: str | Path, ground_truth: Sequence[Se
         ax_p, ax_n = fig.add_subplot(grid[1], sharex=ax_t), fig.add_subplot(grid[2], sharex=ax_t)
         _frame_strip(fig, grid[3], pred)
     else:
-        fig, (ax_t, ax_p, ax_n) = plt.subplots(3, 1, figsize=(10, 6.5), sharex=True,
-                                               gridspec_kw={"height_ratios": [1.3, 1.4, 1.8]})
-    fig.suptitle(textwrap.shorten(f"{pred.video_id}: \"{pred.query}\"", 110), fontsize=10)
+        fig, (ax_t, ax_p, ax_n) = plt.subplots(
+            3, 1, figsize=(10, 6.5), sharex=True, gridspec_kw={"height_ratios": [1.3, 1.4, 1.8]}
+        )
+    fig.suptitle(textwrap.shorten(f'{pred.video_id}: "{pred.query}"', 110), fontsize=10)
 
     for s, e in ground_truth:
         ax_t.axvspan(s, e, ymin=0.55, ymax=0.95, color="tab:green", alpha=0.6)
@@ -109,11 +116,19 @@ def plot_prediction(pred: Prediction, out: str | Path, ground_truth: Sequence[Se
     for t in pred.narrative_times:
         ax_n.axvline(t, ymin=0.93, ymax=1.0, color="grey", lw=0.8)
     if pred.narrative_texts:
-        picks = np.unique(np.linspace(0, len(pred.narrative_texts) - 1, min(n_texts, len(pred.narrative_texts))).astype(int))
+        picks = np.unique(
+            np.linspace(0, len(pred.narrative_texts) - 1, min(n_texts, len(pred.narrative_texts))).astype(int)
+        )
         for row, i in enumerate(picks):
             y = 0.85 - row * 0.8 / max(1, len(picks))
-            ax_n.text(pred.narrative_times[i], y, f"{pred.narrative_times[i]:.0f}s " + textwrap.shorten(pred.narrative_texts[i], 70),
-                      fontsize=6.5, va="top", ha="left" if pred.narrative_times[i] < d / 2 else "right")
+            ax_n.text(
+                pred.narrative_times[i],
+                y,
+                f"{pred.narrative_times[i]:.0f}s " + textwrap.shorten(pred.narrative_texts[i], 70),
+                fontsize=6.5,
+                va="top",
+                ha="left" if pred.narrative_times[i] < d / 2 else "right",
+            )
     else:
         ax_n.text(d / 2, 0.5, "no narratives for this video", ha="center", fontsize=8, color="grey")
     ax_n.set_xlim(0, d)

@@ -25,15 +25,15 @@ import torch
 from grounding.checkpoint import data_sources, load_checkpoint
 from grounding.data.collate import collate, to_device
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
+from grounding.data.textbank import TextBank
 from grounding.inference import predict_batch
 from grounding.models import build_model
 from grounding.models.base import GroundingModel
 from grounding.text_encoder import QUERY_ENCODERS
-from groundwork.stvg import STVG_KEY
-from grounding.data.textbank import TextBank
 from groundwork.cache.hashing import sha256_text
 from groundwork.cache.store import CacheStore
 from groundwork.errors import InputError, UserError
+from groundwork.stvg import STVG_KEY
 
 
 class UnknownVideoError(UserError, KeyError):
@@ -58,10 +58,19 @@ class Prediction:
 class Predictor:
     max_cached_videos = 512
 
-    def __init__(self, model: GroundingModel, manifest: str | Path, features: list[str] | None = None,
-                 store_layout: str = "auto", max_len: int = 128, cache_dir: str | Path | None = None,
-                 device: str = "cpu", batch_size: int = 64, l2_normalize_frames: bool = False,
-                 temporal_endpoints: bool = False) -> None:
+    def __init__(
+        self,
+        model: GroundingModel,
+        manifest: str | Path,
+        features: list[str] | None = None,
+        store_layout: str = "auto",
+        max_len: int = 128,
+        cache_dir: str | Path | None = None,
+        device: str = "cpu",
+        batch_size: int = 64,
+        l2_normalize_frames: bool = False,
+        temporal_endpoints: bool = False,
+    ) -> None:
         """``l2_normalize_frames`` / ``temporal_endpoints``: the data options the model was trained
         with (``DataConfig``); ``from_checkpoint`` reads them from the checkpoint."""
         self.model = model.to(device).eval()
@@ -82,8 +91,14 @@ class Predictor:
         self._encoder: Any = None
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu", manifest: str | Path | None = None,
-                        features: list[str] | None = None, cache_dir: str | Path | None = None) -> Predictor:
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        device: str = "cpu",
+        manifest: str | Path | None = None,
+        features: list[str] | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> Predictor:
         """``path`` is a run folder (uses ``best/``) or a checkpoint folder; the manifest, features
         and cache default to those recorded in the checkpoint's config (give them to use a run
         folder copied from another machine)."""
@@ -92,9 +107,18 @@ class Predictor:
         src = data_sources(ckpt, manifest, features, cache_dir)
         model = build_model(ckpt.config["model"]["name"], **ckpt.model_args)
         model.load_state_dict(ckpt.state_dict)
-        return cls(model, src.manifest, src.features, data["store"], data["max_len"], src.cache_dir, device,
-                   ckpt.config["optim"]["batch_size"], data.get("l2_normalize_frames", False),
-                   data.get("temporal_endpoints", False))
+        return cls(
+            model,
+            src.manifest,
+            src.features,
+            data["store"],
+            data["max_len"],
+            src.cache_dir,
+            device,
+            ckpt.config["optim"]["batch_size"],
+            data.get("l2_normalize_frames", False),
+            data.get("temporal_endpoints", False),
+        )
 
     # -- data: the rows of the videos asked about ------------------------------------------------
     def _load_videos(self, video_ids: Sequence[str]) -> None:
@@ -104,8 +128,15 @@ class Predictor:
                 msg = f"video '{vid}' is not in manifest {self.info.path}"
                 raise UnknownVideoError(msg)
         if todo:
-            ds = GroundingDataset(self.info, None, self.store, self.max_len, fields=self.model.required_keys,
-                                  videos=todo, temporal_endpoints=self.temporal_endpoints)
+            ds = GroundingDataset(
+                self.info,
+                None,
+                self.store,
+                self.max_len,
+                fields=self.model.required_keys,
+                videos=todo,
+                temporal_endpoints=self.temporal_endpoints,
+            )
             self._datasets |= dict.fromkeys(todo, ds)
 
     def _video(self, video_id: str) -> dict[str, Any]:
@@ -123,14 +154,25 @@ class Predictor:
                 return row
         extra = json.loads(rows[0]["extra"]) if rows[0].get("extra") else {}
         stvg = {STVG_KEY: extra[STVG_KEY]} if STVG_KEY in extra else {}  # a new text on an STVG video: its grid
-        return {"query_id": f"{video_id}:{query}", "video_id": video_id, "query": query, "windows": [],
-                "duration": rows[0]["duration"], "query_sha256": sha256_text(query),
-                "context_query_ids": [r["query_id"] for r in rows], "extra": json.dumps(stvg)}
+        return {
+            "query_id": f"{video_id}:{query}",
+            "video_id": video_id,
+            "query": query,
+            "windows": [],
+            "duration": rows[0]["duration"],
+            "query_sha256": sha256_text(query),
+            "context_query_ids": [r["query_id"] for r in rows],
+            "extra": json.dumps(stvg),
+        }
 
     # -- query vectors of new texts: cache first, then the pure-torch encoder --------------------
     def _embed(self, rows: Sequence[dict[str, Any]]) -> None:
-        todo = {r["query_sha256"]: r["query"] for r in rows
-                if r["query_sha256"] not in self._datasets[r["video_id"]].text and r["query_sha256"] not in self._query_vectors}
+        todo = {
+            r["query_sha256"]: r["query"]
+            for r in rows
+            if r["query_sha256"] not in self._datasets[r["video_id"]].text
+            and r["query_sha256"] not in self._query_vectors
+        }
         if todo:
             bank = TextBank.from_table(self.cache.text_features(self.info.text_encoder, todo), self.info.text_encoder)
             for sha in todo:
@@ -147,8 +189,10 @@ class Predictor:
     def _encode(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
         if self._encoder is None:
             if self.info.text_encoder not in QUERY_ENCODERS:
-                msg = (f"query text not in the cache and no inference encoder for '{self.info.text_encoder}' "
-                       f"(available: {', '.join(QUERY_ENCODERS.names())}); embed it with `priors run` first")
+                msg = (
+                    f"query text not in the cache and no inference encoder for '{self.info.text_encoder}' "
+                    f"(available: {', '.join(QUERY_ENCODERS.names())}); embed it with `priors run` first"
+                )
                 raise InputError(msg)
             self._encoder = QUERY_ENCODERS.get(self.info.text_encoder)()
         if hasattr(self._encoder, "encode_with_ids"):  # sentence, tokens and the tokens' ids
@@ -163,8 +207,13 @@ class Predictor:
         for row in rows:
             ds, video = self._datasets[row["video_id"]], self._video(row["video_id"])
             n = video["video"].shape[0] if "video" in video else ds.n_snippets(row["video_id"])
-            meta = {"query_id": row["query_id"], "video_id": row["video_id"], "query": row["query"],
-                    "windows": [tuple(w) for w in row["windows"]], "duration": float(row["duration"])}
+            meta = {
+                "query_id": row["query_id"],
+                "video_id": row["video_id"],
+                "query": row["query"],
+                "windows": [tuple(w) for w in row["windows"]],
+                "duration": float(row["duration"]),
+            }
             items.append({**meta, **video, **ds.query_fields(row, n)})
         return items
 
@@ -227,5 +276,13 @@ class Predictor:
         extra = {key: value for key, value in pred.items() if key != "pred_relevant_windows"}
         if "boxes" in extra:  # spatio-temporal: the frames the plot draws on, and the GT boxes of a manifest query
             extra |= self._stvg_picture(video_id, query)
-        return Prediction(video_id, query, pred["pred_relevant_windows"], float(item["duration"]), curves,
-                          [t for t, _ in narr], [s for _, s in narr], extra)
+        return Prediction(
+            video_id,
+            query,
+            pred["pred_relevant_windows"],
+            float(item["duration"]),
+            curves,
+            [t for t, _ in narr],
+            [s for _, s in narr],
+            extra,
+        )

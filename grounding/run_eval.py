@@ -8,8 +8,6 @@ from typing import Any
 
 import torch
 
-from groundwork.atomic import atomic_write_text
-
 from grounding.checkpoint import data_sources, load_checkpoint
 from grounding.config import TrainConfig
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
@@ -17,6 +15,7 @@ from grounding.evaluation import evaluate_predictions
 from grounding.models import build_model
 from grounding.stvg_eval import stvg_result
 from grounding.train import evaluate, model_args, pick_device
+from groundwork.atomic import atomic_write_text
 
 
 def ground_truth_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -24,8 +23,14 @@ def ground_truth_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         extra = json.loads(r["extra"]) if r.get("extra") else {}
-        gt = {"qid": r["query_id"], "query": r["query"], "vid": r["video_id"], "duration": r["duration"],
-              "relevant_windows": r["windows"], "split": r["split"]}
+        gt = {
+            "qid": r["query_id"],
+            "query": r["query"],
+            "vid": r["video_id"],
+            "duration": r["duration"],
+            "relevant_windows": r["windows"],
+            "split": r["split"],
+        }
         gt.update({k: extra[k] for k in ("relevant_clip_ids", "saliency_scores") if k in extra})
         out.append(gt)
     return out
@@ -36,9 +41,14 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
-def evaluate_checkpoint(path: str | Path, split: str | None = None, out: Path | None = None,
-                        manifest: str | Path | None = None, features: list[str] | None = None,
-                        cache_dir: str | Path | None = None) -> dict[str, Any]:
+def evaluate_checkpoint(
+    path: str | Path,
+    split: str | None = None,
+    out: Path | None = None,
+    manifest: str | Path | None = None,
+    features: list[str] | None = None,
+    cache_dir: str | Path | None = None,
+) -> dict[str, Any]:
     """Predict a split with a checkpoint (``best`` of a run folder), write the community JSONL
     beside it (or to ``out``) and score it against the manifest's windows. ``manifest``,
     ``features`` and ``cache_dir`` replace the paths recorded at training time."""
@@ -63,7 +73,12 @@ def evaluate_checkpoint(path: str | Path, split: str | None = None, out: Path | 
     stvg = stvg_result(info, dataset.rows, preds)  # spatio-temporal records on an STVG manifest: scored too
     if stvg is not None:
         result["stvg"] = stvg
-    return {"checkpoint": str(ckpt.path), "split": split, "epoch": ckpt.meta.get("epoch"), "predictions_file": str(out)} | result
+    return {
+        "checkpoint": str(ckpt.path),
+        "split": split,
+        "epoch": ckpt.meta.get("epoch"),
+        "predictions_file": str(out),
+    } | result
 
 
 def evaluate_untrained(cfg: TrainConfig, split: str | None = None, out: Path | None = None) -> dict[str, Any]:

@@ -28,8 +28,13 @@ def has_stvg(preds: Sequence[dict[str, Any]]) -> bool:
     return bool(preds) and all(k in preds[0] for k in STVG_KEYS)
 
 
-def stvg_result(info: ManifestInfo, rows: list[dict[str, Any]], preds: Sequence[dict[str, Any]],
-                protocol: str = "tubedetr", tubes: Tubes | None = None) -> dict[str, Any] | None:
+def stvg_result(
+    info: ManifestInfo,
+    rows: list[dict[str, Any]],
+    preds: Sequence[dict[str, Any]],
+    protocol: str = "tubedetr",
+    tubes: Tubes | None = None,
+) -> dict[str, Any] | None:
     """``evaluate_stvg`` of ``preds`` against the GT tubes of ``rows``; None when the predictions
     are not STVG records or no row has a GT tube."""
     if not has_stvg(preds):

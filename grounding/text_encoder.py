@@ -30,17 +30,23 @@ class BertLayer(nn.Module):
     def __init__(self, hidden: int, heads: int, inner: int, eps: float) -> None:
         super().__init__()
         self.heads = heads
-        self.attention = nn.ModuleDict({
-            "self": nn.ModuleDict({n: nn.Linear(hidden, hidden) for n in ("query", "key", "value")}),
-            "output": nn.ModuleDict({"dense": nn.Linear(hidden, hidden), "LayerNorm": nn.LayerNorm(hidden, eps=eps)}),
-        })
+        self.attention = nn.ModuleDict(
+            {
+                "self": nn.ModuleDict({n: nn.Linear(hidden, hidden) for n in ("query", "key", "value")}),
+                "output": nn.ModuleDict(
+                    {"dense": nn.Linear(hidden, hidden), "LayerNorm": nn.LayerNorm(hidden, eps=eps)}
+                ),
+            }
+        )
         self.intermediate = nn.ModuleDict({"dense": nn.Linear(hidden, inner)})
         self.output = nn.ModuleDict({"dense": nn.Linear(inner, hidden), "LayerNorm": nn.LayerNorm(hidden, eps=eps)})
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         b, length, d = x.shape
         proj = self.attention["self"]
-        q, k, v = (proj[n](x).view(b, length, self.heads, d // self.heads).transpose(1, 2) for n in ("query", "key", "value"))
+        q, k, v = (
+            proj[n](x).view(b, length, self.heads, d // self.heads).transpose(1, 2) for n in ("query", "key", "value")
+        )
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])
         ctx = ctx.transpose(1, 2).reshape(b, length, d)
         out = self.attention["output"]
@@ -55,20 +61,31 @@ class BertEncoder(nn.Module):
     def __init__(self, config: dict) -> None:
         super().__init__()
         h, eps = config["hidden_size"], config["layer_norm_eps"]
-        self.embeddings = nn.ModuleDict({
-            "word_embeddings": nn.Embedding(config["vocab_size"], h),
-            "position_embeddings": nn.Embedding(config["max_position_embeddings"], h),
-            "token_type_embeddings": nn.Embedding(config["type_vocab_size"], h),
-            "LayerNorm": nn.LayerNorm(h, eps=eps),
-        })
-        self.encoder = nn.ModuleDict({"layer": nn.ModuleList(
-            BertLayer(h, config["num_attention_heads"], config["intermediate_size"], eps)
-            for _ in range(config["num_hidden_layers"]))})
+        self.embeddings = nn.ModuleDict(
+            {
+                "word_embeddings": nn.Embedding(config["vocab_size"], h),
+                "position_embeddings": nn.Embedding(config["max_position_embeddings"], h),
+                "token_type_embeddings": nn.Embedding(config["type_vocab_size"], h),
+                "LayerNorm": nn.LayerNorm(h, eps=eps),
+            }
+        )
+        self.encoder = nn.ModuleDict(
+            {
+                "layer": nn.ModuleList(
+                    BertLayer(h, config["num_attention_heads"], config["intermediate_size"], eps)
+                    for _ in range(config["num_hidden_layers"])
+                )
+            }
+        )
 
     def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
         e = self.embeddings
         pos = torch.arange(ids.shape[1], device=ids.device)
-        x = e["word_embeddings"](ids) + e["position_embeddings"](pos)[None] + e["token_type_embeddings"](torch.zeros_like(ids))
+        x = (
+            e["word_embeddings"](ids)
+            + e["position_embeddings"](pos)[None]
+            + e["token_type_embeddings"](torch.zeros_like(ids))
+        )
         x = e["LayerNorm"](x)
         for layer in self.encoder["layer"]:
             x = layer(x, mask)
@@ -91,7 +108,11 @@ class MiniLMQueryEncoder:
         self.tokenizer.enable_truncation(max_len)
         self.tokenizer.enable_padding(pad_id=config.get("pad_token_id", 0))
         self.model = BertEncoder(config).eval()
-        weights = {k: v for k, v in load_file(folder / "model.safetensors").items() if k.startswith(("embeddings.", "encoder."))}
+        weights = {
+            k: v
+            for k, v in load_file(folder / "model.safetensors").items()
+            if k.startswith(("embeddings.", "encoder."))
+        }
         weights.pop("embeddings.position_ids", None)
         self.model.load_state_dict(weights, strict=True)
 
@@ -120,8 +141,10 @@ class MiniLMQueryEncoder:
         m = mask.unsqueeze(-1).float()
         sentence = F.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=1)
         words = mask & ~special
-        return [(s.numpy(), h[w].numpy(), i[w].numpy().astype(np.int64))
-                for s, h, w, i in zip(sentence, hidden, words, ids, strict=True)]
+        return [
+            (s.numpy(), h[w].numpy(), i[w].numpy().astype(np.int64))
+            for s, h, w, i in zip(sentence, hidden, words, ids, strict=True)
+        ]
 
 
 QUERY_ENCODERS: Registry[type] = Registry("query encoder")

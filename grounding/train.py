@@ -29,8 +29,8 @@ from grounding.checkpoint import load_checkpoint, load_training_state, resume_po
 from grounding.config import TrainConfig, config_dict, run_dir
 from grounding.data.check import FEATURE_CHECK, check_videos, videos_by_split
 from grounding.data.collate import collate, collate_by_video, to_device
-from grounding.data.samplers import VideoBatchSampler
 from grounding.data.dataset import GroundingDataset, open_video_store, probe_dims, read_manifest
+from grounding.data.samplers import VideoBatchSampler
 from grounding.inference import predict_batch, prediction_rows
 from grounding.metrics.temporal import temporal_metrics
 from grounding.models import build_model
@@ -64,8 +64,9 @@ def model_args(cfg: TrainConfig, video_dim: int, text_dim: int) -> dict[str, Any
     return {**cfg.model.validated().model_dump(mode="json"), "video_dim": video_dim, "text_dim": text_dim}
 
 
-def make_loader(dataset: GroundingDataset, cfg: TrainConfig, shuffle_seed: int | None,
-                model: GroundingModel | None = None) -> DataLoader:
+def make_loader(
+    dataset: GroundingDataset, cfg: TrainConfig, shuffle_seed: int | None, model: GroundingModel | None = None
+) -> DataLoader:
     """Training batches: whole videos with all their queries when ``data.video_batches`` is on
     (unset: the model's own ``batch_sampler``, e.g. the DETR models'), else shuffled queries;
     ``shuffle_seed`` None gives the queries in order. With ``data.share_videos`` and a model that
@@ -79,10 +80,18 @@ def make_loader(dataset: GroundingDataset, cfg: TrainConfig, shuffle_seed: int |
         batches = model.batch_sampler(dataset, cfg.optim.batch_size, shuffle_seed)
     if batches is not None:
         return DataLoader(dataset, batch_sampler=batches, collate_fn=collate_fn, num_workers=cfg.data.num_workers)
-    sampler = (SequentialSampler(dataset) if shuffle_seed is None
-               else RandomSampler(dataset, generator=torch.Generator().manual_seed(shuffle_seed)))
-    return DataLoader(dataset, batch_size=cfg.optim.batch_size, sampler=sampler, collate_fn=collate_fn,
-                      num_workers=cfg.data.num_workers)
+    sampler = (
+        SequentialSampler(dataset)
+        if shuffle_seed is None
+        else RandomSampler(dataset, generator=torch.Generator().manual_seed(shuffle_seed))
+    )
+    return DataLoader(
+        dataset,
+        batch_size=cfg.optim.batch_size,
+        sampler=sampler,
+        collate_fn=collate_fn,
+        num_workers=cfg.data.num_workers,
+    )
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -91,7 +100,9 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     return opt(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
     warm = cfg.optim.warmup_steps
 
     def factor(step: int) -> float:
@@ -102,9 +113,16 @@ def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_ste
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def train_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
-                scheduler: torch.optim.lr_scheduler.LRScheduler, cfg: TrainConfig, device: torch.device,
-                desc: str = "train", progress: bool = True) -> dict[str, Any]:
+def train_epoch(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    cfg: TrainConfig,
+    device: torch.device,
+    desc: str = "train",
+    progress: bool = True,
+) -> dict[str, Any]:
     """One pass over ``loader``; returns the mean of every loss part and the per-step totals."""
     model.train()
     use_amp = cfg.amp and device.type == "cuda"
@@ -132,8 +150,14 @@ def train_epoch(model: torch.nn.Module, loader: DataLoader, optimizer: torch.opt
 
 
 @torch.no_grad()
-def evaluate(model: GroundingModel, dataset: GroundingDataset, batch_size: int, device: torch.device,
-             k: int = 5, progress: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def evaluate(
+    model: GroundingModel,
+    dataset: GroundingDataset,
+    batch_size: int,
+    device: torch.device,
+    k: int = 5,
+    progress: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """R1/R5 at IoU 0.3/0.5/0.7 and mIoU on ``dataset``, plus the community-format predictions
     (the model's ``decode``, extra keys included)."""
     model.eval()
@@ -163,8 +187,11 @@ class RunLog:
         self.csv_path = out_dir / "log.csv"
         if self.csv_path.exists():
             lines = self.csv_path.read_text().splitlines(keepends=True)
-            keep = [ln for ln in lines[1:] if ln.endswith("\n") and ln.split(",", 1)[0].isdigit()
-                    and int(ln.split(",", 1)[0]) <= through_epoch]
+            keep = [
+                ln
+                for ln in lines[1:]
+                if ln.endswith("\n") and ln.split(",", 1)[0].isdigit() and int(ln.split(",", 1)[0]) <= through_epoch
+            ]
             if keep:
                 atomic_write_text(self.csv_path, "".join(lines[:1] + keep))
             else:
@@ -203,17 +230,32 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     video_dim, text_dim = probe_dims(info, store, cfg.data.train_split)
     args = model_args(cfg, video_dim + (2 if cfg.data.temporal_endpoints else 0), text_dim)
     # Every video of the splits fit reads, loaded once before the first step (cached per run folder).
-    check_videos(store, videos_by_split(info.rows, (cfg.data.train_split, cfg.data.val_split)),
-                 run_dir(cfg) / FEATURE_CHECK, progress=progress)
+    check_videos(
+        store,
+        videos_by_split(info.rows, (cfg.data.train_split, cfg.data.val_split)),
+        run_dir(cfg) / FEATURE_CHECK,
+        progress=progress,
+    )
     model = build_model(cfg.model.name, **args).to(device)
     # The model decides what is loaded: its inputs everywhere, its loss fields for training only.
     tef = cfg.data.temporal_endpoints
-    train_set = GroundingDataset(info, cfg.data.train_split, store, cfg.data.max_len,
-                                 targets=model.target_maker(cfg.data.targets),
-                                 fields=(*model.required_keys, *model.loss_keys), temporal_endpoints=tef)
+    train_set = GroundingDataset(
+        info,
+        cfg.data.train_split,
+        store,
+        cfg.data.max_len,
+        targets=model.target_maker(cfg.data.targets),
+        fields=(*model.required_keys, *model.loss_keys),
+        temporal_endpoints=tef,
+    )
     has_val = any(r["split"] == cfg.data.val_split for r in info.rows)
-    val_set = (GroundingDataset(info, cfg.data.val_split, store, cfg.data.max_len, fields=model.required_keys,
-                                temporal_endpoints=tef) if has_val else None)
+    val_set = (
+        GroundingDataset(
+            info, cfg.data.val_split, store, cfg.data.max_len, fields=model.required_keys, temporal_endpoints=tef
+        )
+        if has_val
+        else None
+    )
     if cfg.data.share_videos and not model.shares_videos:
         msg = f"data.share_videos: model '{cfg.model.name}' cannot hold a video once for several queries"
         raise ValueError(msg)
@@ -240,24 +282,41 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     for epoch in range(start_epoch, cfg.optim.epochs):
         t0 = time.perf_counter()
         loader = make_loader(train_set, cfg, shuffle_seed=cfg.seed * 100_003 + epoch, model=model)
-        stats = train_epoch(model, loader, optimizer, scheduler, cfg, device, f"epoch {epoch + 1}/{cfg.optim.epochs}", progress)
+        stats = train_epoch(
+            model, loader, optimizer, scheduler, cfg, device, f"epoch {epoch + 1}/{cfg.optim.epochs}", progress
+        )
         step += len(stats["step_losses"])
         row: dict[str, Any] = {"epoch": epoch, "step": step, "seconds": time.perf_counter() - t0, **stats}
-        log.write(epoch, step, "train", {**{k: v for k, v in stats.items() if k.startswith("loss/")},
-                                         "lr": scheduler.get_last_lr()[0]})
+        log.write(
+            epoch,
+            step,
+            "train",
+            {**{k: v for k, v in stats.items() if k.startswith("loss/")}, "lr": scheduler.get_last_lr()[0]},
+        )
         is_best = val_set is None
         if val_set is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.optim.epochs):
             metrics, _ = evaluate(model, val_set, cfg.optim.batch_size, device, cfg.topk)
             log.write(epoch, step, "val", metrics)
             row["val"] = metrics
             if cfg.select_metric not in metrics:
-                msg = f"select_metric '{cfg.select_metric}' is not a validation metric; choose one of {', '.join(metrics)}"
+                msg = (
+                    f"select_metric '{cfg.select_metric}' is not a validation metric; "
+                    f"choose one of {', '.join(metrics)}"
+                )
                 raise ValueError(msg)
             is_best = best is None or metrics[cfg.select_metric] > best[cfg.select_metric]
             if is_best:
                 best = {**metrics, "epoch": epoch}
-        meta = {"epoch": epoch, "step": step, "best": best, "select_metric": cfg.select_metric,
-                "model": cfg.model.name, "dataset": info.dataset, "manifest": str(info.path), "model_data": model_data}
+        meta = {
+            "epoch": epoch,
+            "step": step,
+            "best": best,
+            "select_metric": cfg.select_metric,
+            "model": cfg.model.name,
+            "dataset": info.dataset,
+            "manifest": str(info.path),
+            "model_data": model_data,
+        }
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state()}
         if is_best:  # before last/: a kill between the two redoes this epoch and saves best/ again
             save_checkpoint(out / "best", model, config_dict(cfg), args, meta)

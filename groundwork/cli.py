@@ -18,8 +18,13 @@ CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True, "help_optio
 
 def new_app(help_text: str) -> typer.Typer:
     """A typer app with plain help formatting (tables in epilogs stay as written)."""
-    return typer.Typer(help=help_text, rich_markup_mode=None, no_args_is_help=True,
-                       context_settings={"help_option_names": ["-h", "--help"]}, pretty_exceptions_enable=False)
+    return typer.Typer(
+        help=help_text,
+        rich_markup_mode=None,
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        pretty_exceptions_enable=False,
+    )
 
 
 def run_app(app: typer.Typer, argv: Sequence[str] | None, prog: str) -> int:

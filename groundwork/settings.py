@@ -5,9 +5,9 @@
 A flag names a field by its dotted path, with ``-`` or ``_`` alike: ``--sampling.top-p 0.9``,
 ``--optim.lr 1e-3``, ``--video-root /data``. Values are read as YAML scalars (``1e-3``, ``true``,
 ``null``, ``[a, b]``). A list field also takes ``a,b,c``; a dict field takes ``KEY=VALUE`` (repeat
-the flag for more keys) or ``--field.KEY VALUE``; a scalar given twice takes the last value. A bool field may be given bare (``--retry-errors``)
-or negated (``--no-progress``); a list field takes every value up to the next flag
-(``--features a b``). An unknown or mistyped flag is an ``InputError`` naming it and the
+the flag for more keys) or ``--field.KEY VALUE``; a scalar given twice takes the last value. A bool
+field may be given bare (``--retry-errors``) or negated (``--no-progress``); a list field takes
+every value up to the next flag (``--features a b``). An unknown or mistyped flag is an ``InputError`` naming it and the
 closest field; a value of the wrong type names the field, the value and what was expected.
 
 ``field_rows`` / ``fields_help`` list every field (dotted name, type, default, description) from
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from groundwork.errors import InputError, MissingInputError
+
 
 # -- reading values ---------------------------------------------------------------------------
 def parse_value(text: str) -> Any:
@@ -240,7 +241,9 @@ def explain(err: ValidationError, prefix: str, root: type[BaseModel]) -> str:
             lines.append(f"unknown field '{field}'{hint} allowed: {', '.join(allowed)}")
         elif e["type"] == "value_error":
             text = e["msg"].removeprefix("Value error, ")
-            lines.append(text if not field or text.startswith((field, f"{root.__name__}.{field}")) else f"{field}: {text}")
+            lines.append(
+                text if not field or text.startswith((field, f"{root.__name__}.{field}")) else f"{field}: {text}"
+            )
         else:
             lines.append(f"field '{field}': {e['msg']} (got {e.get('input')!r})")
     return "; ".join(lines)
@@ -255,8 +258,12 @@ def build(model: type[BaseModel], values: Mapping[str, Any], source: str = "conf
         raise InputError(msg) from None
 
 
-def layered(model: type[BaseModel], config: str | Path | None = None, flags: Iterable[str] = (),
-            given: Mapping[str, Any] | None = None) -> Any:
+def layered(
+    model: type[BaseModel],
+    config: str | Path | None = None,
+    flags: Iterable[str] = (),
+    given: Mapping[str, Any] | None = None,
+) -> Any:
     """defaults <- YAML ``config`` <- ``given`` (a command's own options) <- dotted ``flags``."""
     values: dict[str, Any] = load_yaml(config) if config is not None else {}
     sources = [str(config)] if config is not None else ["defaults"]

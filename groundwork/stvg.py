@@ -37,12 +37,17 @@ HCSTVG_SECONDS = 20
 STVG_KEY = "stvg"  # the block's key in a manifest row's extra
 SENTENCE_TYPE_KEY = "sentence_type"
 
-TUBE_SCHEMA = pa.schema([
-    ("video_id", pa.string()),
-    ("target_id", pa.string()),  # the track id as a string (VidOR tids are ints, HC-STVG has one target: "0")
-    ("fid", pa.int32()),  # raw frame id
-    ("x1", pa.float32()), ("y1", pa.float32()), ("x2", pa.float32()), ("y2", pa.float32()),  # pixels
-])
+TUBE_SCHEMA = pa.schema(
+    [
+        ("video_id", pa.string()),
+        ("target_id", pa.string()),  # the track id as a string (VidOR tids are ints, HC-STVG has one target: "0")
+        ("fid", pa.int32()),  # raw frame id
+        ("x1", pa.float32()),
+        ("y1", pa.float32()),
+        ("x2", pa.float32()),
+        ("y2", pa.float32()),  # pixels
+    ]
+)
 
 
 def tubedetr_grid(
@@ -84,15 +89,28 @@ class StvgQuery:
         block = extra.get(STVG_KEY)
         if not block:
             return None
-        return cls(float(block["fps"]), int(block["frame_count"]), int(block["width"]), int(block["height"]),
-                   (int(block["segment"][0]), int(block["segment"][1])),
-                   (int(block["gt_sted"][0]), int(block["gt_sted"][1])), str(block["target_id"]),
-                   str(block.get("dataset", "vidstg")))
+        return cls(
+            float(block["fps"]),
+            int(block["frame_count"]),
+            int(block["width"]),
+            int(block["height"]),
+            (int(block["segment"][0]), int(block["segment"][1])),
+            (int(block["gt_sted"][0]), int(block["gt_sted"][1])),
+            str(block["target_id"]),
+            str(block.get("dataset", "vidstg")),
+        )
 
     def as_extra(self) -> dict[str, Any]:
-        return {"fps": self.fps, "frame_count": self.frame_count, "width": self.width, "height": self.height,
-                "segment": list(self.segment), "gt_sted": list(self.gt_sted), "target_id": self.target_id,
-                "dataset": self.dataset}
+        return {
+            "fps": self.fps,
+            "frame_count": self.frame_count,
+            "width": self.width,
+            "height": self.height,
+            "segment": list(self.segment),
+            "gt_sted": list(self.gt_sted),
+            "target_id": self.target_id,
+            "dataset": self.dataset,
+        }
 
     def grid(self) -> list[int]:
         """The query's evaluation (and patch-feature) frames: ``tubedetr_grid`` of its segment."""

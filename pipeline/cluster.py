@@ -55,15 +55,19 @@ def merge_runtime_env(base: dict[str, Any], extra: dict[str, Any] | None) -> dic
     the user's code goes in ``py_modules``."""
     extra = dict(extra or {})
     if "working_dir" in extra:
-        msg = ("ray_runtime_env.working_dir: the project itself is shipped as the working_dir; give your own code "
-               "as ray_runtime_env.py_modules (a list of folders or .whl files) instead")
+        msg = (
+            "ray_runtime_env.working_dir: the project itself is shipped as the working_dir; give your own code "
+            "as ray_runtime_env.py_modules (a list of folders or .whl files) instead"
+        )
         raise InputError(msg)
     out = dict(base)
     for key, value in extra.items():
         want = {"env_vars": dict, "py_modules": list, "excludes": list}.get(key)
         if want is not None and not isinstance(value, want):
-            msg = (f"ray_runtime_env.{key}: expected a {want.__name__}, got {value!r} (give ray_runtime_env in the "
-                   "--config YAML file)")
+            msg = (
+                f"ray_runtime_env.{key}: expected a {want.__name__}, got {value!r} (give ray_runtime_env in the "
+                "--config YAML file)"
+            )
             raise InputError(msg)
         if key == "env_vars":
             out[key] = {**out.get(key, {}), **value}

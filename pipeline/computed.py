@@ -19,15 +19,30 @@ from pipeline.stages.write import prior_table
 
 def _row(video: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     text = str(request["answer"])
-    return {"key": request["key"], "kind": request["kind"], "video_id": video["video_id"],
-            "video_sha256": video["video_sha256"], "query_id": request["query_id"], "t_start": request["t_start"],
-            "t_end": request["t_end"], "text": text, "text_sha256": sha256_text(text) if text else "",
-            "n_prompt_tokens": 0, "n_output_tokens": 0, "latency_ms": 0.0, "status": "ok", "error_type": "",
-            "error": "", "raw": request.get("detail", ""), "sampling_used": ""}
+    return {
+        "key": request["key"],
+        "kind": request["kind"],
+        "video_id": video["video_id"],
+        "video_sha256": video["video_sha256"],
+        "query_id": request["query_id"],
+        "t_start": request["t_start"],
+        "t_end": request["t_end"],
+        "text": text,
+        "text_sha256": sha256_text(text) if text else "",
+        "n_prompt_tokens": 0,
+        "n_output_tokens": 0,
+        "latency_ms": 0.0,
+        "status": "ok",
+        "error_type": "",
+        "error": "",
+        "raw": request.get("detail", ""),
+        "sampling_used": "",
+    }
 
 
-def write_computed(todo: list[dict], planners: Mapping[str, Planner], provenance: Mapping[str, dict[str, Any]],
-                   store: CacheStore) -> tuple[list[dict], dict[str, int]]:
+def write_computed(
+    todo: list[dict], planners: Mapping[str, Planner], provenance: Mapping[str, dict[str, Any]], store: CacheStore
+) -> tuple[list[dict], dict[str, int]]:
     """``todo`` (video rows with their uncached ``requests`` JSON) without the requests of computed
     kinds, whose rows are written to the cache, one shard per kind; and the rows written per kind."""
     computed = {kind for kind, p in planners.items() if p.computed}

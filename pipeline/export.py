@@ -45,8 +45,14 @@ def prior_type(vectors: bool) -> pa.DataType:
 
 def export_schema(kinds: list[str], vectors: bool) -> pa.Schema:
     """One row per query; a ``<kind>`` column (list of {key, t_start, t_end, text[, vector]}) per kind."""
-    head = [("query_id", pa.string()), ("video_id", pa.string()), ("query", pa.string()),
-            ("windows", pa.list_(pa.list_(pa.float64()))), ("duration", pa.float64()), ("video_sha256", pa.string())]
+    head = [
+        ("query_id", pa.string()),
+        ("video_id", pa.string()),
+        ("query", pa.string()),
+        ("windows", pa.list_(pa.list_(pa.float64()))),
+        ("duration", pa.float64()),
+        ("video_sha256", pa.string()),
+    ]
     tail = [("query_vector", pa.list_(pa.float32()))] if vectors else []
     return pa.schema(head + tail + [(kind, prior_type(vectors)) for kind in kinds] + [("extra", pa.string())])
 
@@ -69,8 +75,10 @@ def _kind_rows(store: CacheStore, info: ManifestInfo, kind: str) -> dict[str, di
     rows = {r["key"]: r for r in table.to_pylist() if r["status"] == "ok"}
     missing = sorted(keys - set(rows))
     if missing:
-        msg = (f"manifest {info.path}: {len(missing)} of its {len(keys)} {kind} keys have no ok row in the cache "
-               f"{info.cache_dir} (first: {missing[0]}); is it the cache the manifest was built with (--cache-dir)?")
+        msg = (
+            f"manifest {info.path}: {len(missing)} of its {len(keys)} {kind} keys have no ok row in the cache "
+            f"{info.cache_dir} (first: {missing[0]}); is it the cache the manifest was built with (--cache-dir)?"
+        )
         raise MissingInputError(msg)
     return rows
 
@@ -80,8 +88,10 @@ def _vectors(store: CacheStore, info: ManifestInfo, hashes: set[str]) -> dict[st
     found = dict(zip(table.column("text_sha256").to_pylist(), table.column("sentence").to_pylist(), strict=True))
     missing = sorted(hashes - set(found))
     if missing:
-        msg = (f"the cache {info.cache_dir} has no {info.text_encoder} features for {len(missing)} of the "
-               f"{len(hashes)} texts (first text_sha256: {missing[0]}); run `priors run` again to embed them")
+        msg = (
+            f"the cache {info.cache_dir} has no {info.text_encoder} features for {len(missing)} of the "
+            f"{len(hashes)} texts (first text_sha256: {missing[0]}); run `priors run` again to embed them"
+        )
         raise MissingInputError(msg)
     return found
 
@@ -149,8 +159,10 @@ def build_export(manifest: str | Path, cache_dir: str | Path | None = None, vect
         "videos": {split: len(set(t.column("video_id").to_pylist())) for split, t in tables.items()},
         "priors": {kind: dict(sorted(c.items())) for kind, c in per_kind.items()},
         "unique_prior_rows": {kind: len(rows) for kind, rows in by_kind.items()},
-        "errors": {kind: [{"model": m, "prompt": p, "error_type": e, "rows": n} for (m, p, e), n in sorted(c.items())]
-                   for kind, c in errors.items()},
+        "errors": {
+            kind: [{"model": m, "prompt": p, "error_type": e, "rows": n} for (m, p, e), n in sorted(c.items())]
+            for kind, c in errors.items()
+        },
     }
     export = Export(info.dataset, tables, counts, provenance=provenance)
     export.card = dataset_card(export, info, vectors)
@@ -166,36 +178,55 @@ def dataset_card(export: Export, info: ManifestInfo, vectors: bool) -> str:
         yaml_lines += [f"  - split: {split}", f"    path: data/{split}-*.parquet"]
     yaml_lines += ["tags:", "- video-temporal-grounding", "- groundwork-priors", "---", ""]
     c = export.counts
-    lines = [CARD_MARK, f"# {export.dataset}: Groundwork priors", "",
-             f"Exported by `priors export` on {datetime.now(timezone.utc).isoformat(timespec='seconds')} from the "
-             f"manifest `{info.path.name}` (cache `{info.cache_dir}`). One row per query: its ground-truth windows "
-             "(seconds) and, per prior kind, the priors of its video and its own, each "
-             "`{key, t_start, t_end, text" + (", vector" if vectors else "") + "}` in the order the pipeline "
-             "wrote them. Only rows generated without error are included; failures are counted below.", "",
-             f"- text encoder: `{info.text_encoder}`" + (" (sentence vectors included: `query_vector`, "
-                                                          "`<kind>[].vector`)" if vectors else " (vectors not "
-                                                          "included; export with `--vectors` to add them)"),
-             f"- visual features (not included): `{info.visual_features or 'none'}`", "",
-             "## What generated the priors", "", "| kind | model | revision | backend | prompt | sampling | rows |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        CARD_MARK,
+        f"# {export.dataset}: Groundwork priors",
+        "",
+        f"Exported by `priors export` on {datetime.now(timezone.utc).isoformat(timespec='seconds')} from the "
+        f"manifest `{info.path.name}` (cache `{info.cache_dir}`). One row per query: its ground-truth windows "
+        "(seconds) and, per prior kind, the priors of its video and its own, each "
+        "`{key, t_start, t_end, text" + (", vector" if vectors else "") + "}` in the order the pipeline "
+        "wrote them. Only rows generated without error are included; failures are counted below.",
+        "",
+        f"- text encoder: `{info.text_encoder}`"
+        + (
+            " (sentence vectors included: `query_vector`, `<kind>[].vector`)"
+            if vectors
+            else " (vectors not included; export with `--vectors` to add them)"
+        ),
+        f"- visual features (not included): `{info.visual_features or 'none'}`",
+        "",
+        "## What generated the priors",
+        "",
+        "| kind | model | revision | backend | prompt | sampling | rows |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for kind, idents in export.provenance.items():
         for p in idents or [{}]:
             rev = str(p.get("model_revision", "-"))
-            lines.append(f"| {kind} | {p.get('model', '-')} | {rev if len(rev) <= 20 else rev[:12] + '…'} | "
-                         f"{p.get('backend', '-')} | {p.get('prompt_id', '-')}@{p.get('prompt_version', '-')} | "
-                         f"`{p.get('sampling', '-')}` | {p.get('rows', 0)} |")
+            lines.append(
+                f"| {kind} | {p.get('model', '-')} | {rev if len(rev) <= 20 else rev[:12] + '…'} | "
+                f"{p.get('backend', '-')} | {p.get('prompt_id', '-')}@{p.get('prompt_version', '-')} | "
+                f"`{p.get('sampling', '-')}` | {p.get('rows', 0)} |"
+            )
     header = "| split | videos | queries | " + " | ".join(f"{k} priors" for k in info.kinds) + " |"
-    lines += ["", "## Counts", "", header,
-              "|---|---|---|" + "---|" * len(info.kinds)]
+    lines += ["", "## Counts", "", header, "|---|---|---|" + "---|" * len(info.kinds)]
     for split in splits:
         per = " | ".join(str(c["priors"][k].get(split, 0)) for k in info.kinds)
         lines.append(f"| {split} | {c['videos'][split]} | {c['queries'][split]} | {per} |")
     lines.append("")
-    lines.append("Video-level priors (narrative, clip_caption, event) repeat on every query of their video; "
-                 "unique prior rows: " + ", ".join(f"{k} {n}" for k, n in c["unique_prior_rows"].items()) + ".")
-    lines += ["", "## Errors (rows not exported)", "",
-              "Rows of these videos that failed and have no ok row in the cache (for a structured kind, one per "
-              "failed request), by model, prompt and error type:", ""]
+    lines.append(
+        "Video-level priors (narrative, clip_caption, event) repeat on every query of their video; "
+        "unique prior rows: " + ", ".join(f"{k} {n}" for k, n in c["unique_prior_rows"].items()) + "."
+    )
+    lines += [
+        "",
+        "## Errors (rows not exported)",
+        "",
+        "Rows of these videos that failed and have no ok row in the cache (for a structured kind, one per "
+        "failed request), by model, prompt and error type:",
+        "",
+    ]
     any_error = False
     for kind, rows in c["errors"].items():
         for e in rows:
@@ -203,10 +234,19 @@ def dataset_card(export: Export, info: ManifestInfo, vectors: bool) -> str:
             any_error = True
     if not any_error:
         lines.append("- none")
-    lines += ["", "## Loading", "", "```python", "import datasets",
-              "ds = datasets.load_from_disk(\"PATH\")  # this folder",
-              "ds = datasets.load_dataset(\"parquet\", data_files={"
-              + ", ".join(f"\"{s}\": \"PATH/data/{s}-*.parquet\"" for s in splits) + "})", "```", ""]
+    lines += [
+        "",
+        "## Loading",
+        "",
+        "```python",
+        "import datasets",
+        'ds = datasets.load_from_disk("PATH")  # this folder',
+        'ds = datasets.load_dataset("parquet", data_files={'
+        + ", ".join(f'"{s}": "PATH/data/{s}-*.parquet"' for s in splits)
+        + "})",
+        "```",
+        "",
+    ]
     return "\n".join(yaml_lines + lines)
 
 
@@ -240,8 +280,9 @@ def _check_out(out: Path) -> None:
         raise InputError(msg)
 
 
-def write_export(manifest: str | Path, out: str | Path, cache_dir: str | Path | None = None,
-                 vectors: bool = False) -> Export:
+def write_export(
+    manifest: str | Path, out: str | Path, cache_dir: str | Path | None = None, vectors: bool = False
+) -> Export:
     """Write the export of ``manifest`` to ``out`` (replaced as a whole, atomically): the
     ``datasets`` folder (``dataset_dict.json``, ``<split>/``), ``data/<split>-00000-of-00001.parquet``
     and ``README.md``."""

@@ -31,8 +31,9 @@ from pipeline.stages.write import WriteStage, prior_table
 Planned = dict[str, dict[str, list]]  # video id -> kind -> [[key, query_id], ...]
 
 
-def drop_missing_videos(prep: Prepared, todo: list[dict], planned: Planned, store: CacheStore, write: WriteStage,
-                        report: RunReport) -> list[dict]:
+def drop_missing_videos(
+    prep: Prepared, todo: list[dict], planned: Planned, store: CacheStore, write: WriteStage, report: RunReport
+) -> list[dict]:
     """``todo`` without the frame requests of videos that have no file; one error row per such
     video and kind goes to ``write`` (unless the cache has it from an earlier run)."""
     report.videos_missing = len(prep.missing_videos)
@@ -52,12 +53,29 @@ def drop_missing_videos(prep: Prepared, todo: list[dict], planned: Planned, stor
             if key in present[kind]:
                 continue
             n = sum(r["kind"] == kind for r in frames)
-            msg = (f"video '{row['video_id']}' has no file ({prep.video_root_note}): its {n} {kind} requests were "
-                   "not generated; give --video-root and run again")
-            error = {"key": key, "kind": kind, "video_id": row["video_id"], "video_sha256": "", "query_id": "",
-                     "t_start": 0.0, "t_end": float(row["duration"]), "text": "", "text_sha256": "",
-                     "n_prompt_tokens": 0, "n_output_tokens": 0, "latency_ms": 0.0, "status": "error",
-                     "error_type": "missing_video", "error": msg, "raw": "", "sampling_used": ""}
+            msg = (
+                f"video '{row['video_id']}' has no file ({prep.video_root_note}): its {n} {kind} requests were "
+                "not generated; give --video-root and run again"
+            )
+            error = {
+                "key": key,
+                "kind": kind,
+                "video_id": row["video_id"],
+                "video_sha256": "",
+                "query_id": "",
+                "t_start": 0.0,
+                "t_end": float(row["duration"]),
+                "text": "",
+                "text_sha256": "",
+                "n_prompt_tokens": 0,
+                "n_output_tokens": 0,
+                "latency_ms": 0.0,
+                "status": "error",
+                "error_type": "missing_video",
+                "error": msg,
+                "raw": "",
+                "sampling_used": "",
+            }
             write.add(("priors", kind), prior_table([error], prep.provenance[kind], created))
             report.add_error_rows(kind, "missing_video", 1)
         rest = [r for r in requests if not r["frame_times"]]
@@ -101,8 +119,9 @@ def _subset(rows: list[dict], units: list[Unit], claimed: bool) -> list[dict]:
     wanted = {(u.row, u.kind) for u in units}
     out = []
     for i, row in enumerate(rows):
-        requests = [r if claimed else {**r, "claim": ""}
-                    for r in json.loads(row["requests"]) if (i, r["kind"]) in wanted]
+        requests = [
+            r if claimed else {**r, "claim": ""} for r in json.loads(row["requests"]) if (i, r["kind"]) in wanted
+        ]
         if requests:
             out.append({**row, "requests": json.dumps(requests)})
     return out
@@ -117,8 +136,14 @@ def _done(store: CacheStore, units: list[Unit], retry_errors: bool) -> list[Unit
     return [u for u in units if u.keys <= have[u.kind]]
 
 
-def generate_claimed(config: PriorsConfig, store: CacheStore, todo: list[dict], planned: Planned, report: RunReport,
-                     generate: Callable[[list[dict], ClaimBook], None]) -> None:
+def generate_claimed(
+    config: PriorsConfig,
+    store: CacheStore,
+    todo: list[dict],
+    planned: Planned,
+    report: RunReport,
+    generate: Callable[[list[dict], ClaimBook], None],
+) -> None:
     """Run ``generate(rows, claims)`` (the graph; it writes every row it is given before it
     returns) over ``todo`` under work claims, then wait for, or take over, the units other runs
     held, until every unit is in the cache. Units finished by another run since ``todo`` was
@@ -145,8 +170,11 @@ def generate_claimed(config: PriorsConfig, store: CacheStore, todo: list[dict], 
                 report.claims_waited += len(done)
                 theirs = [u for u in theirs if id(u) not in done]
                 overdue = time.monotonic() - start > config.claim_wait_s
-                take = [u for u in theirs
-                        if book.state(u.kind, u.claim) != "held" and book.claim(u.kind, u.claim, honour_done=False)]
+                take = [
+                    u
+                    for u in theirs
+                    if book.state(u.kind, u.claim) != "held" and book.claim(u.kind, u.claim, honour_done=False)
+                ]
                 late = {id(u) for u in _done(store, take, config.retry_errors)}  # written just before it finished
                 report.claims_waited += len(late)
                 book.release(book.path(u.kind, u.claim) for u in take if id(u) in late)

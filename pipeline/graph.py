@@ -20,39 +20,38 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from functools import partial
-from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline.backends.base import BACKENDS
-from pipeline.cache.plan_index import read_plan_index, write_plan_index
-from groundwork.cache.store import CacheStore, default_cache_dir
-from pipeline.cluster import model_gpus, worker_path
-from pipeline.config import PriorsConfig
+from groundwork.cache.claims import ClaimBook
 from groundwork.cache.hashing import cache_key, sha256_text
 from groundwork.cache.keys import VideoHashes
+from groundwork.cache.store import CacheStore, default_cache_dir
+from pipeline.backends.base import BACKENDS
+from pipeline.cache.plan_index import read_plan_index, write_plan_index
+from pipeline.cluster import model_gpus, worker_path
+from pipeline.computed import write_computed
+from pipeline.config import PriorsConfig
+from pipeline.generation import drop_missing_videos, generate_claimed
+from pipeline.kinds import Planner, parser_of
+from pipeline.kinds.context import bind_round, planning_rounds
+from pipeline.kinds.structured import structurers
 from pipeline.manifest import build_manifest, expand_structured, write_manifest
 from pipeline.prepare import Prepared, prepare
 from pipeline.report import RunReport
 from pipeline.stages.base import Batch, Resources
+from pipeline.stages.claim import ClaimingDecodeStage
 from pipeline.stages.decode import DecodeStage
 from pipeline.stages.embed import EmbedStage
 from pipeline.stages.generate import GenerateStage, RetryPolicy
 from pipeline.stages.plan import PlanStage
 from pipeline.stages.render import RenderStage
 from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
-from pipeline.stvg import patch_pass, write_tubes
-from pipeline.stages.claim import ClaimingDecodeStage
 from pipeline.stages.write import FlushPolicy, SlimStage, WriteStage, WriteTextStage
-from pipeline.generation import drop_missing_videos, generate_claimed
-from groundwork.cache.claims import ClaimBook
-from pipeline.computed import write_computed
-from pipeline.kinds import Planner, parser_of
-from pipeline.kinds.context import bind_round, planning_rounds
-from pipeline.kinds.structured import structurers
+from pipeline.stvg import patch_pass, write_tubes
 
 
 def _stream(config: PriorsConfig, rows: list[dict], stages: list) -> Iterator[Batch]:
@@ -73,11 +72,19 @@ def _video_rows(prep: Prepared, hashes: VideoHashes, progress: bool) -> list[dic
     by_video: dict[str, list[dict]] = {}
     for q in prep.annotations.queries:
         by_video.setdefault(q.video_id, []).append(
-            {"query_id": q.query_id, "text": q.text, "text_sha256": sha256_text(q.text)})
-    return [{"video_id": v.video_id, "path": worker_path(v.path) or "", "duration": float(v.duration),
-             "video_sha256": hashes(v.path), "queries": json.dumps(by_video.get(v.video_id, []))}
-            # disable=None: tqdm switches itself off when output is not a terminal
-            for v in tqdm(prep.videos, desc="hash videos", unit="video", disable=None if progress else True)]
+            {"query_id": q.query_id, "text": q.text, "text_sha256": sha256_text(q.text)}
+        )
+    return [
+        {
+            "video_id": v.video_id,
+            "path": worker_path(v.path) or "",
+            "duration": float(v.duration),
+            "video_sha256": hashes(v.path),
+            "queries": json.dumps(by_video.get(v.video_id, [])),
+        }
+        # disable=None: tqdm switches itself off when output is not a terminal
+        for v in tqdm(prep.videos, desc="hash videos", unit="video", disable=None if progress else True)
+    ]
 
 
 def _cached_keys(store: CacheStore, kinds: list[str], retry_errors: bool) -> dict[str, set[str]]:
@@ -88,8 +95,9 @@ def _cached_keys(store: CacheStore, kinds: list[str], retry_errors: bool) -> dic
     return out
 
 
-def _plan(planners: dict[str, Planner], rows: list[dict], store: CacheStore, retry_errors: bool,
-          report: RunReport) -> tuple[dict, list[dict]]:
+def _plan(
+    planners: dict[str, Planner], rows: list[dict], store: CacheStore, retry_errors: bool, report: RunReport
+) -> tuple[dict, list[dict]]:
     """Run the plan stage on the driver: every video's planned keys (for the manifest) and the
     videos with requests left to generate."""
     if not rows:
@@ -118,8 +126,11 @@ def _embed_stages(config: PriorsConfig, store: CacheStore, encoder_name: str, ma
 def _writer(config: PriorsConfig, store: CacheStore, encoder_name: str, provenance: dict | None) -> WriteTextStage:
     """The run's one write stage, on the driver: shards of shard_rows / shard_mb / shard_seconds."""
     policy = FlushPolicy(config.shard_rows, config.shard_mb, config.shard_seconds)
-    return (WriteStage(store.root, encoder_name, provenance, policy=policy) if provenance
-            else WriteTextStage(store.root, encoder_name, policy=policy))
+    return (
+        WriteStage(store.root, encoder_name, provenance, policy=policy)
+        if provenance
+        else WriteTextStage(store.root, encoder_name, policy=policy)
+    )
 
 
 def _missing_texts(store: CacheStore, prep: Prepared, planned: dict, encoder_name: str) -> list[dict]:
@@ -139,8 +150,8 @@ def _missing_texts(store: CacheStore, prep: Prepared, planned: dict, encoder_nam
 
 def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: CacheStore, report: RunReport) -> str:
     """Per-second visual features of every video; returns the feature set's name."""
-    from pipeline.frames import time_grid
     from pipeline.features.visual import VisualEncoder, write_video_features
+    from pipeline.frames import time_grid
 
     encoder = VisualEncoder(config.visual_encoder, device=config.device)
     # Content-addressed like every cache entry: the folder name carries a hash of the encoder's
@@ -152,23 +163,41 @@ def _visual_pass(config: PriorsConfig, prep: Prepared, rows: list[dict], store: 
     for r in rows:
         if not (folder / f"{r['video_id']}.npz").exists():
             times = time_grid(r["duration"], config.visual_interval)
-            req = {"kind": "visual", "key": r["video_id"], "query_id": "", "t_start": 0.0, "t_end": r["duration"],
-                   "frame_times": times, "prompt_vars": {}}
+            req = {
+                "kind": "visual",
+                "key": r["video_id"],
+                "query_id": "",
+                "t_start": 0.0,
+                "t_end": r["duration"],
+                "frame_times": times,
+                "prompt_vars": {},
+            }
             todo.append({**r, "requests": json.dumps([req] if times else [])})
     if todo:
-        stages = [DecodeStage(prep.sampler, Resources(cpus=0.5, batch_size=1)),
-                  VisualFeatureStage(partial(VisualEncoder, worker_path(config.visual_encoder), config.device),
-                                     Resources(cpus=1.0, gpus=model_gpus(config.device, config.num_gpus_per_actor),
-                                               batch_size=1)),
-                  WriteVisualStage(folder, write_video_features, Resources(cpus=0.25, batch_size=4))]
+        stages = [
+            DecodeStage(prep.sampler, Resources(cpus=0.5, batch_size=1)),
+            VisualFeatureStage(
+                partial(VisualEncoder, worker_path(config.visual_encoder), config.device),
+                Resources(cpus=1.0, gpus=model_gpus(config.device, config.num_gpus_per_actor), batch_size=1),
+            ),
+            WriteVisualStage(folder, write_video_features, Resources(cpus=0.25, batch_size=4)),
+        ]
         for batch in _stream(config, todo, stages):
             report.visual_videos += int(sum(bool(w) for w in batch["written"]))
             report.add_times(batch)
     return name  # relative to <cache>/visual, as the manifest records it
 
 
-def _round(config: PriorsConfig, prep: Prepared, rows: list[dict], store: CacheStore, kinds: list[str],
-           report: RunReport, encoder_name: str, make_encoder: Callable) -> dict:
+def _round(
+    config: PriorsConfig,
+    prep: Prepared,
+    rows: list[dict],
+    store: CacheStore,
+    kinds: list[str],
+    report: RunReport,
+    encoder_name: str,
+    make_encoder: Callable,
+) -> dict:
     """Plan, generate and embed one planning round's ``kinds``; returns their planned keys (structured
     requests expanded to their item rows). Planners that read earlier rounds are bound first."""
     planners = {kind: prep.planners[kind] for kind in kinds}
@@ -181,22 +210,36 @@ def _round(config: PriorsConfig, prep: Prepared, rows: list[dict], store: CacheS
     write = _writer(config, store, encoder_name, prep.provenance)
     todo = drop_missing_videos(prep, todo, planned, store, write, report)
     if todo:
-        make_backend = partial(BACKENDS.get(config.backend), worker_path(config.model), config.sampling,
-                               device=config.device,
-                               batch_size=config.generate_batch_size, **config.backend_options)
+        make_backend = partial(
+            BACKENDS.get(config.backend),
+            worker_path(config.model),
+            config.sampling,
+            device=config.device,
+            batch_size=config.generate_batch_size,
+            **config.backend_options,
+        )
         schemas = {k: t.json_schema for k, t in prep.templates.items()}
 
         def generation(work: list[dict], claims: ClaimBook) -> None:
             """One pass of the graph over ``work``; its rows are written when it returns."""
             stages = [
-                  ClaimingDecodeStage(prep.sampler, claims, Resources(cpus=0.5, batch_size=1)),
-                  RenderStage(prep.templates),
-                  GenerateStage(make_backend, schemas, Resources(cpus=1.0,
-                                gpus=model_gpus(config.device, config.num_gpus_per_actor),
-                                concurrency=config.generate_concurrency, batch_size=config.generate_batch_size),
-                                structurers(prep.templates, {k: parser_of(k) for k in prep.templates}), RetryPolicy(config.structured_retries, config.retry_temperature),
-                                {kind: config.sampling_for(kind) for kind in prep.planners}),
-                  *_embed_stages(config, store, encoder_name, make_encoder)]
+                ClaimingDecodeStage(prep.sampler, claims, Resources(cpus=0.5, batch_size=1)),
+                RenderStage(prep.templates),
+                GenerateStage(
+                    make_backend,
+                    schemas,
+                    Resources(
+                        cpus=1.0,
+                        gpus=model_gpus(config.device, config.num_gpus_per_actor),
+                        concurrency=config.generate_concurrency,
+                        batch_size=config.generate_batch_size,
+                    ),
+                    structurers(prep.templates, {k: parser_of(k) for k in prep.templates}),
+                    RetryPolicy(config.structured_retries, config.retry_temperature),
+                    {kind: config.sampling_for(kind) for kind in prep.planners},
+                ),
+                *_embed_stages(config, store, encoder_name, make_encoder),
+            ]
             for batch in write.stream(_stream(config, work, stages)):
                 report.add_generation(batch)
 
@@ -224,8 +267,13 @@ def run_priors(config: PriorsConfig) -> RunReport:
     store = CacheStore(default_cache_dir(config.cache).absolute())  # workers start elsewhere (pipeline.cluster)
     encoder_name = get_text_encoder(config.text_encoder).name
     make_encoder = partial(get_text_encoder, config.text_encoder)
-    report = RunReport(dataset=config.dataset, cache_dir=str(store.root), videos=len(prep.videos),
-                       queries_read=prep.annotations.queries_read, policies=prep.annotations.policies.as_dict())
+    report = RunReport(
+        dataset=config.dataset,
+        cache_dir=str(store.root),
+        videos=len(prep.videos),
+        queries_read=prep.annotations.queries_read,
+        policies=prep.annotations.policies.as_dict(),
+    )
 
     t0 = time.perf_counter()
     hashes = VideoHashes(store.root / "video_hashes.json")
@@ -240,18 +288,38 @@ def run_priors(config: PriorsConfig) -> RunReport:
     ok_keys = {kind: store.prior_key_status(kind)[0] for kind in prep.planners}
 
     visual = _visual_pass(config, prep, rows, store, report) if config.visual_encoder else ""
-    patches = patch_pass(config, prep.annotations, rows, prep.sampler, store, report, partial(_stream, config),
-                         model_gpus(config.device, config.num_gpus_per_actor),
-                         worker_path(config.visual_encoder)) if config.visual_encoder else ""  # STVG datasets only
+    patches = (
+        patch_pass(
+            config,
+            prep.annotations,
+            rows,
+            prep.sampler,
+            store,
+            report,
+            partial(_stream, config),
+            model_gpus(config.device, config.num_gpus_per_actor),
+            worker_path(config.visual_encoder),
+        )
+        if config.visual_encoder
+        else ""
+    )  # STVG datasets only
 
     t0 = time.perf_counter()
     selected = {v.video_id for v in prep.videos}
     prep.annotations.queries = [q for q in prep.annotations.queries if q.video_id in selected]
-    table = build_manifest(prep.annotations, planned, ok_keys, {r["video_id"]: r["video_sha256"] for r in rows},
-                           list(prep.planners))
+    table = build_manifest(
+        prep.annotations, planned, ok_keys, {r["video_id"]: r["video_sha256"] for r in rows}, list(prep.planners)
+    )
     report.add_manifest(table.to_pylist(), list(prep.planners))
-    path = write_manifest(config.manifest_path(), table, dataset=config.dataset, cache_dir=store.root,
-                          text_encoder=encoder_name, visual_features=visual, patch_features=patches)
+    path = write_manifest(
+        config.manifest_path(),
+        table,
+        dataset=config.dataset,
+        cache_dir=store.root,
+        text_encoder=encoder_name,
+        visual_features=visual,
+        patch_features=patches,
+    )
     write_tubes(path, prep.annotations)  # STVG GT boxes beside the manifest (groundwork.stvg.tubes_path)
     report.stage_seconds["manifest"] = time.perf_counter() - t0
     report.manifest = str(path)

@@ -39,13 +39,17 @@ def expand_structured(planned: Planned, ok_keys: Mapping[str, set[str]]) -> dict
                 out[vid][kind] = list(pairs)
                 continue
             ok = ok_keys.get(kind, set())
-            out[vid][kind] = [(ik, qid) for key, qid in pairs
-                              for ik in (item_keys(key, ok) if key in ok else [key])]
+            out[vid][kind] = [(ik, qid) for key, qid in pairs for ik in (item_keys(key, ok) if key in ok else [key])]
     return out
 
 
-def build_manifest(ann: Annotations, planned: Planned, ok_keys: Mapping[str, set[str]],
-                   video_sha256: Mapping[str, str], kinds: Sequence[str] | None = None) -> pa.Table:
+def build_manifest(
+    ann: Annotations,
+    planned: Planned,
+    ok_keys: Mapping[str, set[str]],
+    video_sha256: Mapping[str, str],
+    kinds: Sequence[str] | None = None,
+) -> pa.Table:
     """One row per query; a ``<kind>_keys`` column for each of ``kinds`` (default: every
     registered prior kind) listing its ok rows for the query (video-level rows and its own)."""
     kinds = list(kinds) if kinds is not None else kind_names()
@@ -57,9 +61,14 @@ def build_manifest(ann: Annotations, planned: Planned, ok_keys: Mapping[str, set
     for q in ann.queries:
         video_planned = planned.get(q.video_id, {})
         row = {
-            "query_id": q.query_id, "video_id": q.video_id, "split": q.split, "query": q.text,
-            "windows": [[float(s), float(e)] for s, e in q.windows], "duration": float(q.duration),
-            "video_sha256": video_sha256.get(q.video_id, ""), "query_sha256": sha256_text(q.text),
+            "query_id": q.query_id,
+            "video_id": q.video_id,
+            "split": q.split,
+            "query": q.text,
+            "windows": [[float(s), float(e)] for s, e in q.windows],
+            "duration": float(q.duration),
+            "video_sha256": video_sha256.get(q.video_id, ""),
+            "query_sha256": sha256_text(q.text),
             "context_query_ids": [o for o in by_video[q.video_id] if o != q.query_id],
             "extra": json.dumps(q.extra, sort_keys=True, default=str),
         }
@@ -71,11 +80,24 @@ def build_manifest(ann: Annotations, planned: Planned, ok_keys: Mapping[str, set
     return pa.table(cols, schema=schema)
 
 
-def write_manifest(path: Path, table: pa.Table, *, dataset: str, cache_dir: Path, text_encoder: str,
-                   visual_features: str = "", patch_features: str = "") -> Path:
-    meta = {"dataset": dataset, "cache_dir": str(Path(cache_dir).resolve()), "text_encoder": text_encoder,
-            "visual_features": visual_features, "patch_features": patch_features,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+def write_manifest(
+    path: Path,
+    table: pa.Table,
+    *,
+    dataset: str,
+    cache_dir: Path,
+    text_encoder: str,
+    visual_features: str = "",
+    patch_features: str = "",
+) -> Path:
+    meta = {
+        "dataset": dataset,
+        "cache_dir": str(Path(cache_dir).resolve()),
+        "text_encoder": text_encoder,
+        "visual_features": visual_features,
+        "patch_features": patch_features,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     if set(meta) != set(MANIFEST_META):
         msg = f"manifest metadata keys {sorted(meta)} differ from MANIFEST_META {sorted(MANIFEST_META)}"
         raise ValueError(msg)

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from groundwork.cache.hashing import canonical_json
+from groundwork.cache.keys import GenerationIdentity
 from groundwork.errors import InputError, MissingInputError
 from pipeline.backends.base import BACKENDS
 from pipeline.config import PriorsConfig
 from pipeline.datasets.base import DATASETS, Annotations, Video
-from groundwork.cache.hashing import canonical_json
-from groundwork.cache.keys import GenerationIdentity
-from pipeline.kinds import PLANNERS, PlanSettings, Planner
+from pipeline.kinds import PLANNERS, Planner, PlanSettings
 
 
 @dataclass
@@ -52,8 +52,9 @@ def model_revision(model: str, backend: Any = None, options: dict[str, Any] | No
         raise InputError(msg) from exc
 
 
-def load_annotations(dataset: str, annotations: Path, video_root: Path | None = None,
-                     options: dict[str, Any] | None = None) -> Annotations:
+def load_annotations(
+    dataset: str, annotations: Path, video_root: Path | None = None, options: dict[str, Any] | None = None
+) -> Annotations:
     """The dataset's adapter on these folders with its keyword ``options`` (``dataset_options``;
     an option it does not take is an ``InputError`` naming it and those it takes)."""
     import inspect
@@ -63,8 +64,7 @@ def load_annotations(dataset: str, annotations: Path, video_root: Path | None = 
     unknown = sorted(k for k in options if k not in params or k in ("annotations", "video_root"))
     if unknown:
         takes = sorted(k for k in params if k not in ("annotations", "video_root"))
-        msg = (f"dataset_options: dataset '{dataset}' takes no option {unknown} "
-               f"(it takes: {', '.join(takes) or 'none'})")
+        msg = f"dataset_options: dataset '{dataset}' takes no option {unknown} (it takes: {', '.join(takes) or 'none'})"
         raise InputError(msg)
     return adapter(Path(annotations), video_root, **options)
 
@@ -94,17 +94,36 @@ def prepare(config: PriorsConfig) -> Prepared:
     ann = load_annotations(config.dataset, config.annotations, config.video_root, config.dataset_options)
     identities, planners, provenance = {}, {}, {}
     for kind, tpl in templates.items():
-        ident = GenerationIdentity(config.model, revision, tpl.id, tpl.version, tpl.sha256, sampler.spec(),
-                                   config.sampling_for(kind).model_dump())
+        ident = GenerationIdentity(
+            config.model,
+            revision,
+            tpl.id,
+            tpl.version,
+            tpl.sha256,
+            sampler.spec(),
+            config.sampling_for(kind).model_dump(),
+        )
         identities[kind] = ident
-        settings = PlanSettings(interval=config.interval, clip_len=config.clip_len, n_images=max(1, tpl.n_images),
-                                segment_len=config.segment_len, key_frame_source=config.key_frame_source,
-                                key_frame_percent=config.key_frame_percent, key_frame_min=config.key_frame_min,
-                                key_frame_max=config.key_frame_max)
+        settings = PlanSettings(
+            interval=config.interval,
+            clip_len=config.clip_len,
+            n_images=max(1, tpl.n_images),
+            segment_len=config.segment_len,
+            key_frame_source=config.key_frame_source,
+            key_frame_percent=config.key_frame_percent,
+            key_frame_min=config.key_frame_min,
+            key_frame_max=config.key_frame_max,
+        )
         planners[kind] = PLANNERS.get(kind)(ident, settings)
-        provenance[kind] = {"model": config.model, "model_revision": revision, "prompt_id": tpl.id,
-                            "prompt_version": tpl.version, "prompt_sha256": tpl.sha256,
-                            "sampling": canonical_json(config.sampling_for(kind).model_dump()), "backend": config.backend}
+        provenance[kind] = {
+            "model": config.model,
+            "model_revision": revision,
+            "prompt_id": tpl.id,
+            "prompt_version": tpl.version,
+            "prompt_sha256": tpl.sha256,
+            "sampling": canonical_json(config.sampling_for(kind).model_dump()),
+            "backend": config.backend,
+        }
     videos = select_videos(ann, config)
     missing, note = check_videos(config, videos, templates)
     return Prepared(ann, videos, templates, identities, planners, provenance, sampler, missing, note)
@@ -122,11 +141,16 @@ def check_videos(config: PriorsConfig, videos: list[Video], templates: dict[str,
         return [], note
     found, total = len(videos) - len(missing), len(videos)
     if not found and not config.allow_missing_videos:
-        msg = (f"{note}: found 0 of the {total:,} videos of {config.dataset} this run selected, and kinds "
-               f"{', '.join(framed)} need their frames. Give --video-root (a folder with <video_id>.mp4 files, "
-               "searched recursively), run text-only kinds (query_rewrite), or pass --allow-missing-videos to "
-               "write one missing_video error row per video and kind")
+        msg = (
+            f"{note}: found 0 of the {total:,} videos of {config.dataset} this run selected, and kinds "
+            f"{', '.join(framed)} need their frames. Give --video-root (a folder with <video_id>.mp4 files, "
+            "searched recursively), run text-only kinds (query_rewrite), or pass --allow-missing-videos to "
+            "write one missing_video error row per video and kind"
+        )
         raise MissingInputError(msg)
-    print(f"priors run: {len(missing):,} of {total:,} videos of {config.dataset} have no file ({note}); "
-          f"each gets one missing_video error row per kind ({', '.join(framed)}) and no frames", file=sys.stderr)
+    print(
+        f"priors run: {len(missing):,} of {total:,} videos of {config.dataset} have no file ({note}); "
+        f"each gets one missing_video error row per kind ({', '.join(framed)}) and no frames",
+        file=sys.stderr,
+    )
     return missing, note

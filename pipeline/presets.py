@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.backends.base import SamplingConfig
 from groundwork.registry import Registry
+from pipeline.backends.base import SamplingConfig
 
 QWEN_PATCH_PIXELS = 28 * 28  # a 14-px patch merged 2x2: one image token per 28x28 pixels
 QWEN_MIN_PIXELS = 4 * QWEN_PATCH_PIXELS

@@ -161,8 +161,11 @@ def load_prompt(prompt_id: str, version: int | None = None, root: str | Path | N
     if path is None:
         known = sorted({p.stem for folder in folders for p in folder.glob("*.yaml")})
         searched = " then ".join(str(f) for f in folders)
-        raise PromptError(folders[0] / f"{prompt_id}.yaml", "id",
-                          f"unknown prompt id '{prompt_id}' (searched {searched}); available: {', '.join(known)}")
+        raise PromptError(
+            folders[0] / f"{prompt_id}.yaml",
+            "id",
+            f"unknown prompt id '{prompt_id}' (searched {searched}); available: {', '.join(known)}",
+        )
     prompt = _read(path)
     if version is not None and version != prompt.version:
         problem = f"version {version} is not available; the file holds version {prompt.version}"

@@ -21,17 +21,23 @@ from ray.data import ActorPoolStrategy
 from pipeline.stages.base import Batch, Stage
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None,
-             runtime_env: dict[str, Any] | None = None) -> None:
+def init_ray(
+    address: str | None = None, num_cpus: int | None = None, runtime_env: dict[str, Any] | None = None
+) -> None:
     """Connect to ``address`` (a cluster) with the job's ``runtime_env`` (``pipeline.cluster``:
     the shipped project), else start a quiet local instance."""
     if ray.is_initialized():
         return
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING,
-             "configure_logging": True}
+    quiet = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "logging_level": logging.WARNING,
+        "configure_logging": True,
+    }
     if address:
-        ray.init(address=address, runtime_env=runtime_env,
-                 **{k: v for k, v in quiet.items() if k != "include_dashboard"})
+        ray.init(
+            address=address, runtime_env=runtime_env, **{k: v for k, v in quiet.items() if k != "include_dashboard"}
+        )
     else:
         ray.init(num_cpus=num_cpus or os.cpu_count() or 2, **quiet)
 
@@ -79,8 +85,9 @@ def apply_stage(ds: ray.data.Dataset, stage: Stage) -> ray.data.Dataset:
         common["num_gpus"] = r.gpus
     udf = stage_udf(stage)
     if stage.stateful:
-        return ds.map_batches(udf, fn_constructor_kwargs={"stage": stage},
-                              compute=ActorPoolStrategy(size=r.concurrency), **common)
+        return ds.map_batches(
+            udf, fn_constructor_kwargs={"stage": stage}, compute=ActorPoolStrategy(size=r.concurrency), **common
+        )
     return ds.map_batches(udf, **common)
 
 

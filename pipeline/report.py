@@ -11,14 +11,34 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from groundwork.atomic import atomic_write_text
-
 from pipeline.stages.base import Batch
 
-
-SCALARS = ("videos", "videos_missing", "frames", "requests", "cache_hits", "hit_rate", "model_calls", "rows_written",
-           "ok_rows", "retries", "events_parsed", "events_clipped", "events_dropped", "events_merged", "tokens_in",
-           "tokens_out", "texts_embedded", "visual_videos", "patch_videos", "shards_written", "rows_per_shard",
-           "shard_bytes", "wall_seconds", "frames_per_s")  # the table's first block, in this order
+SCALARS = (
+    "videos",
+    "videos_missing",
+    "frames",
+    "requests",
+    "cache_hits",
+    "hit_rate",
+    "model_calls",
+    "rows_written",
+    "ok_rows",
+    "retries",
+    "events_parsed",
+    "events_clipped",
+    "events_dropped",
+    "events_merged",
+    "tokens_in",
+    "tokens_out",
+    "texts_embedded",
+    "visual_videos",
+    "patch_videos",
+    "shards_written",
+    "rows_per_shard",
+    "shard_bytes",
+    "wall_seconds",
+    "frames_per_s",
+)  # the table's first block, in this order
 CLAIMS = ("claims_generated", "claims_waited", "claims_taken_over", "claims_forced", "claim_wait_seconds")
 
 
@@ -127,8 +147,15 @@ class RunReport(BaseModel):
             return
         self.retries += int(sum(batch["n_retries"]))
         for kind, status, n_items, clipped, dropped, merged, invalid in zip(
-                batch["kind"], batch["status"], batch["n_items"], batch["n_clipped"], batch["n_dropped"],
-                batch["n_merged"], batch["invalid"], strict=True):
+            batch["kind"],
+            batch["status"],
+            batch["n_items"],
+            batch["n_clipped"],
+            batch["n_dropped"],
+            batch["n_merged"],
+            batch["invalid"],
+            strict=True,
+        ):
             for etype, count in json.loads(str(invalid)).items():
                 self.invalid_answers[etype] = self.invalid_answers.get(etype, 0) + int(count)
             if status != "ok" or not (n_items or dropped or merged):
@@ -147,8 +174,12 @@ class RunReport(BaseModel):
                 self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + float(sum(values))
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.model_dump(), "hit_rate": round(self.hit_rate, 4), "frames_per_s": round(self.frames_per_s, 3),
-                "rows_per_shard": round(self.rows_per_shard, 1)}
+        return {
+            **self.model_dump(),
+            "hit_rate": round(self.hit_rate, 4),
+            "frames_per_s": round(self.frames_per_s, 3),
+            "rows_per_shard": round(self.rows_per_shard, 1),
+        }
 
     def write(self, path: Path) -> Path:
         return atomic_write_text(path, json.dumps(self.as_dict(), indent=2, sort_keys=True))
@@ -159,16 +190,24 @@ class RunReport(BaseModel):
         for k in SCALARS:
             v = d[k]
             lines.append(f"  {k:<16} {v:.3f}" if isinstance(v, float) else f"  {k:<16} {v}")
-        for title, table in (("errors by type", self.errors), ("errors by kind", self.errors_by_kind),
-                             ("invalid answers", self.invalid_answers), ("items by kind", self.items_by_kind),
-                             ("computed rows", self.computed_rows),
-                             ("manifest rows by split", {f"{split}/{kind}": n for split, by_kind in
-                                                         self.rows_by_split.items() for kind, n in by_kind.items()}),
-                             ("claims", {k: d[k] for k in CLAIMS if any(d[c] for c in CLAIMS)}),
-                             ("queries read", self.queries_read),
-                             ("dataset policies", {f"{split}/{rule}": n for split, rules in self.policies.items()
-                                                   for rule, n in rules.items()}),
-                             ("seconds per stage", {k: round(v, 3) for k, v in self.stage_seconds.items()})):
+        for title, table in (
+            ("errors by type", self.errors),
+            ("errors by kind", self.errors_by_kind),
+            ("invalid answers", self.invalid_answers),
+            ("items by kind", self.items_by_kind),
+            ("computed rows", self.computed_rows),
+            (
+                "manifest rows by split",
+                {f"{split}/{kind}": n for split, by_kind in self.rows_by_split.items() for kind, n in by_kind.items()},
+            ),
+            ("claims", {k: d[k] for k in CLAIMS if any(d[c] for c in CLAIMS)}),
+            ("queries read", self.queries_read),
+            (
+                "dataset policies",
+                {f"{split}/{rule}": n for split, rules in self.policies.items() for rule, n in rules.items()},
+            ),
+            ("seconds per stage", {k: round(v, 3) for k, v in self.stage_seconds.items()}),
+        ):
             lines.append(f"  {title}:" + ("" if table else " none"))
             lines.extend(f"    {k:<20} {v}" for k, v in sorted(table.items()))
         if self.manifest:

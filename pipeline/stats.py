@@ -82,8 +82,11 @@ def dataset_stats(ann: Annotations) -> dict[str, Any]:
     for q in ann.queries:
         by_split[q.split].append(q)
     splits = sorted(set(by_split) | set(ann.queries_read) | set(ann.policies.counts))
-    return {"dataset": ann.name, "splits": {s: split_stats(ann, s, by_split[s]) for s in splits},
-            "all": all_stats(ann, splits)}
+    return {
+        "dataset": ann.name,
+        "splits": {s: split_stats(ann, s, by_split[s]) for s in splits},
+        "all": all_stats(ann, splits),
+    }
 
 
 def format_stats(stats: dict[str, Any]) -> str:

@@ -65,14 +65,30 @@ def patch_requests(rows: list[dict], frames: dict[str, tuple[list[int], float]],
         if have is not None and set(wanted[0]) <= set(have.tolist()):
             continue
         fids, fps = wanted
-        req = {"kind": "patches", "key": r["video_id"], "query_id": "", "t_start": 0.0, "t_end": r["duration"],
-               "frame_times": [round(f / fps, 6) for f in fids], "prompt_vars": {"frame_ids": fids}}
+        req = {
+            "kind": "patches",
+            "key": r["video_id"],
+            "query_id": "",
+            "t_start": 0.0,
+            "t_end": r["duration"],
+            "frame_times": [round(f / fps, 6) for f in fids],
+            "prompt_vars": {"frame_ids": fids},
+        }
         todo.append({**r, "requests": json.dumps([req])})
     return todo
 
 
-def patch_pass(config: Any, ann: Annotations, rows: list[dict], sampler: Any, store: CacheStore, report: Any,
-               stream: Stream, gpus: float = 0.0, model_path: str | None = None) -> str:
+def patch_pass(
+    config: Any,
+    ann: Annotations,
+    rows: list[dict],
+    sampler: Any,
+    store: CacheStore,
+    report: Any,
+    stream: Stream,
+    gpus: float = 0.0,
+    model_path: str | None = None,
+) -> str:
     """Patch grids of every STVG video (see the module doc); returns the feature set's name
     (relative to ``<cache>/visual``), or "" when no query has an STVG block."""
     frames = frame_ids_by_video(ann)
@@ -84,10 +100,13 @@ def patch_pass(config: Any, ann: Annotations, rows: list[dict], sampler: Any, st
     folder = store.visual_dir(name)
     todo = patch_requests(rows, frames, folder)
     if todo:
-        stages = [DecodeStage(sampler, Resources(cpus=0.5, batch_size=1)),
-                  VisualFeatureStage(partial(PatchEncoder, model, config.device),
-                                     Resources(cpus=1.0, gpus=gpus, batch_size=1)),
-                  WritePatchStage(folder, write_patch_features, Resources(cpus=0.25, batch_size=4))]
+        stages = [
+            DecodeStage(sampler, Resources(cpus=0.5, batch_size=1)),
+            VisualFeatureStage(
+                partial(PatchEncoder, model, config.device), Resources(cpus=1.0, gpus=gpus, batch_size=1)
+            ),
+            WritePatchStage(folder, write_patch_features, Resources(cpus=0.25, batch_size=4)),
+        ]
         for batch in stream(todo, stages):
             report.patch_videos += int(sum(bool(w) for w in batch["written"]))
             report.add_times(batch)
@@ -106,8 +125,9 @@ def write_tubes(manifest: Path, ann: Annotations) -> Path | None:
     cols: dict[str, list] = {f.name: [] for f in TUBE_SCHEMA}
     for (vid, target), boxes in sorted(tubes.items()):
         for fid, box in sorted(boxes.items()):
-            for name, value in zip(("video_id", "target_id", "fid", "x1", "y1", "x2", "y2"),
-                                   (vid, target, fid, *box), strict=True):
+            for name, value in zip(
+                ("video_id", "target_id", "fid", "x1", "y1", "x2", "y2"), (vid, target, fid, *box), strict=True
+            ):
                 cols[name].append(value)
     table = pa.table(cols, schema=TUBE_SCHEMA)
     return atomic_write(path, lambda tmp: pq.write_table(table, tmp))

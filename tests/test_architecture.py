@@ -43,19 +43,27 @@ def _offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
     return bad
 
 
-@pytest.mark.parametrize(("package", "forbidden"), [
-    ("groundwork", ("pipeline", "grounding", "tests")),
-    ("grounding", ("pipeline", "tests")),
-    ("pipeline", ("grounding", "tests")),
-    ("pipeline/stages", ("ray",)),
-    ("pipeline/kinds", ("ray",)),
-])
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("groundwork", ("pipeline", "grounding", "tests")),
+        ("grounding", ("pipeline", "tests")),
+        ("pipeline", ("grounding", "tests")),
+        ("pipeline/stages", ("ray",)),
+        ("pipeline/kinds", ("ray",)),
+    ],
+)
 def test_import_rules(package: str, forbidden: tuple[str, ...]) -> None:
     assert _sources(package), f"no sources under {package}"
     assert _offenders(package, forbidden) == []
 
 
 def test_only_the_ray_adapter_imports_ray() -> None:
-    users = sorted({str(p.relative_to(REPO)) for p in _sources("pipeline")
-                    if any(n == "ray" or n.startswith("ray.") for n in _imports(p))})
+    users = sorted(
+        {
+            str(p.relative_to(REPO))
+            for p in _sources("pipeline")
+            if any(n == "ray" or n.startswith("ray.") for n in _imports(p))
+        }
+    )
     assert users == ["pipeline/ray_adapter.py"]

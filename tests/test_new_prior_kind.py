@@ -33,8 +33,16 @@ def test_a_test_only_prior_kind_reaches_the_manifest_and_a_batch(demo_dir: Path,
     model = tmp_path / "fake-model"
     model.mkdir()
     (model / "config.json").write_text(json.dumps({"model_type": FAKE}))
-    config = priors_config(demo_dir, model, tmp_path / "cache", tmp_path / "m.parquet", limit=2, backend=FAKE,
-                           kinds=[KIND, "narrative"], prompts_dir=PROMPTS)
+    config = priors_config(
+        demo_dir,
+        model,
+        tmp_path / "cache",
+        tmp_path / "m.parquet",
+        limit=2,
+        backend=FAKE,
+        kinds=[KIND, "narrative"],
+        prompts_dir=PROMPTS,
+    )
     report = run_priors(config)
     assert report.errors == {} and report.model_calls > 2
 

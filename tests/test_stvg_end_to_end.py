@@ -33,15 +33,33 @@ def test_stvg_from_priors_to_plot(tmp_path: Path) -> None:
     data = generate_stvg_demo(tmp_path / "data" / "demo_stvg", seed=1, n_videos=(4, 2, 2))
     clip = build_tiny_clip_vision(tmp_path / "models" / "tiny-clip-112", image_size=112)
     manifest = tmp_path / "manifests" / "demo_stvg.parquet"
-    report = run_priors(PriorsConfig(dataset="demo_stvg", annotations=data, cache=tmp_path / "cache", manifest=manifest,
-                                     model="shapes", backend="shapes", kinds=["temporal_reasoning"],
-                                     visual_encoder=str(clip), num_cpus=2, progress=False,
-                                     sampling=SamplingConfig(max_new_tokens=8)))
+    report = run_priors(
+        PriorsConfig(
+            dataset="demo_stvg",
+            annotations=data,
+            cache=tmp_path / "cache",
+            manifest=manifest,
+            model="shapes",
+            backend="shapes",
+            kinds=["temporal_reasoning"],
+            visual_encoder=str(clip),
+            num_cpus=2,
+            progress=False,
+            sampling=SamplingConfig(max_new_tokens=8),
+        )
+    )
     assert report.errors == {} and report.patch_videos == 8
 
-    cfg = load_config(REPO / "configs" / "bridge_stg_demo.yaml", {
-        "data": {"manifest": str(manifest)}, "out_dir": str(tmp_path / "run"), "device": "cpu",
-        "model": {"hidden": 32, "spatial_layers": 2}, "optim": {"epochs": 2, "batch_size": 8}})
+    cfg = load_config(
+        REPO / "configs" / "bridge_stg_demo.yaml",
+        {
+            "data": {"manifest": str(manifest)},
+            "out_dir": str(tmp_path / "run"),
+            "device": "cpu",
+            "model": {"hidden": 32, "spatial_layers": 2},
+            "optim": {"epochs": 2, "batch_size": 8},
+        },
+    )
     result = fit(cfg, progress=False)
     assert {"m_tIoU", "m_vIoU", "vIoU@0.5", "mIoU"} <= set(result.history[-1]["val"])  # STVG + temporal in validation
 

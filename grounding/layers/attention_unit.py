@@ -33,8 +33,9 @@ class AttentionUnit(nn.Module):
     def _split(self, x: Tensor) -> Tensor:
         return split_heads(x, self.heads)  # (B, h, n, d_h)
 
-    def forward(self, target: Tensor, target_mask: Tensor, ref: Tensor, ref_mask: Tensor,
-                bias: Tensor | None = None) -> Tensor:
+    def forward(
+        self, target: Tensor, target_mask: Tensor, ref: Tensor, ref_mask: Tensor, bias: Tensor | None = None
+    ) -> Tensor:
         """target (B, Lt, d), ref (B, Lr, d), masks (B, Lt) / (B, Lr) bool -> (B, Lt, d).
         ``bias``: an optional additive score bias broadcastable to (B, h, Lt, Lr), added to the
         scaled scores before the softmax (a relational prior, e.g. MASRA's second-order term)."""

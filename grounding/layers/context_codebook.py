@@ -55,8 +55,15 @@ class CodebookParts:
 
 
 class ContextCodebook(nn.Module):
-    def __init__(self, dim: int, size: int = 45, heads: int = 8, dropout: float = 0.0,
-                 context: CodebookContext = "query+video", layers: int = 1) -> None:
+    def __init__(
+        self,
+        dim: int,
+        size: int = 45,
+        heads: int = 8,
+        dropout: float = 0.0,
+        context: CodebookContext = "query+video",
+        layers: int = 1,
+    ) -> None:
         super().__init__()
         self.size, self.context = size, context
         self.entries = nn.Parameter(torch.randn(size, dim))  # C

@@ -36,13 +36,14 @@ from torch import Tensor, nn
 
 from grounding.layers.attend import attend, merge_heads, split_heads
 from grounding.layers.attention_unit import AttentionUnit
-from grounding.layers.detr.multi_head import ProjectedAttention
 from grounding.layers.context_codebook import CodebookParts, ContextCodebook
+from grounding.layers.detr.multi_head import ProjectedAttention
 from grounding.layers.masking import zero_padded
 
 
-def decoupled_attend(q: Tensor, word_keys: Tensor, word_values: Tensor, word_mask: Tensor, book_keys: Tensor
-                     ) -> tuple[Tensor, Tensor]:
+def decoupled_attend(
+    q: Tensor, word_keys: Tensor, word_values: Tensor, word_mask: Tensor, book_keys: Tensor
+) -> tuple[Tensor, Tensor]:
     """q (B, h, Lt, e), word keys / values (B, h, Lq, e), word_mask (B, Lq), codebook keys
     (B, h, K, e) -> (context (B, h, Lt, e) from the words only, word mass (B, h, Lt)).
 
@@ -79,8 +80,17 @@ class _Decoupled:
     calls: list[DecoupledOutput]
     follows: _Decoupled | None = None  # reuse the codebook of that unit's last call (same words)
 
-    def _decouple(self, q: Tensor, target: Tensor, target_mask: Tensor, words: Tensor, word_mask: Tensor,
-                  key_proj: nn.Linear, value_proj: nn.Linear, heads: int) -> Tensor:
+    def _decouple(
+        self,
+        q: Tensor,
+        target: Tensor,
+        target_mask: Tensor,
+        words: Tensor,
+        word_mask: Tensor,
+        key_proj: nn.Linear,
+        value_proj: nn.Linear,
+        heads: int,
+    ) -> Tensor:
         """q (B, h, Lt, e) projected queries; target (B, Lt, d) (the codebook's video context) and
         words (B, Lq, d) unprojected -> the context (B, h, Lt, e); records the call."""
         b, d = words.shape[0], words.shape[-1]
@@ -95,11 +105,15 @@ class _Decoupled:
         word_keys, book_keys, values = keys[:, :, k_size:], keys[:, :, :k_size], split_heads(value_proj(words), heads)
         # W_k (C + s) + b_k = (W_k C + b_k) + W_k s: the video shift's keys, added to every entry
         shift_keys = split_heads(F.linear(parts.video, key_proj.weight), heads) if parts.video is not None else None
-        ctx, mass = decoupled_attend(q, word_keys, values, word_mask,
-                                     book_keys if shift_keys is None else book_keys + shift_keys)
+        ctx, mass = decoupled_attend(
+            q, word_keys, values, word_mask, book_keys if shift_keys is None else book_keys + shift_keys
+        )
         mass = mass.mean(dim=1) * target_mask.to(mass.dtype)  # r_t
-        self.calls.append(DecoupledOutput(mass, parts.query, (q, word_keys, values, book_keys, shift_keys),
-                                          (target_mask, word_mask), parts))
+        self.calls.append(
+            DecoupledOutput(
+                mass, parts.query, (q, word_keys, values, book_keys, shift_keys), (target_mask, word_mask), parts
+            )
+        )
         return ctx
 
     @staticmethod
@@ -137,8 +151,13 @@ class DecoupledProjectedAttention(_Decoupled, ProjectedAttention):
     first: they use the codebook of its last call (CG-DETR conditions one set of dummies and
     offers it to every T2V layer, each through its own key projection)."""
 
-    def __init__(self, dim: int, heads: int = 8, codebook: ContextCodebook | None = None,
-                 follows: DecoupledProjectedAttention | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        heads: int = 8,
+        codebook: ContextCodebook | None = None,
+        follows: DecoupledProjectedAttention | None = None,
+    ) -> None:
         ProjectedAttention.__init__(self, dim, heads)
         self.codebook = codebook
         self.calls = []
@@ -151,8 +170,10 @@ class DecoupledProjectedAttention(_Decoupled, ProjectedAttention):
         submodule, so its parameters are held (and saved) once."""
         self.codebook = None
         object.__setattr__(self, "follows", first)
-    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_mask: Tensor,
-                bias: Tensor | None = None) -> Tensor:
+
+    def forward(
+        self, query: Tensor, key: Tensor, value: Tensor, key_mask: Tensor, bias: Tensor | None = None
+    ) -> Tensor:
         """query (B, Lt, d) snippets (with positions), key / value (B, Lq, d) the words (the T2V
         layer passes the same words as both), key_mask (B, Lq)."""
         if bias is not None or key is not value:

@@ -22,8 +22,9 @@ from torch import Tensor
 from grounding.layers.span_pool import overlap_weights, pool_spans
 
 
-def symmetric_info_nce(pooled: Tensor, targets: Tensor, temperature: float = 0.07,
-                       duplicate_cos: float = 0.95) -> Tensor:
+def symmetric_info_nce(
+    pooled: Tensor, targets: Tensor, temperature: float = 0.07, duplicate_cos: float = 0.95
+) -> Tensor:
     """pooled (N, D) and targets (N, D), row i of each a positive pair -> the mean of the two
     cross-entropies (pooled -> targets, targets -> pooled); 0 for N = 0. Off-diagonal pairs whose
     targets have cosine > ``duplicate_cos`` are not negatives."""
@@ -38,9 +39,17 @@ def symmetric_info_nce(pooled: Tensor, targets: Tensor, temperature: float = 0.0
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 
 
-def event_alignment_loss(context: Tensor, video_mask: Tensor, events: Tensor, event_mask: Tensor,
-                         event_spans: Tensor, duration: Tensor, temperature: float = 0.07,
-                         duplicate_cos: float = 0.95, head: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+def event_alignment_loss(
+    context: Tensor,
+    video_mask: Tensor,
+    events: Tensor,
+    event_mask: Tensor,
+    event_spans: Tensor,
+    duration: Tensor,
+    temperature: float = 0.07,
+    duplicate_cos: float = 0.95,
+    head: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
     """L_ESTA over distinct videos: context (V, L, D) per-snippet features, events (V, Ne, Dt)
     sentence vectors with mask (V, Ne) and spans (V, Ne, 2) in seconds, duration (V,).
 

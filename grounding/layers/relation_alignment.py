@@ -40,8 +40,9 @@ def neighbourhood(spans: Tensor, valid: Tensor, window_s: float) -> Tensor:
     return near & valid[:, :, None] & valid[:, None, :] & ~eye
 
 
-def relation_consistency(video_rel: Tensor, text_rel: Tensor, neighbours: Tensor, temperature: float = 0.1,
-                         kind: RelationLoss = "kl") -> Tensor:
+def relation_consistency(
+    video_rel: Tensor, text_rel: Tensor, neighbours: Tensor, temperature: float = 0.1, kind: RelationLoss = "kl"
+) -> Tensor:
     """The loss between two (B, N, N) similarity matrices on the ``neighbours`` mask (0 when
     no caption has enough neighbours)."""
     if kind == "mse":
@@ -55,9 +56,17 @@ def relation_consistency(video_rel: Tensor, text_rel: Tensor, neighbours: Tensor
     return (kl * rows).sum() / rows.sum().clamp(min=1)
 
 
-def relation_alignment_loss(relation: Tensor, video_mask: Tensor, captions: Tensor, caption_mask: Tensor,
-                            caption_spans: Tensor, duration: Tensor, window_s: float = 8.0,
-                            temperature: float = 0.1, kind: RelationLoss = "kl") -> Tensor:
+def relation_alignment_loss(
+    relation: Tensor,
+    video_mask: Tensor,
+    captions: Tensor,
+    caption_mask: Tensor,
+    caption_spans: Tensor,
+    duration: Tensor,
+    window_s: float = 8.0,
+    temperature: float = 0.1,
+    kind: RelationLoss = "kl",
+) -> Tensor:
     """L_LRCA over distinct videos: relation (V, L, dr) head outputs, captions (V, Nc, Dt) with
     mask (V, Nc) and spans (V, Nc, 2) in seconds, duration (V,)."""
     weights, valid = overlap_weights(caption_spans, caption_mask, duration, video_mask)

@@ -28,8 +28,9 @@ from grounding.layers.masking import masked_softmax, zero_padded
 RelationMode = Literal["second_order", "two_hop", "first_order"]
 
 
-def relation_bias(relation: Tensor, mask: Tensor, mode: RelationMode = "second_order",
-                  temperature: float = 0.1) -> Tensor:
+def relation_bias(
+    relation: Tensor, mask: Tensor, mode: RelationMode = "second_order", temperature: float = 0.1
+) -> Tensor:
     """relation (B, L, dr) unit vectors, mask (B, L) -> (B, L, L) score bias (0 on padded columns)."""
     cols = mask[:, None, :]
     first = (relation @ relation.transpose(1, 2)) * cols  # S on valid columns
@@ -46,8 +47,13 @@ class RelationalAttention(nn.Module):
     """X <- A(X, X) with the relational bias; takes its attention unit and relation head W_rel as
     arguments."""
 
-    def __init__(self, unit: AttentionUnit, relation_head: nn.Module, mode: RelationMode = "second_order",
-                 temperature: float = 0.1) -> None:
+    def __init__(
+        self,
+        unit: AttentionUnit,
+        relation_head: nn.Module,
+        mode: RelationMode = "second_order",
+        temperature: float = 0.1,
+    ) -> None:
         super().__init__()
         self.unit, self.relation_head, self.mode, self.temperature = unit, relation_head, mode, temperature
         self.beta = nn.Parameter(torch.ones(unit.heads))  # beta_h
@@ -57,8 +63,9 @@ class RelationalAttention(nn.Module):
         """r_t = norm(W_rel x_t), zero at padding: (B, L, dr)."""
         return zero_padded(F.normalize(self.relation_head(x), dim=-1), mask)
 
-    def forward(self, target: Tensor, target_mask: Tensor, ref: Tensor | None = None,
-                ref_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, target: Tensor, target_mask: Tensor, ref: Tensor | None = None, ref_mask: Tensor | None = None
+    ) -> Tensor:
         """target (B, L, d), mask (B, L) -> (B, L, d); ``ref`` / ``ref_mask`` are the target's own
         (the slot's signature)."""
         if ref is not None and ref is not target:

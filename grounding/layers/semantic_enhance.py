@@ -30,8 +30,14 @@ class SemanticEnhance(nn.Module):
         gate's pre-activation): u = W_sem h + b_sem is affine in h, and so is W_p u. Without
         gradients (inference) it is computed once and reused until a weight changes (in-place
         updates and ``load_state_dict`` bump a tensor's version; moving it changes its storage)."""
-        tensors = (self.proj.weight, self.proj.bias, self.gate.weight, self.gate.bias, semantic_head.weight,
-                   semantic_head.bias)
+        tensors = (
+            self.proj.weight,
+            self.proj.bias,
+            self.gate.weight,
+            self.gate.bias,
+            semantic_head.weight,
+            semantic_head.bias,
+        )
         key = tuple((t._version, t.data_ptr(), t.dtype, t.device) for t in tensors if t is not None)
         if not torch.is_grad_enabled() and self._folded is not None and self._folded[0] == key:
             return self._folded[1], self._folded[2]

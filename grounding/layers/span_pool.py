@@ -25,7 +25,7 @@ def overlap_weights(spans: Tensor, span_mask: Tensor, duration: Tensor, video_ma
     hi = lo + period[:, None]
     start = torch.minimum(spans[..., 0].clamp(min=0.0), duration[:, None])  # (B, N), clipped to the video
     end = torch.minimum(spans[..., 1].clamp(min=0.0), duration[:, None])
-    overlap = (torch.minimum(end[..., None], hi[:, None, :]) - torch.maximum(start[..., None], lo[:, None, :]))
+    overlap = torch.minimum(end[..., None], hi[:, None, :]) - torch.maximum(start[..., None], lo[:, None, :])
     overlap = overlap.clamp(min=0.0) * video_mask[:, None, :].to(spans.dtype)  # (B, N, L)
     total = overlap.sum(dim=-1)
     valid = span_mask & (end > start) & (total > 0)

@@ -53,8 +53,9 @@ class SpanPredictor(nn.Module):
             end_head=MLP(2 * dim, dim, 1, n_layers=2, dropout=dropout),
         )
 
-    def forward(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor, keep_states: bool = False
-                ) -> dict[str, Tensor]:
+    def forward(
+        self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor, keep_states: bool = False
+    ) -> dict[str, Tensor]:
         """v (B, L, d), q (B, Lq, d) -> start_logits, end_logits, highlight_logits (B, L).
         ``keep_states`` also returns the last layers' states (B, L, d), zero at padding:
         ``fused_states`` (V^ o h), ``start_states`` and ``end_states`` (the two LSTMs), for a model
@@ -77,6 +78,9 @@ class SpanPredictor(nn.Module):
             "highlight_logits": highlight,
         }
         if keep_states:
-            out |= {"fused_states": x, "start_states": zero_padded(start_states, v_mask),
-                    "end_states": zero_padded(end_states, v_mask)}
+            out |= {
+                "fused_states": x,
+                "start_states": zero_padded(start_states, v_mask),
+                "end_states": zero_padded(end_states, v_mask),
+            }
         return out

@@ -27,8 +27,9 @@ CONTENT_TAGS = ("NN", "VB", "JJ", "RB")
 CONTENT_WEIGHT = 2.0
 
 
-def choose_masked(valid: Tensor, weights: Tensor | None = None, rate: float = 1 / 3,
-                  generator: torch.Generator | None = None) -> Tensor:
+def choose_masked(
+    valid: Tensor, weights: Tensor | None = None, rate: float = 1 / 3, generator: torch.Generator | None = None
+) -> Tensor:
     """valid (B, L) bool (True: a token that may be masked), weights (B, L) > 0 or None ->
     masked (B, L) bool."""
     n = valid.sum(dim=1)
@@ -61,8 +62,9 @@ class PosWeights:
     ``pieces``: the tokenizer's word piece of every id (None: unknown ids, uniform weights);
     ``tagger``: words -> [(word, tag)] (default: NLTK's when installed)."""
 
-    def __init__(self, pieces: Sequence[str] | None,
-                 tagger: Callable[[list[str]], list[tuple[str, str]]] | None | str = "nltk") -> None:
+    def __init__(
+        self, pieces: Sequence[str] | None, tagger: Callable[[list[str]], list[tuple[str, str]]] | None | str = "nltk"
+    ) -> None:
         if tagger == "nltk":
             tagger, why = _nltk_tagger()
         else:

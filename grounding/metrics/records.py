@@ -78,7 +78,6 @@ def _check_windows(windows: Iterable[tuple[float, ...]], field: str) -> None:
 
 
 class PredictionRecord(_Row):
-
     qid: int | str
     query: str | None = None
     vid: str | None = None
@@ -97,7 +96,6 @@ class PredictionRecord(_Row):
 
 
 class GroundTruthRecord(_Row):
-
     qid: int | str
     query: str | None = None
     vid: str | None = None

@@ -292,9 +292,7 @@ class HCSTVGProtocol(StvgProtocol):
         shared = [f for f in inside if f in pred.boxes]
         all_frame = max(ge - 1, pe - 1) - min(gs, ps) + 1
         ious, _ = _frame_ious(pred.boxes, gt.boxes, shared)
-        return QueryScore(
-            len(shared) / all_frame, sum(ious) / all_frame, None, len(frames), len(inside) - len(shared)
-        )
+        return QueryScore(len(shared) / all_frame, sum(ious) / all_frame, None, len(frames), len(inside) - len(shared))
 
 
 for _protocol in (TubeDETRProtocol(), DenseProtocol(), HCSTVGProtocol()):

@@ -7,9 +7,8 @@
 
 from __future__ import annotations
 
-from grounding.models import granalign, masra, span, tea  # noqa: F401  (registers the models)
-from grounding.models import mesm, qd_detr  # noqa: F401  (registers the DETR-family models)
-from grounding.models import bridge_stg  # noqa: F401  (spatio-temporal grounding)
+# importing each model module registers it in MODELS
+from grounding.models import bridge_stg, granalign, masra, mesm, qd_detr, span, tea  # noqa: F401
 from grounding.models.base import MODELS, GroundingModel, ModelConfig, ModelSpec, register_model
 from grounding.models.decode import topk_spans
 

@@ -140,8 +140,11 @@ class ModelSpec:
 MODELS: Registry[ModelSpec] = Registry("model")
 
 
-def register_model(name: str, config_cls: type[ModelConfig], trainable: bool = True,
-                   ) -> Callable[[type[GroundingModel]], type[GroundingModel]]:
+def register_model(
+    name: str,
+    config_cls: type[ModelConfig],
+    trainable: bool = True,
+) -> Callable[[type[GroundingModel]], type[GroundingModel]]:
     """Class decorator: ``@register_model("span", SpanConfig) class SpanModel(...)``."""
 
     def deco(model_cls: type[GroundingModel]) -> type[GroundingModel]:

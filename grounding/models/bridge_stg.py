@@ -88,33 +88,48 @@ class BridgeSTGConfig(SpanConfig):
     """The temporal branch's fields are ``span``'s (``hidden``, ``heads``, ``dropout``, ...)."""
 
     mode: Literal["bridge", "coupled", "whole_frame"] = Field(
-        "bridge", description="bridge (the method), coupled (no bridge: the decoder reads the query words), "
-        "whole_frame (temporal branch alone, whole-frame boxes)")
-    patch_dim: int = Field(768, gt=0, description="width Dp of the per-frame patch tokens (the vision tower's "
-                           "hidden size: 768 for CLIP ViT-B, 64 for the demo's tiny CLIP)")
+        "bridge",
+        description="bridge (the method), coupled (no bridge: the decoder reads the query words), "
+        "whole_frame (temporal branch alone, whole-frame boxes)",
+    )
+    patch_dim: int = Field(
+        768,
+        gt=0,
+        description="width Dp of the per-frame patch tokens (the vision tower's "
+        "hidden size: 768 for CLIP ViT-B, 64 for the demo's tiny CLIP)",
+    )
     n_bridge: int = Field(8, ge=1, description="bridging queries N_b (notes: 8)")
     bridge_depth: int = Field(2, ge=1, description="bridge builder layers (notes: 2)")
-    bridge_layers: list[StateName] = Field(default_factory=lambda: ["start", "end"], min_length=1,
-                                           description="temporal states the bridge reads: several = multi-layer "
-                                           "aggregation (fused: V^ o h, start / end: the span LSTMs)")
+    bridge_layers: list[StateName] = Field(
+        default_factory=lambda: ["start", "end"],
+        min_length=1,
+        description="temporal states the bridge reads: several = multi-layer "
+        "aggregation (fused: V^ o h, start / end: the span LSTMs)",
+    )
     use_prior_text: bool = Field(True, description="the cached reasoning prior (reasoning, target) as bridge tokens")
     eta: bool = Field(True, description="ETA stand-in: temporal mask bias on the states + span tokens")
     eta_source: Literal["both", "predicted", "prior"] = Field(
-        "both", description="the mask's span: the max of the predicted span's inside probability and the prior's "
-        "soft box (both), one of them (prior falls back to predicted where a query has no prior)")
+        "both",
+        description="the mask's span: the max of the predicted span's inside probability and the prior's "
+        "soft box (both), one of them (prior falls back to predicted where a query has no prior)",
+    )
     eta_sigma: float = Field(1.0, gt=0.0, description="Gaussian edge of the prior's soft box, in snippets")
     spatial_layers: int = Field(3, ge=1, description="spatial decoder layers L_s (notes: 3)")
     spatial_dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout of the bridge and the spatial decoder")
-    interactive: bool = Field(True, description="bridging queries re-injected at every decoder layer (else the "
-                              "first only)")
+    interactive: bool = Field(
+        True, description="bridging queries re-injected at every decoder layer (else the first only)"
+    )
     update_bridge: bool = Field(False, description="also update the bridging queries from the frames after each layer")
     neg_frames: bool = Field(True, description="train on negative frames (outside the GT tube, presence only)")
     n_pos: int = Field(16, ge=1, description="positive frames per query in training (notes: 16)")
     n_neg: int = Field(8, ge=0, description="negative frames per query in training (notes: 8)")
     detach_temporal: bool = Field(False, description="stop the bridge's gradient at the temporal branch")
-    prior_in_temporal: bool = Field(True, description="the prior's span, as a soft box over the snippets, is one "
-                                    "more input channel of the temporal branch (the notes' span model over V + Q + R; "
-                                    "every mode, so the baselines share the temporal branch)")
+    prior_in_temporal: bool = Field(
+        True,
+        description="the prior's span, as a soft box over the snippets, is one "
+        "more input channel of the temporal branch (the notes' span model over V + Q + R; "
+        "every mode, so the baselines share the temporal branch)",
+    )
     box_l1_weight: float = Field(5.0, ge=0.0, description="L1 on (cx, cy, w, h) (TubeDETR / CG-STVG: 5)")
     box_giou_weight: float = Field(2.0, ge=0.0, description="1 - gIoU (2)")
     presence_weight: float = Field(1.0, ge=0.0, description="presence BCE (1)")
@@ -159,8 +174,9 @@ def patch_centres(p: int, device: torch.device) -> Tensor:
 
 def patch_positions(centres: Tensor, dim: int) -> Tensor:
     """(P, dim) 2-D sine positions of patch centres (P, 2): x then y halves."""
-    return torch.cat([scalar_embedding(centres[:, 0], dim // 2), scalar_embedding(centres[:, 1], dim - dim // 2)],
-                     dim=-1)
+    return torch.cat(
+        [scalar_embedding(centres[:, 0], dim // 2), scalar_embedding(centres[:, 1], dim - dim // 2)], dim=-1
+    )
 
 
 def _gather(x: Tensor, index: Tensor) -> Tensor:
@@ -190,8 +206,9 @@ class BridgeSTGModel(GroundingModel):
             self.guide_proj = nn.Linear(d, d)
             return
         n_tokens = 1 + int(c.use_prior_text) + int(c.eta)
-        self.bridge = BridgeBuilder(d, c.heads, c.n_bridge, c.bridge_depth, len(c.bridge_layers), n_tokens,
-                                    c.spatial_dropout)
+        self.bridge = BridgeBuilder(
+            d, c.heads, c.n_bridge, c.bridge_depth, len(c.bridge_layers), n_tokens, c.spatial_dropout
+        )
         self.prior_proj = nn.Linear(c.text_dim, d) if c.use_prior_text else None
         self.span_tokens = nn.Linear(d, d) if c.eta else None
 
@@ -248,8 +265,9 @@ class BridgeSTGModel(GroundingModel):
         combined = torch.maximum(predicted, prior) if c.eta_source == "both" else prior
         return torch.where(has[:, None], combined, predicted)
 
-    def _bridge(self, batch: dict[str, Any], states: list[Tensor], logits: tuple[Tensor, Tensor], q: Tensor,
-                vm: Tensor) -> Tensor:
+    def _bridge(
+        self, batch: dict[str, Any], states: list[Tensor], logits: tuple[Tensor, Tensor], q: Tensor, vm: Tensor
+    ) -> Tensor:
         c, d = self.config, self.config.hidden
         tokens = [(q, batch["query_mask"])]
         if self.prior_proj is not None:
@@ -285,8 +303,9 @@ class BridgeSTGModel(GroundingModel):
         x = (start.unsqueeze(1) + self.frame_embed).expand(-1, index.shape[1], -1)
         pos = scalar_embedding(_gather(times, index), d).to(x.dtype)
         centres = patch_centres(patches.shape[2], patches.device)
-        boxes, presence = self.decoder(x, pos, selected, guide, guide_mask, tokens,
-                                       patch_positions(centres, d).to(x.dtype), centres)
+        boxes, presence = self.decoder(
+            x, pos, selected, guide, guide_mask, tokens, patch_positions(centres, d).to(x.dtype), centres
+        )
         return {"frame_index": index, "frame_selected": selected, "boxes": boxes, "presence_logits": presence}
 
     # -- loss ----------------------------------------------------------------------------------
@@ -334,11 +353,15 @@ class BridgeSTGModel(GroundingModel):
             sted = [ids[inside[0]], ids[inside[-1]] + 1] if inside else [0, 1]
             width, height = (float(x) for x in size[i])
             scale = torch.tensor([width, height, width, height])
-            frame_boxes = ([[0.0, 0.0, width, height]] * n if boxes is None
-                           else (boxes[i, :n] * scale).tolist())
-            out.append({"pred_relevant_windows": w, "sted": sted,
-                        "boxes": {f: [round(x, 2) for x in b] for f, b in zip(ids, frame_boxes, strict=True)},
-                        "frame_size": [width, height]})
+            frame_boxes = [[0.0, 0.0, width, height]] * n if boxes is None else (boxes[i, :n] * scale).tolist()
+            out.append(
+                {
+                    "pred_relevant_windows": w,
+                    "sted": sted,
+                    "boxes": {f: [round(x, 2) for x in b] for f, b in zip(ids, frame_boxes, strict=True)},
+                    "frame_size": [width, height],
+                }
+            )
         return out
 
     def curves(self, outputs: dict[str, Tensor], batch: dict[str, Any]) -> list[dict[str, np.ndarray]]:

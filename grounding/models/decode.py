@@ -51,8 +51,9 @@ def topk_spans(
     return spans, top.clamp(min=0.0)
 
 
-def span_windows(start_logits: Tensor, end_logits: Tensor, mask: Tensor, duration: Tensor,
-                 k: int = 5) -> list[list[list[float]]]:
+def span_windows(
+    start_logits: Tensor, end_logits: Tensor, mask: Tensor, duration: Tensor, k: int = 5
+) -> list[list[list[float]]]:
     """Top-``k`` ``[start, end, score]`` windows in seconds per row, best first. Snippet ``i`` of a
     video with ``n`` valid snippets covers ``[i, i + 1) * duration / n``, so the span ``(s, e)``
     (inclusive) is the window ``[s * d / n, (e + 1) * d / n]``, its end capped at the duration."""

@@ -49,40 +49,76 @@ REWRITES = "rewrite_pairs"
 class GranAlignConfig(ModelConfig):
     """Scoring and proposal settings; no weights."""
 
-    pairing: Pairing = Field("both", description=f"which rewrites meet which captions (Step D and its ablation): "
-                             f"{', '.join(PAIRINGS)}; both = simplified->agnostic + detailed->aware")
+    pairing: Pairing = Field(
+        "both",
+        description=f"which rewrites meet which captions (Step D and its ablation): "
+        f"{', '.join(PAIRINGS)}; both = simplified->agnostic + detailed->aware",
+    )
     agnostic: Literal["narrative_frames", "frame_captions", "clip_captions"] = Field(
-        "narrative_frames", description="batch field of the query-agnostic captions: the per-frame narratives "
+        "narrative_frames",
+        description="batch field of the query-agnostic captions: the per-frame narratives "
         "(default), GranAlign's own per-frame captions (kind frame_caption, prompt caption_frame, notes #2), or the "
-        "clip captions")
-    missing_aware: MissingAware = Field("zero", description="detailed curve on frames without a query-aware caption: "
-                                        "zero after normalising over the key frames (notes #8), or agnostic: the "
-                                        "detailed rewrite against the agnostic caption there")
-    fallback: Fallback = Field("simplified", description="a query whose pairing needs query-aware captions it lacks "
-                               "(an unseen query): the simplified channel alone, or the original query against the "
-                               "agnostic captions")
+        "clip captions",
+    )
+    missing_aware: MissingAware = Field(
+        "zero",
+        description="detailed curve on frames without a query-aware caption: "
+        "zero after normalising over the key frames (notes #8), or agnostic: the "
+        "detailed rewrite against the agnostic caption there",
+    )
+    fallback: Fallback = Field(
+        "simplified",
+        description="a query whose pairing needs query-aware captions it lacks "
+        "(an unseen query): the simplified channel alone, or the original query against the "
+        "agnostic captions",
+    )
     eps: float = Field(1e-6, gt=0, description="a curve spanning less than this is constant and becomes 0 (notes #7)")
     bins: int = Field(10, ge=1, description="histogram bins of the dynamic threshold (VTG-GPT; notes #9)")
-    top_k: int | None = Field(None, ge=1, description="frames the threshold must reach from the top bin (QVH: 8 of "
-                              "75 clips, notes #9); unset: top_fraction of the frames")
-    top_fraction: float = Field(0.1, gt=0, le=1, description="top_k as a fraction of the frames when top_k is unset "
-                                "(notes #9: about 10 %)")
-    gap: float = Field(12.0, ge=0, description="tau, seconds: high frames at most this far apart merge (VTG-GPT 6 "
-                       "clips = 12 s on QVH; Charades 3 s, ANet 12 s; notes #10)")
-    drop_fraction: float = Field(0.2, ge=0, lt=1, description="bottom fraction of proposals by mean score dropped, "
-                                 "at least one kept (notes #11: n = 20 %)")
-    length_weight: float = Field(0.3, ge=0, le=1, description="lambda of (1 - lambda) mean + lambda length "
-                                 "(the paper: 0.3)")
-    nms_iou: float = Field(0.7, gt=0, le=1, description="NMS IoU threshold (notes #13: 0.7; 0.95 with "
-                           "per_curve_union, as VTG-GPT)")
-    per_curve_union: bool = Field(False, description="also pool the proposals of each normalised rewrite curve "
-                                  "before NMS (VTG-GPT's union; notes #13)")
+    top_k: int | None = Field(
+        None,
+        ge=1,
+        description="frames the threshold must reach from the top bin (QVH: 8 of "
+        "75 clips, notes #9); unset: top_fraction of the frames",
+    )
+    top_fraction: float = Field(
+        0.1, gt=0, le=1, description="top_k as a fraction of the frames when top_k is unset (notes #9: about 10 %)"
+    )
+    gap: float = Field(
+        12.0,
+        ge=0,
+        description="tau, seconds: high frames at most this far apart merge (VTG-GPT 6 "
+        "clips = 12 s on QVH; Charades 3 s, ANet 12 s; notes #10)",
+    )
+    drop_fraction: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="bottom fraction of proposals by mean score dropped, at least one kept (notes #11: n = 20 %)",
+    )
+    length_weight: float = Field(
+        0.3, ge=0, le=1, description="lambda of (1 - lambda) mean + lambda length (the paper: 0.3)"
+    )
+    nms_iou: float = Field(
+        0.7, gt=0, le=1, description="NMS IoU threshold (notes #13: 0.7; 0.95 with per_curve_union, as VTG-GPT)"
+    )
+    per_curve_union: bool = Field(
+        False,
+        description="also pool the proposals of each normalised rewrite curve before NMS (VTG-GPT's union; notes #13)",
+    )
     max_windows: int = Field(10, ge=1, description="windows kept after NMS (notes #13: 10)")
     clip_len: float = Field(2.0, gt=0, description="seconds per pred_saliency_scores entry (QVHighlights' clips)")
 
     def proposal_settings(self) -> ProposalSettings:
-        return ProposalSettings(self.bins, self.top_k, self.top_fraction, self.gap, self.drop_fraction,
-                                self.length_weight, self.nms_iou, self.max_windows)
+        return ProposalSettings(
+            self.bins,
+            self.top_k,
+            self.top_fraction,
+            self.gap,
+            self.drop_fraction,
+            self.length_weight,
+            self.nms_iou,
+            self.max_windows,
+        )
 
 
 @dataclass
@@ -102,8 +138,14 @@ def _rows(arrays: dict[str, np.ndarray], name: str, i: int) -> tuple[np.ndarray,
     return arrays[name][i][keep], (arrays[spec.spans][i][keep] if spec.spans else None)
 
 
-def score_query(texts: QueryTexts, grid: FrameGrid, aware_vectors: np.ndarray, aware_times: np.ndarray,
-                duration: float, cfg: GranAlignConfig) -> Scored:
+def score_query(
+    texts: QueryTexts,
+    grid: FrameGrid,
+    aware_vectors: np.ndarray,
+    aware_times: np.ndarray,
+    duration: float,
+    cfg: GranAlignConfig,
+) -> Scored:
     """Step D then Steps E-F for one query (what the model does per query, and what
     ``bench/granalign.py`` times)."""
     meta: dict[str, Any] = {"pairing": cfg.pairing, "m": texts.m, "frames": len(grid), "key_frames": 0}
@@ -128,8 +170,14 @@ class GranAlignModel(GroundingModel):
     @property
     def required_keys(self) -> tuple[str, ...]:
         agnostic = FIELDS.get(self.config.agnostic)
-        return (REWRITES, FIELDS.get(REWRITES).mask, *agnostic.keys(), *FIELDS.get(AWARE).keys(), "query_sentence",
-                "duration")
+        return (
+            REWRITES,
+            FIELDS.get(REWRITES).mask,
+            *agnostic.keys(),
+            *FIELDS.get(AWARE).keys(),
+            "query_sentence",
+            "duration",
+        )
 
     @property
     def loss_keys(self) -> tuple[str, ...]:
@@ -162,10 +210,15 @@ class GranAlignModel(GroundingModel):
         for i, scored in enumerate(outputs["scored"]):
             duration = float(batch["duration"][i])
             curve = scored.fused.curve if scored.fused is not None else np.zeros(0)
-            preds.append({"pred_relevant_windows": scored.windows[:k],
-                          "pred_saliency_scores": on_clip_grid(curve, scored.grid.starts, scored.grid.ends, duration,
-                                                               self.config.clip_len),
-                          "granalign": scored.meta})
+            preds.append(
+                {
+                    "pred_relevant_windows": scored.windows[:k],
+                    "pred_saliency_scores": on_clip_grid(
+                        curve, scored.grid.starts, scored.grid.ends, duration, self.config.clip_len
+                    ),
+                    "granalign": scored.meta,
+                }
+            )
         return preds
 
     def curves(self, outputs: dict[str, Any], batch: dict[str, Any]) -> list[dict[str, np.ndarray]]:

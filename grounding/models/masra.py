@@ -85,18 +85,24 @@ class MasraConfig(ModelConfig):
 
     model_config = ConfigDict(extra="allow")
 
-    base: str = Field("span", description="base model MASRA attaches to: span (Charades-STA, ActivityNet, TACoS) or "
-                      "qd_detr (QVHighlights); its own fields go beside MASRA's")
+    base: str = Field(
+        "span",
+        description="base model MASRA attaches to: span (Charades-STA, ActivityNet, TACoS) or "
+        "qd_detr (QVHighlights); its own fields go beside MASRA's",
+    )
     hidden: int | None = Field(None, gt=0, description="hidden size of the base and MASRA's parts (None: the base's)")
-    heads: int | None = Field(None, gt=0, description="attention heads of the base and MASRA's parts "
-                              "(None: the base's)")
-    dropout: float | None = Field(None, ge=0.0, lt=1.0, description="dropout of the base and MASRA's parts "
-                                  "(None: the base's)")
+    heads: int | None = Field(
+        None, gt=0, description="attention heads of the base and MASRA's parts (None: the base's)"
+    )
+    dropout: float | None = Field(
+        None, ge=0.0, lt=1.0, description="dropout of the base and MASRA's parts (None: the base's)"
+    )
     use_esta: bool = Field(True, description="ESTA: event-span contrastive alignment of the semantic head (2.1)")
     esta_weight: float = Field(0.5, ge=0.0, description="weight of L_ESTA (design: 0.5; sweep 0.1, 0.5, 1)")
     esta_temperature: float = Field(0.07, gt=0.0, description="InfoNCE temperature of ESTA (CLIP / CG-DETR: 0.07)")
-    esta_duplicate_cos: float = Field(0.95, gt=-1.0, le=1.0, description="descriptions this alike (cosine) are "
-                                      "not each other's negatives")
+    esta_duplicate_cos: float = Field(
+        0.95, gt=-1.0, le=1.0, description="descriptions this alike (cosine) are not each other's negatives"
+    )
     use_lrca: bool = Field(True, description="LRCA: local relational consistency with the clip captions (2.2)")
     lrca_weight: float = Field(1.0, ge=0.0, description="weight of L_LRCA (design: 1; sweep 0.3, 1, 3)")
     lrca_temperature: float = Field(0.1, gt=0.0, description="softmax temperature of both relation matrices")
@@ -108,10 +114,15 @@ class MasraConfig(ModelConfig):
     sora_temperature: float = Field(0.1, gt=0.0, description="softmax temperature of the two_hop bias")
     use_dai: bool = Field(True, description="DAI: decoupled cross-attention with a context-aware codebook (2.5)")
     codebook_size: int = Field(45, ge=0, description="codebook entries K (CG-DETR: 45; 0 = plain cross-attention)")
-    codebook_context: CodebookContext = Field("query+video", description="what the codebook is conditioned on: "
-                                              "none, query, query+video")
-    codebook_layers: int = Field(1, ge=1, description="attention units through which the codebook reads the query "
-                                 "(CG-DETR: a 2-layer joint encoder; ours: entries <- words, see context_codebook)")
+    codebook_context: CodebookContext = Field(
+        "query+video", description="what the codebook is conditioned on: none, query, query+video"
+    )
+    codebook_layers: int = Field(
+        1,
+        ge=1,
+        description="attention units through which the codebook reads the query "
+        "(CG-DETR: a 2-layer joint encoder; ours: entries <- words, see context_codebook)",
+    )
     dai_weight: float = Field(1.0, ge=0.0, description="weight of the word-mass terms L_fg + L_neg (CG-DETR lw_wattn)")
     orth_weight: float = Field(1.0, ge=0.0, description="weight of the codebook orthogonality term")
 
@@ -135,6 +146,7 @@ class MasraConfig(ModelConfig):
 
 
 # -- bases ---------------------------------------------------------------------------------------
+
 
 class Attachment:
     """How MASRA attaches to one base. ``build(config, make_dai, sora)`` makes the base with the
@@ -186,8 +198,9 @@ class SpanAttachment(Attachment):
         unit = lambda: AttentionUnit(c.hidden, c.heads, c.dropout)  # noqa: E731
         return SpanModel(config, attn=AttnBlock(sora or unit(), make_dai() if make_dai else unit(), unit(), unit()))
 
-    def run(self, base: SpanModel, batch: dict[str, Any], path: Callable[[Tensor, Tensor], Tensor]
-            ) -> dict[str, Tensor]:
+    def run(
+        self, base: SpanModel, batch: dict[str, Any], path: Callable[[Tensor, Tensor], Tensor]
+    ) -> dict[str, Tensor]:
         vm = batch["video_mask"]
         v, q = base.encode(batch)
         h = path(base.prepare(v, vm), vm)  # query-agnostic: once per row of batch["video"]
@@ -208,8 +221,9 @@ class QDDetrAttachment(Attachment):
     def make_dai(self, dim: int, heads: int, dropout: float, codebook: ContextCodebook | None) -> nn.Module:
         return DecoupledProjectedAttention(dim, heads, codebook)  # attention weights have no dropout there
 
-    def build(self, config: QDDetrConfig, make_dai: Callable[[], nn.Module] | None, sora: nn.Module | None
-              ) -> QDDetrModel:
+    def build(
+        self, config: QDDetrConfig, make_dai: Callable[[], nn.Module] | None, sora: nn.Module | None
+    ) -> QDDetrModel:
         base = QDDetrModel(config)
         first = None
         for layer in base.aligner.layers if make_dai is not None else ():
@@ -222,8 +236,9 @@ class QDDetrAttachment(Attachment):
             layer.attn = dai
         return base
 
-    def run(self, base: QDDetrModel, batch: dict[str, Any], path: Callable[[Tensor, Tensor], Tensor]
-            ) -> dict[str, Tensor]:
+    def run(
+        self, base: QDDetrModel, batch: dict[str, Any], path: Callable[[Tensor, Tensor], Tensor]
+    ) -> dict[str, Tensor]:
         mask = per_query(batch["video_mask"], batch)
         for layer in base.aligner.layers:
             if isinstance(layer.attn, DecoupledProjectedAttention):
@@ -243,6 +258,7 @@ ATTACHMENTS.register("qd_detr")(QDDetrAttachment())
 
 
 # -- batch helpers -------------------------------------------------------------------------------
+
 
 def video_identity(batch: dict[str, Any]) -> Tensor:
     """(B,) long: which video each query belongs to (``video_index`` of a shared batch, else the
@@ -279,13 +295,15 @@ def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
 
 # -- MASRA's query-agnostic parts ------------------------------------------------------------------
 
+
 class VideoPath(nn.Module):
     """What MASRA does to the base's query-agnostic video (h, mask) -> h, keeping what its losses
     read: ``relation`` (r of SORA's input, or of h when LRCA runs without SORA) and ``context``
     (h before SGE, which ESTA pools). ``sora`` is None when SORA sits in the base's slot."""
 
-    def __init__(self, c: MasraConfig, dim: int, sora: RelationalAttention | None,
-                 relation_head: nn.Module | None) -> None:
+    def __init__(
+        self, c: MasraConfig, dim: int, sora: RelationalAttention | None, relation_head: nn.Module | None
+    ) -> None:
         super().__init__()
         self.sora, self.relation_head = sora, relation_head
         self.semantic_head = nn.Linear(dim, c.text_dim) if c.use_esta or c.use_sge else None  # W_sem
@@ -309,6 +327,7 @@ class VideoPath(nn.Module):
 
 # -- the model -----------------------------------------------------------------------------------
 
+
 @register_model("masra", MasraConfig)
 class MasraModel(GroundingModel):
     config: MasraConfig
@@ -320,24 +339,36 @@ class MasraModel(GroundingModel):
         base_cfg = c.base_config()
         dim, heads, dropout = self.attachment.dims(base_cfg)
         relation_head = nn.Linear(dim, dim) if c.use_lrca or c.use_sora else None  # W_rel
-        sora = RelationalAttention(AttentionUnit(dim, heads, dropout), relation_head, c.sora_mode,
-                                   c.sora_temperature) if c.use_sora else None
+        sora = (
+            RelationalAttention(AttentionUnit(dim, heads, dropout), relation_head, c.sora_mode, c.sora_temperature)
+            if c.use_sora
+            else None
+        )
         in_slot = sora if self.attachment.self_slot else None
-        self.base = self.attachment.build(base_cfg, self._dai_factory(dim, heads, dropout) if c.use_dai else None,
-                                          in_slot)
-        self.video_path = VideoPath(c.model_copy(update={"dropout": dropout}), dim,
-                                    sora if in_slot is None else None, relation_head if sora is None else None)
+        self.base = self.attachment.build(
+            base_cfg, self._dai_factory(dim, heads, dropout) if c.use_dai else None, in_slot
+        )
+        self.video_path = VideoPath(
+            c.model_copy(update={"dropout": dropout}),
+            dim,
+            sora if in_slot is None else None,
+            relation_head if sora is None else None,
+        )
         # units inside the base, found once (held by the base only: shared tensors cannot be saved)
-        self._dai: list[Decoupled] = [m for m in self.base.modules()
-                                      if isinstance(m, (DecoupledCrossAttention, DecoupledProjectedAttention))]
+        self._dai: list[Decoupled] = [
+            m for m in self.base.modules() if isinstance(m, (DecoupledCrossAttention, DecoupledProjectedAttention))
+        ]
         self._slot = [m for m in self.base.modules() if isinstance(m, RelationalAttention)]
 
     def _dai_factory(self, dim: int, heads: int, dropout: float) -> Callable[[], nn.Module]:
         c = self.config
 
         def make() -> nn.Module:
-            book = ContextCodebook(dim, c.codebook_size, heads, dropout, c.codebook_context, c.codebook_layers) if (
-                c.codebook_size > 0) else None
+            book = (
+                ContextCodebook(dim, c.codebook_size, heads, dropout, c.codebook_context, c.codebook_layers)
+                if (c.codebook_size > 0)
+                else None
+            )
             return self.attachment.make_dai(dim, heads, dropout, book)
 
         return make
@@ -364,7 +395,8 @@ class MasraModel(GroundingModel):
     def loss_keys(self) -> tuple[str, ...]:
         c = self.config
         extra = (EVENT_KEYS if c.use_esta and c.esta_weight > 0 else ()) + (
-            CAPTION_KEYS if c.use_lrca and c.lrca_weight > 0 else ())
+            CAPTION_KEYS if c.use_lrca and c.lrca_weight > 0 else ()
+        )
         return self.base.loss_keys + extra
 
     def target_maker(self, config: TargetConfig) -> Callable[..., dict[str, np.ndarray]] | None:
@@ -413,8 +445,10 @@ class MasraModel(GroundingModel):
         """Word mass (mean over the DAI units), codebooks, and in training the mismatched pairs'
         word mass with its pair mask; clears the units' records."""
         mains = [unit.calls[0] for unit in self._dai]
-        out = {"dai_word_mass": torch.stack([m.word_mass for m in mains]).mean(dim=0),
-               "codebook": mains[0].codebook}  # (B, K, d); units that follow another share its codebook
+        out = {
+            "dai_word_mass": torch.stack([m.word_mass for m in mains]).mean(dim=0),
+            "codebook": mains[0].codebook,
+        }  # (B, K, d); units that follow another share its codebook
         if self.training and self.config.dai_weight > 0:
             if self.attachment.negatives == "roll":
                 order = torch.arange(len(mains[0].word_mass), device=mains[0].word_mass.device).roll(1)
@@ -438,14 +472,29 @@ class MasraModel(GroundingModel):
             vm = batch["video_mask"][rows]
         if c.use_esta and c.esta_weight > 0:
             parts["esta"] = event_alignment_loss(
-                outputs["video_context"][rows], vm, batch["events"][rows], batch["event_mask"][rows],
-                batch["event_spans"][rows], duration, c.esta_temperature, c.esta_duplicate_cos,
-                self.video_path.semantic_head)
+                outputs["video_context"][rows],
+                vm,
+                batch["events"][rows],
+                batch["event_mask"][rows],
+                batch["event_spans"][rows],
+                duration,
+                c.esta_temperature,
+                c.esta_duplicate_cos,
+                self.video_path.semantic_head,
+            )
             total = total + c.esta_weight * parts["esta"]
         if c.use_lrca and c.lrca_weight > 0:
             parts["lrca"] = relation_alignment_loss(
-                outputs["relation"][rows], vm, batch["clip_captions"][rows], batch["clip_caption_mask"][rows],
-                batch["clip_caption_spans"][rows], duration, c.lrca_window_s, c.lrca_temperature, c.lrca_loss)
+                outputs["relation"][rows],
+                vm,
+                batch["clip_captions"][rows],
+                batch["clip_caption_mask"][rows],
+                batch["clip_caption_spans"][rows],
+                duration,
+                c.lrca_window_s,
+                c.lrca_temperature,
+                c.lrca_loss,
+            )
             total = total + c.lrca_weight * parts["lrca"]
         if "dai_word_mass" in outputs:
             total = total + self._dai_loss(outputs, batch, parts)

@@ -78,10 +78,17 @@ class MesmConfig(QDDetrConfig):
     use_ss: bool = Field(True, description="SS-MESM: reconstructed sentence token + segment-sentence loss")
     fw_layers: int = Field(2, ge=1, description="enhancer (T2V) layers (MESM: 2)")
     ss_layers: int = Field(4, ge=1, description="sentence reconstructor layers (MESM: 4)")
-    share_mlp: bool = Field(True, description="the word rebuild shares the enhancer's FFNs and norms too "
-                            "(MESM: true; TACoS false: attention shared only)")
-    vocab_size: int = Field(1111, ge=1, description="most frequent training tokens the rebuild predicts "
-                            "(MESM: 1111; QVHighlights 5000); class 0 is every other token")
+    share_mlp: bool = Field(
+        True,
+        description="the word rebuild shares the enhancer's FFNs and norms too "
+        "(MESM: true; TACoS false: attention shared only)",
+    )
+    vocab_size: int = Field(
+        1111,
+        ge=1,
+        description="most frequent training tokens the rebuild predicts "
+        "(MESM: 1111; QVHighlights 5000); class 0 is every other token",
+    )
     mask_rate: float = Field(1 / 3, gt=0, lt=1, description="share of a sentence's words masked (at least one)")
     label_smoothing: float = Field(0.1, ge=0, lt=1, description="label smoothing of the word-rebuild CE")
     rec_fw_weight: float = Field(0.1, ge=0, description="weight of L_fw (MESM 0.1; QVHighlights 0.5)")
@@ -97,8 +104,9 @@ class SentenceReconstructor(nn.Module):
     def __init__(self, n_layers: int, dim: int, heads: int, ffn_dim: int, dropout: float, activation: Any) -> None:
         super().__init__()
         self.mask_token = nn.Parameter(torch.zeros(dim))
-        self.context_layers = nn.ModuleList(SelfAttentionLayer(dim, heads, ffn_dim, dropout, activation)
-                                            for _ in range(n_layers))
+        self.context_layers = nn.ModuleList(
+            SelfAttentionLayer(dim, heads, ffn_dim, dropout, activation) for _ in range(n_layers)
+        )
         self.video_layers = nn.ModuleList(T2VLayer(dim, heads, ffn_dim, dropout, activation) for _ in range(n_layers))
         for p in [*self.context_layers.parameters(), *self.video_layers.parameters()]:
             if p.dim() > 1:
@@ -152,15 +160,21 @@ class MesmModel(QDDetrModel):
         c = config
         if c.use_fw:
             self.enhancer = T2VStack(c.fw_layers, c.hidden, c.heads, c.ffn_dim, c.dropout, c.activation)
-            self.rebuild_ffns = None if c.share_mlp else nn.ModuleList(
-                RebuildFFN(c.hidden, c.ffn_dim, c.dropout, c.activation) for _ in range(c.fw_layers))
+            self.rebuild_ffns = (
+                None
+                if c.share_mlp
+                else nn.ModuleList(RebuildFFN(c.hidden, c.ffn_dim, c.dropout, c.activation) for _ in range(c.fw_layers))
+            )
             self.word_mask_token = nn.Parameter(torch.zeros(c.text_dim))  # raw text width, projected as words are
             self.unknown_token = nn.Parameter(torch.zeros(c.text_dim))
-            self.word_head = nn.Sequential(ProjectionBlock(c.hidden, c.hidden, c.input_dropout, relu=True),
-                                           nn.Linear(c.hidden, c.vocab_size + 1))
+            self.word_head = nn.Sequential(
+                ProjectionBlock(c.hidden, c.hidden, c.input_dropout, relu=True), nn.Linear(c.hidden, c.vocab_size + 1)
+            )
             self.register_buffer("vocab", torch.full((c.vocab_size,), _NO_ID, dtype=torch.long))
         if c.use_ss:
-            self.reconstructor = SentenceReconstructor(c.ss_layers, c.hidden, c.heads, c.ffn_dim, c.dropout, c.activation)
+            self.reconstructor = SentenceReconstructor(
+                c.ss_layers, c.hidden, c.heads, c.ffn_dim, c.dropout, c.activation
+            )
         self.pos_weights = PosWeights(None, tagger=None)  # set by fit_data from the training data's encoder
 
     @property
@@ -191,9 +205,14 @@ class MesmModel(QDDetrModel):
         encoder = dataset.info.text_encoder
         self.pos_weights = PosWeights(token_pieces(encoder))
         total = sum(counts.values())
-        return {"word_masking": self.pos_weights.mode, "word_masking_reason": self.pos_weights.reason,
-                "text_encoder": encoder, "vocab_size": len(kept), "distinct_training_tokens": len(counts),
-                "vocab_coverage": round(sum(counts[i] for i in kept) / max(1, total), 4)}
+        return {
+            "word_masking": self.pos_weights.mode,
+            "word_masking_reason": self.pos_weights.reason,
+            "text_encoder": encoder,
+            "vocab_size": len(kept),
+            "distinct_training_tokens": len(counts),
+            "vocab_coverage": round(sum(counts[i] for i in kept) / max(1, total), 4),
+        }
 
     def word_classes(self, ids: Tensor) -> Tensor:
         """(B, Lw) class of each token id: 1 + its vocabulary index, 0 when not in the vocabulary."""
@@ -208,8 +227,10 @@ class MesmModel(QDDetrModel):
             context = zero_padded(self.text_proj(batch["context"]), batch["context_mask"])
             token = self.reconstructor(context, batch["context_mask"], state["v"], state["vm"])
             state["ss_token"] = token
-            out["aligner"] = (torch.cat([token.unsqueeze(1), words], dim=1),
-                              torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1))
+            out["aligner"] = (
+                torch.cat([token.unsqueeze(1), words], dim=1),
+                torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1),
+            )
         return out
 
     def align(self, v: Tensor, pos: Tensor, words: dict[str, tuple[Tensor, Tensor]]) -> Tensor:
@@ -261,8 +282,9 @@ class MesmModel(QDDetrModel):
         """L_fw: label-smoothed CE at every valid position, mean per sentence, then over sentences."""
         mask = batch["query_mask"].float()
         target = self.word_classes(batch["query_token_ids"])
-        ce = F.cross_entropy(logits.float().transpose(1, 2), target, reduction="none",
-                             label_smoothing=self.config.label_smoothing)
+        ce = F.cross_entropy(
+            logits.float().transpose(1, 2), target, reduction="none", label_smoothing=self.config.label_smoothing
+        )
         return ((ce * mask).sum(1) / mask.sum(1).clamp(min=1)).mean()
 
     def segment_sentence_loss(self, segment: Tensor, sentence: Tensor, batch: dict[str, Tensor]) -> Tensor:
@@ -272,11 +294,15 @@ class MesmModel(QDDetrModel):
         log_prob = sim.log_softmax(dim=1)
         se = cw_to_se(batch["span_targets"].float())
         m = batch["span_target_mask"]
-        moment = torch.stack([se[..., 0].masked_fill(~m, 2.0).min(1).values, se[..., 1].masked_fill(~m, -1.0).max(1).values], -1)
+        moment = torch.stack(
+            [se[..., 0].masked_fill(~m, 2.0).min(1).values, se[..., 1].masked_fill(~m, -1.0).max(1).values], -1
+        )
         ids = batch.get("video_id") or list(range(len(segment)))
         seen: dict[Any, int] = {}
         video = torch.tensor([seen.setdefault(v, len(seen)) for v in ids], device=segment.device)
-        positive = (video[:, None] == video[None, :]) & (pairwise_generalized_iou(moment, moment) >= self.config.ss_iou_gamma)
+        positive = (video[:, None] == video[None, :]) & (
+            pairwise_generalized_iou(moment, moment) >= self.config.ss_iou_gamma
+        )
         positive |= torch.eye(len(segment), dtype=torch.bool, device=segment.device)
         return (-(log_prob * positive).sum(1) / positive.sum(1)).mean()
 

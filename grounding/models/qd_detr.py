@@ -72,8 +72,9 @@ class QDDetrConfig(ModelConfig):
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout inside the transformer layers (0.1)")
     input_dropout: float = Field(0.5, ge=0.0, lt=1.0, description="dropout of the input projections (0.5)")
     input_blocks: int = Field(2, ge=1, description="LN-dropout-linear blocks of each input projection (2)")
-    activation: Literal["relu", "prelu", "gelu"] = Field("relu", description="FFN activation (QD-DETR relu, "
-                                                         "MESM prelu)")
+    activation: Literal["relu", "prelu", "gelu"] = Field(
+        "relu", description="FFN activation (QD-DETR relu, MESM prelu)"
+    )
     t2v_layers: int = Field(2, ge=1, description="text-to-video aligner layers (2)")
     enc_layers: int = Field(2, ge=1, description="global-token encoder layers (2)")
     dec_layers: int = Field(2, ge=1, description="anchor decoder layers (2)")
@@ -90,13 +91,17 @@ class QDDetrConfig(ModelConfig):
     rank_coef: float = Field(12.0, gt=0, description="the rank-contrastive sum is divided by it (12; TACoS 1)")
     rank_tau: float = Field(0.5, gt=0, description="temperature of the rank-contrastive term")
     rank_levels: int = Field(11, ge=1, description="saliency levels r = 1..n of the rank-contrastive term")
-    use_negative_pair: bool = Field(True, description="the negative-pair term and the other video's query "
-                                    "in the rank-contrastive term")
+    use_negative_pair: bool = Field(
+        True, description="the negative-pair term and the other video's query in the rank-contrastive term"
+    )
     use_margin: bool = Field(True, description="the margin (triplet) saliency term (MESM: QVH / TACoS only)")
     saliency_margin: float = Field(0.2, ge=0, description="margin of the margin term")
     margin_pairs: int = Field(2, ge=1, description="(inside, outside) snippet pairs per query of the margin term")
-    max_queries_per_video: int | None = Field(None, ge=1, description="video-grouped batches cut videos into "
-                                              "chunks of at most this many queries (MESM TACoS: 10)")
+    max_queries_per_video: int | None = Field(
+        None,
+        ge=1,
+        description="video-grouped batches cut videos into chunks of at most this many queries (MESM TACoS: 10)",
+    )
 
     @model_validator(mode="after")
     def _check_sizes(self) -> QDDetrConfig:
@@ -122,8 +127,9 @@ class DetrTargets:
     reads_extra: bool = True
     clip_len: float = 2.0
 
-    def __call__(self, windows: list[tuple[float, float]], duration: float, length: int,
-                 extra: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    def __call__(
+        self, windows: list[tuple[float, float]], duration: float, length: int, extra: dict[str, Any] | None = None
+    ) -> dict[str, np.ndarray]:
         if not windows or length <= 0 or not duration > 0:
             msg = f"DetrTargets: need windows, length > 0 and duration > 0; got {windows}, {length}, {duration}"
             raise ValueError(msg)
@@ -132,7 +138,9 @@ class DetrTargets:
         saliency = np.zeros(length, np.float32)
         extra = extra or {}
         if extra.get("relevant_clip_ids") and extra.get("saliency_scores"):
-            scores = dict(zip(extra["relevant_clip_ids"], (float(sum(s)) for s in extra["saliency_scores"]), strict=False))
+            scores = dict(
+                zip(extra["relevant_clip_ids"], (float(sum(s)) for s in extra["saliency_scores"]), strict=False)
+            )
             centres = (np.arange(length) + 0.5) * duration / length
             saliency[:] = [scores.get(int(c // self.clip_len), 0.0) for c in centres]
         else:
@@ -174,8 +182,13 @@ class QDDetrModel(GroundingModel):
         self.class_head = ClassHead(c.hidden)
         self.span_head = SpanHead(c.hidden)
         self.saliency_head = SaliencyHead(c.hidden)
-        self.criterion = SetCriterion(HungarianMatcher(c.cost_span, c.cost_giou, c.cost_class),
-                                      c.span_weight, c.giou_weight, c.label_weight, c.eos_coef)
+        self.criterion = SetCriterion(
+            HungarianMatcher(c.cost_span, c.cost_giou, c.cost_class),
+            c.span_weight,
+            c.giou_weight,
+            c.label_weight,
+            c.eos_coef,
+        )
         # (v, mask) -> v: refines the projected, query-agnostic video once per video (MASRA attaches
         # its training-prior-shaped parts here); a plain callable, its parameters are its owner's
         self.video_refiner: Callable[[Tensor, Tensor], Tensor] | None = None
@@ -210,8 +223,9 @@ class QDDetrModel(GroundingModel):
         """The query-dependent video: frames attend the words (MESM enhances the frames first)."""
         return self.aligner(v, pos, *words["aligner"])
 
-    def memory(self, v: Tensor, vm: Tensor, pos: Tensor, words: dict[str, tuple[Tensor, Tensor]]
-               ) -> tuple[Tensor, Tensor]:
+    def memory(
+        self, v: Tensor, vm: Tensor, pos: Tensor, words: dict[str, tuple[Tensor, Tensor]]
+    ) -> tuple[Tensor, Tensor]:
         """Aligner then encoder: global (B, d) and local (B, L, d) memory."""
         return self.encoder(self.align(v, pos, words), vm, pos)
 
@@ -244,8 +258,9 @@ class QDDetrModel(GroundingModel):
     def loss(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
         c = self.config
         aux = list(zip(outputs["aux_logits"], outputs["aux_spans"], strict=True)) if "aux_logits" in outputs else None
-        parts = self.criterion(outputs["pred_logits"], outputs["pred_spans"], batch["span_targets"],
-                               batch["span_target_mask"], aux)
+        parts = self.criterion(
+            outputs["pred_logits"], outputs["pred_spans"], batch["span_targets"], batch["span_target_mask"], aux
+        )
         total = self.criterion.weighted(parts)
         saliency = self.saliency_losses(outputs, batch)
         total = total + c.saliency_weight * sum(saliency.values())
@@ -255,7 +270,9 @@ class QDDetrModel(GroundingModel):
         c = self.config
         mask = per_query(batch["video_mask"], batch)
         scores, labels, neg = outputs["saliency"], batch["saliency_label"], outputs.get("neg_saliency")
-        out = {"saliency_rank": rank_contrastive_loss(scores, labels, mask, neg, c.rank_tau, c.rank_levels, c.rank_coef)}
+        out = {
+            "saliency_rank": rank_contrastive_loss(scores, labels, mask, neg, c.rank_tau, c.rank_levels, c.rank_coef)
+        }
         if neg is not None:
             out["saliency_neg"] = negative_pair_loss(neg, mask)
         if c.use_margin:
@@ -271,15 +288,21 @@ class QDDetrModel(GroundingModel):
         duration = batch["duration"].to(prob.device, torch.float64)
         se = cw_to_se(outputs["pred_spans"].double()).clamp(0.0, 1.0) * duration[:, None, None]
         top = prob.argsort(dim=1, descending=True)[:, : min(k, prob.shape[1])]
-        windows = torch.cat([se.gather(1, top[..., None].expand(-1, -1, 2)), prob.double().gather(1, top)[..., None]], -1)
+        windows = torch.cat(
+            [se.gather(1, top[..., None].expand(-1, -1, 2)), prob.double().gather(1, top)[..., None]], -1
+        )
         mask = per_query(batch["video_mask"], batch)
         lengths = mask.sum(dim=1).tolist()
         saliency = outputs["saliency"].float().detach().cpu().numpy()
         out = []
         for i, rows in enumerate(windows.cpu().tolist()):
             d = float(duration[i])
-            out.append({"pred_relevant_windows": [[round(s, 4), round(e, 4), round(p, 6)] for s, e, p in rows],
-                        "pred_saliency_scores": clip_scores(saliency[i, : lengths[i]], d)})
+            out.append(
+                {
+                    "pred_relevant_windows": [[round(s, 4), round(e, 4), round(p, 6)] for s, e, p in rows],
+                    "pred_saliency_scores": clip_scores(saliency[i, : lengths[i]], d),
+                }
+            )
         return out
 
     def curves(self, outputs: dict[str, Tensor], batch: dict[str, Any]) -> list[dict[str, np.ndarray]]:

@@ -15,7 +15,6 @@ video (U rows) and its query arrays per query; the query-independent part of ``g
 from __future__ import annotations
 
 from collections.abc import Callable
-
 from typing import Any
 
 import numpy as np
@@ -23,10 +22,10 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from grounding.layers import AttnBlock, FeatureEncoder, GuidedConv, SpanPredictor
-from grounding.losses import grounding_loss
 from grounding.data.collate import per_query
+from grounding.layers import AttnBlock, FeatureEncoder, GuidedConv, SpanPredictor
 from grounding.layers.masking import masked_softmax
+from grounding.losses import grounding_loss
 from grounding.models.base import GroundingModel, ModelConfig, register_model
 from grounding.models.decode import span_windows
 
@@ -74,7 +73,9 @@ class SpanModel(GroundingModel):
         c = config
         self.video_encoder = _or(video_encoder, lambda: FeatureEncoder(c.video_dim, c.hidden, c.dropout))
         self.query_encoder = _or(query_encoder, lambda: FeatureEncoder(c.text_dim, c.hidden, c.dropout))
-        self.guided_conv = guided_conv if guided_conv is not None or not c.use_guided_conv else GuidedConv(c.guided_kernel)
+        self.guided_conv = (
+            guided_conv if guided_conv is not None or not c.use_guided_conv else GuidedConv(c.guided_kernel)
+        )
         self.attn = _or(attn, lambda: AttnBlock.build(c.hidden, c.heads, c.dropout))
         self.predictor = _or(predictor, lambda: SpanPredictor.build(c.hidden, c.dropout, c.use_highlight))
 
@@ -94,8 +95,9 @@ class SpanModel(GroundingModel):
             v = self.guided_conv(v, v_mask)  # Eq. (7)
         return self.attn.first(v, v_mask) if isinstance(self.attn, AttnBlock) else v
 
-    def ground_prepared(self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor, keep_states: bool = False
-                        ) -> dict[str, Tensor]:
+    def ground_prepared(
+        self, v: Tensor, v_mask: Tensor, q: Tensor, q_mask: Tensor, keep_states: bool = False
+    ) -> dict[str, Tensor]:
         """The rest of ``ground`` on ``prepare``'s output. ``keep_states`` (the standard predictor
         only) adds its last layers' states to the outputs (``SpanPredictor``; Bridge-STG's bridge)."""
         if isinstance(self.attn, AttnBlock):
@@ -130,8 +132,10 @@ class SpanModel(GroundingModel):
     def curves(self, outputs: dict[str, Tensor], batch: dict[str, Any]) -> list[dict[str, np.ndarray]]:
         """Start / end probabilities (and the foreground gate h) over each query's snippets."""
         mask = per_query(batch["video_mask"], batch)
-        named = {"start": masked_softmax(outputs["start_logits"].float(), mask),
-                 "end": masked_softmax(outputs["end_logits"].float(), mask)}
+        named = {
+            "start": masked_softmax(outputs["start_logits"].float(), mask),
+            "end": masked_softmax(outputs["end_logits"].float(), mask),
+        }
         if self.config.use_highlight:
             named["foreground"] = torch.sigmoid(outputs["highlight_logits"].float())
         lengths = mask.sum(dim=1).tolist()

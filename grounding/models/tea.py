@@ -25,9 +25,9 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
+from grounding.data.collate import per_query
 from grounding.layers import MLP, AttentionUnit, AttnBlock, FeatureEncoder, SpanPredictor, mask_logits, zero_padded
 from grounding.models.base import register_model
-from grounding.data.collate import per_query
 from grounding.models.span import SpanConfig, SpanModel
 
 

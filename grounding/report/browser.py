@@ -31,9 +31,20 @@ from types import TracebackType
 from typing import Any
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--mute-audio",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--autoplay-policy=no-user-gesture-required", "--allow-file-access-from-files")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--mute-audio",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--autoplay-policy=no-user-gesture-required",
+    "--allow-file-access-from-files",
+)
 
 
 class BrowserError(RuntimeError):
@@ -57,8 +68,14 @@ def _above(fd: int, lowest: int) -> int:
 class Browser:
     """One headless Chromium with one page; use ``Browser.launch()`` as a context manager."""
 
-    def __init__(self, process: subprocess.Popen, send_fd: int, recv_fd: int, profile: tempfile.TemporaryDirectory,
-                 timeout: float) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen,
+        send_fd: int,
+        recv_fd: int,
+        profile: tempfile.TemporaryDirectory,
+        timeout: float,
+    ) -> None:
         self.process, self._send_fd, self._recv_fd, self._profile = process, send_fd, recv_fd, profile
         self.timeout = timeout
         self._next_id = 0
@@ -73,8 +90,9 @@ class Browser:
             self.send(f"{domain}.enable")
 
     @classmethod
-    def launch(cls, executable: str | None = None, width: int = 1400, height: int = 900,
-               timeout: float = 30.0) -> Browser:
+    def launch(
+        cls, executable: str | None = None, width: int = 1400, height: int = 900, timeout: float = 30.0
+    ) -> Browser:
         """Start Chromium headless with a fresh profile folder (removed on ``close``)."""
         executable = executable or find_chromium()
         if not executable:
@@ -89,11 +107,25 @@ class Browser:
         # Chromium reads commands on fd 3 and writes replies on fd 4: a shell moves the pipe ends
         # there and execs it (no preexec_fn, which is unsafe beside threads; dash takes only fds 0-9)
         moves = f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w} {to_child_r}<&- {from_child_w}>&-'
-        args = [shutil.which("bash") or "/bin/bash", "-c", moves, executable, *FLAGS, f"--user-data-dir={profile.name}",
-                f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank"]
+        args = [
+            shutil.which("bash") or "/bin/bash",
+            "-c",
+            moves,
+            executable,
+            *FLAGS,
+            f"--user-data-dir={profile.name}",
+            f"--window-size={width},{height}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
         try:
-            process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, pass_fds=(to_child_r, from_child_w))
+            process = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(to_child_r, from_child_w),
+            )
         except OSError as exc:
             profile.cleanup()
             msg = f"could not start {executable}: {exc}"
@@ -104,8 +136,9 @@ class Browser:
         browser = None
         try:
             browser = cls(process, to_child_w, from_child_r, profile, timeout)
-            browser.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
-                         mobile=False)
+            browser.send(
+                "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False
+            )
             return browser
         except BaseException:
             if browser is not None:

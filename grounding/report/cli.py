@@ -33,24 +33,36 @@ app = new_app("Write a browsable HTML report of a run's predictions next to the 
 
 
 @app.command(epilog=EXAMPLES)
-def report(run: Path = typer.Argument(..., help="run folder (or a grounding.demo folder with summary.json)"),
-           split: list[str] | None = typer.Option(None, "--split", help="split(s) to show (default: every "
-                                                  "preds_<split>.jsonl, else the test split); repeat"),
-           videos: list[Path] | None = typer.Option(None, "--videos", help="folder of <video id>.<ext> files; repeat"),
-           out: Path | None = typer.Option(None, "--out", help="the page to write (default RUN/report/index.html)"),
-           no_curves: bool = typer.Option(False, "--no-curves", help="skip the model pass that draws its curves"),
-           device: str = typer.Option("cpu", "--device", help="device of the model pass: cpu, cuda, ..."),
-           priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
-           features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
-           cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}")) -> None:
+def report(
+    run: Path = typer.Argument(..., help="run folder (or a grounding.demo folder with summary.json)"),
+    split: list[str] | None = typer.Option(
+        None, "--split", help="split(s) to show (default: every preds_<split>.jsonl, else the test split); repeat"
+    ),
+    videos: list[Path] | None = typer.Option(None, "--videos", help="folder of <video id>.<ext> files; repeat"),
+    out: Path | None = typer.Option(None, "--out", help="the page to write (default RUN/report/index.html)"),
+    no_curves: bool = typer.Option(False, "--no-curves", help="skip the model pass that draws its curves"),
+    device: str = typer.Option("cpu", "--device", help="device of the model pass: cpu, cuda, ..."),
+    priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
+    features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}"),
+) -> None:
     """Write RUN/report/index.html (a demo folder: a report per run and OUT/report/index.html)."""
     from grounding.report.page import write_demo_report, write_run_report
 
     if (run / "summary.json").is_file() and not (run / "best").exists():
         path = write_demo_report(run, videos or (), curves=not no_curves)
     else:
-        path = write_run_report(run, out, splits=split or (), videos=videos or (), curves=not no_curves, device=device,
-                                manifest=priors, features=features or None, cache_dir=cache_dir)
+        path = write_run_report(
+            run,
+            out,
+            splits=split or (),
+            videos=videos or (),
+            curves=not no_curves,
+            device=device,
+            manifest=priors,
+            features=features or None,
+            cache_dir=cache_dir,
+        )
     print(f"wrote {path}")
 
 

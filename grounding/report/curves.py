@@ -29,9 +29,16 @@ class SplitPass:
 
 
 @torch.inference_mode()
-def run_split(run: str | Path, split: str, k: int = 5, device: str = "cpu", manifest: str | Path | None = None,
-              features: list[str] | None = None, cache_dir: str | Path | None = None,
-              batch_size: int | None = None) -> SplitPass:
+def run_split(
+    run: str | Path,
+    split: str,
+    k: int = 5,
+    device: str = "cpu",
+    manifest: str | Path | None = None,
+    features: list[str] | None = None,
+    cache_dir: str | Path | None = None,
+    batch_size: int | None = None,
+) -> SplitPass:
     """Run ``run``'s checkpoint (``best/``) over ``split``: predictions and curves of every query.
     ``manifest`` / ``features`` / ``cache_dir`` replace the paths recorded in the checkpoint."""
     ckpt = load_checkpoint(run)
@@ -52,8 +59,9 @@ def run_split(run: str | Path, split: str, k: int = 5, device: str = "cpu", mani
         outputs = model(on_device)
         decoded = model.decode(outputs, on_device, k)
         named = model.curves(outputs, on_device)
-        for qid, query, vid, pred, curve in zip(batch["query_id"], batch["query"], batch["video_id"], decoded, named,
-                                                strict=True):
+        for qid, query, vid, pred, curve in zip(
+            batch["query_id"], batch["query"], batch["video_id"], decoded, named, strict=True
+        ):
             predictions[str(qid)] = {"qid": qid, "query": query, "vid": vid, **pred}
             curves[str(qid)] = curve
     return SplitPass(predictions, curves)

@@ -67,7 +67,7 @@ def _run_config(run: Path) -> dict[str, Any] | None:
 
 def prediction_splits(run: Path) -> list[str]:
     """The splits with a ``preds_<split>.jsonl`` in the run folder."""
-    return sorted(p.stem[len("preds_"):] for p in run.glob("preds_*.jsonl"))
+    return sorted(p.stem[len("preds_") :] for p in run.glob("preds_*.jsonl"))
 
 
 def _curve(values: Any) -> dict[str, Any]:
@@ -114,13 +114,16 @@ def _priors(info: ManifestInfo, rows: Sequence[dict[str, Any]]) -> tuple[dict[st
                     by_video.setdefault(r["video_id"], {}).setdefault(kind, {})[key] = item
         if level:
             kinds[level].append(kind)
-    videos = {vid: {kind: sorted(items.values(), key=lambda x: (x[0], x[1])) for kind, items in per_kind.items()}
-              for vid, per_kind in by_video.items()}
+    videos = {
+        vid: {kind: sorted(items.values(), key=lambda x: (x[0], x[1])) for kind, items in per_kind.items()}
+        for vid, per_kind in by_video.items()
+    }
     return videos, by_query, kinds
 
 
-def _predictions(run: Path, split: str, config: dict[str, Any] | None, curves: bool, device: str,
-                 overrides: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict], str]:
+def _predictions(
+    run: Path, split: str, config: dict[str, Any] | None, curves: bool, device: str, overrides: dict[str, Any]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict], str]:
     """(qid -> prediction row, qid -> curves, where the predictions came from)."""
     file = run / f"preds_{split}.jsonl"
     have_file = file.is_file()
@@ -140,10 +143,18 @@ def _predictions(run: Path, split: str, config: dict[str, Any] | None, curves: b
     return (rows if have_file else passed.predictions), passed.curves, str(file) if have_file else "a model pass"
 
 
-def collect_run(run: str | Path, page_dir: str | Path, splits: Sequence[str] = (), videos: Sequence[Path] = (),
-                curves: bool = True, device: str = "cpu", manifest: str | Path | None = None,
-                features: list[str] | None = None, cache_dir: str | Path | None = None,
-                title: str | None = None) -> dict[str, Any]:
+def collect_run(
+    run: str | Path,
+    page_dir: str | Path,
+    splits: Sequence[str] = (),
+    videos: Sequence[Path] = (),
+    curves: bool = True,
+    device: str = "cpu",
+    manifest: str | Path | None = None,
+    features: list[str] | None = None,
+    cache_dir: str | Path | None = None,
+    title: str | None = None,
+) -> dict[str, Any]:
     """The page data of run folder ``run`` (see the module doc). ``page_dir`` is where the page
     will be written (video links are relative to it); ``splits`` default to every
     ``preds_<split>.jsonl`` of the run, else the config's test split; ``videos`` are folders of
@@ -184,11 +195,17 @@ def collect_run(run: str | Path, page_dir: str | Path, splits: Sequence[str] = (
     scored = [p for qid, p in preds.items() if qid in gt_qids]
     result = evaluate_predictions(scored, gt) if gt else {"suite": "none", "metrics": {}, "counts": {}}
     overall = result["metrics"]["brief"] if result["suite"] == "qvhighlights" else result["metrics"]
-    metrics = {"suite": result["suite"], "overall": overall, "splits": result.get("splits", {}),
-               "counts": result["counts"]}
+    metrics = {
+        "suite": result["suite"],
+        "overall": overall,
+        "splits": result.get("splits", {}),
+        "counts": result["counts"],
+    }
 
-    windows = [np.asarray(preds.get(str(r["query_id"]), {}).get("pred_relevant_windows", []),
-                          dtype=np.float64).reshape(-1, 3) for r in rows]
+    windows = [
+        np.asarray(preds.get(str(r["query_id"]), {}).get("pred_relevant_windows", []), dtype=np.float64).reshape(-1, 3)
+        for r in rows
+    ]
     ious = topk_ious(windows, [r["windows"] for r in rows], 1)[:, 0] if rows else np.zeros(0)
     video_priors, query_priors, kinds = _priors(info, rows)
     links = VideoLinks.scan(list(videos) or default_video_dirs(info.dataset, info.path))
@@ -200,16 +217,27 @@ def collect_run(run: str | Path, page_dir: str | Path, splits: Sequence[str] = (
         named = {name: _curve(v) for name, v in curve_rows.get(qid, {}).items()}
         if not named and pred.get("pred_saliency_scores"):
             named = {"saliency": _curve(pred["pred_saliency_scores"])}
-        queries.append({"qid": qid, "query": row["query"], "vid": row["video_id"], "split": row["split"],
-                        "gt": [[round(s, 2), round(e, 2)] for s, e in row["windows"]],
-                        "pred": [[round(s, 2), round(e, 2), float(f"{c:.4g}")] for s, e, c in win.tolist()],
-                        "iou": round(float(iou), 4) if row["windows"] else None, "curves": named,
-                        "priors": query_priors.get(row["query_id"], {})})
+        queries.append(
+            {
+                "qid": qid,
+                "query": row["query"],
+                "vid": row["video_id"],
+                "split": row["split"],
+                "gt": [[round(s, 2), round(e, 2)] for s, e in row["windows"]],
+                "pred": [[round(s, 2), round(e, 2), float(f"{c:.4g}")] for s, e, c in win.tolist()],
+                "iou": round(float(iou), 4) if row["windows"] else None,
+                "curves": named,
+                "priors": query_priors.get(row["query_id"], {}),
+            }
+        )
     vids = {}
     for row in rows:
         if row["video_id"] not in vids:
-            vids[row["video_id"]] = {"duration": float(row["duration"]), "src": links.href(row["video_id"], page_dir),
-                                     "priors": video_priors.get(row["video_id"], {})}
+            vids[row["video_id"]] = {
+                "duration": float(row["duration"]),
+                "src": links.href(row["video_id"], page_dir),
+                "priors": video_priors.get(row["video_id"], {}),
+            }
     notes = [f"predictions of {s}" for s in sources]
     if curves and config is None:
         notes.append("no checkpoint in the run folder: no model curves (only pred_saliency_scores when present)")
@@ -218,8 +246,20 @@ def collect_run(run: str | Path, page_dir: str | Path, splits: Sequence[str] = (
         notes.append(f"prior kinds with no items for these queries: {', '.join(empty)}")
     missing = links.missing(vids)
     model = (config or {}).get("model", {}).get("name", "")
-    return {"version": VERSION, "title": title or f"{model or 'run'} — {run.resolve().parent.name}/{run.name}",
-            "run": str(run), "model": model, "dataset": info.dataset,
-            "manifest": str(info.path), "splits": splits, "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "metrics": metrics, "kinds": kinds, "videos": vids, "queries": queries,
-            "video_folders": [str(f) for f in links.folders], "missing_videos": missing, "notes": notes}
+    return {
+        "version": VERSION,
+        "title": title or f"{model or 'run'} — {run.resolve().parent.name}/{run.name}",
+        "run": str(run),
+        "model": model,
+        "dataset": info.dataset,
+        "manifest": str(info.path),
+        "splits": splits,
+        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "metrics": metrics,
+        "kinds": kinds,
+        "videos": vids,
+        "queries": queries,
+        "video_folders": [str(f) for f in links.folders],
+        "missing_videos": missing,
+        "notes": notes,
+    }

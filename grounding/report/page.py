@@ -77,8 +77,12 @@ def _metric_cells(row: dict[str, Any], columns: Sequence[str]) -> str:
     return "".join(cells)
 
 
-def write_demo_report(demo_out: str | Path, videos: Sequence[Path] = (), curves: bool = True,
-                      columns: Sequence[str] = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU")) -> Path:
+def write_demo_report(
+    demo_out: str | Path,
+    videos: Sequence[Path] = (),
+    curves: bool = True,
+    columns: Sequence[str] = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU"),
+) -> Path:
     """A report for every run folder listed in ``DEMO_OUT/summary.json`` (``RUN/report/index.html``)
     and ``DEMO_OUT/report/index.html``: the demo's table (mean ±sd over seeds) with a link to each
     seed's report. Returns the index's path."""
@@ -99,21 +103,31 @@ def write_demo_report(demo_out: str | Path, videos: Sequence[Path] = (), curves:
         links = []
         for run, seed in zip(row.get("runs", []), row.get("seeds", []), strict=False):
             run_dir = Path(run) if Path(run).exists() else demo_out / Path(run).parent.name / Path(run).name
-            page = write_run_report(run_dir, splits=[row["test_split"]] if row.get("test_split") else (),
-                                    videos=videos, curves=curves, title=f"{label} — seed {seed}")
+            page = write_run_report(
+                run_dir,
+                splits=[row["test_split"]] if row.get("test_split") else (),
+                videos=videos,
+                curves=curves,
+                title=f"{label} — seed {seed}",
+            )
             links.append(f'<a href="{_href(page, index.parent)}">seed {seed}</a>')
-        lines.append(f"<tr><td>{html.escape(label)}</td>{_metric_cells(row, columns)}"
-                     f"<td>{''.join(links) or '—'}</td></tr>")
+        lines.append(
+            f"<tr><td>{html.escape(label)}</td>{_metric_cells(row, columns)}<td>{''.join(links) or '—'}</td></tr>"
+        )
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = (f"<header><h1>Demo runs</h1><div class='meta'>{summary.get('test_queries', '?')} test queries · seeds "
-            f"{html.escape(str(summary.get('seeds', [])))} · {html.escape(str(summary_file))}</div></header>"
-            "<main style='display:block;padding:12px 16px'>"
-            f"<table class='metrics index'><thead><tr><th>method</th>{head}"
-            f"<th>reports</th></tr></thead><tbody>{''.join(lines)}</tbody></table>"
-            "<p class='meta'>Each report lists the test queries with the video, the timeline and what the MLLM "
-            "wrote.</p>"
-            "</main>")
-    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Demo runs — grounding report</title>"
-            f"<style>{_asset('report.css')}</style></head><body>{body}</body></html>")
+    body = (
+        f"<header><h1>Demo runs</h1><div class='meta'>{summary.get('test_queries', '?')} test queries · seeds "
+        f"{html.escape(str(summary.get('seeds', [])))} · {html.escape(str(summary_file))}</div></header>"
+        "<main style='display:block;padding:12px 16px'>"
+        f"<table class='metrics index'><thead><tr><th>method</th>{head}"
+        f"<th>reports</th></tr></thead><tbody>{''.join(lines)}</tbody></table>"
+        "<p class='meta'>Each report lists the test queries with the video, the timeline and what the MLLM "
+        "wrote.</p>"
+        "</main>"
+    )
+    page = (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Demo runs — grounding report</title>"
+        f"<style>{_asset('report.css')}</style></head><body>{body}</body></html>"
+    )
     index.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(index, page)

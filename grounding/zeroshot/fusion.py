@@ -30,8 +30,9 @@ from grounding.zeroshot.normalise import EPS, minmax_rows, unit_rows
 Role = Literal["simplified", "detailed", "original"]
 Source = Literal["agnostic", "aware"]
 Channel = tuple[Role, Source]
-Pairing = Literal["both", "simplified_only", "detailed_only", "original_agnostic", "original_aware", "original_both",
-                  "crossed"]
+Pairing = Literal[
+    "both", "simplified_only", "detailed_only", "original_agnostic", "original_aware", "original_both", "crossed"
+]
 MissingAware = Literal["zero", "agnostic"]
 Fallback = Literal["simplified", "original"]
 
@@ -111,8 +112,15 @@ def _aware(queries: np.ndarray, grid: FrameGrid, aware: AwareCaptions, missing: 
     return minmax_rows(mean, valid=on, eps=eps)  # normalised over the key frames, 0 elsewhere
 
 
-def fuse(texts: QueryTexts, grid: FrameGrid, aware: AwareCaptions, pairing: Pairing = "both",
-         missing_aware: MissingAware = "zero", fallback: Fallback = "simplified", eps: float = EPS) -> Fused:
+def fuse(
+    texts: QueryTexts,
+    grid: FrameGrid,
+    aware: AwareCaptions,
+    pairing: Pairing = "both",
+    missing_aware: MissingAware = "zero",
+    fallback: Fallback = "simplified",
+    eps: float = EPS,
+) -> Fused:
     """S_f over ``grid`` for one query (see the module doc). ``grid`` must hold at least one frame."""
     if pairing not in PAIRINGS:
         msg = f"fuse: unknown pairing {pairing!r}; known: {', '.join(PAIRINGS)}"
@@ -122,7 +130,13 @@ def fuse(texts: QueryTexts, grid: FrameGrid, aware: AwareCaptions, pairing: Pair
     if not len(aware) and any(source == "aware" for _, source in channels):
         channels = (FALLBACKS[fallback],)
         notes.append(f"no query-aware captions: {fallback} -> agnostic only")
-    rows = [(_agnostic(_role(texts, role), grid, eps) if source == "agnostic"
-             else _aware(_role(texts, role), grid, aware, missing_aware, eps)) for role, source in channels]
+    rows = [
+        (
+            _agnostic(_role(texts, role), grid, eps)
+            if source == "agnostic"
+            else _aware(_role(texts, role), grid, aware, missing_aware, eps)
+        )
+        for role, source in channels
+    ]
     stacked = np.concatenate(rows, axis=0)
     return Fused(stacked.mean(axis=0), stacked, [f"{r}->{s}" for r, s in channels], "; ".join(notes))

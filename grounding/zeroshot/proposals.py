@@ -58,14 +58,20 @@ def curve_proposals(curve: np.ndarray, grid: FrameGrid, settings: ProposalSettin
     means = np.add.reduceat(curve[frames], first) / sizes
     kept = keep_top_means(means, settings.drop_fraction)
     last = first + sizes.astype(np.int64) - 1
-    windows = np.array([[grid.starts[frames[a]], grid.ends[frames[a] : frames[b] + 1].max()]
-                        for a, b in zip(first[kept], last[kept], strict=True)]).reshape(-1, 2)
-    return Proposals(windows, proposal_scores(means[kept], sizes[kept], settings.length_weight), means[kept],
-                     sizes[kept])
+    windows = np.array(
+        [
+            [grid.starts[frames[a]], grid.ends[frames[a] : frames[b] + 1].max()]
+            for a, b in zip(first[kept], last[kept], strict=True)
+        ]
+    ).reshape(-1, 2)
+    return Proposals(
+        windows, proposal_scores(means[kept], sizes[kept], settings.length_weight), means[kept], sizes[kept]
+    )
 
 
-def rank_windows(curves: Sequence[np.ndarray], grid: FrameGrid, settings: ProposalSettings,
-                 k: int | None = None) -> list[list[float]]:
+def rank_windows(
+    curves: Sequence[np.ndarray], grid: FrameGrid, settings: ProposalSettings, k: int | None = None
+) -> list[list[float]]:
     """``[start, end, score]`` windows (best first, at most ``min(k, max_windows)``) from the pooled
     proposals of ``curves``, after NMS at ``settings.nms_iou``."""
     found = [curve_proposals(np.asarray(c, dtype=np.float64), grid, settings) for c in curves]

@@ -10,8 +10,9 @@ import math
 import numpy as np
 
 
-def on_clip_grid(values: np.ndarray, starts: np.ndarray, ends: np.ndarray, duration: float,
-                 clip_len: float = 2.0) -> list[float]:
+def on_clip_grid(
+    values: np.ndarray, starts: np.ndarray, ends: np.ndarray, duration: float, clip_len: float = 2.0
+) -> list[float]:
     """``values`` (L,) of frames covering ``[starts, ends)`` -> ``ceil(duration / clip_len)`` scores."""
     n_clips = max(1, math.ceil(round(duration / clip_len, 6)))
     lo = np.arange(n_clips) * clip_len

@@ -142,8 +142,9 @@ class ClaimBook:
     last read the cache's keys; a unit finished (done marker) after it is not claimed again,
     since its rows were written after the run planned it."""
 
-    def __init__(self, cache_root: str | os.PathLike, owner: Owner, ttl_s: float = 120.0,
-                 done_since: float | None = None) -> None:
+    def __init__(
+        self, cache_root: str | os.PathLike, owner: Owner, ttl_s: float = 120.0, done_since: float | None = None
+    ) -> None:
         if ttl_s <= 0:
             msg = f"claim time-to-live {ttl_s}: give a positive number of seconds"
             raise ValueError(msg)
@@ -214,8 +215,9 @@ class ClaimBook:
         return claim.done_at is not None or claim.lapsed()
 
     def _create(self, path: Path, video_id: str) -> bool:
-        body = json.dumps({"owner": asdict(self.owner), "ttl_s": self.ttl_s, "video_id": video_id,
-                           "created": time.time()}).encode()
+        body = json.dumps(
+            {"owner": asdict(self.owner), "ttl_s": self.ttl_s, "video_id": video_id, "created": time.time()}
+        ).encode()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_name(path)
         try:
@@ -245,8 +247,12 @@ class ClaimBook:
         except FileNotFoundError:
             return True  # someone else removed it: the name is free
         moved = self.read(tomb)
-        if moved is not None and moved.owner.run == seen.owner.run and moved.done_at == seen.done_at and (
-                self._takeable(moved)):
+        if (
+            moved is not None
+            and moved.owner.run == seen.owner.run
+            and moved.done_at == seen.done_at
+            and (self._takeable(moved))
+        ):
             tomb.unlink(missing_ok=True)
             return True
         with contextlib.suppress(OSError):
@@ -275,8 +281,14 @@ class ClaimBook:
         n = 0
         for path in self._mine(paths):
             claim = self.read(path)
-            body = json.dumps({"owner": asdict(self.owner), "ttl_s": self.ttl_s,
-                               "video_id": claim.video_id if claim else "", "done_at": time.time()})
+            body = json.dumps(
+                {
+                    "owner": asdict(self.owner),
+                    "ttl_s": self.ttl_s,
+                    "video_id": claim.video_id if claim else "",
+                    "done_at": time.time(),
+                }
+            )
             atomic_write_text(path, body)
             n += 1
         return n
@@ -314,5 +326,9 @@ def stale_claims(cache_root: str | os.PathLike, done_older_than_s: float = 7 * 8
     ``done_older_than_s`` (a marker only matters to runs that planned before it was written)."""
     book = ClaimBook(cache_root, Owner("", "", -1, ""))
     now = time.time()
-    return sorted(p for p in book.root.glob("*/*.json") if (c := book.read(p)) is not None and (
-        c.lapsed() or (c.done_at is not None and now - c.done_at > done_older_than_s)))
+    return sorted(
+        p
+        for p in book.root.glob("*/*.json")
+        if (c := book.read(p)) is not None
+        and (c.lapsed() or (c.done_at is not None and now - c.done_at > done_older_than_s))
+    )

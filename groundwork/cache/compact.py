@@ -77,16 +77,21 @@ def cache_folders(store: CacheStore) -> list[ShardFolder]:
     out = [ShardFolder(store.prior_dir(kind), PRIOR_SCHEMA, "key", f"priors/{kind}") for kind in store.prior_kinds()]
     text = store.root / "text"
     if text.is_dir():
-        out += [ShardFolder(p, TEXT_FEATURE_SCHEMA, "text_sha256", f"text/{p.name}")
-                for p in sorted(text.iterdir()) if p.is_dir()]
+        out += [
+            ShardFolder(p, TEXT_FEATURE_SCHEMA, "text_sha256", f"text/{p.name}")
+            for p in sorted(text.iterdir())
+            if p.is_dir()
+        ]
     return out
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with ``schema``'s columns in its order: a column an older shard lacks comes back
     null (the cache's schemas only ever add nullable columns)."""
-    columns = [table.column(f.name).cast(f.type) if f.name in table.column_names
-               else pa.nulls(table.num_rows, f.type) for f in schema]
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -100,7 +105,8 @@ def keep_rows(table: pa.Table, key: str) -> pa.Table:
     if "status" in table.column_names and "created_at" in table.column_names:
         is_error = (table.column("status").to_numpy(zero_copy_only=False) != "ok").astype(np.int8)
         ranked = ranked.append_column("_is_error", pa.array(is_error)).sort_by(
-            [("_is_error", "ascending"), ("created_at", "descending"), ("_position", "ascending")])
+            [("_is_error", "ascending"), ("created_at", "descending"), ("_position", "ascending")]
+        )
     kept = _dedupe_keys(ranked, key).column("_position").to_numpy()
     return table.take(pa.array(np.sort(kept)))
 
@@ -128,8 +134,9 @@ def _sizes(folder: Path) -> dict[Path, int]:
     return out
 
 
-def compact_folder(folder: ShardFolder, small_bytes: int = SMALL_BYTES, target_bytes: int = TARGET_BYTES,
-                   dry_run: bool = False) -> FolderCompaction:
+def compact_folder(
+    folder: ShardFolder, small_bytes: int = SMALL_BYTES, target_bytes: int = TARGET_BYTES, dry_run: bool = False
+) -> FolderCompaction:
     """Merge the folder's shards smaller than ``small_bytes`` into shards of up to about
     ``target_bytes`` (see the module docstring for why this is safe beside other runs).
     ``dry_run`` reports the groups it would merge and writes nothing."""
@@ -146,8 +153,10 @@ def compact_folder(folder: ShardFolder, small_bytes: int = SMALL_BYTES, target_b
         try:
             parts = [conform(pq.read_table(p), folder.schema) for p in group]
         except FileNotFoundError as exc:
-            report.skipped.append(f"{len(group)} shards: {Path(exc.filename or '?').name} vanished since the "
-                                  "listing (another compaction of this folder is running); left to it")
+            report.skipped.append(
+                f"{len(group)} shards: {Path(exc.filename or '?').name} vanished since the "
+                "listing (another compaction of this folder is running); left to it"
+            )
             continue
         table = pa.concat_tables(parts)
         kept = keep_rows(table, folder.key)

@@ -40,9 +40,17 @@ def video_identity(video_sha256: str, video_id: str) -> str:
     return video_sha256 or f"missing:{video_id}"
 
 
-def prior_key_spec(kind: str, ident: GenerationIdentity, *, video_sha256: str, video_id: str,
-                   t_start: float, t_end: float, frame_times: list[float],
-                   query_sha256: str = "") -> dict[str, Any]:
+def prior_key_spec(
+    kind: str,
+    ident: GenerationIdentity,
+    *,
+    video_sha256: str,
+    video_id: str,
+    t_start: float,
+    t_end: float,
+    frame_times: list[float],
+    query_sha256: str = "",
+) -> dict[str, Any]:
     return {
         "v": KEY_VERSION,
         "kind": kind,
@@ -78,13 +86,23 @@ class KeyMaker:
             self._parts.append(head)
         self._parts.append(text)
 
-    def __call__(self, *, video_sha256: str, video_id: str, t_start: float, t_end: float,
-                  frame_times: list[float], query_sha256: str = "") -> str:
+    def __call__(
+        self,
+        *,
+        video_sha256: str,
+        video_id: str,
+        t_start: float,
+        t_end: float,
+        frame_times: list[float],
+        query_sha256: str = "",
+    ) -> str:
         p = self._parts
         frames = _floats([round(float(t), 6) for t in frame_times])
         times = _floats([round(float(t_start), 6), round(float(t_end), 6)])
-        text = (f"{p[0]}{frames}{p[1]}{_encode(query_sha256)}{p[2]}{times}{p[3]}"
-                f"{_encode(video_identity(video_sha256, video_id))}{p[4]}")
+        text = (
+            f"{p[0]}{frames}{p[1]}{_encode(query_sha256)}{p[2]}{times}{p[3]}"
+            f"{_encode(video_identity(video_sha256, video_id))}{p[4]}"
+        )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -63,7 +63,17 @@ def read_manifest(path: str | Path, cache_dir: str | Path | None = None) -> Mani
         root = (path.parent / root).resolve() if (path.parent / root).exists() else root
     if not root.is_dir():
         origin = "given" if cache_dir else f"recorded in manifest {path}"
-        msg = f"the cache folder {root} ({origin}) does not exist; pass --cache-dir PATH (data.cache_dir) to use another"
+        msg = (
+            f"the cache folder {root} ({origin}) does not exist; pass --cache-dir PATH (data.cache_dir) to use another"
+        )
         raise MissingInputError(msg)
-    return ManifestInfo(path, table.to_pylist(), root, meta["text_encoder"], meta.get("visual_features", ""),
-                        meta.get("dataset", path.stem), manifest_kinds(table.schema), meta.get("patch_features", ""))
+    return ManifestInfo(
+        path,
+        table.to_pylist(),
+        root,
+        meta["text_encoder"],
+        meta.get("visual_features", ""),
+        meta.get("dataset", path.stem),
+        manifest_kinds(table.schema),
+        meta.get("patch_features", ""),
+    )

@@ -76,8 +76,14 @@ def _ok_first(table: pa.Table) -> pa.Table:
     return table.take(pa.array(np.argsort(is_error, kind="stable")))
 
 
-def _read(folder: Path, schema: pa.Schema, key_column: str, filter_column: str | None = None,
-          values: Iterable[str] | None = None, prefer_ok: bool = False) -> pa.Table:
+def _read(
+    folder: Path,
+    schema: pa.Schema,
+    key_column: str,
+    filter_column: str | None = None,
+    values: Iterable[str] | None = None,
+    prefer_ok: bool = False,
+) -> pa.Table:
     parts = read_shards(folder, lambda p: pq.read_table(p, schema=schema))
     if not parts:
         return schema.empty_table()
@@ -105,7 +111,11 @@ class CacheStore:
     def prior_kinds(self) -> list[str]:
         """The prior kinds that have a folder in this cache."""
         folder = self.root / "priors"
-        return sorted(p.name for p in folder.iterdir() if p.is_dir() and KIND_NAME.match(p.name)) if folder.is_dir() else []
+        return (
+            sorted(p.name for p in folder.iterdir() if p.is_dir() and KIND_NAME.match(p.name))
+            if folder.is_dir()
+            else []
+        )
 
     def write_priors(self, kind: str, table: pa.Table) -> Path:
         return write_shard(self.prior_dir(kind), table.cast(PRIOR_SCHEMA))

@@ -45,9 +45,13 @@ class TempReport:
         def rows(files: list[TempFile]) -> list[dict]:
             return [{**asdict(f), "path": str(f.path), "age_s": round(f.age_s, 1)} for f in files]
 
-        return {"older_than_s": self.older_than_s, "dry_run": self.dry_run,
-                "removed": rows(self.removed), "removed_bytes": sum(f.bytes for f in self.removed),
-                "kept_young": rows(self.kept)}
+        return {
+            "older_than_s": self.older_than_s,
+            "dry_run": self.dry_run,
+            "removed": rows(self.removed),
+            "removed_bytes": sum(f.bytes for f in self.removed),
+            "kept_young": rows(self.kept),
+        }
 
 
 def temp_files(root: str | os.PathLike, now: float | None = None) -> list[TempFile]:
@@ -88,12 +92,15 @@ def _tree(folder: Path) -> tuple[int, float | None]:
     return size, newest
 
 
-def collect_garbage(root: str | os.PathLike, older_than_s: float = DEFAULT_OLDER_THAN_S,
-                    dry_run: bool = False) -> TempReport:
+def collect_garbage(
+    root: str | os.PathLike, older_than_s: float = DEFAULT_OLDER_THAN_S, dry_run: bool = False
+) -> TempReport:
     """Remove the temp files under ``root`` not modified for ``older_than_s`` seconds."""
     if older_than_s < MIN_OLDER_THAN_S:
-        msg = (f"--older-than {older_than_s:g}: a temp file younger than {MIN_OLDER_THAN_S:g} s may be a running "
-               "writer's; give at least that")
+        msg = (
+            f"--older-than {older_than_s:g}: a temp file younger than {MIN_OLDER_THAN_S:g} s may be a running "
+            "writer's; give at least that"
+        )
         raise InputError(msg)
     report = TempReport(older_than_s, dry_run=dry_run)
     for tmp in temp_files(root):

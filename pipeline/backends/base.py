@@ -52,8 +52,9 @@ class GenerationResult:
 
 def error_result(request: GenerationRequest, exc: BaseException, note: str = "") -> GenerationResult:
     """The error result of one request: the exception's class and message (plus ``note``)."""
-    return GenerationResult(key=request.key, text="", status="error", error_type=type(exc).__name__,
-                            error=f"{exc}{note}")
+    return GenerationResult(
+        key=request.key, text="", status="error", error_type=type(exc).__name__, error=f"{exc}{note}"
+    )
 
 
 class Backend(ABC):
@@ -86,8 +87,8 @@ class Backend(ABC):
         model's own (a local folder's config and weights, or the hub commit)."""
         return None
 
-    @classmethod
-    def check_run(cls, dataset: str) -> None:  # noqa: B027 - optional hook
+    @classmethod  # noqa: B027 - an optional hook (check_run below)
+    def check_run(cls, dataset: str) -> None:
         """Refuse (``InputError``) a run this backend must not do (a stand-in on real data)."""
 
     def setup(self) -> None:  # noqa: B027 - optional hook
@@ -105,13 +106,15 @@ class Backend(ABC):
         return [ready] if ready else []
 
     @abstractmethod
-    def run(self, requests: list[GenerationRequest], prepared: list[Any],
-            sampling: SamplingConfig) -> list[GenerationResult]:
+    def run(
+        self, requests: list[GenerationRequest], prepared: list[Any], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         """One engine call: a result per request, same order. Raise when the call fails as a
         whole (``generate`` then isolates the culprit)."""
 
-    def generate(self, requests: list[GenerationRequest],
-                 sampling: SamplingConfig | None = None) -> list[GenerationResult]:
+    def generate(
+        self, requests: list[GenerationRequest], sampling: SamplingConfig | None = None
+    ) -> list[GenerationResult]:
         """One result per request, same order (see the class doc)."""
         self.check_ready()
         sampling = sampling or self.sampling
@@ -127,8 +130,9 @@ class Backend(ABC):
                 results[i] = result
         return [results[i] for i in range(len(requests))]
 
-    def _run_isolating(self, requests: list[GenerationRequest], batch: list[tuple[int, Any]],
-                       sampling: SamplingConfig) -> list[GenerationResult]:
+    def _run_isolating(
+        self, requests: list[GenerationRequest], batch: list[tuple[int, Any]], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         try:
             return self.run([requests[i] for i, _ in batch], [p for _, p in batch], sampling)
         except self.fatal:

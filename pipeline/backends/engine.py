@@ -8,8 +8,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pipeline.backends.base import Backend
 from groundwork.cache.hashing import canonical_json
+from pipeline.backends.base import Backend
 
 
 def local_revision(folder: Path) -> str:

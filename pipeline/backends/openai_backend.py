@@ -24,7 +24,6 @@ import numpy as np
 from pipeline.backends.adapters import check_image
 from pipeline.backends.base import BACKENDS, Backend, GenerationRequest, GenerationResult, SamplingConfig, error_result
 
-
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # `vllm serve` on this machine
 
 
@@ -129,8 +128,9 @@ class OpenAIBackend(Backend):
             args["response_format"] = {"type": "json_schema", "json_schema": schema}
         return args
 
-    def run(self, requests: list[GenerationRequest], prepared: list[dict[str, Any]],
-            sampling: SamplingConfig) -> list[GenerationResult]:
+    def run(
+        self, requests: list[GenerationRequest], prepared: list[dict[str, Any]], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         """``concurrency`` requests in flight; each retried on its own (never raises for one)."""
         self.setup()
         args = [self._arguments(r, m, sampling) for r, m in zip(requests, prepared, strict=True)]

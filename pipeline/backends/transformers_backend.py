@@ -74,12 +74,14 @@ class TransformersBackend(LocalEngineBackend):
         ready = sorted(ready, key=lambda item: len(item[1].input_ids))
         return [ready[i : i + self.batch_size] for i in range(0, len(ready), self.batch_size)]
 
-    def run(self, requests: list[GenerationRequest], prepared: list[EncodedPrompt],
-            sampling: SamplingConfig) -> list[GenerationResult]:
+    def run(
+        self, requests: list[GenerationRequest], prepared: list[EncodedPrompt], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         return self._generate_batch([r.key for r in requests], prepared, sampling)
 
-    def _generate_batch(self, keys: list[str], encoded: list[EncodedPrompt],
-                        sampling: SamplingConfig) -> list[GenerationResult]:
+    def _generate_batch(
+        self, keys: list[str], encoded: list[EncodedPrompt], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         width = max(len(e.input_ids) for e in encoded)
         pad = self._pad_id
         input_ids = torch.tensor([[pad] * (width - len(e.input_ids)) + e.input_ids for e in encoded])

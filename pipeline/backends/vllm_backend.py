@@ -142,8 +142,9 @@ class VLLMBackend(LocalEngineBackend):
             prompt["multi_modal_data"] = {"image": images}
         return prompt
 
-    def run(self, requests: list[GenerationRequest], prepared: list[dict[str, Any]],
-            sampling: SamplingConfig) -> list[GenerationResult]:
+    def run(
+        self, requests: list[GenerationRequest], prepared: list[dict[str, Any]], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         """All requests in one engine call (continuous batching). If the engine refuses the call
         (one over-long prompt, say) the skeleton retries them one by one; a dead engine is fatal."""
         params = [self.sampling_params(r, sampling) for r in requests]

@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 
 from groundwork.cache.store import read_shards, write_shard
 
-PLAN_INDEX_SCHEMA = pa.schema([("fingerprint", pa.string()), ("keys", pa.list_(pa.string())),
-                               ("query_ids", pa.list_(pa.string()))])
+PLAN_INDEX_SCHEMA = pa.schema(
+    [("fingerprint", pa.string()), ("keys", pa.list_(pa.string())), ("query_ids", pa.list_(pa.string()))]
+)
 
 Entry = list[tuple[str, str]]  # [(key, query_id), ...] in plan order
 
@@ -25,8 +26,12 @@ def plan_index_dir(root: Path) -> Path:
 def read_plan_index(root: Path) -> dict[str, Entry]:
     out: dict[str, Entry] = {}
     for table in read_shards(plan_index_dir(root), lambda p: pq.read_table(p, schema=PLAN_INDEX_SCHEMA)):
-        for fp, keys, qids in zip(table.column("fingerprint").to_pylist(), table.column("keys").to_pylist(),
-                                  table.column("query_ids").to_pylist(), strict=True):
+        for fp, keys, qids in zip(
+            table.column("fingerprint").to_pylist(),
+            table.column("keys").to_pylist(),
+            table.column("query_ids").to_pylist(),
+            strict=True,
+        ):
             out[fp] = list(zip(keys, qids, strict=True))
     return out
 
@@ -35,6 +40,12 @@ def write_plan_index(root: Path, entries: dict[str, Entry]) -> Path | None:
     if not entries:
         return None
     fps = sorted(entries)
-    table = pa.table({"fingerprint": fps, "keys": [[k for k, _ in entries[f]] for f in fps],
-                      "query_ids": [[q for _, q in entries[f]] for f in fps]}, schema=PLAN_INDEX_SCHEMA)
+    table = pa.table(
+        {
+            "fingerprint": fps,
+            "keys": [[k for k, _ in entries[f]] for f in fps],
+            "query_ids": [[q for _, q in entries[f]] for f in fps],
+        },
+        schema=PLAN_INDEX_SCHEMA,
+    )
     return write_shard(plan_index_dir(root), table)

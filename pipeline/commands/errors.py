@@ -16,16 +16,20 @@ def failed_rows(store: CacheStore, kinds: tuple[str, ...] | None = None) -> list
     for kind in store.prior_kinds() if kinds is None else kinds:
         _, errors = store.prior_key_status(kind)
         if errors:
-            table = store.priors(kind, keys=errors).select(["key", "kind", "video_id", "t_start", "t_end",
-                                                            "error_type", "error"])
+            table = store.priors(kind, keys=errors).select(
+                ["key", "kind", "video_id", "t_start", "t_end", "error_type", "error"]
+            )
             rows.extend(table.to_pylist())
     return rows
 
 
-def command(kind: str | None = typer.Option(None, "--kind", help="only this prior kind"),
-            cache: Path | None = typer.Option(None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else "
-                                                                 "~/.cache/groundwork)"),
-            as_json: bool = typer.Option(False, "--json", help="one JSON object per line")) -> None:
+def command(
+    kind: str | None = typer.Option(None, "--kind", help="only this prior kind"),
+    cache: Path | None = typer.Option(
+        None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
+) -> None:
     """The failed prior rows that have no ok row since: key, video, time, error type and message.
 
     Reads the cache; writes nothing. Redo them with `priors run ... --retry-errors`.
@@ -37,7 +41,10 @@ def command(kind: str | None = typer.Option(None, "--kind", help="only this prio
         return
     print(f"{len(rows)} failed rows")
     for r in rows:
-        print(f"{r['key'][:12]}  {r['kind']:<12} {r['video_id']:<16} t={r['t_start']:.2f}  {r['error_type']}: {r['error']}")
+        print(
+            f"{r['key'][:12]}  {r['kind']:<12} {r['video_id']:<16} t={r['t_start']:.2f}  "
+            f"{r['error_type']}: {r['error']}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -11,12 +11,15 @@ import typer
 from pipeline.export import write_export
 
 
-def command(manifest: Path = typer.Argument(..., help="the manifest, manifests/<dataset>.parquet"),
-            out: Path = typer.Option(..., "--out", help="folder to write (a new one, or an earlier export)"),
-            cache_dir: Path | None = typer.Option(None, "--cache-dir", help="the cache (default: the one the "
-                                                                          "manifest records)"),
-            vectors: bool = typer.Option(False, "--vectors", help="add the text encoder's sentence vectors"),
-            as_json: bool = typer.Option(False, "--json", help="print the counts as JSON")) -> None:
+def command(
+    manifest: Path = typer.Argument(..., help="the manifest, manifests/<dataset>.parquet"),
+    out: Path = typer.Option(..., "--out", help="folder to write (a new one, or an earlier export)"),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="the cache (default: the one the manifest records)"
+    ),
+    vectors: bool = typer.Option(False, "--vectors", help="add the text encoder's sentence vectors"),
+    as_json: bool = typer.Option(False, "--json", help="print the counts as JSON"),
+) -> None:
     """Write the priors of MANIFEST as a dataset: one row per query, its windows and the texts of
     every prior the manifest lists for it (each once, ok rows only).
 
@@ -32,8 +35,11 @@ def command(manifest: Path = typer.Argument(..., help="the manifest, manifests/<
     print(f"exported {export.dataset} to {out}: " + ", ".join(f"{s} {n} queries" for s, n in c["queries"].items()))
     for kind, per_split in c["priors"].items():
         errors = sum(e["rows"] for e in c["errors"][kind])
-        print(f"  {kind:<14} " + ", ".join(f"{s} {n}" for s, n in per_split.items()) +
-              f"  ({c['unique_prior_rows'][kind]} unique rows; {errors} error rows not exported)")
+        print(
+            f"  {kind:<14} "
+            + ", ".join(f"{s} {n}" for s, n in per_split.items())
+            + f"  ({c['unique_prior_rows'][kind]} unique rows; {errors} error rows not exported)"
+        )
 
 
 def register(app: typer.Typer) -> None:

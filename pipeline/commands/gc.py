@@ -14,13 +14,18 @@ from groundwork.cache.temp_files import DEFAULT_OLDER_THAN_S, MIN_OLDER_THAN_S, 
 from groundwork.errors import MissingInputError
 
 
-def command(cache: Path | None = typer.Option(None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else "
-                                                                 "~/.cache/groundwork)"),
-            older_than: float = typer.Option(DEFAULT_OLDER_THAN_S, "--older-than",
-                                             help=f"seconds since a temp file was last written (at least "
-                                                  f"{MIN_OLDER_THAN_S:g})"),
-            dry_run: bool = typer.Option(False, "--dry-run", help="list what would be removed; remove nothing"),
-            as_json: bool = typer.Option(False, "--json", help="print JSON instead of a list")) -> None:
+def command(
+    cache: Path | None = typer.Option(
+        None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)"
+    ),
+    older_than: float = typer.Option(
+        DEFAULT_OLDER_THAN_S,
+        "--older-than",
+        help=f"seconds since a temp file was last written (at least {MIN_OLDER_THAN_S:g})",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list what would be removed; remove nothing"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a list"),
+) -> None:
     """Remove the .tmp-* files (and temp folders) a killed run left in the cache, and list them.
 
     Reads the cache folder tree; deletes only temp files nobody wrote to for --older-than seconds
@@ -36,8 +41,10 @@ def command(cache: Path | None = typer.Option(None, "--cache", help="cache root 
         return
     verb = "would remove" if dry_run else "removed"
     size = sum(f.bytes for f in report.removed)
-    print(f"cache {store.root}: {verb} {len(report.removed)} temp files ({size:,} bytes) older than {older_than:g} s; "
-          f"kept {len(report.kept)} younger ones")
+    print(
+        f"cache {store.root}: {verb} {len(report.removed)} temp files ({size:,} bytes) older than {older_than:g} s; "
+        f"kept {len(report.kept)} younger ones"
+    )
     for f in report.removed:
         print(f"  {verb}  {f.path.relative_to(store.root)}  {f.bytes:,} bytes, {f.age_s / 3600:.1f} h old")
     for f in report.kept:

@@ -39,15 +39,19 @@ def _epilog() -> str:
     from pipeline.datasets.base import DATASETS
     from pipeline.presets import PRESETS
 
-    known = (f"\b\ndatasets: {', '.join(DATASETS.names())}\nmodel presets: {', '.join(PRESETS.names())}\n")
-    rows = fields_help(field_rows(PriorsConfig, skip=("dataset",)),
-                       "settings (every field of PriorsConfig; --config FILE gives them as YAML):")
+    known = f"\b\ndatasets: {', '.join(DATASETS.names())}\nmodel presets: {', '.join(PRESETS.names())}\n"
+    rows = fields_help(
+        field_rows(PriorsConfig, skip=("dataset",)),
+        "settings (every field of PriorsConfig; --config FILE gives them as YAML):",
+    )
     return f"{EXAMPLES}\n{known}\n{rows}"
 
 
-def command(ctx: typer.Context,
-            dataset: str = typer.Argument(..., help="dataset adapter (listed below)"),
-            config: Path | None = typer.Option(None, "--config", help="YAML file of settings (any field below)")) -> None:
+def command(
+    ctx: typer.Context,
+    dataset: str = typer.Argument(..., help="dataset adapter (listed below)"),
+    config: Path | None = typer.Option(None, "--config", help="YAML file of settings (any field below)"),
+) -> None:
     """Generate priors, text and visual features and the manifest for DATASET.
 
     Reads the annotation files of DATASET and its videos; writes prior rows, text (and visual)

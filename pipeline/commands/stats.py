@@ -14,13 +14,18 @@ from pipeline.prepare import load_annotations
 from pipeline.stats import dataset_stats, format_stats
 
 
-def command(dataset: str = typer.Argument(..., help="adapter name, e.g. charades_sta"),
-            annotations: Path = typer.Option(..., "--annotations", help="folder holding the annotation files"),
-            video_root: Path | None = typer.Option(None, "--video-root", help="folder of the videos (optional)"),
-            dataset_options: list[str] | None = typer.Option(
-                None, "--dataset-options", metavar="KEY=VALUE",
-                help="keyword option of the adapter (repeat), e.g. boxes=DIR for vidstg's VidOR boxes"),
-            as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table")) -> None:
+def command(
+    dataset: str = typer.Argument(..., help="adapter name, e.g. charades_sta"),
+    annotations: Path = typer.Option(..., "--annotations", help="folder holding the annotation files"),
+    video_root: Path | None = typer.Option(None, "--video-root", help="folder of the videos (optional)"),
+    dataset_options: list[str] | None = typer.Option(
+        None,
+        "--dataset-options",
+        metavar="KEY=VALUE",
+        help="keyword option of the adapter (repeat), e.g. boxes=DIR for vidstg's VidOR boxes",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
     """Per split and for the whole dataset (column `all`: each video once, means over all kept
     queries / unique videos): videos, queries read and kept, mean moment / video length (s), mean
     query length (words), vocabulary and how many queries each defect policy touched.

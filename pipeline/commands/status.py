@@ -34,32 +34,48 @@ def cache_status(store: CacheStore) -> dict:
     last = json.loads(runs[-1].read_text()) if runs else None
     temps = temp_files(store.root) if store.root.is_dir() else []
     stale = [t for t in temps if t.age_s >= DEFAULT_OLDER_THAN_S]
-    return {"cache": str(store.root), "priors": kinds, "text_features": text, "visual_features": visual,
-            "temp_files": {"count": len(temps), "bytes": sum(t.bytes for t in temps), "older_than_1h": len(stale)},
-            "last_run": last}
+    return {
+        "cache": str(store.root),
+        "priors": kinds,
+        "text_features": text,
+        "visual_features": visual,
+        "temp_files": {"count": len(temps), "bytes": sum(t.bytes for t in temps), "older_than_1h": len(stale)},
+        "last_run": last,
+    }
 
 
 def format_status(status: dict) -> str:
     lines = [f"cache {status['cache']}", "priors (unique keys; event / query_rewrite: requests, then their items):"]
-    lines += [f"  {k:<14} ok {v['ok']:>8}  error {v['error']:>6}" + (f"  items {v['items']:>8}" if "items" in v else "")
-              for k, v in status["priors"].items()] or ["  none"]
+    lines += [
+        f"  {k:<14} ok {v['ok']:>8}  error {v['error']:>6}" + (f"  items {v['items']:>8}" if "items" in v else "")
+        for k, v in status["priors"].items()
+    ] or ["  none"]
     lines.append("text features: " + (", ".join(f"{k} {v}" for k, v in status["text_features"].items()) or "none"))
-    lines.append("visual features: " + (", ".join(f"{k} {v} videos" for k, v in status["visual_features"].items()) or "none"))
+    lines.append(
+        "visual features: " + (", ".join(f"{k} {v} videos" for k, v in status["visual_features"].items()) or "none")
+    )
     temps = status["temp_files"]
-    lines.append(f"temp files (.tmp-*): {temps['count']} ({temps['bytes']:,} bytes), {temps['older_than_1h']} older "
-                 "than 1 h" + (" (`priors gc` removes those)" if temps["older_than_1h"] else ""))
+    lines.append(
+        f"temp files (.tmp-*): {temps['count']} ({temps['bytes']:,} bytes), {temps['older_than_1h']} older "
+        "than 1 h" + (" (`priors gc` removes those)" if temps["older_than_1h"] else "")
+    )
     last = status["last_run"]
     if last:
-        lines.append(f"last run ({last['dataset']}): {last['requests']} requests, hit rate {last['hit_rate']:.1%}, "
-                     f"{last['model_calls']} model calls, errors {last['errors'] or 'none'}")
+        lines.append(
+            f"last run ({last['dataset']}): {last['requests']} requests, hit rate {last['hit_rate']:.1%}, "
+            f"{last['model_calls']} model calls, errors {last['errors'] or 'none'}"
+        )
     else:
         lines.append("last run: none recorded")
     return "\n".join(lines)
 
 
-def command(cache: Path | None = typer.Option(None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else "
-                                                                 "~/.cache/groundwork)"),
-            as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table")) -> None:
+def command(
+    cache: Path | None = typer.Option(
+        None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
     """Rows per prior kind (ok / error), text and visual features, and the last run's hit rate.
 
     Reads the cache; writes nothing. Example: priors status --cache .cache/groundwork"""

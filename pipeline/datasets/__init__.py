@@ -1,8 +1,18 @@
 """Dataset adapters. Importing this package registers every adapter in ``DATASETS``:
 ``DATASETS.get(name)(annotations_dir, video_root=None) -> Annotations``."""
 
-from pipeline.datasets import activitynet, charades, folder, qvhighlights, tacos, vidstg  # noqa: F401
-from pipeline.datasets import demo, demo_stvg, hcstvg  # noqa: F401
+# importing each adapter module registers it in DATASETS
+from pipeline.datasets import (  # noqa: F401
+    activitynet,
+    charades,
+    demo,
+    demo_stvg,
+    folder,
+    hcstvg,
+    qvhighlights,
+    tacos,
+    vidstg,
+)
 from pipeline.datasets.base import DATASETS, Annotations, PolicyReport, Query, Video
 
 __all__ = ["DATASETS", "Annotations", "PolicyReport", "Query", "Video"]

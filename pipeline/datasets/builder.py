@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from groundwork.errors import InputError
 from pipeline.datasets import policies as P
 from pipeline.datasets.base import Annotations, PolicyReport, Query, Video
-from groundwork.errors import InputError
 from pipeline.datasets.files import shown, split_files
 from pipeline.datasets.videos import index_videos
 

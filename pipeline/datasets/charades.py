@@ -73,16 +73,24 @@ def load_charades_sta(annotations: Path, video_root: Path | None = None) -> Anno
     return builder.build()
 
 
-def read_sta_line(builder: AnnotationBuilder, line: str, where: str, split: str, query_id: str,
-                  durations: dict[str, str]) -> None:
+def read_sta_line(
+    builder: AnnotationBuilder, line: str, where: str, split: str, query_id: str, durations: dict[str, str]
+) -> None:
     """One Charades-STA line into ``builder`` (nothing for a blank line); the duration is the
     video's CSV ``length`` (absent -> ``dropped_unknown_video``; "nan" -> ``dropped_non_finite_duration``)."""
     parsed = parse_sta_line(line, where)
     if parsed is None:
         return
     video_id, window, text = parsed
-    builder.add(split=split, query_id=query_id, video_id=video_id, text=text, windows=[window],
-                duration=durations.get(video_id), source=where)
+    builder.add(
+        split=split,
+        query_id=query_id,
+        video_id=video_id,
+        text=text,
+        windows=[window],
+        duration=durations.get(video_id),
+        source=where,
+    )
 
 
 CD_ENTRY: dict[str, Any] = {"duration_key": "video_duration"}  # read_video_json options of Charades-CD

@@ -36,9 +36,7 @@ def as_float(x: int | float | str) -> float:
         return math.inf if x > 0 else -math.inf  # type: ignore[operator]
 
 
-def split_files(
-    annotations: Path, files: dict[str, str], optional: tuple[str, ...] = ()
-) -> dict[str, Path]:
+def split_files(annotations: Path, files: dict[str, str], optional: tuple[str, ...] = ()) -> dict[str, Path]:
     """``{split: path}`` for an adapter's expected files in ``annotations``. A missing required
     file is an error naming the folder and every expected name; optional ones are skipped."""
     root = Path(annotations)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from groundwork.errors import InputError
-
 from pipeline.datasets.base import DATASETS, Annotations
 from pipeline.datasets.builder import AnnotationBuilder
 from pipeline.datasets.qvhighlights import read_qvh_jsonl

@@ -73,8 +73,9 @@ def _size(entry: dict[str, Any], where: str) -> tuple[int, int]:
     return int(number_field(entry, "width", where)), int(number_field(entry, "height", where))
 
 
-def read_hcstvg_entry(builder: AnnotationBuilder, book: TubeBook, key: object, entry: object, where: str,
-                      split: str) -> None:
+def read_hcstvg_entry(
+    builder: AnnotationBuilder, book: TubeBook, key: object, entry: object, where: str, split: str
+) -> None:
     """One video's entry (``key``: its file name)."""
     if not isinstance(key, str) or not key.strip():
         msg = f"{where}: a video key must be a non-empty file name, got {key!r}"
@@ -90,8 +91,7 @@ def read_hcstvg_entry(builder: AnnotationBuilder, book: TubeBook, key: object, e
     if not math.isfinite(frames) or frames <= 1:
         raise bad_field(where, "img_num", "a frame count above 1", frames)
     if not math.isfinite(first) or first < 0 or not raw:
-        raise bad_field(where, "st_frame / bbox", "a finite first frame >= 0 and at least one box",
-                        [first, len(raw)])
+        raise bad_field(where, "st_frame / bbox", "a finite first frame >= 0 and at least one box", [first, len(raw)])
     boxes: dict[int, Box] = {}
     for k, xywh in enumerate(raw):
         at = f"{where}.bbox[{k}]"
@@ -102,13 +102,24 @@ def read_hcstvg_entry(builder: AnnotationBuilder, book: TubeBook, key: object, e
         boxes[round(first) + k] = check_box([x, y, x + w, y + h], f"{at} = [x, y, w, h] {xywh} as [x1, y1, x2, y2]")
     width, height = _size(entry, where)
     segment, fps = hcstvg_segment(round(frames))
-    stvg = StvgQuery(fps, round(frames), width, height, segment, (round(first), round(first) + len(raw)), TARGET,
-                     "hcstvg")
-    extra = {STVG_KEY: stvg.as_extra(), "target_id": TARGET,
-             **{k: entry[k] for k in ("st_time", "ed_time") if isinstance(entry.get(k), int | float)}}
-    query = builder.add(split=split, query_id=f"{split}:{video_id}", video_id=video_id, text=text,
-                        windows=[(stvg.seconds(stvg.gt_sted[0]), stvg.seconds(stvg.gt_sted[1]))],
-                        duration=float(HCSTVG_SECONDS), source=where, extra=extra)
+    stvg = StvgQuery(
+        fps, round(frames), width, height, segment, (round(first), round(first) + len(raw)), TARGET, "hcstvg"
+    )
+    extra = {
+        STVG_KEY: stvg.as_extra(),
+        "target_id": TARGET,
+        **{k: entry[k] for k in ("st_time", "ed_time") if isinstance(entry.get(k), int | float)},
+    }
+    query = builder.add(
+        split=split,
+        query_id=f"{split}:{video_id}",
+        video_id=video_id,
+        text=text,
+        windows=[(stvg.seconds(stvg.gt_sted[0]), stvg.seconds(stvg.gt_sted[1]))],
+        duration=float(HCSTVG_SECONDS),
+        source=where,
+        extra=extra,
+    )
     if query is not None:
         book.add(video_id, TARGET, {f: boxes[f] for f in stvg.gt_frames()})
 

@@ -209,8 +209,12 @@ def parse_windows(raw: object, where: str) -> list[Window]:
     items = [raw] if len(raw) == 2 and all(is_number(x) for x in raw) else list(raw)
     out: list[Window] = []
     for item in items:
-        if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != 2 or not all(
-                is_number(x) for x in item):
+        if (
+            not isinstance(item, Sequence)
+            or isinstance(item, str)
+            or len(item) != 2
+            or not all(is_number(x) for x in item)
+        ):
             msg = f"{where}: a window must be [start, end] with two numbers, got {shown(item)}"
             raise InputError(msg)
         out.append((as_float(item[0]), as_float(item[1])))

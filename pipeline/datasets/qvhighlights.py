@@ -75,7 +75,8 @@ def _saliency(entry: dict, where: str) -> dict:
     if not all(isinstance(c, int) and not isinstance(c, bool) for c in clip_ids):
         raise bad_field(where, SALIENCY[0], "a list of integers", clip_ids)
     if len(scores) != len(clip_ids) or not all(
-            isinstance(row, list) and all(is_number(x) for x in row) for row in scores):
+        isinstance(row, list) and all(is_number(x) for x in row) for row in scores
+    ):
         expected = f"{len(clip_ids)} lists of numbers (one per clip id)"
         raise bad_field(where, SALIENCY[1], expected, scores)
     return {SALIENCY[0]: clip_ids, SALIENCY[1]: scores}

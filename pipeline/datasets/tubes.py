@@ -36,8 +36,11 @@ RULES = (FILLED_GT_BOX, DROPPED_WITHOUT_GT_BOXES)
 
 def check_box(box: object, where: str) -> Box:
     """Four finite numbers with x1 <= x2 and y1 <= y2, as floats."""
-    if (not isinstance(box, list | tuple) or len(box) != 4
-            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in box)):
+    if (
+        not isinstance(box, list | tuple)
+        or len(box) != 4
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in box)
+    ):
         msg = f"{where}: a box must be four numbers [x1, y1, x2, y2], got {box!r}"
         raise InputError(msg)
     x1, y1, x2, y2 = (float(x) for x in box)

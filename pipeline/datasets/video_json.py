@@ -36,8 +36,17 @@ def read_video_json(
         msg = f"{path}: expected an object mapping video id to its annotations, got {type(data).__name__}"
         raise InputError(msg)
     for raw_id, entry in data.items():
-        read_video_entry(builder, raw_id, entry, f"{path}:{raw_id}", split, duration_key=duration_key,
-                         seconds_per_unit=seconds_per_unit, extra_of=extra_of, video_id_of=video_id_of)
+        read_video_entry(
+            builder,
+            raw_id,
+            entry,
+            f"{path}:{raw_id}",
+            split,
+            duration_key=duration_key,
+            seconds_per_unit=seconds_per_unit,
+            extra_of=extra_of,
+            video_id_of=video_id_of,
+        )
 
 
 def read_video_entry(

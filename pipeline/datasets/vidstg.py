@@ -46,8 +46,9 @@ FILES = {split: f"{split}_annotations.json" for split in ("train", "val", "test"
 SENTENCES = (("captions", "declarative"), ("questions", "interrogative"))
 
 
-def _read(builder: AnnotationBuilder, path: Path, split: str, boxes: VidorBoxes | None = None,
-          book: TubeBook | None = None) -> None:
+def _read(
+    builder: AnnotationBuilder, path: Path, split: str, boxes: VidorBoxes | None = None, book: TubeBook | None = None
+) -> None:
     data = load_json(path)
     if not isinstance(data, list):
         msg = f"{path}: expected a list of annotated segments, got {type(data).__name__}"
@@ -61,16 +62,29 @@ def _frame(x: float) -> int | float:
     return round(x) if math.isfinite(x) else x
 
 
-def _stvg_block(entry: dict[str, Any], fps: float, frames: float, segment: tuple[float, float],
-                gt: tuple[float, float], target: int | str) -> tuple[dict[str, Any], StvgQuery | None]:
+def _stvg_block(
+    entry: dict[str, Any],
+    fps: float,
+    frames: float,
+    segment: tuple[float, float],
+    gt: tuple[float, float],
+    target: int | str,
+) -> tuple[dict[str, Any], StvgQuery | None]:
     """The STVG block of ``extra`` and, when every number in it is finite, its ``StvgQuery``. A
     ``width`` / ``height`` that is missing or not a finite number is 0 (unknown size)."""
     size = [entry.get(k) for k in ("width", "height")]
     size = [round(v) if is_number(v) and math.isfinite(v) else 0 for v in size]
     values = [fps, frames, *segment, *gt]
-    block = {"fps": fps, "frame_count": _frame(frames), "width": size[0], "height": size[1],
-             "segment": [_frame(x) for x in segment], "gt_sted": [_frame(x) for x in gt],
-             "target_id": str(target), "dataset": "vidstg"}
+    block = {
+        "fps": fps,
+        "frame_count": _frame(frames),
+        "width": size[0],
+        "height": size[1],
+        "segment": [_frame(x) for x in segment],
+        "gt_sted": [_frame(x) for x in gt],
+        "target_id": str(target),
+        "dataset": "vidstg",
+    }
     if not all(math.isfinite(v) for v in values):
         return block, None
     return block, StvgQuery.from_extra({STVG_KEY: block})
@@ -84,8 +98,15 @@ def _object_id(entry: dict[str, Any], field: str, where: str) -> int | str:
     return value
 
 
-def read_vidstg_entry(builder: AnnotationBuilder, entry: object, i: int, where: str, split: str,
-                      boxes: VidorBoxes | None = None, book: TubeBook | None = None) -> None:
+def read_vidstg_entry(
+    builder: AnnotationBuilder,
+    entry: object,
+    i: int,
+    where: str,
+    split: str,
+    boxes: VidorBoxes | None = None,
+    book: TubeBook | None = None,
+) -> None:
     """One annotated segment (entry ``i`` of the file; ``where`` names it in errors). With
     ``boxes``, the target's GT boxes of each kept sentence go to ``book``.
 
@@ -153,8 +174,9 @@ def read_vidstg_entry(builder: AnnotationBuilder, entry: object, i: int, where: 
 VIDOR_FOLDER = "annotation"  # VidOR's annotation folder beside the VidSTG files (the default box source)
 
 
-def read_vidstg(name: str, annotations: Path, video_root: Path | None = None,
-                boxes: Path | str | None = None) -> Annotations:
+def read_vidstg(
+    name: str, annotations: Path, video_root: Path | None = None, boxes: Path | str | None = None
+) -> Annotations:
     """The VidSTG files of ``annotations`` (see the module doc), under the dataset name ``name``."""
     annotations = Path(annotations)
     if boxes is None and (annotations / VIDOR_FOLDER).is_dir():

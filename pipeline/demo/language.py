@@ -13,10 +13,22 @@ from pipeline.demo.vision import Blob, Change
 
 _COLOUR = {w: c for c, words in COLOUR_WORDS.items() for w in words}
 _KIND = sorted(((w, k) for k, words in KIND_WORDS.items() for w in words), key=lambda p: -len(p[0]))
-_SLOTS = (("on the left", 0), ("at the left", 0), ("in the middle", 1), ("in the centre", 1), ("on the right", 2),
-          ("at the right", 2))
-_ROWS = (("at the top", "top"), ("in the top row", "top"), ("in the upper row", "top"), ("at the bottom", "bottom"),
-         ("in the bottom row", "bottom"), ("in the lower row", "bottom"))
+_SLOTS = (
+    ("on the left", 0),
+    ("at the left", 0),
+    ("in the middle", 1),
+    ("in the centre", 1),
+    ("on the right", 2),
+    ("at the right", 2),
+)
+_ROWS = (
+    ("at the top", "top"),
+    ("in the top row", "top"),
+    ("in the upper row", "top"),
+    ("at the bottom", "bottom"),
+    ("in the bottom row", "bottom"),
+    ("in the lower row", "bottom"),
+)
 _ACTIONS = (  # first match wins: "grows into view" is an appearance, "grows" alone is not
     (r"\b(appears?|shows? up|comes? into view|grows? into view|pops? up)\b", "appear"),
     (r"\b(disappears?|vanish(es)?|shrinks? away|goes away|go away)\b", "disappear"),
@@ -25,8 +37,13 @@ _ACTIONS = (  # first match wins: "grows into view" is an appearance, "grows" al
     (r"\b(shrinks?|gets? smaller|becomes? smaller)\b", "shrink"),
     (r"\b(moves?|slides?|goes|go|shifts?|travels?)\b", "move"),
 )
-_PLAIN_VERB = {"move_left": "moves to the left", "move_right": "moves to the right", "disappear": "disappears",
-               "grow": "grows", "shrink": "shrinks"}
+_PLAIN_VERB = {
+    "move_left": "moves to the left",
+    "move_right": "moves to the right",
+    "disappear": "disappears",
+    "grow": "grows",
+    "shrink": "shrinks",
+}
 SLOT_PHRASE = {"left": "on the left", "middle": "in the middle", "right": "on the right"}
 _LOOKS = {"circle": "round", "square": "four-sided, with straight edges", "triangle": "pointed, three-sided"}
 
@@ -89,8 +106,13 @@ def parse_query(query: str) -> ParsedQuery:
         if not colours and re.search(r"\bfrom\b", tail) and len(after) >= 2:
             colours = [after[0]]
     if action == "move":
-        action = "move_left" if re.search(r"\bleft(wards)?\b", tail) else "move_right" if re.search(
-            r"\bright(wards)?\b", tail) else None
+        action = (
+            "move_left"
+            if re.search(r"\bleft(wards)?\b", tail)
+            else "move_right"
+            if re.search(r"\bright(wards)?\b", tail)
+            else None
+        )
     if action == "appear":
         slot = appear_slot if appear_slot is not None else slot
     return ParsedQuery(colours[0] if colours else None, kind, big, slot, row, action, target)
@@ -115,8 +137,11 @@ def listing(blobs: list[Blob], verb: str = "") -> str:
 
 
 def blend_notes(blobs: list[Blob]) -> list[str]:
-    return [f"The {b.kind} {place(b)} is changing colour between {b.blend[0]} and {b.blend[1]}."
-            for b in blobs if b.blend is not None]
+    return [
+        f"The {b.kind} {place(b)} is changing colour between {b.blend[0]} and {b.blend[1]}."
+        for b in blobs
+        if b.blend is not None
+    ]
 
 
 def event_sentence(change: Change) -> str:
@@ -129,21 +154,26 @@ def event_sentence(change: Change) -> str:
     return f"{noun_phrase(s, 'the')} {_PLAIN_VERB[change.action]}"
 
 
-
 def rewrite(parsed: ParsedQuery, query: str) -> dict[str, str]:
     """coarse (the action only), original (the query in plain words) and fine (every attribute
     spelled out) versions of a query; an unreadable query is kept as it is."""
     if parsed.action is None:
         return {"coarse": query, "original": query, "fine": f"{query}, on a dark background"}
-    target, at = parsed.target or "another colour", SLOT_PHRASE[SLOT_NAMES[parsed.slot]] if parsed.slot is not None \
-        else ""
+    target, at = (
+        parsed.target or "another colour",
+        SLOT_PHRASE[SLOT_NAMES[parsed.slot]] if parsed.slot is not None else "",
+    )
     plain = {"appear": f"appears {at}".strip(), "turn": f"turns {target}", **_PLAIN_VERB}[parsed.action]
     coarse_verb = {"appear": "appears", "turn": "changes colour"}.get(parsed.action, plain)
-    detail = {"move_left": "slides sideways until it is further to the left of the frame",
-              "move_right": "slides sideways until it is further to the right of the frame",
-              "appear": f"grows from nothing into view {at or 'in the frame'}",
-              "disappear": "shrinks until nothing of it is left", "turn": f"gradually changes its colour to {target}",
-              "grow": "grows from small to big", "shrink": "shrinks from big to small"}[parsed.action]
+    detail = {
+        "move_left": "slides sideways until it is further to the left of the frame",
+        "move_right": "slides sideways until it is further to the right of the frame",
+        "appear": f"grows from nothing into view {at or 'in the frame'}",
+        "disappear": "shrinks until nothing of it is left",
+        "turn": f"gradually changes its colour to {target}",
+        "grow": "grows from small to big",
+        "shrink": "shrinks from big to small",
+    }[parsed.action]
     looks = ", ".join(x for x in (_LOOKS.get(parsed.kind or ""), parsed.colour) if x)
     article = "a" if parsed.action == "appear" else "the"
     subject = parsed.noun(article)

@@ -182,8 +182,11 @@ def describe_events(request: GenerationRequest, noise: Noise) -> str:
     frames, times = _timed_frames(request)
     duration = float(request.variables.get("duration", times[-1] if times else 0.0))
     spans = _clip_changes(frames, times, noise, duration)
-    items = [{"start": s.start, "end": s.end, "description": event_sentence(s.change).capitalize() + "."}
-             for s in spans if s.end > s.start]
+    items = [
+        {"start": s.start, "end": s.end, "description": event_sentence(s.change).capitalize() + "."}
+        for s in spans
+        if s.end > s.start
+    ]
     if not items:
         blobs = noise.blobs(detect(frames[0]))
         what = f"{listing(blobs, 'stays')}" if blobs else "the frame stays empty"
@@ -235,10 +238,20 @@ def _about(parsed: ParsedQuery, request: GenerationRequest, noise: Noise, action
     return f"{noun_phrase(b).capitalize()} is visible {place(b)}{moving}, as in the search.{doing}{notes}{also}"
 
 
-_MID = {"move_left": "moving sideways", "move_right": "moving sideways", "turn": "changing colour",
-        "appear": "growing into view", "disappear": "shrinking away", "grow": "growing", "shrink": "shrinking"}
-_STILL = {"move_left": "standing still in its place", "move_right": "standing still in its place",
-          "turn": "one steady, even colour"}  # what a frame shows when the action is not under way
+_MID = {
+    "move_left": "moving sideways",
+    "move_right": "moving sideways",
+    "turn": "changing colour",
+    "appear": "growing into view",
+    "disappear": "shrinking away",
+    "grow": "growing",
+    "shrink": "shrinking",
+}
+_STILL = {
+    "move_left": "standing still in its place",
+    "move_right": "standing still in its place",
+    "turn": "one steady, even colour",
+}  # what a frame shows when the action is not under way
 
 
 def _mid_action(parsed: ParsedQuery, b: Blob) -> str:
@@ -247,8 +260,11 @@ def _mid_action(parsed: ParsedQuery, b: Blob) -> str:
     in words of its own when it is not (a negated verb reads like the verb to a sentence encoder)."""
     if parsed.action is None:
         return ""
-    mid = {"move_left": b.slot.startswith("between"), "move_right": b.slot.startswith("between"),
-           "turn": b.blend is not None}.get(parsed.action, b.size != "big")
+    mid = {
+        "move_left": b.slot.startswith("between"),
+        "move_right": b.slot.startswith("between"),
+        "turn": b.blend is not None,
+    }.get(parsed.action, b.size != "big")
     if mid:
         return f"It looks to be {_MID[parsed.action]} right now."
     return f"It is {_STILL.get(parsed.action, 'at its full, steady size')} in this frame."
@@ -294,9 +310,11 @@ def rewrite_query_pairs(request: GenerationRequest, noise: Noise) -> str:
     subject = parsed.noun(article)
     action = words["original"][len(subject) :].strip()
     core = ParsedQuery(parsed.colour, parsed.kind).noun(article)
-    pairs = [{"simplified": words["original"], "detailed": words["fine"]},
-             {"simplified": f"{core} {action}", "detailed": f"{words['original']}, seen on the dark background"},
-             {"simplified": words["coarse"], "detailed": f"in the video, {words['fine']}"}]
+    pairs = [
+        {"simplified": words["original"], "detailed": words["fine"]},
+        {"simplified": f"{core} {action}", "detailed": f"{words['original']}, seen on the dark background"},
+        {"simplified": words["coarse"], "detailed": f"in the video, {words['fine']}"},
+    ]
     return json.dumps({"pairs": pairs, "entities": [subject], "actions": [action]})
 
 
@@ -352,14 +370,22 @@ def reason_when_what(request: GenerationRequest, noise: Noise) -> str:
     scored = [(score, s) for s in spans if (score := _fit(parsed, s)) >= 0 and s.end > s.start]
     if not scored:
         what = f"no {parsed.noun('').strip()} that {parsed.action or 'does that'}" if parsed.action else "nothing"
-        return json.dumps({"start": 0.0, "end": round(duration, 2), "target": parsed.noun("a"),
-                           "reasoning": f"I saw {what} in the frames, so the whole video is my guess."})
+        return json.dumps(
+            {
+                "start": 0.0,
+                "end": round(duration, 2),
+                "target": parsed.noun("a"),
+                "reasoning": f"I saw {what} in the frames, so the whole video is my guess.",
+            }
+        )
     best = max(score for score, _ in scored)
     span = next(s for score, s in scored if score == best)
     subject = span.change.subject
     target = f"{noun_phrase(subject, 'the')} {place(subject)}"
-    reasoning = (f"Between {span.start:.1f} s and {span.end:.1f} s {event_sentence(span.change)}, which is what "
-                 f"the sentence describes, so its target is {target}.")
+    reasoning = (
+        f"Between {span.start:.1f} s and {span.end:.1f} s {event_sentence(span.change)}, which is what "
+        f"the sentence describes, so its target is {target}."
+    )
     return json.dumps({"start": span.start, "end": span.end, "target": target, "reasoning": reasoning})
 
 
@@ -400,9 +426,11 @@ class ShapesNarrator(Backend):
     @classmethod
     def check_run(cls, dataset: str) -> None:
         if dataset not in DATASETS:
-            msg = (f"backend 'shapes' is a stand-in for an MLLM that only works on the generated demo videos "
-                   f"(datasets {', '.join(DATASETS)}); it cannot describe dataset '{dataset}'. Use a real model "
-                   f"backend (vllm, transformers, openai) for it.")
+            msg = (
+                f"backend 'shapes' is a stand-in for an MLLM that only works on the generated demo videos "
+                f"(datasets {', '.join(DATASETS)}); it cannot describe dataset '{dataset}'. Use a real model "
+                f"backend (vllm, transformers, openai) for it."
+            )
             raise InputError(msg)
 
     def prepare(self, request: GenerationRequest) -> Handler:
@@ -413,12 +441,19 @@ class ShapesNarrator(Backend):
                 raise ValueError(msg)
         return handler
 
-    def run(self, requests: list[GenerationRequest], prepared: list[Any],
-            sampling: SamplingConfig) -> list[GenerationResult]:
+    def run(
+        self, requests: list[GenerationRequest], prepared: list[Any], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         out = []
         for request, handler in zip(requests, prepared, strict=True):
             start = time.perf_counter()
             text = handler(request, Noise.for_request(self.noise_rate, self.noise_seed, request.key))
-            out.append(GenerationResult(request.key, text, n_output_tokens=len(text.split()),
-                                        latency_ms=(time.perf_counter() - start) * 1000))
+            out.append(
+                GenerationResult(
+                    request.key,
+                    text,
+                    n_output_tokens=len(text.split()),
+                    latency_ms=(time.perf_counter() - start) * 1000,
+                )
+            )
         return out

@@ -28,15 +28,28 @@ from dataclasses import dataclass
 from pipeline.demo.shapes import COLOUR_WORDS, GENERIC_NOUNS, KIND_WORDS
 from pipeline.demo.world import Event, Script, ShapeState
 
-ROW_PHRASES = {"top": ("at the top", "in the top row", "in the upper row"),
-               "bottom": ("at the bottom", "in the bottom row", "in the lower row")}
-SLOT_WORDS = (("on the left", "at the left"), ("in the middle", "in the centre"),
-              ("on the right", "at the right"))
+ROW_PHRASES = {
+    "top": ("at the top", "in the top row", "in the upper row"),
+    "bottom": ("at the bottom", "in the bottom row", "in the lower row"),
+}
+SLOT_WORDS = (("on the left", "at the left"), ("in the middle", "in the centre"), ("on the right", "at the right"))
 VERBS = {  # {c}: the new colour, {b}: the old one, {at}: where it appears
-    "move_left": ("moves to the left", "slides leftwards", "goes left", "shifts to the left", "travels left",
-                  "moves left"),
-    "move_right": ("moves to the right", "slides rightwards", "goes right", "shifts to the right",
-                   "travels right", "moves right"),
+    "move_left": (
+        "moves to the left",
+        "slides leftwards",
+        "goes left",
+        "shifts to the left",
+        "travels left",
+        "moves left",
+    ),
+    "move_right": (
+        "moves to the right",
+        "slides rightwards",
+        "goes right",
+        "shifts to the right",
+        "travels right",
+        "moves right",
+    ),
     "appear": ("appears {at}", "shows up {at}", "comes into view {at}", "grows into view {at}", "pops up {at}"),
     "disappear": ("disappears", "vanishes", "shrinks away to nothing", "goes away", "disappears from view"),
     "turn": ("turns {c}", "changes colour to {c}", "becomes {c}", "changes from {b} to {c}"),
@@ -54,9 +67,13 @@ class Referent:
     row: str | None = None  # "top" / "bottom"
 
     def matches(self, s: ShapeState, row: str | None) -> bool:
-        return ((self.colour is None or s.colour == self.colour) and (self.kind is None or s.kind == self.kind)
-                and (self.big is None or s.big == self.big) and (self.slot is None or s.slot == self.slot)
-                and (self.row is None or row == self.row))
+        return (
+            (self.colour is None or s.colour == self.colour)
+            and (self.kind is None or s.kind == self.kind)
+            and (self.big is None or s.big == self.big)
+            and (self.slot is None or s.slot == self.slot)
+            and (self.row is None or row == self.row)
+        )
 
 
 @dataclass(frozen=True)
@@ -66,8 +83,11 @@ class Meaning:
     argument: str | int | None  # turn: new colour; appear: slot
 
     def fits(self, script: Script, e: Event) -> bool:
-        return (e.action == self.action and argument(e) == self.argument
-                and self.referent.matches(e.subject, row_name(script, e.shape)))
+        return (
+            e.action == self.action
+            and argument(e) == self.argument
+            and self.referent.matches(e.subject, row_name(script, e.shape))
+        )
 
 
 def argument(e: Event) -> str | int | None:
@@ -86,8 +106,9 @@ def fit_set(script: Script, meaning: Meaning) -> tuple[Event, ...]:
 def picks_out(script: Script, referent: Referent, e: Event) -> bool:
     """No other shape matches ``referent`` in any state it is in while ``e`` runs."""
     for j in range(len(script.initial)):
-        if j != e.shape and any(s.visible and referent.matches(s, row_name(script, j))
-                                for s in script.states_during(j, e.start, e.end)):
+        if j != e.shape and any(
+            s.visible and referent.matches(s, row_name(script, j)) for s in script.states_during(j, e.start, e.end)
+        ):
             return False
     return True
 
@@ -95,8 +116,12 @@ def picks_out(script: Script, referent: Referent, e: Event) -> bool:
 def referents(script: Script, e: Event) -> list[Referent]:
     """Every referring expression one could try for the subject of ``e``."""
     s, row = e.subject, row_name(script, e.shape)
-    out = [Referent(s.colour, s.kind), Referent(s.colour, s.kind, s.big), Referent(colour=s.colour),
-           Referent(kind=s.kind)]
+    out = [
+        Referent(s.colour, s.kind),
+        Referent(s.colour, s.kind, s.big),
+        Referent(colour=s.colour),
+        Referent(kind=s.kind),
+    ]
     if e.action != "appear":  # where it appears is said by the verb
         out += [Referent(kind=s.kind, slot=s.slot), Referent(slot=s.slot)]
         if row is not None:
@@ -123,8 +148,11 @@ def _noun_phrase(r: Referent, article: str, rng: random.Random) -> str:
 
 def verb_phrase(e: Event, rng: random.Random) -> str:
     template = rng.choice(VERBS[e.action])
-    return template.format(c=rng.choice(COLOUR_WORDS[e.after.colour]), b=rng.choice(COLOUR_WORDS[e.before.colour]),
-                           at=rng.choice(SLOT_WORDS[e.after.slot]))
+    return template.format(
+        c=rng.choice(COLOUR_WORDS[e.after.colour]),
+        b=rng.choice(COLOUR_WORDS[e.before.colour]),
+        at=rng.choice(SLOT_WORDS[e.after.slot]),
+    )
 
 
 def wordings(script: Script, events: tuple[Event, ...]) -> list[Referent]:
@@ -133,8 +161,9 @@ def wordings(script: Script, events: tuple[Event, ...]) -> list[Referent]:
     e = events[0]
     out = []
     for r in referents(script, e):
-        if fit_set(script, Meaning(r, e.action, argument(e))) == events and all(picks_out(script, r, x)
-                                                                                 for x in events):
+        if fit_set(script, Meaning(r, e.action, argument(e))) == events and all(
+            picks_out(script, r, x) for x in events
+        ):
             out.append(r)
     return out
 
@@ -181,8 +210,10 @@ def questions(script: Script, e: Event, segment: tuple[float, float], rng: rando
         out.append(_question(e, rng.choice(("what", "which shape")), rng))
     for r in (Referent(kind=e.subject.kind), Referent(colour=e.subject.colour)):
         meaning = Meaning(r, e.action, argument(e))
-        shared = any(j != e.shape and any(r.matches(s, None) and s.visible for s in script.states_during(j, *segment))
-                     for j in range(len(script.initial)))
+        shared = any(
+            j != e.shape and any(r.matches(s, None) and s.visible for s in script.states_during(j, *segment))
+            for j in range(len(script.initial))
+        )
         if shared and [x for x in inside if meaning.fits(script, x)] == [e] and len(out) < 2:
             noun = f"which {KIND_WORDS[r.kind][0]}" if r.kind else f"which {COLOUR_WORDS[r.colour][0]} shape"
             out.append(_question(e, noun, rng))

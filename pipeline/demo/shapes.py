@@ -23,10 +23,17 @@ SLOT_NAMES = ("left", "middle", "right")
 SLOT_PHRASES = ("on the left", "in the middle", "on the right")
 
 # Words a sentence may use for a colour or a kind; the first is the plain one.
-COLOUR_WORDS = {"red": ("red", "scarlet"), "green": ("green", "lime"), "blue": ("blue", "azure"),
-                "yellow": ("yellow", "golden")}
-KIND_WORDS = {"circle": ("circle", "disc", "round shape", "ball"), "square": ("square", "box", "block"),
-              "triangle": ("triangle", "wedge", "three-sided shape")}
+COLOUR_WORDS = {
+    "red": ("red", "scarlet"),
+    "green": ("green", "lime"),
+    "blue": ("blue", "azure"),
+    "yellow": ("yellow", "golden"),
+}
+KIND_WORDS = {
+    "circle": ("circle", "disc", "round shape", "ball"),
+    "square": ("square", "box", "block"),
+    "triangle": ("triangle", "wedge", "three-sided shape"),
+}
 GENERIC_NOUNS = ("shape", "thing", "object", "one")
 
 

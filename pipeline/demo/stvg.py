@@ -47,8 +47,9 @@ from pipeline.demo.shapes import FPS, SIZE
 from pipeline.demo.videos import encode_video
 from pipeline.demo.world import Event, Script, WorldSpec, make_script, render_with_boxes
 
-STVG_WORLD = WorldSpec(durations=(10, 14), shape_counts=(2, 3), lengths=(2.5, 4.0), pauses=(0.5, 3.0),
-                       p_visible=0.9, share_attribute=True)
+STVG_WORLD = WorldSpec(
+    durations=(10, 14), shape_counts=(2, 3), lengths=(2.5, 4.0), pauses=(0.5, 3.0), p_visible=0.9, share_attribute=True
+)
 N_STVG_VIDEOS = (60, 20, 20)  # train, val, test
 GROUP_SIZE = 10  # videos per VidOR-style folder
 
@@ -80,8 +81,10 @@ def _caption(script: Script, e: Event, segment: tuple[float, float], rng: random
     inside = [x for x in script.events if x.start < segment[1] and x.end > segment[0]]
     options = []
     for r in (Referent(kind=s.kind), Referent(colour=s.colour)):
-        shared = any(j != e.shape and any(x.visible and r.matches(x, None) for x in script.states_during(j, *segment))
-                     for j in range(len(script.initial)))
+        shared = any(
+            j != e.shape and any(x.visible and r.matches(x, None) for x in script.states_during(j, *segment))
+            for j in range(len(script.initial))
+        )
         if shared and [x for x in inside if Meaning(r, e.action, argument(e)).fits(script, x)] == [e]:
             options.append(r)
     r = rng.choice(options) if options and rng.random() < 0.7 else Referent(s.colour, s.kind)
@@ -103,17 +106,32 @@ def entries(script: Script, drawn: list[set[int]], rng: random.Random) -> list[d
         last = n - 1 if segment[1] >= script.duration else math.ceil(segment[1] * FPS - 1e-6) - 1
         seg = (math.ceil(segment[0] * FPS - 1e-6), min(n - 1, last))
         predicate = f"turn_{e.after.colour}" if e.action == "turn" else e.action
-        out.append({
-            "vid": script.video_id, "fps": FPS, "frame_count": n,
-            "used_segment": {"begin_fid": seg[0], "end_fid": seg[1]},
-            "width": SIZE, "height": SIZE, "subject/objects": objects,
-            "used_relation": {"subject_tid": e.shape, "object_tid": e.shape, "predicate": predicate,
-                              "begin_fid": gt[0], "end_fid": gt[1]},
-            "temporal_gt": {"begin_fid": gt[0], "end_fid": gt[1]},
-            "captions": [{"description": _caption(script, e, segment, rng), "type": "object", "target_id": e.shape}],
-            "questions": [{"description": q, "type": "object", "target_id": e.shape}
-                          for q in questions(script, e, segment, rng)],
-        })
+        out.append(
+            {
+                "vid": script.video_id,
+                "fps": FPS,
+                "frame_count": n,
+                "used_segment": {"begin_fid": seg[0], "end_fid": seg[1]},
+                "width": SIZE,
+                "height": SIZE,
+                "subject/objects": objects,
+                "used_relation": {
+                    "subject_tid": e.shape,
+                    "object_tid": e.shape,
+                    "predicate": predicate,
+                    "begin_fid": gt[0],
+                    "end_fid": gt[1],
+                },
+                "temporal_gt": {"begin_fid": gt[0], "end_fid": gt[1]},
+                "captions": [
+                    {"description": _caption(script, e, segment, rng), "type": "object", "target_id": e.shape}
+                ],
+                "questions": [
+                    {"description": q, "type": "object", "target_id": e.shape}
+                    for q in questions(script, e, segment, rng)
+                ],
+            }
+        )
     return out
 
 
@@ -124,20 +142,44 @@ def write_stvg_video(script: Script, video: Path, annotation: Path, video_path: 
         image, boxes = render_with_boxes(script, k)
         frames.append(image)
         drawn.append(set(boxes))
-        trajectories.append([{"tid": i, "bbox": {"xmin": b[0], "ymin": b[1], "xmax": b[2], "ymax": b[3]},
-                              "generated": 0, "tracker": "none"} for i, b in sorted(boxes.items())])
+        trajectories.append(
+            [
+                {
+                    "tid": i,
+                    "bbox": {"xmin": b[0], "ymin": b[1], "xmax": b[2], "ymax": b[3]},
+                    "generated": 0,
+                    "tracker": "none",
+                }
+                for i, b in sorted(boxes.items())
+            ]
+        )
     encode_video(video, frames)
     relations = []
     for e in script.events:
         gt = _frames_of(e, drawn)
         if gt is not None:
             predicate = f"turn_{e.after.colour}" if e.action == "turn" else e.action
-            relations.append({"subject_tid": e.shape, "object_tid": e.shape, "predicate": predicate,
-                              "begin_fid": gt[0], "end_fid": gt[1]})
-    vidor = {"version": "VERSION 1.0", "video_id": script.video_id, "video_path": video_path,
-             "frame_count": script.n_frames, "fps": FPS, "width": SIZE, "height": SIZE,
-             "subject/objects": [{"tid": i, "category": s.kind} for i, s in enumerate(script.initial)],
-             "trajectories": trajectories, "relation_instances": relations}
+            relations.append(
+                {
+                    "subject_tid": e.shape,
+                    "object_tid": e.shape,
+                    "predicate": predicate,
+                    "begin_fid": gt[0],
+                    "end_fid": gt[1],
+                }
+            )
+    vidor = {
+        "version": "VERSION 1.0",
+        "video_id": script.video_id,
+        "video_path": video_path,
+        "frame_count": script.n_frames,
+        "fps": FPS,
+        "width": SIZE,
+        "height": SIZE,
+        "subject/objects": [{"tid": i, "category": s.kind} for i, s in enumerate(script.initial)],
+        "trajectories": trajectories,
+        "relation_instances": relations,
+    }
     annotation.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(annotation, json.dumps(vidor))
     return drawn
@@ -152,17 +194,23 @@ def generate_stvg_demo(out_dir: Path, seed: int = 0, n_videos: tuple[int, int, i
     out_dir = Path(out_dir)
     rng = random.Random(seed)
     scripts = [make_script(f"stvg_{i:03d}", rng, STVG_WORLD) for i in range(sum(n_videos))]
-    bounds = {"train": (0, n_videos[0]), "val": (n_videos[0], n_videos[0] + n_videos[1]),
-              "test": (n_videos[0] + n_videos[1], sum(n_videos))}
+    bounds = {
+        "train": (0, n_videos[0]),
+        "val": (n_videos[0], n_videos[0] + n_videos[1]),
+        "test": (n_videos[0] + n_videos[1], sum(n_videos)),
+    }
     written: dict[str, list[dict[str, Any]]] = {}
     for split, (lo, hi) in bounds.items():
         written[split] = []
         partition = "validation" if split == "test" else "training"
         for i in range(lo, hi):
             script, group = scripts[i], f"{i // GROUP_SIZE:04d}"
-            drawn = write_stvg_video(script, out_dir / "video" / group / f"{script.video_id}.mp4",
-                                     out_dir / "annotation" / partition / group / f"{script.video_id}.json",
-                                     f"{group}/{script.video_id}.mp4")
+            drawn = write_stvg_video(
+                script,
+                out_dir / "video" / group / f"{script.video_id}.mp4",
+                out_dir / "annotation" / partition / group / f"{script.video_id}.json",
+                f"{group}/{script.video_id}.mp4",
+            )
             written[split] += entries(script, drawn, random.Random(f"stvg-phrases:{seed}:{script.video_id}"))
     for split in ("val", "test", "train"):
         lo, hi = bounds[split]

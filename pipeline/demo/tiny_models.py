@@ -48,6 +48,7 @@ SIZES: dict[str, TinySize] = {
     ),
 }
 
+
 def _save_tokenizer(out_dir: Path, special: list[str], eos: str, chat_template: str) -> Any:
     """A fast WordPiece tokenizer with the family's special tokens; returns it, saved."""
     from transformers import PreTrainedTokenizerFast
@@ -91,7 +92,9 @@ def _hub_layout_vision_keys(weights: Path) -> None:
 
     old, new = "vision_tower.", "vision_tower.vision_model."
     tensors = load_file(weights)
-    renamed = {(new + k[len(old) :] if k.startswith(old) and not k.startswith(new) else k): v for k, v in tensors.items()}
+    renamed = {
+        (new + k[len(old) :] if k.startswith(old) and not k.startswith(new) else k): v for k, v in tensors.items()
+    }
     save_file(renamed, weights, metadata={"format": "pt"})
 
 

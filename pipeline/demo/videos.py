@@ -32,8 +32,21 @@ from pipeline.demo.world import Script, WorldSpec, make_script, render
 
 N_VIDEOS = 110  # 80 train / 10 val / 20 test videos
 
-__all__ = ["BACKGROUND", "COLOURS", "FPS", "N_VIDEOS", "SIZE", "encode_video", "generate_demo", "make_script",
-           "queries", "render", "shape_mask", "split_scripts", "write_video"]
+__all__ = [
+    "BACKGROUND",
+    "COLOURS",
+    "FPS",
+    "N_VIDEOS",
+    "SIZE",
+    "encode_video",
+    "generate_demo",
+    "make_script",
+    "queries",
+    "render",
+    "shape_mask",
+    "split_scripts",
+    "write_video",
+]
 
 
 def encode_video(path: Path, frames: Iterable[np.ndarray]) -> None:
@@ -66,8 +79,11 @@ def split_scripts(scripts: list[Script]) -> dict[str, list[Script]]:
     held-out videos last; at least one video each."""
     n = len(scripts)
     n_test, n_val = max(1, round(n * 2 / 11)), max(1, round(n / 11))
-    return {"train": scripts[: n - n_test - n_val], "val": scripts[n - n_test - n_val : n - n_test],
-            "test": scripts[n - n_test :]}
+    return {
+        "train": scripts[: n - n_test - n_val],
+        "val": scripts[n - n_test - n_val : n - n_test],
+        "test": scripts[n - n_test :],
+    }
 
 
 def generate_demo(out_dir: Path, seed: int = 0, n_videos: int = N_VIDEOS) -> Path:

@@ -116,9 +116,18 @@ def detect(frame: np.ndarray) -> list[Blob]:
         colour, blend = _colour(rgb)
         area, bw, bh = _coverage(image[sl], component, rgb)
         side = max(bw, bh)
-        blobs.append(Blob(colour, tuple(float(v) for v in rgb), blend, _kind(area / max(bw * bh, 1e-6), side),
-                          (sl[1].start + sl[1].stop) / 2 / w, (sl[0].start + sl[0].stop) / 2 / h, side / w,
-                          (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)))
+        blobs.append(
+            Blob(
+                colour,
+                tuple(float(v) for v in rgb),
+                blend,
+                _kind(area / max(bw * bh, 1e-6), side),
+                (sl[1].start + sl[1].stop) / 2 / w,
+                (sl[0].start + sl[0].stop) / 2 / h,
+                side / w,
+                (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop),
+            )
+        )
     return sorted(blobs, key=lambda b: (round(b.y, 1), b.x))
 
 
@@ -236,9 +245,16 @@ def events(frames: list[list[Blob]], times: list[float]) -> list[Span]:
 
 def _span(run: list[tuple[int, Change]], times: list[float]) -> Span:
     first, last = run[0][0], run[-1][0]
-    start, end = (times[first], times[last + 1]) if first == last else (
-        (times[first] + times[first + 1]) / 2, (times[last] + times[last + 1]) / 2)
+    start, end = (
+        (times[first], times[last + 1])
+        if first == last
+        else ((times[first] + times[first + 1]) / 2, (times[last] + times[last + 1]) / 2)
+    )
     head, tail = run[0][1], run[-1][1]
-    change = replace(tail if tail.action == "disappear" and head.action == "shrink" else head, before=head.before,
-                     after=tail.after, colour=tail.colour)
+    change = replace(
+        tail if tail.action == "disappear" and head.action == "shrink" else head,
+        before=head.before,
+        after=tail.after,
+        colour=tail.colour,
+    )
     return Span(round(start, 2), round(end, 2), change)

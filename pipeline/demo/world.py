@@ -21,8 +21,15 @@ import numpy as np
 from pipeline.demo.shapes import COLOURS, FPS, KINDS, ROWS, SHAPE, SLOTS, SMALL, blank, shape_mask, to_uint8
 
 ACTIONS = ("appear", "disappear", "move_left", "move_right", "turn", "grow", "shrink")
-WEIGHTS = {"appear": 1.0, "disappear": 1.0, "move_left": 3.0, "move_right": 3.0, "turn": 2.0, "grow": 1.5,
-           "shrink": 1.5}  # turn's weight is shared by its colours
+WEIGHTS = {
+    "appear": 1.0,
+    "disappear": 1.0,
+    "move_left": 3.0,
+    "move_right": 3.0,
+    "turn": 2.0,
+    "grow": 1.5,
+    "shrink": 1.5,
+}  # turn's weight is shared by its colours
 
 
 @dataclass(frozen=True)
@@ -97,8 +104,9 @@ def _initial(n: int, spec: WorldSpec, rng: random.Random) -> list[ShapeState]:
             kind, colour = (pairs[0][0], colour) if rng.random() < 0.5 else (kind, pairs[0][1])
         if (kind, colour) not in pairs:
             pairs.append((kind, colour))
-    return [ShapeState(k, c, rng.randrange(len(SLOTS)), rng.random() < spec.p_visible, rng.random() < 0.8)
-            for k, c in pairs]
+    return [
+        ShapeState(k, c, rng.randrange(len(SLOTS)), rng.random() < spec.p_visible, rng.random() < 0.8) for k, c in pairs
+    ]
 
 
 def _options(s: ShapeState, taken: set[tuple[str, str]]) -> list[tuple[str, ShapeState, float]]:
@@ -113,8 +121,11 @@ def _options(s: ShapeState, taken: set[tuple[str, str]]) -> list[tuple[str, Shap
         out.append(("move_left", replace(s, slot=s.slot - 1), WEIGHTS["move_left"]))
     if s.slot < len(SLOTS) - 1:
         out.append(("move_right", replace(s, slot=s.slot + 1), WEIGHTS["move_right"]))
-    out.append(("shrink", replace(s, big=False), WEIGHTS["shrink"]) if s.big else ("grow", replace(s, big=True),
-                                                                                    WEIGHTS["grow"]))
+    out.append(
+        ("shrink", replace(s, big=False), WEIGHTS["shrink"])
+        if s.big
+        else ("grow", replace(s, big=True), WEIGHTS["grow"])
+    )
     return out
 
 

@@ -71,8 +71,11 @@ class CaptionSimilarity:
         self.context = context
 
     def spec(self) -> dict[str, Any]:
-        return {"method": self.name, "encoder": self.context.encoder_name,
-                "note": "deviation: the visual encoder has no text tower, so frames are ranked by their captions"}
+        return {
+            "method": self.name,
+            "encoder": self.context.encoder_name,
+            "note": "deviation: the visual encoder has no text tower, so frames are ranked by their captions",
+        }
 
     def scores(self, video: VideoInput, text: str, times: Sequence[float], caption_shas: Sequence[str]) -> np.ndarray:
         query = _unit(self.context.embed(video, [text]))[0]
@@ -96,8 +99,11 @@ class ClipImageText:
         from groundwork.cache.hashing import sha256_file
 
         files = sorted(self.folder.glob("*.safetensors")) + sorted(self.folder.glob("*.bin"))
-        return {"method": self.name, "weights": {f.name: sha256_file(f) for f in files},
-                "sampler": self.sampler.spec() if self.sampler is not None else {}}
+        return {
+            "method": self.name,
+            "weights": {f.name: sha256_file(f) for f in files},
+            "sampler": self.sampler.spec() if self.sampler is not None else {},
+        }
 
     def _setup(self) -> None:
         if self._model is not None:
@@ -131,8 +137,9 @@ class ClipImageText:
         images = self._image_embeddings(video, times)
         tokens = self._tokenizer([text], padding=True, truncation=True, return_tensors="pt")
         with torch.inference_mode():
-            query = self._model.get_text_features(input_ids=tokens["input_ids"].to(self.device),
-                                                  attention_mask=tokens["attention_mask"].to(self.device))
+            query = self._model.get_text_features(
+                input_ids=tokens["input_ids"].to(self.device), attention_mask=tokens["attention_mask"].to(self.device)
+            )
         return images @ _unit(_as_array(query))[0]
 
 
@@ -146,6 +153,7 @@ def frame_scorer(context: Any) -> FrameScorer:
     """CLIP image-text similarity when the run's visual encoder has a text tower, else the caption
     fallback; one per context (the CLIP model loads once)."""
     if has_text_tower(context.visual_encoder):
-        return context.shared("clip-image-text", lambda: ClipImageText(context.visual_encoder, context.sampler,
-                                                                      context.device))
+        return context.shared(
+            "clip-image-text", lambda: ClipImageText(context.visual_encoder, context.sampler, context.device)
+        )
     return context.shared("caption-similarity", lambda: CaptionSimilarity(context))

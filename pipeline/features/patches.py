@@ -72,15 +72,16 @@ def write_patch_features(folder: Path, video_id: str, patches: np.ndarray, frame
     patches = np.asarray(patches)
     frame_ids = np.asarray(frame_ids, dtype=np.int64)
     if patches.ndim != 4 or patches.shape[0] != len(frame_ids) or not np.isfinite(patches).all():
-        msg = (f"video {video_id!r}: patches must be a finite (F, grid, grid, D) array with one row per frame id, "
-               f"got shape {patches.shape} for {len(frame_ids)} frame ids")
+        msg = (
+            f"video {video_id!r}: patches must be a finite (F, grid, grid, D) array with one row per frame id, "
+            f"got shape {patches.shape} for {len(frame_ids)} frame ids"
+        )
         raise ValueError(msg)
     if len(frame_ids) > 1 and not (np.diff(frame_ids) > 0).all():
         msg = f"video {video_id!r}: frame_ids must be strictly ascending"
         raise ValueError(msg)
     half = patches.astype(np.float16)
-    return atomic_write(Path(folder) / f"{video_id}.npz",
-                        lambda tmp: np.savez(tmp, patches=half, frame_ids=frame_ids))
+    return atomic_write(Path(folder) / f"{video_id}.npz", lambda tmp: np.savez(tmp, patches=half, frame_ids=frame_ids))
 
 
 def read_frame_ids(path: Path) -> np.ndarray | None:

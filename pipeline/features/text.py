@@ -100,8 +100,10 @@ class HFMeanPoolEncoder(TextEncoder):
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         sentences = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
         ids = batch["input_ids"].cpu()
-        return [EncodedText(sentence=s, tokens=h[w].numpy(), ids=i[w].numpy().astype(np.int32))
-                for s, h, w, i in zip(sentences, hidden, words, ids)]
+        return [
+            EncodedText(sentence=s, tokens=h[w].numpy(), ids=i[w].numpy().astype(np.int32))
+            for s, h, w, i in zip(sentences, hidden, words, ids)
+        ]
 
 
 @TEXT_ENCODERS.register("minilm")

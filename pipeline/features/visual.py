@@ -58,7 +58,9 @@ class VisualEncoder:
     """A CLIP-style vision tower (a CLIPVisionModel folder, or a full CLIP folder: its vision
     part is loaded) that maps frames (N, H, W, 3) uint8 to features (N, D) float32."""
 
-    def __init__(self, model: str | Path, device: str = "cpu", pooling: Pooling = "cls_grid2", batch_size: int = 32) -> None:
+    def __init__(
+        self, model: str | Path, device: str = "cpu", pooling: Pooling = "cls_grid2", batch_size: int = 32
+    ) -> None:
         from transformers import CLIPVisionConfig
 
         if pooling not in POOLINGS:

@@ -4,9 +4,19 @@ answers, a parser); everything below is derived from the registry."""
 
 from __future__ import annotations
 
-from pipeline.kinds import clip_caption, event, narrative, query_caption, query_rewrite  # noqa: F401
-from pipeline.kinds import temporal_reasoning  # noqa: F401
-from pipeline.kinds import frame_caption, key_frame, key_frame_caption, query_rewrite_pairs  # noqa: F401  (GranAlign)
+# importing each kind's module registers its planner in PLANNERS
+from pipeline.kinds import (  # noqa: F401
+    clip_caption,
+    event,
+    frame_caption,
+    key_frame,
+    key_frame_caption,
+    narrative,
+    query_caption,
+    query_rewrite,
+    query_rewrite_pairs,
+    temporal_reasoning,
+)
 from pipeline.kinds.base import PLANNERS, PlannedRequest, Planner, PlanSettings, QueryInput, VideoInput
 from pipeline.kinds.structured import Parser
 
@@ -30,5 +40,15 @@ def structured_kinds() -> list[str]:
     return [name for name in PLANNERS.names() if PLANNERS.get(name).parser is not None]
 
 
-__all__ = ["PLANNERS", "PlanSettings", "PlannedRequest", "Planner", "QueryInput", "VideoInput", "default_prompts",
-           "kind_names", "parser_of", "structured_kinds"]
+__all__ = [
+    "PLANNERS",
+    "PlanSettings",
+    "PlannedRequest",
+    "Planner",
+    "QueryInput",
+    "VideoInput",
+    "default_prompts",
+    "kind_names",
+    "parser_of",
+    "structured_kinds",
+]

@@ -34,8 +34,8 @@ from typing import Any, ClassVar
 from groundwork.cache.hashing import cache_key
 from groundwork.cache.keys import KEY_VERSION, GenerationIdentity, KeyMaker
 from groundwork.registry import Registry
-from pipeline.kinds.structured import Parser
 from pipeline.frames import time_grid
+from pipeline.kinds.structured import Parser
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,15 @@ class PlannedRequest:
     detail: str = ""  # a computed kind's row ``raw``: JSON saying how the answer was computed
 
     def as_dict(self) -> dict[str, Any]:
-        out = {"kind": self.kind, "key": self.key, "query_id": self.query_id, "t_start": self.t_start,
-               "t_end": self.t_end, "frame_times": self.frame_times, "prompt_vars": self.prompt_vars}
+        out = {
+            "kind": self.kind,
+            "key": self.key,
+            "query_id": self.query_id,
+            "t_start": self.t_start,
+            "t_end": self.t_end,
+            "frame_times": self.frame_times,
+            "prompt_vars": self.prompt_vars,
+        }
         return out if self.answer is None else {**out, "answer": self.answer, "detail": self.detail}
 
 
@@ -131,19 +138,40 @@ class Planner(ABC):
         self.settings = settings
         self.key = KeyMaker(self.kind, ident)
 
-    def request(self, video: VideoInput, *, t_start: float, t_end: float, frame_times: list[float],
-                query: QueryInput | None = None, **prompt_vars: Any) -> PlannedRequest:
-        key = self.key(video_sha256=video.video_sha256, video_id=video.video_id, t_start=t_start, t_end=t_end,
-                       frame_times=frame_times, query_sha256=query.text_sha256 if query else "")
-        variables = {"video_id": video.video_id, "duration": round(video.duration, 3), "t": t_start,
-                     "start": t_start, "end": t_end, "clip_start": t_start, "clip_end": t_end,
-                     "timestamps": frame_times, **prompt_vars}
+    def request(
+        self,
+        video: VideoInput,
+        *,
+        t_start: float,
+        t_end: float,
+        frame_times: list[float],
+        query: QueryInput | None = None,
+        **prompt_vars: Any,
+    ) -> PlannedRequest:
+        key = self.key(
+            video_sha256=video.video_sha256,
+            video_id=video.video_id,
+            t_start=t_start,
+            t_end=t_end,
+            frame_times=frame_times,
+            query_sha256=query.text_sha256 if query else "",
+        )
+        variables = {
+            "video_id": video.video_id,
+            "duration": round(video.duration, 3),
+            "t": t_start,
+            "start": t_start,
+            "end": t_end,
+            "clip_start": t_start,
+            "clip_end": t_end,
+            "timestamps": frame_times,
+            **prompt_vars,
+        }
         if query is not None:
             variables["query"] = query.text
-        return PlannedRequest(self.kind, key, query.query_id if query else "", t_start, t_end,
-                              frame_times, variables)
+        return PlannedRequest(self.kind, key, query.query_id if query else "", t_start, t_end, frame_times, variables)
 
-    def settle(self, kinds: Collection[str]) -> None:
+    def settle(self, kinds: Collection[str]) -> None:  # noqa: B027 - an optional hook
         """Called once with the run's kinds before any planning: a planner whose inputs depend on
         what else the run makes picks them here (default: nothing to pick)."""
 
@@ -153,8 +181,16 @@ class Planner(ABC):
 
     def fingerprint(self, video: VideoInput) -> str:
         """Hash of everything ``plan(video)`` depends on: the plan index's key."""
-        return cache_key({"planner": self.kind, "planner_version": self.version, "key_version": KEY_VERSION,
-                          "identity": asdict(self.ident), "settings": asdict(self.settings), "video": asdict(video)})
+        return cache_key(
+            {
+                "planner": self.kind,
+                "planner_version": self.version,
+                "key_version": KEY_VERSION,
+                "identity": asdict(self.ident),
+                "settings": asdict(self.settings),
+                "video": asdict(video),
+            }
+        )
 
     @abstractmethod
     def plan(self, video: VideoInput) -> list[PlannedRequest]:

@@ -14,5 +14,7 @@ class ClipCaptionPlanner(Planner):
     prompt = "caption_clip"
 
     def plan(self, video: VideoInput) -> list[PlannedRequest]:
-        return [self.request(video, t_start=start, t_end=end, frame_times=frames)
-                for start, end, frames in windows(video.duration, self.settings.clip_len, self.settings.n_images)]
+        return [
+            self.request(video, t_start=start, t_end=end, frame_times=frames)
+            for start, end, frames in windows(video.duration, self.settings.clip_len, self.settings.n_images)
+        ]

@@ -81,10 +81,20 @@ def planning_rounds(planners: Mapping[str, Planner]) -> list[list[str]]:
 class PlanContext:
     """What the planners of one round read of the kinds planned before it (see the module doc)."""
 
-    def __init__(self, planners: Mapping[str, Planner], templates: Mapping[str, Any], store: CacheStore,
-                 encoder_name: str, make_encoder: Callable[[], Any], videos: Sequence[VideoInput],
-                 parsers: Mapping[str, Any] | None = None, sampler: Any = None, visual_encoder: str | None = None,
-                 device: str = "cpu", round_kinds: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        planners: Mapping[str, Planner],
+        templates: Mapping[str, Any],
+        store: CacheStore,
+        encoder_name: str,
+        make_encoder: Callable[[], Any],
+        videos: Sequence[VideoInput],
+        parsers: Mapping[str, Any] | None = None,
+        sampler: Any = None,
+        visual_encoder: str | None = None,
+        device: str = "cpu",
+        round_kinds: Sequence[str] | None = None,
+    ) -> None:
         """``planners`` / ``templates``: every kind of the run; ``videos``: the run's videos in plan
         order; ``parsers``: kind -> parser (structured kinds have one); ``sampler``,
         ``visual_encoder``, ``device``: for planners that look at frames (CLIP key-frame selection);
@@ -118,8 +128,18 @@ class PlanContext:
         if kind not in self._ok:
             table = self.store.priors(kind).select(ROW_COLUMNS)
             table = table.filter(pc.equal(table.column("status"), "ok"))
-            self._ok[kind] = {r["key"]: Row(r["key"], r["query_id"], r["t_start"], r["t_end"], r["text"] or "",
-                                            r["text_sha256"] or "", r["raw"] or "") for r in table.to_pylist()}
+            self._ok[kind] = {
+                r["key"]: Row(
+                    r["key"],
+                    r["query_id"],
+                    r["t_start"],
+                    r["t_end"],
+                    r["text"] or "",
+                    r["text_sha256"] or "",
+                    r["raw"] or "",
+                )
+                for r in table.to_pylist()
+            }
         return self._ok[kind]
 
     def requests(self, kind: str, video: VideoInput) -> list[Row]:
@@ -160,8 +180,10 @@ class PlanContext:
         lacking = [s for s in shas if s not in self._vectors]
         if lacking:
             where = self.store.text_dir(self.encoder_name)
-            msg = (f"video {video.video_id!r}: {len(lacking)} texts have no '{self.encoder_name}' features under "
-                   f"{where} (their kind was generated but not embedded; run `priors run` again)")
+            msg = (
+                f"video {video.video_id!r}: {len(lacking)} texts have no '{self.encoder_name}' features under "
+                f"{where} (their kind was generated but not embedded; run `priors run` again)"
+            )
             raise InputError(msg)
         return np.stack([self._vectors[s] for s in shas]) if shas else np.zeros((0, 0), np.float32)
 
@@ -204,14 +226,23 @@ class PlanContext:
 
         out: dict[str, np.ndarray] = {}
         for part in read_shards(self.store.text_dir(self.encoder_name), read):
-            for sha, vec in zip(part.column("text_sha256").to_pylist(), part.column("sentence").to_pylist(),
-                                strict=True):
+            for sha, vec in zip(
+                part.column("text_sha256").to_pylist(), part.column("sentence").to_pylist(), strict=True
+            ):
                 out.setdefault(sha, np.asarray(vec, np.float32))
         return out
 
 
-def bind_round(prep: Any, kinds: Sequence[str], rows: Sequence[dict], store: CacheStore, encoder_name: str,
-               make_encoder: Callable[[], Any], visual_encoder: str | None = None, device: str = "cpu") -> None:
+def bind_round(
+    prep: Any,
+    kinds: Sequence[str],
+    rows: Sequence[dict],
+    store: CacheStore,
+    encoder_name: str,
+    make_encoder: Callable[[], Any],
+    visual_encoder: str | None = None,
+    device: str = "cpu",
+) -> None:
     """Bind the planners of one round that read other kinds to a fresh ``PlanContext`` (``prep``:
     the run's ``pipeline.prepare.Prepared``; ``rows``: its video rows, in plan order)."""
     from pipeline.kinds import parser_of
@@ -221,8 +252,18 @@ def bind_round(prep: Any, kinds: Sequence[str], rows: Sequence[dict], store: Cac
     if not dependent or not rows:
         return
     videos = video_inputs({k: [r[k] for r in rows] for k in rows[0]})
-    context = PlanContext(prep.planners, prep.templates, store, encoder_name, make_encoder, videos,
-                          {kind: parser_of(kind) for kind in prep.planners}, prep.sampler, visual_encoder, device,
-                          round_kinds=kinds)
+    context = PlanContext(
+        prep.planners,
+        prep.templates,
+        store,
+        encoder_name,
+        make_encoder,
+        videos,
+        {kind: parser_of(kind) for kind in prep.planners},
+        prep.sampler,
+        visual_encoder,
+        device,
+        round_kinds=kinds,
+    )
     for kind in dependent:
         prep.planners[kind].bind(context)

@@ -27,7 +27,9 @@ def parse_events(template: Template, text: str, t_start: float, t_end: float) ->
     for i, event in enumerate(value):
         start, end = float(event["start"]), float(event["end"])
         if not (math.isfinite(start) and math.isfinite(end)) or start >= end:
-            msg = f"bad_span: event {i} of prompt '{template.id}' has start={start}, end={end} (need finite start < end)"
+            msg = (
+                f"bad_span: event {i} of prompt '{template.id}' has start={start}, end={end} (need finite start < end)"
+            )
             return Outcome("error", error_type="bad_span", error=msg)
         clipped = (max(0.0, start), min(duration, end))
         if clipped != (start, end):

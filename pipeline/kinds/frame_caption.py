@@ -19,5 +19,7 @@ class FrameCaptionPlanner(Planner):
     prompt = "caption_frame"
 
     def plan(self, video: VideoInput) -> list[PlannedRequest]:
-        return [self.request(video, t_start=t, t_end=t, frame_times=[t], timestamp=t)
-                for t in time_grid(video.duration, self.settings.interval)]
+        return [
+            self.request(video, t_start=t, t_end=t, frame_times=[t], timestamp=t)
+            for t in time_grid(video.duration, self.settings.interval)
+        ]

@@ -47,16 +47,25 @@ class KeyFramePlanner(Planner):
 
     def fingerprint(self, video: VideoInput) -> str:
         upstream = self.context.upstream(video, self.depends_on)
-        return cache_key({"base": super().fingerprint(video), "upstream": upstream,
-                          "scorer": frame_scorer(self.context).spec()})
+        return cache_key(
+            {"base": super().fingerprint(video), "upstream": upstream, "scorer": frame_scorer(self.context).spec()}
+        )
 
     def provenance(self, base: dict[str, Any]) -> dict[str, Any]:
         """The row provenance of a computed kind: the selection method instead of the VLM."""
         scorer = frame_scorer(self.context)
-        settings = {"percent": self.settings.key_frame_percent, "min": self.settings.key_frame_min,
-                    "max": self.settings.key_frame_max}
-        return {**base, "model": scorer.name, "model_revision": cache_key(scorer.spec())[:16],
-                "sampling": canonical_json(settings), "backend": "computed"}
+        settings = {
+            "percent": self.settings.key_frame_percent,
+            "min": self.settings.key_frame_min,
+            "max": self.settings.key_frame_max,
+        }
+        return {
+            **base,
+            "model": scorer.name,
+            "model_revision": cache_key(scorer.spec())[:16],
+            "sampling": canonical_json(settings),
+            "backend": "computed",
+        }
 
     def plan(self, video: VideoInput) -> list[PlannedRequest]:
         frames = self.context.rows(self.source, video)
@@ -76,8 +85,16 @@ class KeyFramePlanner(Planner):
                 request = self.request(video, t_start=t, t_end=t, frame_times=[t], query=query)
                 request.key = cache_key({"request": request.key, "scorer": spec, "inputs": inputs, "count": count})
                 request.answer = frames[i].text
-                request.detail = json.dumps({"method": scorer.name, "score": round(float(scores[i]), 6),
-                                             "rank": rank + 1, "selected": count, "frames": len(frames),
-                                             "caption_key": frames[i].key}, sort_keys=True)
+                request.detail = json.dumps(
+                    {
+                        "method": scorer.name,
+                        "score": round(float(scores[i]), 6),
+                        "rank": rank + 1,
+                        "selected": count,
+                        "frames": len(frames),
+                        "caption_key": frames[i].key,
+                    },
+                    sort_keys=True,
+                )
                 out.append(request)
         return out

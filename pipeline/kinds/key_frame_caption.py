@@ -38,9 +38,18 @@ class KeyFrameCaptionPlanner(Planner):
             if found is None or frame.query_id not in queries:
                 continue
             t = frame.t_start
-            request = self.request(video, t_start=t, t_end=t, frame_times=[t], query=queries[frame.query_id],
-                                   entities=found.entities_text, actions=found.actions_text, timestamp=t)
-            request.key = cache_key({"request": request.key, "key_frame": frame.key,
-                                     "focus": [found.entities_text, found.actions_text]})
+            request = self.request(
+                video,
+                t_start=t,
+                t_end=t,
+                frame_times=[t],
+                query=queries[frame.query_id],
+                entities=found.entities_text,
+                actions=found.actions_text,
+                timestamp=t,
+            )
+            request.key = cache_key(
+                {"request": request.key, "key_frame": frame.key, "focus": [found.entities_text, found.actions_text]}
+            )
             out.append(request)
         return out

@@ -13,5 +13,7 @@ class NarrativePlanner(Planner):
     prompt = "narrate_frame"
 
     def plan(self, video: VideoInput) -> list[PlannedRequest]:
-        return [self.request(video, t_start=t, t_end=t, frame_times=[t], timestamp=t)
-                for t in time_grid(video.duration, self.settings.interval)]
+        return [
+            self.request(video, t_start=t, t_end=t, frame_times=[t], timestamp=t)
+            for t in time_grid(video.duration, self.settings.interval)
+        ]

@@ -15,6 +15,8 @@ class QueryCaptionPlanner(Planner):
     prompt = "caption_for_query"
 
     def plan(self, video: VideoInput) -> list[PlannedRequest]:
-        return [self.request(video, t_start=start, t_end=end, frame_times=frames, query=q)
-                for start, end, frames in windows(video.duration, self.settings.segment_len, self.settings.n_images)
-                for q in video.queries]
+        return [
+            self.request(video, t_start=start, t_end=end, frame_times=frames, query=q)
+            for start, end, frames in windows(video.duration, self.settings.segment_len, self.settings.n_images)
+            for q in video.queries
+        ]

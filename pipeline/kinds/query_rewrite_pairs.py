@@ -27,8 +27,9 @@ def parse_rewrite_pairs(template: Template, text: str, t_start: float, t_end: fl
     value, failed = parse_json(template, text)
     if failed:
         return failed
-    return Outcome("ok", [Item(float(t_start), float(t_end), pair[role].strip()) for pair in value["pairs"]
-                         for role in ROLES])
+    return Outcome(
+        "ok", [Item(float(t_start), float(t_end), pair[role].strip()) for pair in value["pairs"] for role in ROLES]
+    )
 
 
 @dataclass(frozen=True)

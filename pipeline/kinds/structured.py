@@ -22,6 +22,7 @@ import jsonschema
 
 from groundwork.cache.hashing import cache_key
 
+
 @dataclass(frozen=True)
 class Item:
     """One prior row's worth of a structured answer."""
@@ -105,5 +106,6 @@ class Structurer:
 
 def structurers(templates: dict[str, Any], parsers: dict[str, Parser | None]) -> dict[str, Structurer]:
     """One structurer per kind whose planner has a parser (the others are plain text)."""
-    return {kind: Structurer(tpl, parser) for kind, tpl in templates.items()
-            if (parser := parsers.get(kind)) is not None}
+    return {
+        kind: Structurer(tpl, parser) for kind, tpl in templates.items() if (parser := parsers.get(kind)) is not None
+    }

@@ -51,5 +51,6 @@ class TemporalReasoningPlanner(Planner):
         if video.duration <= 0:
             return []
         frames = frames_in_window(0.0, video.duration, self.settings.n_images)
-        return [self.request(video, t_start=0.0, t_end=video.duration, frame_times=frames, query=q)
-                for q in video.queries]
+        return [
+            self.request(video, t_start=0.0, t_end=video.duration, frame_times=frames, query=q) for q in video.queries
+        ]

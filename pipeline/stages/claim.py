@@ -21,8 +21,9 @@ class ClaimingDecodeStage(DecodeStage):
 
     name: ClassVar[str] = "decode"
 
-    def __init__(self, sampler: Sampler, claims: ClaimBook, resources: Resources = Resources(cpus=1.0, batch_size=1)
-                 ) -> None:
+    def __init__(
+        self, sampler: Sampler, claims: ClaimBook, resources: Resources = Resources(cpus=1.0, batch_size=1)
+    ) -> None:
         super().__init__(sampler, resources)
         self.claims = claims
 

@@ -12,8 +12,22 @@ from pipeline.stages.base import Batch, Resources, Stage
 
 NO_IMAGES = np.zeros((0, 1, 1, 3), np.uint8)
 
-REQUEST_COLUMNS = ("key", "kind", "video_id", "video_sha256", "query_id", "t_start", "t_end",
-                   "frame_times", "prompt_vars", "images", "status", "error_type", "error", "n_decoded")
+REQUEST_COLUMNS = (
+    "key",
+    "kind",
+    "video_id",
+    "video_sha256",
+    "query_id",
+    "t_start",
+    "t_end",
+    "frame_times",
+    "prompt_vars",
+    "images",
+    "status",
+    "error_type",
+    "error",
+    "n_decoded",
+)
 
 
 class Sampler(Protocol):  # pipeline.frames.FrameSampler
@@ -40,14 +54,24 @@ class DecodeStage(Stage):
             frames, index, err = self._sample(path, times, str(vid))
             for j, req in enumerate(requests):
                 if err is None:
-                    images = np.stack([frames[index[t]] for t in req["frame_times"]]) if req["frame_times"] else NO_IMAGES
+                    images = (
+                        np.stack([frames[index[t]] for t in req["frame_times"]]) if req["frame_times"] else NO_IMAGES
+                    )
                     status, etype, emsg = "ok", "", ""
                 else:
                     images, (status, etype, emsg) = NO_IMAGES, ("error", *err)
-                row = {**req, "video_id": str(vid), "video_sha256": str(batch["video_sha256"][i] or ""),
-                       "frame_times": json.dumps(req["frame_times"]), "prompt_vars": json.dumps(req["prompt_vars"]),
-                       "images": images, "status": status, "error_type": etype, "error": emsg,
-                       "n_decoded": len(times) if (j == 0 and err is None) else 0}
+                row = {
+                    **req,
+                    "video_id": str(vid),
+                    "video_sha256": str(batch["video_sha256"][i] or ""),
+                    "frame_times": json.dumps(req["frame_times"]),
+                    "prompt_vars": json.dumps(req["prompt_vars"]),
+                    "images": images,
+                    "status": status,
+                    "error_type": etype,
+                    "error": emsg,
+                    "n_decoded": len(times) if (j == 0 and err is None) else 0,
+                }
                 for c in REQUEST_COLUMNS:
                     out[c].append(row[c])
         return out

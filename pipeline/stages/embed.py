@@ -29,8 +29,12 @@ class EmbedStage(ModelStage):
     reads: ClassVar[tuple[str, ...]] = ("text", "text_sha256", "status")
     writes: ClassVar[tuple[str, ...]] = FEATURE_COLUMNS
 
-    def __init__(self, make_encoder: Callable[[], TextEncoder], cached: Collection[str] = frozenset(),
-                 resources: Resources = Resources(cpus=1.0, batch_size=64)) -> None:
+    def __init__(
+        self,
+        make_encoder: Callable[[], TextEncoder],
+        cached: Collection[str] = frozenset(),
+        resources: Resources = Resources(cpus=1.0, batch_size=64),
+    ) -> None:
         super().__init__(make_encoder, resources)
         self.cached = cached
         self.seen: set[str] = set()  # hashes this worker already embedded (earlier batches)
@@ -45,8 +49,14 @@ class EmbedStage(ModelStage):
             if batch["status"][i] == "ok" and h and h not in self.cached and h not in seen:
                 seen.add(h)
                 todo.append(i)
-        cols: dict[str, list] = {"embedded": [False] * n, "sentence": [EMPTY] * n, "tokens": [EMPTY] * n,
-                                 "n_tokens": [0] * n, "dim": [encoder.dim] * n, "token_ids": [NO_IDS] * n}
+        cols: dict[str, list] = {
+            "embedded": [False] * n,
+            "sentence": [EMPTY] * n,
+            "tokens": [EMPTY] * n,
+            "n_tokens": [0] * n,
+            "dim": [encoder.dim] * n,
+            "token_ids": [NO_IDS] * n,
+        }
         encoded = encoder.encode([str(batch["text"][i]) for i in todo]) if todo else []
         for i, enc in zip(todo, encoded, strict=True):
             tokens = np.asarray(enc.tokens, np.float32)

@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pipeline.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
 from groundwork.cache.hashing import canonical_json, sha256_text
-from pipeline.stages.base import Batch, ModelStage, Resources
+from pipeline.backends.base import Backend, GenerationRequest, GenerationResult, SamplingConfig
 from pipeline.kinds.structured import Outcome, Structurer
+from pipeline.stages.base import Batch, ModelStage, Resources
 
 OUTPUT_COLUMNS = ("text", "text_sha256", "raw", "n_prompt_tokens", "n_output_tokens", "latency_ms", "model_called")
 STRUCTURED_COLUMNS = ("items", "n_items", "n_clipped", "n_dropped", "n_merged", "n_retries", "invalid", "sampling_used")
@@ -34,20 +34,38 @@ class RetryPolicy:
     temperature: float = 0.7
 
     def sampling(self, base: SamplingConfig, attempt: int) -> SamplingConfig:
-        return base.model_copy(update={"temperature": max(base.temperature, self.temperature),
-                                       "seed": base.seed + attempt})
+        return base.model_copy(
+            update={"temperature": max(base.temperature, self.temperature), "seed": base.seed + attempt}
+        )
 
 
 class GenerateStage(ModelStage):
     name: ClassVar[str] = "generate"
-    reads: ClassVar[tuple[str, ...]] = ("key", "kind", "video_id", "prompt", "prompt_id", "prompt_vars", "images",
-                                        "status", "error_type", "error", "t_start", "t_end")
+    reads: ClassVar[tuple[str, ...]] = (
+        "key",
+        "kind",
+        "video_id",
+        "prompt",
+        "prompt_id",
+        "prompt_vars",
+        "images",
+        "status",
+        "error_type",
+        "error",
+        "t_start",
+        "t_end",
+    )
     writes: ClassVar[tuple[str, ...]] = (*OUTPUT_COLUMNS, *STRUCTURED_COLUMNS, "status", "error_type", "error")
 
-    def __init__(self, make_backend: Callable[[], Backend], json_schemas: Mapping[str, dict[str, Any] | None],
-                 resources: Resources = Resources(cpus=1.0, batch_size=8),
-                 structurers: Mapping[str, Structurer] | None = None, retry: RetryPolicy = RetryPolicy(),
-                 samplings: Mapping[str, SamplingConfig] | None = None) -> None:
+    def __init__(
+        self,
+        make_backend: Callable[[], Backend],
+        json_schemas: Mapping[str, dict[str, Any] | None],
+        resources: Resources = Resources(cpus=1.0, batch_size=8),
+        structurers: Mapping[str, Structurer] | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        samplings: Mapping[str, SamplingConfig] | None = None,
+    ) -> None:
         """``make_backend`` builds the (unloaded) backend inside the worker; ``json_schemas`` maps
         a prior kind to its template's schema (structured outputs) or None; ``structurers``
         parse the answers of structured kinds (validated, retried per ``retry``); ``samplings``
@@ -62,28 +80,45 @@ class GenerateStage(ModelStage):
         backend: Backend = self.ready()
         results = backend.generate(requests, sampling) if requests else []
         if len(results) != len(requests):
-            msg = (f"generate: backend '{backend.name}' returned {len(results)} results "
-                   f"for {len(requests)} requests")
+            msg = f"generate: backend '{backend.name}' returned {len(results)} results for {len(requests)} requests"
             raise RuntimeError(msg)
         return results
 
     def process_batch(self, batch: Batch) -> Batch:
         backend: Backend = self.ready()
         n = len(batch["key"])
-        cols: dict[str, list] = {"text": [""] * n, "text_sha256": [""] * n, "raw": [""] * n,
-                                 "n_prompt_tokens": [0] * n, "n_output_tokens": [0] * n,
-                                 "latency_ms": [0.0] * n, "model_called": [False] * n,
-                                 "items": [""] * n, "n_items": [0] * n, "n_clipped": [0] * n, "n_dropped": [0] * n,
-                                 "n_merged": [0] * n,
-                                 "n_retries": [0] * n, "invalid": ["{}"] * n, "sampling_used": [""] * n,
-                                 "status": list(batch["status"]), "error_type": list(batch["error_type"]),
-                                 "error": list(batch["error"])}
+        cols: dict[str, list] = {
+            "text": [""] * n,
+            "text_sha256": [""] * n,
+            "raw": [""] * n,
+            "n_prompt_tokens": [0] * n,
+            "n_output_tokens": [0] * n,
+            "latency_ms": [0.0] * n,
+            "model_called": [False] * n,
+            "items": [""] * n,
+            "n_items": [0] * n,
+            "n_clipped": [0] * n,
+            "n_dropped": [0] * n,
+            "n_merged": [0] * n,
+            "n_retries": [0] * n,
+            "invalid": ["{}"] * n,
+            "sampling_used": [""] * n,
+            "status": list(batch["status"]),
+            "error_type": list(batch["error_type"]),
+            "error": list(batch["error"]),
+        }
         todo = [i for i in range(n) if cols["status"][i] == "ok"]
-        requests = {i: GenerationRequest(key=str(batch["key"][i]), prompt=str(batch["prompt"][i]),
-                                         images=list(batch["images"][i]),
-                                         json_schema=self.json_schemas.get(str(batch["kind"][i])),
-                                         prompt_id=str(batch["prompt_id"][i]),
-                                         variables=json.loads(str(batch["prompt_vars"][i]))) for i in todo}
+        requests = {
+            i: GenerationRequest(
+                key=str(batch["key"][i]),
+                prompt=str(batch["prompt"][i]),
+                images=list(batch["images"][i]),
+                json_schema=self.json_schemas.get(str(batch["kind"][i])),
+                prompt_id=str(batch["prompt_id"][i]),
+                variables=json.loads(str(batch["prompt_vars"][i])),
+            )
+            for i in todo
+        }
         by_sampling: dict[SamplingConfig, list[int]] = {}  # one batched call per kind's sampling
         for i in todo:
             by_sampling.setdefault(self.samplings.get(str(batch["kind"][i]), backend.sampling), []).append(i)
@@ -91,8 +126,14 @@ class GenerateStage(ModelStage):
             self._ask(batch, cols, rows, requests, sampling)
         return {**batch, **cols}
 
-    def _ask(self, batch: Batch, cols: dict[str, list], rows: list[int], requests: dict[int, GenerationRequest],
-             sampling: SamplingConfig) -> None:
+    def _ask(
+        self,
+        batch: Batch,
+        cols: dict[str, list],
+        rows: list[int],
+        requests: dict[int, GenerationRequest],
+        sampling: SamplingConfig,
+    ) -> None:
         """Ask once with ``sampling``, then re-ask the invalid answers with the retry sampling."""
         pending = self._answer(batch, cols, rows, requests, sampling, attempt=0)
         for attempt in range(1, self.retry.retries + 1):
@@ -100,8 +141,15 @@ class GenerateStage(ModelStage):
                 return
             pending = self._answer(batch, cols, pending, requests, self.retry.sampling(sampling, attempt), attempt)
 
-    def _answer(self, batch: Batch, cols: dict[str, list], rows: list[int],
-                requests: dict[int, GenerationRequest], sampling: SamplingConfig, attempt: int) -> list[int]:
+    def _answer(
+        self,
+        batch: Batch,
+        cols: dict[str, list],
+        rows: list[int],
+        requests: dict[int, GenerationRequest],
+        sampling: SamplingConfig,
+        attempt: int,
+    ) -> list[int]:
         """Generate for ``rows``, fill their columns; returns the rows whose answer is invalid and
         may be asked again."""
         again = []

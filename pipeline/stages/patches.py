@@ -21,8 +21,12 @@ class WritePatchStage(Stage):
     reads: ClassVar[tuple[str, ...]] = ("video_id", "features", "prompt_vars", "status")
     writes: ClassVar[tuple[str, ...]] = ("written",)
 
-    def __init__(self, folder: Path, write: Callable[[Path, str, np.ndarray, np.ndarray], Any],
-                 resources: Resources = Resources(cpus=0.25, batch_size=4)) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        write: Callable[[Path, str, np.ndarray, np.ndarray], Any],
+        resources: Resources = Resources(cpus=0.25, batch_size=4),
+    ) -> None:
         """``write`` is ``pipeline.features.patches.write_patch_features`` (atomic npz)."""
         self.folder = Path(folder)
         self.write = write

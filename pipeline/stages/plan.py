@@ -7,8 +7,8 @@ import json
 from collections.abc import Collection, Mapping
 from typing import ClassVar
 
-from pipeline.stages.base import Batch, Resources, Stage
 from pipeline.kinds.base import Planner, QueryInput, VideoInput
+from pipeline.stages.base import Batch, Resources, Stage
 
 
 def video_inputs(batch: Batch) -> list[VideoInput]:
@@ -16,9 +16,15 @@ def video_inputs(batch: Batch) -> list[VideoInput]:
     out = []
     for i, vid in enumerate(batch["video_id"]):
         queries = json.loads(batch["queries"][i]) if "queries" in batch else []
-        out.append(VideoInput(str(vid), str(batch["path"][i] or ""), float(batch["duration"][i]),
-                              str(batch["video_sha256"][i] or ""),
-                              tuple(QueryInput(**q) for q in queries)))
+        out.append(
+            VideoInput(
+                str(vid),
+                str(batch["path"][i] or ""),
+                float(batch["duration"][i]),
+                str(batch["video_sha256"][i] or ""),
+                tuple(QueryInput(**q) for q in queries),
+            )
+        )
     return out
 
 
@@ -30,9 +36,13 @@ class PlanStage(Stage):
     reads: ClassVar[tuple[str, ...]] = ("video_id", "path", "duration", "video_sha256", "queries")
     writes: ClassVar[tuple[str, ...]] = ("requests", "planned", "n_planned", "n_cached", "index_new")
 
-    def __init__(self, planners: Mapping[str, Planner], cached: Mapping[str, Collection[str]],
-                 index: Mapping[str, list[tuple[str, str]]] | None = None,
-                 resources: Resources = Resources(cpus=0.25, batch_size=64)) -> None:
+    def __init__(
+        self,
+        planners: Mapping[str, Planner],
+        cached: Mapping[str, Collection[str]],
+        index: Mapping[str, list[tuple[str, str]]] | None = None,
+        resources: Resources = Resources(cpus=0.25, batch_size=64),
+    ) -> None:
         """``cached[kind]``: keys to skip (ok rows, plus error rows unless errors are retried).
         ``index``: the plan index (fingerprint -> planned keys); a video and kind whose keys are
         all cached is answered from it without planning. New entries go to ``index_new``."""
@@ -63,5 +73,11 @@ class PlanStage(Stage):
             n_planned.append(total)
             n_cached.append(total - len(todo))
             index_new.append(json.dumps(new))
-        return {**batch, "requests": requests, "planned": planned, "n_planned": n_planned, "n_cached": n_cached,
-                "index_new": index_new}
+        return {
+            **batch,
+            "requests": requests,
+            "planned": planned,
+            "n_planned": n_planned,
+            "n_cached": n_cached,
+            "index_new": index_new,
+        }

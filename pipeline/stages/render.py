@@ -1,5 +1,6 @@
 """``render``: fill each request's versioned prompt template with the variables it declares,
-taken from the planner's superset (time, window, frame times, duration, query). A template that fails on one row makes that row an error, not the run."""
+taken from the planner's superset (time, window, frame times, duration, query). A template that
+fails on one row makes that row an error, not the run."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ class RenderStage(Stage):
     reads: ClassVar[tuple[str, ...]] = ("key", "kind", "prompt_vars", "status", "error_type", "error")
     writes: ClassVar[tuple[str, ...]] = ("prompt", "prompt_id", "status", "error_type", "error")
 
-    def __init__(self, templates: Mapping[str, Template], resources: Resources = Resources(cpus=0.25, batch_size=64)) -> None:
+    def __init__(
+        self, templates: Mapping[str, Template], resources: Resources = Resources(cpus=0.25, batch_size=64)
+    ) -> None:
         self.templates = dict(templates)
         self.resources = resources
 

@@ -28,7 +28,9 @@ class VisualFeatureStage(ModelStage):
     reads: ClassVar[tuple[str, ...]] = ("video_id", "images", "status")
     writes: ClassVar[tuple[str, ...]] = ("features",)
 
-    def __init__(self, make_encoder: Callable[[], ImageEncoder], resources: Resources = Resources(cpus=1.0, batch_size=1)) -> None:
+    def __init__(
+        self, make_encoder: Callable[[], ImageEncoder], resources: Resources = Resources(cpus=1.0, batch_size=1)
+    ) -> None:
         super().__init__(make_encoder, resources)
 
     def process_batch(self, batch: Batch) -> Batch:
@@ -46,8 +48,12 @@ class WriteVisualStage(Stage):
     reads: ClassVar[tuple[str, ...]] = ("video_id", "features", "status")
     writes: ClassVar[tuple[str, ...]] = ("written",)
 
-    def __init__(self, folder: Path, write: Callable[[Path, str, np.ndarray], Any],
-                 resources: Resources = Resources(cpus=0.25, batch_size=8)) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        write: Callable[[Path, str, np.ndarray], Any],
+        resources: Resources = Resources(cpus=0.25, batch_size=8),
+    ) -> None:
         """``write`` is ``pipeline.features.visual.write_video_features`` (atomic npz)."""
         self.folder = Path(folder)
         self.write = write
@@ -60,5 +66,7 @@ class WriteVisualStage(Stage):
             if ok:
                 self.write(self.folder, str(vid), np.asarray(batch["features"][i], np.float32))
             written.append(ok)
-        keep = [k for k in batch if k in ("video_id", "status", "error_type", "error", "n_decoded") or k.startswith("_s_")]
+        keep = [
+            k for k in batch if k in ("video_id", "status", "error_type", "error", "n_decoded") or k.startswith("_s_")
+        ]
         return {**{k: batch[k] for k in keep}, "written": written}

@@ -21,14 +21,25 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
+from groundwork.cache.hashing import sha256_text
 from groundwork.cache.layout import PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
 from groundwork.cache.store import CacheStore
-from groundwork.cache.hashing import sha256_text
-from pipeline.stages.base import Batch, Resources, Stage
 from pipeline.kinds.structured import item_key, items_from_json
+from pipeline.stages.base import Batch, Resources, Stage
 
-HEAVY = {"images", "sentence", "tokens", "prompt", "prompt_vars", "frame_times", "text", "raw", "requests", "planned",
-         "items"}
+HEAVY = {
+    "images",
+    "sentence",
+    "tokens",
+    "prompt",
+    "prompt_vars",
+    "frame_times",
+    "text",
+    "raw",
+    "requests",
+    "planned",
+    "items",
+}
 
 
 def _ids(ids: Any, n_tokens: int) -> np.ndarray | None:
@@ -40,20 +51,39 @@ def _ids(ids: Any, n_tokens: int) -> np.ndarray | None:
 def text_feature_table(batch: Batch, encoder: str) -> pa.Table:
     rows = [i for i, e in enumerate(batch["embedded"]) if e]
     ids = batch.get("token_ids")  # absent (a batch from an encoder stage without ids): null ids
-    return pa.table({
-        "text_sha256": [str(batch["text_sha256"][i]) for i in rows],
-        "encoder": [encoder] * len(rows),
-        "text": [str(batch["text"][i]) for i in rows],
-        "dim": [int(batch["dim"][i]) for i in rows],
-        "sentence": [np.asarray(batch["sentence"][i], np.float32) for i in rows],
-        "n_tokens": [int(batch["n_tokens"][i]) for i in rows],
-        "tokens": [np.asarray(batch["tokens"][i], np.float32) for i in rows],
-        "token_ids": [None if ids is None else _ids(ids[i], int(batch["n_tokens"][i])) for i in rows],
-    }, schema=TEXT_FEATURE_SCHEMA)
+    return pa.table(
+        {
+            "text_sha256": [str(batch["text_sha256"][i]) for i in rows],
+            "encoder": [encoder] * len(rows),
+            "text": [str(batch["text"][i]) for i in rows],
+            "dim": [int(batch["dim"][i]) for i in rows],
+            "sentence": [np.asarray(batch["sentence"][i], np.float32) for i in rows],
+            "n_tokens": [int(batch["n_tokens"][i]) for i in rows],
+            "tokens": [np.asarray(batch["tokens"][i], np.float32) for i in rows],
+            "token_ids": [None if ids is None else _ids(ids[i], int(batch["n_tokens"][i])) for i in rows],
+        },
+        schema=TEXT_FEATURE_SCHEMA,
+    )
 
 
-ROW_COLUMNS = ("key", "kind", "video_id", "video_sha256", "query_id", "t_start", "t_end", "text", "text_sha256",
-               "n_prompt_tokens", "n_output_tokens", "latency_ms", "status", "error_type", "error", "raw")
+ROW_COLUMNS = (
+    "key",
+    "kind",
+    "video_id",
+    "video_sha256",
+    "query_id",
+    "t_start",
+    "t_end",
+    "text",
+    "text_sha256",
+    "n_prompt_tokens",
+    "n_output_tokens",
+    "latency_ms",
+    "status",
+    "error_type",
+    "error",
+    "raw",
+)
 
 
 def prior_rows(batch: Batch, i: int) -> list[dict[str, Any]]:
@@ -66,9 +96,19 @@ def prior_rows(batch: Batch, i: int) -> list[dict[str, Any]]:
         return [row]
     out = [row]
     for k, item in enumerate(items_from_json(items)):
-        out.append({**row, "key": item_key(str(row["key"]), k), "t_start": item.t_start, "t_end": item.t_end,
-                    "text": item.text, "text_sha256": sha256_text(item.text),
-                    "n_prompt_tokens": 0, "n_output_tokens": 0, "latency_ms": 0.0})
+        out.append(
+            {
+                **row,
+                "key": item_key(str(row["key"]), k),
+                "t_start": item.t_start,
+                "t_end": item.t_end,
+                "text": item.text,
+                "text_sha256": sha256_text(item.text),
+                "n_prompt_tokens": 0,
+                "n_output_tokens": 0,
+                "latency_ms": 0.0,
+            }
+        )
     return out
 
 
@@ -77,21 +117,35 @@ def prior_table(rows: list[dict[str, Any]], provenance: Mapping[str, Any], creat
         return [cast(r[name]) for r in rows]
 
     n = len(rows)
-    return pa.table({
-        "key": col("key", str), "kind": col("kind", str), "video_id": col("video_id", str),
-        "video_sha256": col("video_sha256", str), "query_id": col("query_id", str),
-        "t_start": col("t_start", float), "t_end": col("t_end", float),
-        "text": col("text", str), "text_sha256": col("text_sha256", str),
-        "model": [provenance["model"]] * n, "model_revision": [provenance["model_revision"]] * n,
-        "prompt_id": [provenance["prompt_id"]] * n, "prompt_version": [provenance["prompt_version"]] * n,
-        "prompt_sha256": [provenance["prompt_sha256"]] * n,
-        "sampling": [r["sampling_used"] or provenance["sampling"] for r in rows],  # a retry's own sampling
-        "backend": [provenance["backend"]] * n,
-        "n_prompt_tokens": col("n_prompt_tokens", int), "n_output_tokens": col("n_output_tokens", int),
-        "latency_ms": col("latency_ms", float), "status": col("status", str),
-        "error_type": col("error_type", str), "error": col("error", str), "raw": col("raw", str),
-        "created_at": [created_at] * n,
-    }, schema=PRIOR_SCHEMA)
+    return pa.table(
+        {
+            "key": col("key", str),
+            "kind": col("kind", str),
+            "video_id": col("video_id", str),
+            "video_sha256": col("video_sha256", str),
+            "query_id": col("query_id", str),
+            "t_start": col("t_start", float),
+            "t_end": col("t_end", float),
+            "text": col("text", str),
+            "text_sha256": col("text_sha256", str),
+            "model": [provenance["model"]] * n,
+            "model_revision": [provenance["model_revision"]] * n,
+            "prompt_id": [provenance["prompt_id"]] * n,
+            "prompt_version": [provenance["prompt_version"]] * n,
+            "prompt_sha256": [provenance["prompt_sha256"]] * n,
+            "sampling": [r["sampling_used"] or provenance["sampling"] for r in rows],  # a retry's own sampling
+            "backend": [provenance["backend"]] * n,
+            "n_prompt_tokens": col("n_prompt_tokens", int),
+            "n_output_tokens": col("n_output_tokens", int),
+            "latency_ms": col("latency_ms", float),
+            "status": col("status", str),
+            "error_type": col("error_type", str),
+            "error": col("error", str),
+            "raw": col("raw", str),
+            "created_at": [created_at] * n,
+        },
+        schema=PRIOR_SCHEMA,
+    )
 
 
 TEXT_COLUMNS = ("embedded", "text_sha256", "text", "dim", "sentence", "n_tokens", "tokens", "token_ids")
@@ -112,8 +166,11 @@ class FlushPolicy:
     seconds: float = 0.0
 
     def due(self, rows: int, nbytes: int, age_s: float) -> bool:
-        return rows >= self.rows or (self.megabytes > 0 and nbytes >= self.megabytes * 2**20) or (
-            self.seconds > 0 and age_s >= self.seconds)
+        return (
+            rows >= self.rows
+            or (self.megabytes > 0 and nbytes >= self.megabytes * 2**20)
+            or (self.seconds > 0 and age_s >= self.seconds)
+        )
 
 
 @dataclass
@@ -135,8 +192,13 @@ class WriteTextStage(Stage):
     reads: ClassVar[tuple[str, ...]] = TEXT_COLUMNS
     writes: ClassVar[tuple[str, ...]] = ("shards",)
 
-    def __init__(self, cache_root: Path, encoder: str, resources: Resources = Resources(cpus=0.25, batch_size=32),
-                 policy: FlushPolicy = FlushPolicy()) -> None:
+    def __init__(
+        self,
+        cache_root: Path,
+        encoder: str,
+        resources: Resources = Resources(cpus=0.25, batch_size=32),
+        policy: FlushPolicy = FlushPolicy(),
+    ) -> None:
         self.cache_root = Path(cache_root)
         self.encoder = encoder
         self.resources = resources
@@ -166,8 +228,11 @@ class WriteTextStage(Stage):
         their texts' features); ``due_only``: only the folders the policy says are due (and the
         text features, whenever a prior folder is). Returns the number of shards written."""
         now = time.monotonic()
-        due = {f for f, b in self.buffers.items() if b.tables and (
-            not due_only or self.policy.due(b.rows, b.nbytes, now - b.since))}
+        due = {
+            f
+            for f, b in self.buffers.items()
+            if b.tables and (not due_only or self.policy.due(b.rows, b.nbytes, now - b.since))
+        }
         text = ("text", self.encoder)
         if any(f[0] == "priors" for f in due) and text in self.buffers and self.buffers[text].tables:
             due.add(text)
@@ -175,8 +240,11 @@ class WriteTextStage(Stage):
         for folder in sorted(due, key=lambda f: (f[0] != "text", f)):
             buf = self.buffers.pop(folder)
             table = pa.concat_tables(buf.tables)
-            path = (store.write_text_features(folder[1], table) if folder[0] == "text"
-                    else store.write_priors(folder[1], table))
+            path = (
+                store.write_text_features(folder[1], table)
+                if folder[0] == "text"
+                else store.write_priors(folder[1], table)
+            )
             self.shard_sizes.append((table.num_rows, path.stat().st_size))
         return len(due)
 
@@ -209,9 +277,14 @@ class WriteStage(WriteTextStage):
     name: ClassVar[str] = "write"
     reads: ClassVar[tuple[str, ...]] = tuple(dict.fromkeys((*TEXT_COLUMNS, *ROW_COLUMNS, "items", "sampling_used")))
 
-    def __init__(self, cache_root: Path, encoder: str, provenance: Mapping[str, Mapping[str, Any]],
-                 resources: Resources = Resources(cpus=0.25, batch_size=32),
-                 policy: FlushPolicy = FlushPolicy()) -> None:
+    def __init__(
+        self,
+        cache_root: Path,
+        encoder: str,
+        provenance: Mapping[str, Mapping[str, Any]],
+        resources: Resources = Resources(cpus=0.25, batch_size=32),
+        policy: FlushPolicy = FlushPolicy(),
+    ) -> None:
         """``provenance[kind]``: model, model_revision, prompt_*, sampling (JSON), backend."""
         super().__init__(cache_root, encoder, resources, policy)
         self.provenance = dict(provenance)
@@ -232,8 +305,9 @@ class SlimStage(Stage):
     driver."""
 
     name: ClassVar[str] = "slim"
-    DROP: ClassVar[frozenset[str]] = frozenset({"images", "prompt", "prompt_vars", "frame_times", "requests",
-                                                "planned", "queries"})
+    DROP: ClassVar[frozenset[str]] = frozenset(
+        {"images", "prompt", "prompt_vars", "frame_times", "requests", "planned", "queries"}
+    )
 
     def __init__(self, resources: Resources = Resources(cpus=0.25, batch_size=32)) -> None:
         self.resources = resources

@@ -20,9 +20,11 @@ def test_constant_span_trades_off_between_modes():
     span = ConstantSpan.fit(windows, [10.0] * 10, grid=20)
     assert 0.0 <= span.start < span.end <= 1.0
     g = np.array(windows) / 10.0
+
     def miou(s, e):
         inter = np.clip(np.minimum(e, g[:, 1]) - np.maximum(s, g[:, 0]), 0, None)
         return float((inter / (np.maximum(e, g[:, 1]) - np.minimum(s, g[:, 0]))).mean())
+
     assert miou(span.start, span.end) >= miou(0.0, 0.2) - 1e-9
 
 

@@ -10,7 +10,6 @@ import pytest
 from grounding.cli import eval_main, predict_main, train_main
 from tests.grounding.fixtures import build_tiny_corpus
 
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -19,9 +18,29 @@ def trained(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     root = tmp_path_factory.mktemp("cli")
     corpus = build_tiny_corpus(root, n_videos=3)
     run = root / "run"
-    code = train_main(["--priors", str(corpus.manifest), "--model", "span", "--features", str(corpus.features),
-                       "--out", str(run), "--no-progress", "--optim.epochs", "2", "--optim.batch_size", "4",
-                       "--model.hidden", "16", "--model.heads", "2", "--data.max_len", "16"])
+    code = train_main(
+        [
+            "--priors",
+            str(corpus.manifest),
+            "--model",
+            "span",
+            "--features",
+            str(corpus.features),
+            "--out",
+            str(run),
+            "--no-progress",
+            "--optim.epochs",
+            "2",
+            "--optim.batch_size",
+            "4",
+            "--model.hidden",
+            "16",
+            "--model.heads",
+            "2",
+            "--data.max_len",
+            "16",
+        ]
+    )
     assert code == 0
     return corpus, run
 
@@ -55,8 +74,11 @@ def test_eval_file_mode_round_trips(trained, tmp_path: Path, capsys: pytest.Capt
     from_ckpt = json.loads(capsys.readouterr().out)["metrics"]
     import pyarrow.parquet as pq
 
-    gt = [{"qid": r["query_id"], "vid": r["video_id"], "duration": r["duration"], "relevant_windows": r["windows"]}
-          for r in pq.read_table(corpus.manifest).to_pylist() if r["split"] == "test"]
+    gt = [
+        {"qid": r["query_id"], "vid": r["video_id"], "duration": r["duration"], "relevant_windows": r["windows"]}
+        for r in pq.read_table(corpus.manifest).to_pylist()
+        if r["split"] == "test"
+    ]
     (tmp_path / "g.jsonl").write_text("".join(json.dumps(g) + "\n" for g in gt))
     assert eval_main(["--preds", str(tmp_path / "p.jsonl"), "--gt", str(tmp_path / "g.jsonl"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"] == from_ckpt
@@ -64,8 +86,23 @@ def test_eval_file_mode_round_trips(trained, tmp_path: Path, capsys: pytest.Capt
 
 def test_predict_single_with_plot_and_file_mode(trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
     _, run = trained
-    assert predict_main(["--checkpoint", str(run), "--video", "vid00", "--query", "person does thing 0 in vid00",
-                         "-k", "2", "--plot", str(tmp_path / "png")]) == 0
+    assert (
+        predict_main(
+            [
+                "--checkpoint",
+                str(run),
+                "--video",
+                "vid00",
+                "--query",
+                "person does thing 0 in vid00",
+                "-k",
+                "2",
+                "--plot",
+                str(tmp_path / "png"),
+            ]
+        )
+        == 0
+    )
     row = json.loads(capsys.readouterr().out)
     assert row["vid"] == "vid00" and len(row["pred_relevant_windows"]) == 2
     assert len(list((tmp_path / "png").glob("*.png"))) == 1
@@ -84,13 +121,22 @@ def test_predict_requires_a_mode(trained) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("script", ["grounding-train", "grounding-eval", "grounding-predict"])
 def test_help_teaches_with_examples(script: str) -> None:
     name = script.split("-")[1]
-    proc = subprocess.run([sys.executable, "-c", f"from grounding.cli import {name}_main; {name}_main(['--help'])"],
-                          capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", f"from grounding.cli import {name}_main; {name}_main(['--help'])"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0 and "examples:" in proc.stdout and script in proc.stdout
 
 
-def test_eval_and_predict_on_a_copied_run_say_which_flag_and_accept_it(trained, tmp_path: Path,  # noqa: ANN001
-                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_and_predict_on_a_copied_run_say_which_flag_and_accept_it(
+    trained,
+    tmp_path: Path,  # noqa: ANN001
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     import shutil
 
     corpus, run = trained
@@ -100,15 +146,44 @@ def test_eval_and_predict_on_a_copied_run_say_which_flag_and_accept_it(trained, 
         info = json.loads(meta.read_text())
         info["config"]["data"]["features"] = ["/gone/features"]
         meta.write_text(json.dumps(info))
-    assert predict_main(["--checkpoint", str(moved), "--video", "vid00", "--query", "person does thing 0 in vid00"]) == 2
+    assert (
+        predict_main(["--checkpoint", str(moved), "--video", "vid00", "--query", "person does thing 0 in vid00"]) == 2
+    )
     assert "feature store /gone/features" in capsys.readouterr().err
     assert eval_main(["--checkpoint", str(moved), "--split", "test"]) == 2
     assert "pass --features PATH" in capsys.readouterr().err
-    assert predict_main(["--checkpoint", str(moved), "--video", "vid00", "--query", "person does thing 0 in vid00",
-                         "--features", str(corpus.features)]) == 0
+    assert (
+        predict_main(
+            [
+                "--checkpoint",
+                str(moved),
+                "--video",
+                "vid00",
+                "--query",
+                "person does thing 0 in vid00",
+                "--features",
+                str(corpus.features),
+            ]
+        )
+        == 0
+    )
     assert len(json.loads(capsys.readouterr().out)["pred_relevant_windows"]) == 5
-    assert eval_main(["--checkpoint", str(moved), "--split", "test", "--json", "--out", str(tmp_path / "p.jsonl"),
-                      "--features", str(corpus.features)]) == 0
+    assert (
+        eval_main(
+            [
+                "--checkpoint",
+                str(moved),
+                "--split",
+                "test",
+                "--json",
+                "--out",
+                str(tmp_path / "p.jsonl"),
+                "--features",
+                str(corpus.features),
+            ]
+        )
+        == 0
+    )
     assert "metrics" in json.loads(capsys.readouterr().out)
 
 
@@ -131,8 +206,24 @@ def test_eval_scores_a_zero_shot_model_from_its_config(tmp_path: Path, capsys: p
 
     manifest = build_qvh_like(tmp_path)
     out = tmp_path / "preds.jsonl"
-    assert eval_main(["--model", "granalign", "--priors", str(manifest), "--split", "val", "--out", str(out),
-                      "--model.top-k", "1", "--json"]) == 0
+    assert (
+        eval_main(
+            [
+                "--model",
+                "granalign",
+                "--priors",
+                str(manifest),
+                "--split",
+                "val",
+                "--out",
+                str(out),
+                "--model.top-k",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["model"] == "granalign" and result["suite"] == "qvhighlights" and out.is_file()
     rows = [json.loads(line) for line in out.read_text().splitlines()]

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from grounding.config import TrainConfig, load_config
-from groundwork.settings import parse_flags
 from grounding.models import MODELS
+from groundwork.settings import parse_flags
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*_*.yaml"))  # <method>_<dataset>.yaml
 
@@ -35,8 +35,10 @@ def test_defaults_follow_tea_recipe() -> None:
 def test_dotted_overrides_layer_over_yaml() -> None:
     shipped = yaml.safe_load(Path("configs/tea_demo.yaml").read_text())
     assert shipped["optim"]["lr"] != pytest.approx(2e-3)
-    cfg = load_config(Path("configs/tea_demo.yaml"),
-                      ["--optim.lr", "2e-3", "--model.alpha=0.3", "--data.features", "[a, b]", "--seed", "7"])
+    cfg = load_config(
+        Path("configs/tea_demo.yaml"),
+        ["--optim.lr", "2e-3", "--model.alpha=0.3", "--data.features", "[a, b]", "--seed", "7"],
+    )
     assert cfg.optim.lr == pytest.approx(2e-3)
     assert cfg.model.options()["alpha"] == pytest.approx(0.3)
     assert cfg.model.validated().alpha == pytest.approx(0.3)

@@ -19,14 +19,23 @@ REPO = Path(__file__).resolve().parents[2]
 def _plan(tmp_path: Path, corpus, epochs: int = 15) -> Path:  # noqa: ANN001
     rows = []
     for name in ("span", "tea"):
-        cfg = {"data": {"features": [str(corpus.features)]},
-               "model": {"name": name, "hidden": 32, "heads": 4, "dropout": 0.0},
-               "optim": {"lr": 3e-3, "batch_size": 16, "epochs": epochs}, "threads": 1, "device": "cpu"}
+        cfg = {
+            "data": {"features": [str(corpus.features)]},
+            "model": {"name": name, "hidden": 32, "heads": 4, "dropout": 0.0},
+            "optim": {"lr": 3e-3, "batch_size": 16, "epochs": epochs},
+            "threads": 1,
+            "device": "cpu",
+        }
         path = tmp_path / f"{name}_demo.yaml"
         path.write_text(yaml.safe_dump(cfg))
         rows.append({"config": str(path)})
-    rows.append({"config": str(tmp_path / "tea_demo.yaml"), "variant": "without narratives",
-                 "overrides": {"model": {"use_narrative_merge": False, "use_paragraph_query": False}}})
+    rows.append(
+        {
+            "config": str(tmp_path / "tea_demo.yaml"),
+            "variant": "without narratives",
+            "overrides": {"model": {"use_narrative_merge": False, "use_paragraph_query": False}},
+        }
+    )
     plan = tmp_path / "plan.yaml"
     plan.write_text(yaml.safe_dump({"manifest": str(corpus.manifest), "seeds": [0], "rows": rows}))
     return plan
@@ -70,17 +79,40 @@ def test_a_method_that_cannot_beat_the_baseline_makes_the_demo_fail(tmp_path: Pa
     """Every window is the whole video: the constant baseline is perfect, so no model can beat it."""
     corpus = build_concept_corpus(tmp_path / "data", n_videos=24, whole_video=True)
     out = tmp_path / "runs"
-    code = main(["--plan", str(_plan(tmp_path, corpus, epochs=1)), "--out", str(out), "--plots", "0", "--no-progress",
-                 "--only", "span"])
+    code = main(
+        [
+            "--plan",
+            str(_plan(tmp_path, corpus, epochs=1)),
+            "--out",
+            str(out),
+            "--plots",
+            "0",
+            "--no-progress",
+            "--only",
+            "span",
+        ]
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert code == 1 and summary["verdict"]["failing"] == ["span"]
     assert summary["rows"][-1]["metrics"]["R1@0.5"] == 100.0
 
 
 def test_table_shows_mean_and_spread() -> None:
-    rows = [{"method": "span", "variant": "", "seeds": [0, 1], "metrics": {"R1@0.5": 50.0, "R1@0.7": 25.0, "mIoU": 40.0},
-             "spread": {"R1@0.5": 1.5, "R1@0.7": 0.5, "mIoU": 2.25}},
-            {"method": "constant span (train)", "variant": "", "seeds": [], "metrics": {"R1@0.5": 10.0, "R1@0.7": 0.0,
-                                                                                      "mIoU": 20.0}, "spread": {}}]
+    rows = [
+        {
+            "method": "span",
+            "variant": "",
+            "seeds": [0, 1],
+            "metrics": {"R1@0.5": 50.0, "R1@0.7": 25.0, "mIoU": 40.0},
+            "spread": {"R1@0.5": 1.5, "R1@0.7": 0.5, "mIoU": 2.25},
+        },
+        {
+            "method": "constant span (train)",
+            "variant": "",
+            "seeds": [],
+            "metrics": {"R1@0.5": 10.0, "R1@0.7": 0.0, "mIoU": 20.0},
+            "spread": {},
+        },
+    ]
     text = table(rows)
     assert "50.00 ±1.50" in text and "constant span (train)" in text

@@ -68,7 +68,15 @@ def test_splits_map_overrides_and_suite_can_be_forced() -> None:
 
 
 def test_qvhighlights_suite_chosen_when_saliency_present() -> None:
-    gt = [{"qid": 7, "duration": 6, "relevant_windows": [[0, 4]], "relevant_clip_ids": [0, 1], "saliency_scores": [[4, 4, 4], [2, 2, 2]]}]
+    gt = [
+        {
+            "qid": 7,
+            "duration": 6,
+            "relevant_windows": [[0, 4]],
+            "relevant_clip_ids": [0, 1],
+            "saliency_scores": [[4, 4, 4], [2, 2, 2]],
+        }
+    ]
     preds = [{"qid": 7, "pred_relevant_windows": [[0, 4, 1.0]], "pred_saliency_scores": [0.9, 0.1, 0.0]}]
     out = evaluate_predictions(preds, gt)
     assert out["suite"] == "qvhighlights"
@@ -87,7 +95,15 @@ def test_errors_name_the_file_line_and_field(tmp_path: Path) -> None:
         evaluate_prediction_files(tmp_path / "p.jsonl", dup)
     with pytest.raises(ValueError, match=r"predictions\[0\] \(qid 1\): field 'pred_relevant_windows'"):
         evaluate_predictions([{"qid": 1}], GT)
-    out_of_range = [{"qid": 5, "duration": 4, "relevant_windows": [[0, 2]], "relevant_clip_ids": [9], "saliency_scores": [[1, 1, 1]]}]
+    out_of_range = [
+        {
+            "qid": 5,
+            "duration": 4,
+            "relevant_windows": [[0, 2]],
+            "relevant_clip_ids": [9],
+            "saliency_scores": [[1, 1, 1]],
+        }
+    ]
     with pytest.raises(ValueError, match=r"ground truth qid 5: relevant_clip_ids must lie in \[0, 2\)"):
         evaluate_predictions([{"qid": 5, "pred_relevant_windows": [], "pred_saliency_scores": [1.0]}], out_of_range)
 

@@ -50,8 +50,12 @@ def test_eq17_total_is_vmr_plus_lambda_highlight_and_keys_select_heads() -> None
     torch.manual_seed(0)
     b, length = 2, 5
     mask = torch.ones(b, length, dtype=torch.bool)
-    batch = {"video_mask": mask, "start_label": torch.eye(length)[[0, 1]], "end_label": torch.eye(length)[[2, 3]],
-             "highlight_label": (torch.rand(b, length) > 0.5).float()}
+    batch = {
+        "video_mask": mask,
+        "start_label": torch.eye(length)[[0, 1]],
+        "end_label": torch.eye(length)[[2, 3]],
+        "highlight_label": (torch.rand(b, length) > 0.5).float(),
+    }
     out = {k: torch.randn(b, length) for k in ("start_logits", "end_logits", "highlight_logits", "other_highlight")}
     loss = grounding_loss(out, batch, highlight_weight=5.0)
     assert set(loss) == {"total", "vmr", "highlight"}

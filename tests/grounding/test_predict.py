@@ -15,7 +15,6 @@ from grounding.text_encoder import MiniLMQueryEncoder
 from grounding.train import evaluate, fit
 from tests.grounding.fixtures import build_tiny_corpus
 
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -23,11 +22,16 @@ REPO = Path(__file__).resolve().parents[2]
 def run(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     root = tmp_path_factory.mktemp("predict")
     corpus = build_tiny_corpus(root, n_videos=3, text_dim=384, encoder="all-MiniLM-L6-v2")
-    cfg = load_config(None, {
-        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
-        "model": {"name": "tea", "hidden": 16, "heads": 2}, "optim": {"batch_size": 4, "epochs": 1},
-        "out_dir": str(root / "run"), "device": "cpu",
-    })
+    cfg = load_config(
+        None,
+        {
+            "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
+            "model": {"name": "tea", "hidden": 16, "heads": 2},
+            "optim": {"batch_size": 4, "epochs": 1},
+            "out_dir": str(root / "run"),
+            "device": "cpu",
+        },
+    )
     fit(cfg, progress=False)
     return corpus, root / "run"
 
@@ -97,11 +101,14 @@ import json, sys
 from grounding.predict import Predictor
 p = Predictor.from_checkpoint({str(path)!r})
 w = p.predict("vid02", "a brand new sentence nobody cached", k=2)
-bad = sorted(m for m in sys.modules if m == "vllm" or m.startswith(("vllm.", "pipeline.backends", "transformers.generation")))
+bad = sorted(m for m in sys.modules
+             if m == "vllm" or m.startswith(("vllm.", "pipeline.backends", "transformers.generation")))
 print(json.dumps({{"windows": w, "bad": bad, "encoder": "grounding.text_encoder" in sys.modules,
                   "transformers": "transformers" in sys.modules}}))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=240, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=240, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["bad"] == []
@@ -130,20 +137,29 @@ def test_a_run_copied_to_another_machine_names_the_missing_path_and_takes_overri
 
     corpus, path = run
     moved, data = _copied_elsewhere(corpus, path, tmp_path)
-    with pytest.raises(FileNotFoundError, match=r"manifest /gone/manifests/tiny.parquet \(recorded in .*checkpoint.json\).*--priors"):
+    with pytest.raises(
+        FileNotFoundError, match=r"manifest /gone/manifests/tiny.parquet \(recorded in .*checkpoint.json\).*--priors"
+    ):
         Predictor.from_checkpoint(moved)
     with pytest.raises(FileNotFoundError, match=r"feature store /gone/features .*--features"):
         Predictor.from_checkpoint(moved, manifest=data / "manifests" / "tiny.parquet")
     with pytest.raises(FileNotFoundError, match=r"cache folder /gone/cache .*--cache-dir"):
-        Predictor.from_checkpoint(moved, manifest=data / "manifests" / "tiny.parquet", features=[str(data / "features")])
+        Predictor.from_checkpoint(
+            moved, manifest=data / "manifests" / "tiny.parquet", features=[str(data / "features")]
+        )
     with pytest.raises(FileNotFoundError, match=r"manifest /nowhere.parquet \(given\)"):
         Predictor.from_checkpoint(moved, manifest="/nowhere.parquet")
-    overrides = {"manifest": data / "manifests" / "tiny.parquet", "features": [str(data / "features")], "cache_dir": data / "cache"}
+    overrides = {
+        "manifest": data / "manifests" / "tiny.parquet",
+        "features": [str(data / "features")],
+        "cache_dir": data / "cache",
+    }
     here = Predictor.from_checkpoint(moved, **overrides)
     assert here.info.cache_dir == data / "cache"
     query = ("vid02", "person does thing 0 in vid02")
-    np.testing.assert_allclose(here.predict(*query, k=3), Predictor.from_checkpoint(path).predict(*query, k=3), atol=1e-6)
+    np.testing.assert_allclose(
+        here.predict(*query, k=3), Predictor.from_checkpoint(path).predict(*query, k=3), atol=1e-6
+    )
     original = evaluate_checkpoint(path, "test", tmp_path / "a.jsonl")
     copied = evaluate_checkpoint(moved, "test", tmp_path / "b.jsonl", **overrides)
     assert copied["metrics"] == original["metrics"]
-

@@ -24,16 +24,23 @@ from tests.grounding.fixtures import build_tiny_corpus
 
 KILLS = 5
 SEED = 14
-CHILD = ("import json, sys; from grounding.config import load_config; from grounding.train import fit; "
-         "fit(load_config(None, json.loads(sys.argv[1])), resume=sys.argv[2] == '1', progress=False)")
+CHILD = (
+    "import json, sys; from grounding.config import load_config; from grounding.train import fit; "
+    "fit(load_config(None, json.loads(sys.argv[1])), resume=sys.argv[2] == '1', progress=False)"
+)
 ENV = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
 def _settings(corpus, out: Path) -> dict:  # noqa: ANN001
-    return {"data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
-            "model": {"name": "span", "hidden": 16, "heads": 2},
-            "optim": {"batch_size": 4, "epochs": 12, "lr": 1e-3},
-            "out_dir": str(out), "device": "cpu", "seed": 3, "threads": 1}
+    return {
+        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
+        "model": {"name": "span", "hidden": 16, "heads": 2},
+        "optim": {"batch_size": 4, "epochs": 12, "lr": 1e-3},
+        "out_dir": str(out),
+        "device": "cpu",
+        "seed": 3,
+        "threads": 1,
+    }
 
 
 def _argv(corpus, out: Path, resume: bool) -> list[str]:  # noqa: ANN001
@@ -77,8 +84,9 @@ def _training_starts(run: Path, proc: subprocess.Popen, limit_s: float = 300.0) 
 @pytest.mark.slow
 def test_five_kills_then_resume_end_bit_identical(tmp_path: Path) -> None:
     corpus = build_tiny_corpus(tmp_path / "corpus", n_videos=6, queries_per_video=3)
-    ref = subprocess.Popen(_argv(corpus, tmp_path / "ref", False), env=ENV, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True)
+    ref = subprocess.Popen(
+        _argv(corpus, tmp_path / "ref", False), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     _training_starts(tmp_path / "ref", ref)
     start = time.monotonic()
     _, err = ref.communicate(timeout=300)
@@ -92,22 +100,32 @@ def test_five_kills_then_resume_end_bit_identical(tmp_path: Path) -> None:
         if sum(code == -signal.SIGKILL for code, _ in seen) == KILLS:
             break
         run = tmp_path / f"killed{i}"
-        proc = subprocess.Popen(_argv(corpus, run, False), env=ENV, start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            _argv(corpus, run, False),
+            env=ENV,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _training_starts(run, proc)
         time.sleep(rng.uniform(0.0, training_s * 0.9))  # a moment of the training itself (epochs, saves, logs)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)  # returncode 0: it ended first (not a kill, checked all the same)
-        epoch = json.loads((run / "last" / "checkpoint.json").read_text())["meta"]["epoch"] if (
-            run / "last" / "checkpoint.json").is_file() else None
+        epoch = (
+            json.loads((run / "last" / "checkpoint.json").read_text())["meta"]["epoch"]
+            if (run / "last" / "checkpoint.json").is_file()
+            else None
+        )
         seen.append((proc.returncode, epoch))
         resumed = subprocess.run(_argv(corpus, run, True), env=ENV, capture_output=True, text=True, timeout=300)
         assert resumed.returncode == 0, f"kill {i} (last epoch {epoch}): {resumed.stderr[-3000:]}"
         _same(_finished(run), want, f"kill {i} (last checkpoint: epoch {epoch})")
     kills = sum(code == -signal.SIGKILL for code, _ in seen)
     assert kills == KILLS, seen
-    print(f"training kill soak: {kills} kills survived; (return code, last epoch on disk): {seen}; "
-          f"training took {training_s:.1f} s uninterrupted")
+    print(
+        f"training kill soak: {kills} kills survived; (return code, last epoch on disk): {seen}; "
+        f"training took {training_s:.1f} s uninterrupted"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from grounding.train import fit
 from tests.grounding.fixtures import build_tiny_corpus
 
 
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     return build_tiny_corpus(tmp_path_factory.mktemp("tiny"), n_videos=6, queries_per_video=3)
@@ -24,7 +23,9 @@ def _cfg(corpus, out: Path, model: str = "span", epochs: int = 3, **extra: objec
         "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
         "model": {"name": model, "hidden": 16, "heads": 2, **extra},
         "optim": {"batch_size": 4, "epochs": epochs, "lr": 1e-3},
-        "out_dir": str(out), "device": "cpu", "seed": 3,
+        "out_dir": str(out),
+        "device": "cpu",
+        "seed": 3,
     }
     return load_config(None, over)
 
@@ -91,12 +92,23 @@ def test_charades_sta_test_split_feeds_one_epoch(tmp_path: Path) -> None:
     ann = DATASETS.get("charades_sta")(shared_path("charades_sta"))
     corpus = build_corpus_from_annotations(ann, tmp_path, splits=("test",))
     assert len(corpus.videos) > 1000
-    cfg = load_config(None, {
-        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "train_split": "test",
-                 "val_split": "val", "test_split": "none"},
-        "model": {"name": "span", "hidden": 32, "heads": 4}, "optim": {"batch_size": 64, "epochs": 1},
-        "out_dir": str(tmp_path / "run"), "device": "cpu", "threads": 1,
-    })
+    cfg = load_config(
+        None,
+        {
+            "data": {
+                "manifest": str(corpus.manifest),
+                "features": [str(corpus.features)],
+                "train_split": "test",
+                "val_split": "val",
+                "test_split": "none",
+            },
+            "model": {"name": "span", "hidden": 32, "heads": 4},
+            "optim": {"batch_size": 64, "epochs": 1},
+            "out_dir": str(tmp_path / "run"),
+            "device": "cpu",
+            "threads": 1,
+        },
+    )
     result = fit(cfg, progress=False)
     losses = result.history[0]["step_losses"]
     assert len(losses) == -(-3720 // 64) and np.isfinite(losses).all()

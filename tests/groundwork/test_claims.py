@@ -52,11 +52,17 @@ def test_a_claim_lapses_after_its_ttl_and_is_taken_over(tmp_path: Path) -> None:
 
 
 def test_a_dead_owner_on_this_host_lapses_at_once(tmp_path: Path) -> None:
-    code = ("import sys, time; from groundwork.cache.claims import ClaimBook, Owner; "
-            "b = ClaimBook(sys.argv[1], Owner.this_process('dead'), 3600.0); "
-            "print(b.claim('narrative', 'u'), flush=True); time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+    code = (
+        "import sys, time; from groundwork.cache.claims import ClaimBook, Owner; "
+        "b = ClaimBook(sys.argv[1], Owner.this_process('dead'), 3600.0); "
+        "print(b.claim('narrative', 'u'), flush=True); time.sleep(60)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "True"
     me = _book(tmp_path, "me")
     assert me.state("narrative", "u") == "held"  # its owner runs: held whatever its age

@@ -20,15 +20,22 @@ from groundwork.cache.temp_files import collect_garbage, temp_files
 from groundwork.errors import InputError
 
 
-def prior_rows(keys: list[str], status: str = "ok", created_at: str = "2026-01-01T00:00:00+00:00",
-               text: str = "t") -> pa.Table:
+def prior_rows(
+    keys: list[str], status: str = "ok", created_at: str = "2026-01-01T00:00:00+00:00", text: str = "t"
+) -> pa.Table:
     n = len(keys)
     cols = {f.name: pa.nulls(n, f.type) for f in PRIOR_SCHEMA}
-    cols.update(key=pa.array(keys), kind=pa.array(["narrative"] * n), video_id=pa.array(["v"] * n),
-                t_start=pa.array([float(i) for i in range(n)]), t_end=pa.array([float(i) for i in range(n)]),
-                text=pa.array([f"{text} {k}" for k in keys]), status=pa.array([status] * n),
-                error_type=pa.array(["" if status == "ok" else "model_error"] * n),
-                created_at=pa.array([created_at] * n))
+    cols.update(
+        key=pa.array(keys),
+        kind=pa.array(["narrative"] * n),
+        video_id=pa.array(["v"] * n),
+        t_start=pa.array([float(i) for i in range(n)]),
+        t_end=pa.array([float(i) for i in range(n)]),
+        text=pa.array([f"{text} {k}" for k in keys]),
+        status=pa.array([status] * n),
+        error_type=pa.array(["" if status == "ok" else "model_error"] * n),
+        created_at=pa.array([created_at] * n),
+    )
     return pa.table(cols, schema=PRIOR_SCHEMA)
 
 
@@ -39,12 +46,14 @@ def folder_of(store: CacheStore, kind: str = "narrative") -> ShardFolder:
 
 
 def test_keep_rows_prefers_newest_ok_then_error_without_ok() -> None:
-    table = pa.concat_tables([
-        prior_rows(["a", "b"], created_at="2026-01-01T00:00:00+00:00", text="old"),
-        prior_rows(["a"], created_at="2026-03-01T00:00:00+00:00", text="new"),
-        prior_rows(["a", "c"], status="error", created_at="2026-05-01T00:00:00+00:00", text="failed"),
-        prior_rows(["c"], status="error", created_at="2026-06-01T00:00:00+00:00", text="failed again"),
-    ])
+    table = pa.concat_tables(
+        [
+            prior_rows(["a", "b"], created_at="2026-01-01T00:00:00+00:00", text="old"),
+            prior_rows(["a"], created_at="2026-03-01T00:00:00+00:00", text="new"),
+            prior_rows(["a", "c"], status="error", created_at="2026-05-01T00:00:00+00:00", text="failed"),
+            prior_rows(["c"], status="error", created_at="2026-06-01T00:00:00+00:00", text="failed again"),
+        ]
+    )
     kept = {r["key"]: r for r in keep_rows(table, "key").to_pylist()}
     assert set(kept) == {"a", "b", "c"}
     assert (kept["a"]["status"], kept["a"]["text"]) == ("ok", "new a")  # a newer error does not win over ok
@@ -96,8 +105,10 @@ def test_text_features_and_older_shards_missing_a_column(tmp_path: Path) -> None
     folder.mkdir(parents=True)
     # a shard from before the schema gained its newest column(s): written with only the first ones
     old_schema = pa.schema(list(TEXT_FEATURE_SCHEMA)[:4])
-    pq.write_table(pa.table({"text_sha256": ["h0"], "encoder": ["enc"], "text": ["zero"], "dim": [2]},
-                            schema=old_schema), folder / "part-old.parquet")
+    pq.write_table(
+        pa.table({"text_sha256": ["h0"], "encoder": ["enc"], "text": ["zero"], "dim": [2]}, schema=old_schema),
+        folder / "part-old.parquet",
+    )
     for i in (1, 2, 1):
         row = {f.name: [None] for f in TEXT_FEATURE_SCHEMA}
         row.update(text_sha256=[f"h{i}"], encoder=["enc"], text=[f"t{i}"], dim=[2], sentence=[[0.5, float(i)]])
@@ -110,8 +121,9 @@ def test_text_features_and_older_shards_missing_a_column(tmp_path: Path) -> None
     assert conform(pq.read_table(_shards(folder)[0]), TEXT_FEATURE_SCHEMA).schema == TEXT_FEATURE_SCHEMA
 
 
-def test_a_shard_gone_before_the_merge_read_it_leaves_the_group_alone(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_shard_gone_before_the_merge_read_it_leaves_the_group_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = CacheStore(tmp_path)
     for i in range(3):
         store.write_priors("narrative", prior_rows([f"k{i}"]))

@@ -8,8 +8,15 @@ import pytest
 
 from groundwork.cache.keys import GenerationIdentity, KeyMaker, VideoHashes, prior_key, prior_key_spec
 
-IDENT = GenerationIdentity(model="m", model_revision="r1", prompt_id="narrate_frame", prompt_version=1,
-                           prompt_sha256="p" * 64, sampler={"resize": {"mode": "none"}}, sampling={"temperature": 0.0})
+IDENT = GenerationIdentity(
+    model="m",
+    model_revision="r1",
+    prompt_id="narrate_frame",
+    prompt_version=1,
+    prompt_sha256="p" * 64,
+    sampler={"resize": {"mode": "none"}},
+    sampling={"temperature": 0.0},
+)
 INPUTS = {"video_sha256": "a" * 64, "video_id": "v1", "t_start": 3.0, "t_end": 3.0, "frame_times": [3.0]}
 
 
@@ -18,15 +25,25 @@ def test_key_is_stable_and_canonical() -> None:
     assert len(prior_key("narrative", IDENT, **INPUTS)) == 64
 
 
-@pytest.mark.parametrize("field,value", [("model", "m2"), ("model_revision", "r2"), ("prompt_id", "other"),
-                                         ("prompt_version", 2), ("prompt_sha256", "q" * 64),
-                                         ("sampler", {"resize": {"mode": "fixed"}}), ("sampling", {"temperature": 0.7})])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("model", "m2"),
+        ("model_revision", "r2"),
+        ("prompt_id", "other"),
+        ("prompt_version", 2),
+        ("prompt_sha256", "q" * 64),
+        ("sampler", {"resize": {"mode": "fixed"}}),
+        ("sampling", {"temperature": 0.7}),
+    ],
+)
 def test_every_identity_field_changes_the_key(field: str, value: object) -> None:
     assert prior_key("narrative", replace(IDENT, **{field: value}), **INPUTS) != prior_key("narrative", IDENT, **INPUTS)
 
 
-@pytest.mark.parametrize("field,value", [("video_sha256", "b" * 64), ("t_start", 4.0), ("t_end", 5.0),
-                                         ("frame_times", [3.5])])
+@pytest.mark.parametrize(
+    "field,value", [("video_sha256", "b" * 64), ("t_start", 4.0), ("t_end", 5.0), ("frame_times", [3.5])]
+)
 def test_every_input_changes_the_key(field: str, value: object) -> None:
     assert prior_key("narrative", IDENT, **{**INPUTS, field: value}) != prior_key("narrative", IDENT, **INPUTS)
 
@@ -57,7 +74,13 @@ def test_video_hashes_memoised_by_size_and_mtime(tmp_path: Path) -> None:
     assert hashes(None) == "" and hashes(tmp_path / "absent.mp4") == ""
 
 
-@pytest.mark.parametrize("inputs", [INPUTS, {**INPUTS, "frame_times": [0.1234567, 2.0, 1e-07], "t_end": 12.5},
-                                    {**INPUTS, "video_sha256": "", "video_id": 'odd "id" é', "query_sha256": "q"}])
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        INPUTS,
+        {**INPUTS, "frame_times": [0.1234567, 2.0, 1e-07], "t_end": 12.5},
+        {**INPUTS, "video_sha256": "", "video_id": 'odd "id" é', "query_sha256": "q"},
+    ],
+)
 def test_key_maker_equals_the_canonical_json_key(inputs: dict) -> None:
     assert KeyMaker("clip_caption", IDENT)(**inputs) == prior_key("clip_caption", IDENT, **inputs)

@@ -23,8 +23,10 @@ QUOTED = re.compile(r'^"(.*)"$', re.MULTILINE)
 def scripted_events(duration: float, first_attempt: bool) -> list[dict[str, Any]]:
     """Two events for a video of ``duration`` s, the second sticking out past the end (to be
     clipped); the first attempt adds a third with start == end (``bad_span``: asked again)."""
-    events = [{"start": 0.0, "end": duration / 2, "description": f"a shape appears in a {duration:.0f} s video"},
-              {"start": duration / 2, "end": duration + 5.0, "description": f"it moves until {duration:.0f} s"}]
+    events = [
+        {"start": 0.0, "end": duration / 2, "description": f"a shape appears in a {duration:.0f} s video"},
+        {"start": duration / 2, "end": duration + 5.0, "description": f"it moves until {duration:.0f} s"},
+    ]
     if first_attempt:
         events.append({"start": 3.0, "end": 3.0, "description": "an event with no length"})
     return events
@@ -49,10 +51,13 @@ class FakeScriptedJSONBackend(Backend):
         super().__init__(model, sampling, **options)
         self.asked: dict[str, int] = {}  # prompt -> times asked in this worker
 
-    def run(self, requests: list[GenerationRequest], prepared: list[Any],
-            sampling: SamplingConfig) -> list[GenerationResult]:
-        return [GenerationResult(r.key, self._answer(r), n_prompt_tokens=len(r.prompt.split()), n_output_tokens=1)
-                for r in requests]
+    def run(
+        self, requests: list[GenerationRequest], prepared: list[Any], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
+        return [
+            GenerationResult(r.key, self._answer(r), n_prompt_tokens=len(r.prompt.split()), n_output_tokens=1)
+            for r in requests
+        ]
 
     def _answer(self, request: GenerationRequest) -> str:
         first = request.prompt not in self.asked

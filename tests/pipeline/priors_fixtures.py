@@ -37,7 +37,18 @@ def priors_config(demo: Path, model: Path, cache: Path, manifest: Path, **overri
     from pipeline.backends.base import SamplingConfig
     from pipeline.config import PriorsConfig
 
-    settings = {"dataset": "demo", "annotations": demo, "cache": cache, "manifest": manifest, "model": str(model),
-                "interval": 6.0, "clip_len": 10.0, "sampling": SamplingConfig(max_new_tokens=4),
-                "num_cpus": 2, "progress": False, "write_batch_size": 4, "generate_batch_size": 4}
+    settings = {
+        "dataset": "demo",
+        "annotations": demo,
+        "cache": cache,
+        "manifest": manifest,
+        "model": str(model),
+        "interval": 6.0,
+        "clip_len": 10.0,
+        "sampling": SamplingConfig(max_new_tokens=4),
+        "num_cpus": 2,
+        "progress": False,
+        "write_batch_size": 4,
+        "generate_batch_size": 4,
+    }
     return PriorsConfig(**{**settings, **overrides})

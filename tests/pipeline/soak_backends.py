@@ -28,8 +28,9 @@ class FakeFrameDigestBackend(Backend):
     def key_revision(cls, model: str, options: dict[str, Any]) -> str | None:
         return "fake-frame-digest-1"
 
-    def run(self, requests: list[GenerationRequest], prepared: list[Any],
-            sampling: SamplingConfig) -> list[GenerationResult]:
+    def run(
+        self, requests: list[GenerationRequest], prepared: list[Any], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         delay = float(self.options.get("delay_s", 0.0))
         out = []
         for r in requests:
@@ -38,8 +39,11 @@ class FakeFrameDigestBackend(Backend):
             digest = hashlib.sha256(r.prompt.encode())
             for image in r.images:
                 digest.update(image.tobytes())
-            out.append(GenerationResult(r.key, f"a frame digest {digest.hexdigest()[:10]}", n_prompt_tokens=4,
-                                        n_output_tokens=4))
+            out.append(
+                GenerationResult(
+                    r.key, f"a frame digest {digest.hexdigest()[:10]}", n_prompt_tokens=4, n_output_tokens=4
+                )
+            )
         return out
 
 

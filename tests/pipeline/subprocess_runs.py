@@ -18,19 +18,32 @@ from groundwork.cache.claims import ClaimBook, Owner
 from groundwork.cache.store import CacheStore
 
 # The run: the fake backend registered in the child (Ray's generate actor loads it by reference).
-CHILD = ("import sys; from tests.pipeline.soak_backends import register; register(); "
-         "from pipeline.config import PriorsConfig; from pipeline.graph import run_priors; "
-         "run_priors(PriorsConfig.model_validate_json(sys.argv[1]))")
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": os.getcwd(),
-       "OMP_NUM_THREADS": "1"}
+CHILD = (
+    "import sys; from tests.pipeline.soak_backends import register; register(); "
+    "from pipeline.config import PriorsConfig; from pipeline.graph import run_priors; "
+    "run_priors(PriorsConfig.model_validate_json(sys.argv[1]))"
+)
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "PYTHONPATH": os.getcwd(),
+    "OMP_NUM_THREADS": "1",
+}
 
 
 def start(config_json: str) -> subprocess.Popen:
     """A priors run in a new session (so that all its processes can be killed together); its
     stderr goes to a file (a pipe nobody reads could fill and stall the run): ``stderr_of``."""
     err = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, config_json], env=ENV, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=err, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, config_json],
+        env=ENV,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+        text=True,
+    )
     proc.stderr_file = err  # type: ignore[attr-defined]
     return proc
 
@@ -43,8 +56,9 @@ def stderr_of(proc: subprocess.Popen) -> str:
 
 
 def run(config_json: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", CHILD, config_json], env=ENV, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", CHILD, config_json], env=ENV, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _session_pids(sid: int) -> list[int]:
@@ -84,9 +98,13 @@ def cache_state(cache: Path, kinds: tuple[str, ...], encoder: str) -> dict[str, 
     out: dict[str, object] = {}
     for kind in kinds:
         table = store.priors(kind)
-        out[kind] = dict(zip(table.column("key").to_pylist(),
-                             zip(table.column("status").to_pylist(), table.column("text").to_pylist(), strict=True),
-                             strict=True))
+        out[kind] = dict(
+            zip(
+                table.column("key").to_pylist(),
+                zip(table.column("status").to_pylist(), table.column("text").to_pylist(), strict=True),
+                strict=True,
+            )
+        )
         out[f"{kind}/raw"] = sum(pq.read_metadata(p).num_rows for p in store.prior_dir(kind).glob("part-*.parquet"))
     out["text"] = store.text_hashes(encoder)
     out["text/raw"] = sum(pq.read_metadata(p).num_rows for p in store.text_dir(encoder).glob("part-*.parquet"))

@@ -46,8 +46,12 @@ COMPARED = [f.name for f in PRIOR_SCHEMA if f.name not in ("latency_ms", "create
 def test_runtime_env_merges_a_users_extras() -> None:
     base = {"working_dir": "/staged", "env_vars": {"A": "1"}}
     extra = {"env_vars": {"B": "2", "A": "3"}, "py_modules": ["/mine"], "pip": ["einops"]}
-    assert merge_runtime_env(base, extra) == {"working_dir": "/staged", "env_vars": {"A": "3", "B": "2"},
-                                              "py_modules": ["/mine"], "pip": ["einops"]}
+    assert merge_runtime_env(base, extra) == {
+        "working_dir": "/staged",
+        "env_vars": {"A": "3", "B": "2"},
+        "py_modules": ["/mine"],
+        "pip": ["einops"],
+    }
     assert merge_runtime_env(base, None) == base
     with pytest.raises(InputError, match="py_modules"):
         merge_runtime_env(base, {"working_dir": "."})
@@ -85,8 +89,12 @@ def bare_python(folder: Path) -> Path:
     """A venv whose interpreter sees this venv's packages (a ``.pth`` path line) but not the project."""
     subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(folder)], check=True)  # noqa: SLF001
     python = folder / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(site, "project_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return python
 
@@ -100,9 +108,16 @@ def cluster_env() -> dict[str, str]:
 
 def _ports() -> list[str]:
     """Every port a node binds, free ones (the defaults may be taken by another Ray on the machine)."""
-    flags = ("--ray-client-server-port", "--dashboard-port", "--dashboard-agent-listen-port",
-             "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port",
-             "--node-manager-port", "--object-manager-port")
+    flags = (
+        "--ray-client-server-port",
+        "--dashboard-port",
+        "--dashboard-agent-listen-port",
+        "--dashboard-agent-grpc-port",
+        "--runtime-env-agent-port",
+        "--metrics-export-port",
+        "--node-manager-port",
+        "--object-manager-port",
+    )
     return [x for flag in flags for x in (flag, str(_free_port()))]
 
 
@@ -140,19 +155,50 @@ def two_node_cluster(python: Path, ray_tmp: Path, logs: Path) -> Iterator[str]:
     """A head (1 CPU) and a worker node (2 CPUs, resource ``worker_node``) started with ``python``;
     yields the head's address."""
     port = _free_port()
-    cli = [str(python), "-c", "from ray.scripts.scripts import main; main()", "start", "--block",
-           "--disable-usage-stats", "--node-ip-address", "127.0.0.1", "--temp-dir", str(ray_tmp)]
+    cli = [
+        str(python),
+        "-c",
+        "from ray.scripts.scripts import main; main()",
+        "start",
+        "--block",
+        "--disable-usage-stats",
+        "--node-ip-address",
+        "127.0.0.1",
+        "--temp-dir",
+        str(ray_tmp),
+    ]
     env, procs = cluster_env(), []
     try:
         head_log = logs / "head.log"
-        procs.append(subprocess.Popen([*cli, "--head", "--port", str(port), "--num-cpus", "1",
-                                       "--include-dashboard", "false", *_ports()], cwd=logs, env=env,
-                                      stdout=head_log.open("w"), stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [*cli, "--head", "--port", str(port), "--num-cpus", "1", "--include-dashboard", "false", *_ports()],
+                cwd=logs,
+                env=env,
+                stdout=head_log.open("w"),
+                stderr=subprocess.STDOUT,
+            )
+        )
         _wait_started(procs[0], head_log, "head node")
         worker_log = logs / "worker.log"
-        procs.append(subprocess.Popen([*cli, "--address", f"127.0.0.1:{port}", "--num-cpus", "2", "--resources",
-                                       '{"worker_node": 1}', *_ports()], cwd=logs, env=env,
-                                      stdout=worker_log.open("w"), stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    *cli,
+                    "--address",
+                    f"127.0.0.1:{port}",
+                    "--num-cpus",
+                    "2",
+                    "--resources",
+                    '{"worker_node": 1}',
+                    *_ports(),
+                ],
+                cwd=logs,
+                env=env,
+                stdout=worker_log.open("w"),
+                stderr=subprocess.STDOUT,
+            )
+        )
         _wait_started(procs[1], worker_log, "worker node")
         yield f"127.0.0.1:{port}"
     finally:
@@ -194,11 +240,21 @@ def _rows(cache: Path) -> dict[str, list[dict]]:
 def test_a_two_node_cluster_without_the_project_runs_the_graph(demo_dir: Path, tmp_path: Path) -> None:  # noqa: F811
     started = time.monotonic()
     python = bare_python(tmp_path / "bare-venv")
-    probe = subprocess.run([str(python), "-c", "import ray, pyarrow\n"
-                            "for name in ('pipeline', 'groundwork'):\n"
-                            "    try:\n        __import__(name)\n        print('importable', name)\n"
-                            "    except ImportError:\n        pass"],
-                           cwd=tmp_path, env=cluster_env(), capture_output=True, text=True, timeout=120)
+    probe = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import ray, pyarrow\n"
+            "for name in ('pipeline', 'groundwork'):\n"
+            "    try:\n        __import__(name)\n        print('importable', name)\n"
+            "    except ImportError:\n        pass",
+        ],
+        cwd=tmp_path,
+        env=cluster_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert probe.returncode == 0, probe.stderr[-2000:]
     assert probe.stdout.strip() == ""  # the cluster's Python has the dependencies, not the project
 
@@ -212,8 +268,11 @@ def test_a_two_node_cluster_without_the_project_runs_the_graph(demo_dir: Path, t
     if FAKE not in BACKENDS:
         BACKENDS.register(FAKE)(FakeScriptedJSONBackend)
     marks = {"bare venv": time.monotonic() - started}
-    local = run_priors(priors_config(demo_dir, model, tmp_path / "local-cache", tmp_path / "local.parquet", limit=2,
-                                     backend=FAKE, kinds=KINDS))  # the reference
+    local = run_priors(
+        priors_config(
+            demo_dir, model, tmp_path / "local-cache", tmp_path / "local.parquet", limit=2, backend=FAKE, kinds=KINDS
+        )
+    )  # the reference
     marks["local run"] = time.monotonic() - started
 
     ray_tmp = Path(tempfile.mkdtemp(prefix="gw-ray-", dir="/tmp"))  # short: Ray's socket paths have a length limit
@@ -221,12 +280,20 @@ def test_a_two_node_cluster_without_the_project_runs_the_graph(demo_dir: Path, t
     logs.mkdir()
     try:
         with two_node_cluster(python, ray_tmp, logs) as address:
-            script = DRIVER.format(fake=FAKE, demo=str(demo_dir), model=str(model), kinds=KINDS, address=address,
-                                   cache=str(tmp_path / "cluster-cache"), manifest=str(tmp_path / "cluster.parquet"),
-                                   tests=str(REPO / "tests"))
+            script = DRIVER.format(
+                fake=FAKE,
+                demo=str(demo_dir),
+                model=str(model),
+                kinds=KINDS,
+                address=address,
+                cache=str(tmp_path / "cluster-cache"),
+                manifest=str(tmp_path / "cluster.parquet"),
+                tests=str(REPO / "tests"),
+            )
             marks["cluster start"] = time.monotonic() - started
-            driver = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=cluster_env(), capture_output=True,
-                                    text=True, timeout=240)
+            driver = subprocess.run(
+                [sys.executable, "-c", script], cwd=REPO, env=cluster_env(), capture_output=True, text=True, timeout=240
+            )
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     marks["cluster run"] = time.monotonic() - started
@@ -254,5 +321,7 @@ def test_a_two_node_cluster_without_the_project_runs_the_graph(demo_dir: Path, t
         return pq.read_table(path).to_pylist()
 
     assert manifest_rows(tmp_path / "cluster.parquet") == manifest_rows(tmp_path / "local.parquet")
-    print(f"two-node cluster test: {time.monotonic() - started:.1f} s;",
-          ", ".join(f"{k} done at {v:.1f} s" for k, v in marks.items()))
+    print(
+        f"two-node cluster test: {time.monotonic() - started:.1f} s;",
+        ", ".join(f"{k} done at {v:.1f} s" for k, v in marks.items()),
+    )

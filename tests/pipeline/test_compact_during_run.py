@@ -44,8 +44,9 @@ print("REPORT " + run_priors(config).model_dump_json())
 
 
 def _run(script: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _report(proc: subprocess.Popen) -> dict:
@@ -65,8 +66,9 @@ def test_compaction_beside_a_running_priors_run(demo_dir: Path, tmp_path: Path) 
     model = tmp_path / "fake-model"
     model.mkdir()
     (model / "config.json").write_text(json.dumps({"model_type": FAKE}))
-    script = RUN.format(fake=FAKE, demo=str(demo_dir), model=str(model), cache=str(cache), manifest=str(manifest),
-                        kinds=KINDS)
+    script = RUN.format(
+        fake=FAKE, demo=str(demo_dir), model=str(model), cache=str(cache), manifest=str(manifest), kinds=KINDS
+    )
 
     proc = _run(script)
     merged_during, passes = 0, 0

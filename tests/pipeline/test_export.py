@@ -25,18 +25,37 @@ from pipeline.manifest import write_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 ENCODER = "fake-encoder"
-MODEL = {"model": "llava-x", "model_revision": "rev1", "backend": "transformers", "prompt_version": 2,
-         "sampling": '{"temperature":0.0}'}
+MODEL = {
+    "model": "llava-x",
+    "model_revision": "rev1",
+    "backend": "transformers",
+    "prompt_version": 2,
+    "sampling": '{"temperature":0.0}',
+}
 
 
-def prior(key: str, kind: str, video: str, text: str, t: float, status: str = "ok", query_id: str = "",
-          **over: object) -> dict:
+def prior(
+    key: str, kind: str, video: str, text: str, t: float, status: str = "ok", query_id: str = "", **over: object
+) -> dict:
     row = {f.name: None for f in PRIOR_SCHEMA}
     prompt = {"narrative": "narrate_frame", "query_rewrite": "rewrite_query"}[kind]
-    row.update(MODEL, key=key, kind=kind, video_id=video, video_sha256=f"sha-{video}", query_id=query_id,
-               t_start=t, t_end=t + 1.0, text=text, text_sha256=sha256_text(text), prompt_id=prompt, status=status,
-               error_type="" if status == "ok" else "model_error", error="" if status == "ok" else "boom",
-               created_at="2026-01-01T00:00:00+00:00")
+    row.update(
+        MODEL,
+        key=key,
+        kind=kind,
+        video_id=video,
+        video_sha256=f"sha-{video}",
+        query_id=query_id,
+        t_start=t,
+        t_end=t + 1.0,
+        text=text,
+        text_sha256=sha256_text(text),
+        prompt_id=prompt,
+        status=status,
+        error_type="" if status == "ok" else "model_error",
+        error="" if status == "ok" else "boom",
+        created_at="2026-01-01T00:00:00+00:00",
+    )
     row.update(over)
     return row
 
@@ -50,8 +69,11 @@ def vector(text: str) -> list[float]:
     return np.random.default_rng(seed).standard_normal(4).astype(np.float32).tolist()
 
 
-QUERIES = [("q1", "v1", "train", "a man opens a door"), ("q2", "v1", "train", "he closes it"),
-           ("q3", "v2", "test", "a dog barks")]
+QUERIES = [
+    ("q1", "v1", "train", "a man opens a door"),
+    ("q2", "v1", "train", "he closes it"),
+    ("q3", "v2", "test", "a dog barks"),
+]
 
 
 @pytest.fixture
@@ -59,25 +81,70 @@ def built(tmp_path: Path) -> Path:
     """A cache and its manifest: narratives of v1 and v2 (one key in two shards, one failed row,
     one failed row of another model), query rewrites of q1 (a request row and its 3 items)."""
     store = CacheStore(tmp_path / "cache")
-    write_rows(store, "narrative", [prior("n1", "narrative", "v1", "a door", 0.0),
-                                    prior("n2", "narrative", "v1", "a man", 1.0)])
-    write_rows(store, "narrative", [prior("n2", "narrative", "v1", "a man", 1.0),  # the same key again
-                                    prior("n3", "narrative", "v2", "a dog", 0.0),
-                                    prior("e1", "narrative", "v1", "", 2.0, status="error"),
-                                    prior("e2", "narrative", "v1", "", 3.0, status="error", model="other-model"),
-                                    prior("e3", "narrative", "v9", "", 0.0, status="error")])  # not this dataset
+    write_rows(
+        store,
+        "narrative",
+        [prior("n1", "narrative", "v1", "a door", 0.0), prior("n2", "narrative", "v1", "a man", 1.0)],
+    )
+    write_rows(
+        store,
+        "narrative",
+        [
+            prior("n2", "narrative", "v1", "a man", 1.0),  # the same key again
+            prior("n3", "narrative", "v2", "a dog", 0.0),
+            prior("e1", "narrative", "v1", "", 2.0, status="error"),
+            prior("e2", "narrative", "v1", "", 3.0, status="error", model="other-model"),
+            prior("e3", "narrative", "v9", "", 0.0, status="error"),
+        ],
+    )  # not this dataset
     rewrites = ["coarse: a man opens a door", "a man opens a door", "fine: a man opens a door"]
-    write_rows(store, "query_rewrite", [prior("r", "query_rewrite", "v1", "", 0.0, query_id="q1")]
-               + [prior(f"r{i}", "query_rewrite", "v1", t, 0.0, query_id="q1") for i, t in enumerate(rewrites)])
+    write_rows(
+        store,
+        "query_rewrite",
+        [prior("r", "query_rewrite", "v1", "", 0.0, query_id="q1")]
+        + [prior(f"r{i}", "query_rewrite", "v1", t, 0.0, query_id="q1") for i, t in enumerate(rewrites)],
+    )
     texts = ["a door", "a man", "a dog", *rewrites, *(q for *_, q in QUERIES)]
-    store.write_text_features(ENCODER, pa.Table.from_pylist(
-        [{"text_sha256": sha256_text(t), "encoder": ENCODER, "text": t, "dim": 4, "sentence": vector(t),
-          "n_tokens": 0, "tokens": []} for t in texts], schema=TEXT_FEATURE_SCHEMA))
-    keys = {"q1": (["n1", "n2", "n2"], ["r2", "r0", "r1"]),  # a key listed twice; rewrites in the order listed
-            "q2": (["n1", "n2"], []), "q3": (["n3"], [])}
-    rows = [{"query_id": q, "video_id": v, "split": s, "query": text, "windows": [[1.0, 2.5]], "duration": 10.0,
-             "video_sha256": f"sha-{v}", "query_sha256": sha256_text(text), "narrative_keys": keys[q][0],
-             "query_rewrite_keys": keys[q][1], "context_query_ids": [], "extra": "{}"} for q, v, s, text in QUERIES]
+    store.write_text_features(
+        ENCODER,
+        pa.Table.from_pylist(
+            [
+                {
+                    "text_sha256": sha256_text(t),
+                    "encoder": ENCODER,
+                    "text": t,
+                    "dim": 4,
+                    "sentence": vector(t),
+                    "n_tokens": 0,
+                    "tokens": [],
+                }
+                for t in texts
+            ],
+            schema=TEXT_FEATURE_SCHEMA,
+        ),
+    )
+    keys = {
+        "q1": (["n1", "n2", "n2"], ["r2", "r0", "r1"]),  # a key listed twice; rewrites in the order listed
+        "q2": (["n1", "n2"], []),
+        "q3": (["n3"], []),
+    }
+    rows = [
+        {
+            "query_id": q,
+            "video_id": v,
+            "split": s,
+            "query": text,
+            "windows": [[1.0, 2.5]],
+            "duration": 10.0,
+            "video_sha256": f"sha-{v}",
+            "query_sha256": sha256_text(text),
+            "narrative_keys": keys[q][0],
+            "query_rewrite_keys": keys[q][1],
+            "context_query_ids": [],
+            "extra": "{}",
+        }
+        for q, v, s, text in QUERIES
+    ]
     table = pa.Table.from_pylist(rows, schema=manifest_schema(["narrative", "query_rewrite"]))
     return write_manifest(tmp_path / "demo.parquet", table, dataset="demo", cache_dir=store.root, text_encoder=ENCODER)
 
@@ -89,10 +156,15 @@ def test_one_clean_row_per_query(built: Path) -> None:
     assert [r["query_id"] for r in train] == ["q1", "q2"]
     q1 = train[0]
     assert q1["windows"] == [[1.0, 2.5]] and q1["duration"] == 10.0
-    assert [(p["key"], p["text"], p["t_start"]) for p in q1["narrative"]] == [("n1", "a door", 0.0),
-                                                                              ("n2", "a man", 1.0)]
-    assert [p["text"] for p in q1["query_rewrite"]] == ["fine: a man opens a door", "coarse: a man opens a door",
-                                                        "a man opens a door"]  # manifest order, r2 r0 r1
+    assert [(p["key"], p["text"], p["t_start"]) for p in q1["narrative"]] == [
+        ("n1", "a door", 0.0),
+        ("n2", "a man", 1.0),
+    ]
+    assert [p["text"] for p in q1["query_rewrite"]] == [
+        "fine: a man opens a door",
+        "coarse: a man opens a door",
+        "a man opens a door",
+    ]  # manifest order, r2 r0 r1
     assert q1["query_vector"] == pytest.approx(vector("a man opens a door"))
     assert q1["narrative"][1]["vector"] == pytest.approx(vector("a man"))
     assert train[1]["query_rewrite"] == []
@@ -100,11 +172,20 @@ def test_one_clean_row_per_query(built: Path) -> None:
     assert export.counts["priors"] == {"narrative": {"test": 1, "train": 4}, "query_rewrite": {"test": 0, "train": 3}}
     assert export.counts["unique_prior_rows"] == {"narrative": 3, "query_rewrite": 3}
     # e1 (this model, this dataset's video) counts; e2 (another model) and e3 (another video) do not
-    assert export.counts["errors"]["narrative"] == [{"model": "llava-x", "prompt": "narrate_frame@2",
-                                                    "error_type": "model_error", "rows": 1}]
+    assert export.counts["errors"]["narrative"] == [
+        {"model": "llava-x", "prompt": "narrate_frame@2", "error_type": "model_error", "rows": 1}
+    ]
     card = export.card
-    for needle in ("llava-x", "narrate_frame@2", "rewrite_query@2", ENCODER, "| train | 1 | 2 | 4 | 3 |",
-                   "1 × `model_error`", "- split: train", "path: data/train-*.parquet"):
+    for needle in (
+        "llava-x",
+        "narrate_frame@2",
+        "rewrite_query@2",
+        ENCODER,
+        "| train | 1 | 2 | 4 | 3 |",
+        "1 × `model_error`",
+        "- split: train",
+        "path: data/train-*.parquet",
+    ):
         assert needle in card, needle
 
 
@@ -118,9 +199,11 @@ def test_written_folder_loads_with_datasets_both_ways(built: Path, tmp_path: Pat
     out = tmp_path / "export"
     write_export(built, out, vectors=True)
     from_disk = datasets.load_from_disk(str(out))
-    parquet = datasets.load_dataset("parquet", data_files={s: str(out / "data" / f"{s}-*.parquet")
-                                                           for s in ("train", "test")},
-                                    cache_dir=str(tmp_path / "hf"))
+    parquet = datasets.load_dataset(
+        "parquet",
+        data_files={s: str(out / "data" / f"{s}-*.parquet") for s in ("train", "test")},
+        cache_dir=str(tmp_path / "hf"),
+    )
     helper = priors_dataset(built, vectors=True)
     assert set(from_disk) == set(parquet) == set(helper) == {"train", "test"}
     for split in ("train", "test"):

@@ -9,9 +9,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from tests.conftest import shared_path
 
 from pipeline.frames import FrameSampler, ResizePolicy
+from tests.conftest import shared_path
 
 REAL = {  # name: (width, height, fps, duration)
     "bikes": (640, 272, 25.0, 10.0),
@@ -70,7 +70,9 @@ def test_pixels_match_pyav_frame_at_that_pts() -> None:
         assert got.frame_times[row] == pytest.approx(starts[idx], abs=1e-4)
         ours = got.frames[row].astype(np.int16)
         same = np.abs(ours - frames[idx].to_ndarray(format="rgb24")).mean()
-        neighbour = np.abs(ours - frames[idx + 1 if idx + 1 < len(frames) else idx - 1].to_ndarray(format="rgb24")).mean()
+        neighbour = np.abs(
+            ours - frames[idx + 1 if idx + 1 < len(frames) else idx - 1].to_ndarray(format="rgb24")
+        ).mean()
         assert same < 2.0, f"t={t}: decord and PyAV differ by {same:.2f} on frame {idx}"
         assert neighbour > same, f"t={t}: the neighbouring frame matches as well ({neighbour:.2f})"
 

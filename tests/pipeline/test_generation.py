@@ -22,16 +22,33 @@ from pipeline.stages.claim import ClaimingDecodeStage
 from pipeline.stages.write import prior_table
 
 KIND = "query_rewrite"
-PROV = {"model": "m", "model_revision": "r", "prompt_id": "rewrite_query", "prompt_version": 1,
-        "prompt_sha256": "s", "sampling": "{}", "backend": "fake"}
+PROV = {
+    "model": "m",
+    "model_revision": "r",
+    "prompt_id": "rewrite_query",
+    "prompt_version": 1,
+    "prompt_sha256": "s",
+    "sampling": "{}",
+    "backend": "fake",
+}
 VIDEOS = ("v0", "v1", "v2")
 
 
 def _plan() -> tuple[list[dict], dict]:
     todo, planned = [], {}
     for vid in VIDEOS:
-        reqs = [{"kind": KIND, "key": f"{vid}-k{i}", "query_id": f"{vid}-q{i}", "t_start": 0.0, "t_end": 0.0,
-                 "frame_times": [], "prompt_vars": {}} for i in range(3)]
+        reqs = [
+            {
+                "kind": KIND,
+                "key": f"{vid}-k{i}",
+                "query_id": f"{vid}-q{i}",
+                "t_start": 0.0,
+                "t_end": 0.0,
+                "frame_times": [],
+                "prompt_vars": {},
+            }
+            for i in range(3)
+        ]
         planned[vid] = {KIND: [[r["key"], r["query_id"]] for r in reqs]}
         todo.append({"video_id": vid, "path": "", "duration": 10.0, "video_sha256": "", "requests": json.dumps(reqs)})
     return todo, planned
@@ -43,10 +60,28 @@ def _unit(vid: str) -> str:
 
 def _write(store: CacheStore, keys: list[str], who: str) -> None:
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    rows = [{"key": k, "kind": KIND, "video_id": k.split("-")[0], "video_sha256": "", "query_id": "", "t_start": 0.0,
-             "t_end": 0.0, "text": f"{who} {k}", "text_sha256": "", "n_prompt_tokens": 0, "n_output_tokens": 0,
-             "latency_ms": 0.0, "status": "ok", "error_type": "", "error": "", "raw": "", "sampling_used": ""}
-            for k in keys]
+    rows = [
+        {
+            "key": k,
+            "kind": KIND,
+            "video_id": k.split("-")[0],
+            "video_sha256": "",
+            "query_id": "",
+            "t_start": 0.0,
+            "t_end": 0.0,
+            "text": f"{who} {k}",
+            "text_sha256": "",
+            "n_prompt_tokens": 0,
+            "n_output_tokens": 0,
+            "latency_ms": 0.0,
+            "status": "ok",
+            "error_type": "",
+            "error": "",
+            "raw": "",
+            "sampling_used": "",
+        }
+        for k in keys
+    ]
     store.write_priors(KIND, prior_table(rows, PROV, created))
 
 
@@ -104,7 +139,11 @@ def test_waits_for_the_units_a_live_run_holds(tmp_path: Path) -> None:
     assert sorted(graph.generated) == sorted(f"{v}-k{i}" for v in ("v0", "v2") for i in range(3))
     assert {texts[f"v1-k{i}"] for i in range(3)} == {f"other v1-k{i}" for i in range(3)}
     assert (report.claims_generated, report.claims_waited, report.claims_taken_over, report.claims_forced) == (
-        2, 1, 0, 0)
+        2,
+        1,
+        0,
+        0,
+    )
     assert report.claim_wait_seconds < 10
     book = ClaimBook(store.root, Owner.this_process("later"), done_since=0.0)
     assert {book.state(KIND, _unit(v)) for v in VIDEOS} == {"done"}  # every unit finished
@@ -116,8 +155,9 @@ def test_takes_over_a_claim_that_lapses_without_rows(tmp_path: Path) -> None:
     assert crashed.claim(KIND, _unit("v2"))
     _write(store, ["v2-k0"], "crashed")  # it wrote one row before it died
     todo, planned = _plan()
-    todo = [{**r, "requests": json.dumps([q for q in json.loads(r["requests"]) if q["key"] != "v2-k0"])}
-            for r in todo]  # the plan saw that row
+    todo = [
+        {**r, "requests": json.dumps([q for q in json.loads(r["requests"]) if q["key"] != "v2-k0"])} for r in todo
+    ]  # the plan saw that row
     graph, report = GraphStandIn(store), RunReport()
     start = time.monotonic()
     generate_claimed(_config(tmp_path, ttl=0.8), store, todo, planned, report, graph)

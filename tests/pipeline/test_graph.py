@@ -11,11 +11,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from groundwork.cache.keys import VideoHashes
 from groundwork.cache.store import CacheStore
 from pipeline.commands.errors import failed_rows
-from pipeline.graph import run_priors
-from groundwork.cache.keys import VideoHashes
 from pipeline.frames import time_grid
+from pipeline.graph import run_priors
 from tests.pipeline.priors_fixtures import demo_dir, priors_config, tiny_clip, tiny_llava  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -27,10 +27,15 @@ def _durations(demo: Path) -> dict[str, float]:
     return {v.video_id: v.duration for v in DATASETS.get("demo")(demo).videos.values()}
 
 
-def test_full_run_then_warm_rerun_makes_zero_model_calls(demo_dir: Path, tiny_llava: Path, tiny_clip: Path,  # noqa: F811
-                                                         tmp_path: Path) -> None:
-    config = priors_config(demo_dir, tiny_llava, tmp_path / "cache", tmp_path / "demo.parquet",
-                           visual_encoder=str(tiny_clip))
+def test_full_run_then_warm_rerun_makes_zero_model_calls(
+    demo_dir: Path,
+    tiny_llava: Path,
+    tiny_clip: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    config = priors_config(
+        demo_dir, tiny_llava, tmp_path / "cache", tmp_path / "demo.parquet", visual_encoder=str(tiny_clip)
+    )
     report = run_priors(config)
     durations = _durations(demo_dir)
     n_narr = sum(len(time_grid(d, 6.0)) for d in durations.values())
@@ -69,7 +74,8 @@ def test_full_run_then_warm_rerun_makes_zero_model_calls(demo_dir: Path, tiny_ll
 
 
 def test_bad_video_is_an_error_row_skipped_on_rerun_and_redone_with_retry_errors(
-        demo_dir: Path, tiny_llava: Path, tmp_path: Path) -> None:  # noqa: F811
+    demo_dir: Path, tiny_llava: Path, tmp_path: Path
+) -> None:  # noqa: F811
     demo = tmp_path / "demo"
     shutil.copytree(demo_dir, demo)
     bad = sorted((demo / "videos").glob("*.mp4"))[0]

@@ -6,8 +6,9 @@ held; the rerun takes a killed run's claims over at once (its driver is gone fro
 
 Small by design: two demo videos, the fast deterministic ``FakeFrameDigestBackend``, local Ray
 with 2 CPUs, small blocks and shards (``embed_batch_size=4``, ``shard_rows=4``: each block of rows
-that reaches the driver is written at once, so a kill can fall between shard writes). A run's time is mostly Python and Ray starting
-(imports, the local instance, one actor per model stage), so the soak takes about 30 runs' time;
+that reaches the driver is written at once, so a kill can fall between shard writes). A run's time
+is mostly Python and Ray starting (imports, the local instance, one actor per model stage), so the
+soak takes about 30 runs' time;
 ``GROUNDWORK_SOAK_KILLS`` sets fewer kills for a quick local look."""
 
 from __future__ import annotations
@@ -36,11 +37,26 @@ ENCODER = "all-MiniLM-L6-v2"
 
 
 def _config(demo: Path, out: Path) -> str:
-    return PriorsConfig(dataset="demo", annotations=demo, cache=out / "cache", manifest=out / "m.parquet",
-                        model="fake-model", backend=NAME, backend_options={"delay_s": 0.05}, kinds=list(KINDS),
-                        limit=2, interval=2.0, clip_len=4.0, sampling=SamplingConfig(max_new_tokens=4), num_cpus=2,
-                        progress=False, write_batch_size=2, generate_batch_size=2, embed_batch_size=4,
-                        shard_rows=4).model_dump_json()
+    return PriorsConfig(
+        dataset="demo",
+        annotations=demo,
+        cache=out / "cache",
+        manifest=out / "m.parquet",
+        model="fake-model",
+        backend=NAME,
+        backend_options={"delay_s": 0.05},
+        kinds=list(KINDS),
+        limit=2,
+        interval=2.0,
+        clip_len=4.0,
+        sampling=SamplingConfig(max_new_tokens=4),
+        num_cpus=2,
+        progress=False,
+        write_batch_size=2,
+        generate_batch_size=2,
+        embed_batch_size=4,
+        shard_rows=4,
+    ).model_dump_json()
 
 
 def test_twenty_kills_each_rerun_equals_an_uninterrupted_run(demo_dir: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -79,5 +95,7 @@ def test_twenty_kills_each_rerun_equals_an_uninterrupted_run(demo_dir: Path, tmp
         assert held_claims(out / "cache") == [], f"kill {i}: claims left held"
         seen.append((shards, report["rows_written"]))
     assert len(seen) == KILLS, f"only {len(seen)} kills landed before the run ended"
-    print(f"priors kill soak: {len(seen)} kills survived (shards on disk at the kill, rows the rerun wrote): "
-          f"{seen}; uninterrupted run {span:.1f} s")
+    print(
+        f"priors kill soak: {len(seen)} kills survived (shards on disk at the kill, rows the rerun wrote): "
+        f"{seen}; uninterrupted run {span:.1f} s"
+    )

@@ -5,24 +5,28 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from groundwork.cache.layout import MANIFEST_META, manifest_schema
-from pipeline.kinds import kind_names
-from pipeline.datasets.base import Annotations, PolicyReport, Query, Video
 from groundwork.cache.hashing import sha256_text
+from groundwork.cache.layout import MANIFEST_META, manifest_schema
 from groundwork.cache.manifest import read_manifest_meta
+from pipeline.datasets.base import Annotations, PolicyReport, Query, Video
+from pipeline.kinds import kind_names
 from pipeline.manifest import build_manifest, write_manifest
 
 
 def _annotations() -> Annotations:
     videos = {"v1": Video("v1", 10.0), "v2": Video("v2", 6.0)}
-    queries = [Query("q1", "v1", "train", "a circle appears", ((1.0, 3.0),), 10.0, {"saliency": [1, 2]}),
-               Query("q2", "v1", "test", "a square moves", ((4.0, 6.0), (7.0, 8.0)), 10.0),
-               Query("q3", "v2", "train", "it turns red", ((0.0, 2.0),), 6.0)]
+    queries = [
+        Query("q1", "v1", "train", "a circle appears", ((1.0, 3.0),), 10.0, {"saliency": [1, 2]}),
+        Query("q2", "v1", "test", "a square moves", ((4.0, 6.0), (7.0, 8.0)), 10.0),
+        Query("q3", "v2", "train", "it turns red", ((0.0, 2.0),), 6.0),
+    ]
     return Annotations("toy", videos, queries, PolicyReport())
 
 
-PLANNED = {"v1": {"narrative": [("n1", ""), ("n2", ""), ("n3", "")], "query_caption": [("c1", "q1"), ("c2", "q2")]},
-           "v2": {"narrative": [("n4", "")]}}
+PLANNED = {
+    "v1": {"narrative": [("n1", ""), ("n2", ""), ("n3", "")], "query_caption": [("c1", "q1"), ("c2", "q2")]},
+    "v2": {"narrative": [("n4", "")]},
+}
 
 
 def test_one_row_per_query_with_ok_keys_in_plan_order() -> None:
@@ -42,8 +46,14 @@ def test_one_row_per_query_with_ok_keys_in_plan_order() -> None:
 
 def test_written_atomically_with_metadata(tmp_path: Path) -> None:
     table = build_manifest(_annotations(), PLANNED, {}, {})
-    path = write_manifest(tmp_path / "manifests" / "toy.parquet", table, dataset="toy", cache_dir=tmp_path / "c",
-                          text_encoder="all-MiniLM-L6-v2", visual_features=str(tmp_path / "c/visual/clip"))
+    path = write_manifest(
+        tmp_path / "manifests" / "toy.parquet",
+        table,
+        dataset="toy",
+        cache_dir=tmp_path / "c",
+        text_encoder="all-MiniLM-L6-v2",
+        visual_features=str(tmp_path / "c/visual/clip"),
+    )
     meta = read_manifest_meta(path)
     assert set(meta) == set(MANIFEST_META)
     assert meta["dataset"] == "toy" and meta["cache_dir"] == str((tmp_path / "c").resolve())
@@ -53,8 +63,9 @@ def test_written_atomically_with_metadata(tmp_path: Path) -> None:
 
 def test_a_failed_write_leaves_the_old_manifest(tmp_path: Path) -> None:
     path = tmp_path / "toy.parquet"
-    write_manifest(path, build_manifest(_annotations(), PLANNED, {}, {}), dataset="toy", cache_dir=tmp_path,
-                   text_encoder="e")
+    write_manifest(
+        path, build_manifest(_annotations(), PLANNED, {}, {}), dataset="toy", cache_dir=tmp_path, text_encoder="e"
+    )
     before = path.read_bytes()
     with pytest.raises(Exception):  # noqa: B017 - any pyarrow error: the point is what remains
         write_manifest(path, "not a table", dataset="toy", cache_dir=tmp_path, text_encoder="e")  # type: ignore[arg-type]
@@ -62,13 +73,18 @@ def test_a_failed_write_leaves_the_old_manifest(tmp_path: Path) -> None:
 
 
 def test_structured_requests_expand_to_their_item_keys() -> None:
-    from pipeline.manifest import expand_structured
     from pipeline.kinds.structured import item_key
+    from pipeline.manifest import expand_structured
 
-    planned = {"v1": {"event": [("e1", "")], "query_rewrite": [("r1", "q1"), ("r2", "q2")], "narrative": [("n1", "")]},
-               "v2": {"event": [("e2", "")]}}
-    ok = {"event": {"e1", item_key("e1", 0), item_key("e1", 1), "e2"},  # e2: answered with zero valid events
-          "query_rewrite": {"r1", *(item_key("r1", i) for i in range(3))}, "narrative": {"n1"}}  # r2 failed
+    planned = {
+        "v1": {"event": [("e1", "")], "query_rewrite": [("r1", "q1"), ("r2", "q2")], "narrative": [("n1", "")]},
+        "v2": {"event": [("e2", "")]},
+    }
+    ok = {
+        "event": {"e1", item_key("e1", 0), item_key("e1", 1), "e2"},  # e2: answered with zero valid events
+        "query_rewrite": {"r1", *(item_key("r1", i) for i in range(3))},
+        "narrative": {"n1"},
+    }  # r2 failed
     expanded = expand_structured(planned, ok)
     assert expanded["v1"]["event"] == [(item_key("e1", 0), ""), (item_key("e1", 1), "")]
     assert expanded["v1"]["query_rewrite"] == [*((item_key("r1", i), "q1") for i in range(3)), ("r2", "q2")]

@@ -10,7 +10,15 @@ import pytest
 from pipeline.backends.adapters import ADAPTERS
 from pipeline.presets import PRESETS, QWEN_PATCH_PIXELS, default_backend_name, resolve_model
 
-NAMES = ["llava-1.5-7b", "llava-1.5-13b", "llava-next-7b", "qwen2-vl-2b", "qwen2-vl-7b", "qwen2.5-vl-3b", "qwen2.5-vl-7b"]
+NAMES = [
+    "llava-1.5-7b",
+    "llava-1.5-13b",
+    "llava-next-7b",
+    "qwen2-vl-2b",
+    "qwen2-vl-7b",
+    "qwen2.5-vl-3b",
+    "qwen2.5-vl-7b",
+]
 
 
 def test_every_issue_preset_is_registered_with_a_known_adapter() -> None:

@@ -11,9 +11,18 @@ import yaml
 from groundwork.errors import InputError
 from pipeline.prompts import PROMPTS_ROOT, PromptError, load_prompt, validate_all
 
-SHIPPED = {"narrate_frame", "caption_clip", "describe_events", "rewrite_query", "caption_for_query",
-           "rewrite_query_pairs", "caption_key_frame", "caption_frame", "select_key_frames",  # these four: GranAlign
-           "reason_when_what"}  # Bridge-STG's temporal reasoning prior
+SHIPPED = {
+    "narrate_frame",
+    "caption_clip",
+    "describe_events",
+    "rewrite_query",
+    "caption_for_query",
+    "rewrite_query_pairs",
+    "caption_key_frame",
+    "caption_frame",
+    "select_key_frames",  # these four: GranAlign
+    "reason_when_what",
+}  # Bridge-STG's temporal reasoning prior
 TEA_PROMPT = (
     "This is one image frame sampled from a video. Please caption this frame in two or three sentences, "
     "to describe this frame with some details but without any analysis."
@@ -128,8 +137,10 @@ def test_sandbox_blocks_unsafe_attribute_access(root: Path) -> None:
         load_prompt("rewrite_query", root=root)
 
 
-@pytest.mark.parametrize("prompt_id", ["../../x", "../prompts/narrate_frame", "/etc/passwd", "a/b", "a.b", "", " x",
-                                       "narrate_frame.yaml", "..", "x\n"])
+@pytest.mark.parametrize(
+    "prompt_id",
+    ["../../x", "../prompts/narrate_frame", "/etc/passwd", "a/b", "a.b", "", " x", "narrate_frame.yaml", "..", "x\n"],
+)
 def test_ids_are_names_not_paths(tmp_path: Path, prompt_id: str) -> None:
     """Regression: ``load_prompt("../../x")`` read ``prompts/../../x.yaml``, a file outside prompts/."""
     with pytest.raises(PromptError, match="is not a prompt name") as info:

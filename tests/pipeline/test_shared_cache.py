@@ -30,10 +30,24 @@ ENCODER = "all-MiniLM-L6-v2"
 
 
 def _config(demo: Path, cache: Path, manifest: Path, **overrides) -> str:  # noqa: ANN003
-    settings = {"dataset": "demo", "annotations": demo, "cache": cache, "manifest": manifest, "model": "fake-model",
-                "backend": NAME, "backend_options": {"delay_s": 0.4}, "kinds": list(KINDS), "interval": 2.0,
-                "clip_len": 4.0, "sampling": SamplingConfig(max_new_tokens=4), "num_cpus": 2, "progress": False,
-                "write_batch_size": 2, "generate_batch_size": 2, "claim_ttl_s": 8.0}
+    settings = {
+        "dataset": "demo",
+        "annotations": demo,
+        "cache": cache,
+        "manifest": manifest,
+        "model": "fake-model",
+        "backend": NAME,
+        "backend_options": {"delay_s": 0.4},
+        "kinds": list(KINDS),
+        "interval": 2.0,
+        "clip_len": 4.0,
+        "sampling": SamplingConfig(max_new_tokens=4),
+        "num_cpus": 2,
+        "progress": False,
+        "write_batch_size": 2,
+        "generate_batch_size": 2,
+        "claim_ttl_s": 8.0,
+    }
     return PriorsConfig(**{**settings, **overrides}).model_dump_json()
 
 
@@ -44,8 +58,11 @@ def reference(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     done = run(_config(demo_dir, out / "cache", out / "m.parquet", backend_options={}))
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "m.report.json").read_text())
-    return {"state": cache_state(out / "cache", KINDS, ENCODER), "report": report,
-            "manifest": pq.read_table(out / "m.parquet")}
+    return {
+        "state": cache_state(out / "cache", KINDS, ENCODER),
+        "report": report,
+        "manifest": pq.read_table(out / "m.parquet"),
+    }
 
 
 def _wait_for_a_claim(cache: Path, proc, limit_s: float = 600.0) -> None:  # noqa: ANN001
@@ -56,8 +73,11 @@ def _wait_for_a_claim(cache: Path, proc, limit_s: float = 600.0) -> None:  # noq
         time.sleep(0.1)
 
 
-def test_two_runs_on_one_cache_generate_each_key_once(demo_dir: Path, tmp_path: Path,  # noqa: F811
-                                                      reference: dict) -> None:
+def test_two_runs_on_one_cache_generate_each_key_once(
+    demo_dir: Path,
+    tmp_path: Path,  # noqa: F811
+    reference: dict,
+) -> None:
     cache = tmp_path / "cache"
     slow = {"backend_options": {"delay_s": 1.0}}  # 18 s of "model" per video: the runs overlap
     first = start(_config(demo_dir, cache, tmp_path / "a.parquet", limit=2, **slow))  # two of the three videos
@@ -80,13 +100,18 @@ def test_two_runs_on_one_cache_generate_each_key_once(demo_dir: Path, tmp_path: 
     assert b["cache_hits"] == 0  # the second planned while the first had written nothing: claims did it
     assert pq.read_table(tmp_path / "b.parquet").equals(reference["manifest"])
     assert held_claims(cache) == []
-    print(f"shared cache: run A {a['model_calls']} calls, {a['claims_generated']} units; run B "
-          f"{b['model_calls']} calls, {b['claims_generated']} units, waited for {b['claims_waited']} "
-          f"({b['claim_wait_seconds']} s); one run alone: {reference['report']['model_calls']} calls")
+    print(
+        f"shared cache: run A {a['model_calls']} calls, {a['claims_generated']} units; run B "
+        f"{b['model_calls']} calls, {b['claims_generated']} units, waited for {b['claims_waited']} "
+        f"({b['claim_wait_seconds']} s); one run alone: {reference['report']['model_calls']} calls"
+    )
 
 
-def test_a_killed_run_blocks_the_other_only_until_its_claims_lapse(demo_dir: Path, tmp_path: Path,  # noqa: F811
-                                                                   reference: dict) -> None:
+def test_a_killed_run_blocks_the_other_only_until_its_claims_lapse(
+    demo_dir: Path,
+    tmp_path: Path,  # noqa: F811
+    reference: dict,
+) -> None:
     cache = tmp_path / "cache"
     first = start(_config(demo_dir, cache, tmp_path / "a.parquet", shard_rows=4))
     _wait_for_a_claim(cache, first)
@@ -114,8 +139,11 @@ def test_a_killed_run_blocks_the_other_only_until_its_claims_lapse(demo_dir: Pat
     for key in (*KINDS, *(f"{k}/raw" for k in KINDS), "text"):
         assert got[key] == want[key], key  # complete, and no prior row written twice
     assert b["model_calls"] == reference["report"]["model_calls"] - sum(
-        1 for kind in KINDS for status, _ in written[kind].values() if status == "ok")  # type: ignore[attr-defined]
+        1 for kind in KINDS for status, _ in written[kind].values() if status == "ok"
+    )  # type: ignore[attr-defined]
     assert held_claims(cache) == []
-    print(f"killed holding {len(held)} claims: the other run took over {b['claims_taken_over']} after waiting "
-          f"{b['claim_wait_seconds']} s, generated {b['claims_generated']} units itself, "
-          f"{time.monotonic() - start_s:.1f} s in all")
+    print(
+        f"killed holding {len(held)} claims: the other run took over {b['claims_taken_over']} after waiting "
+        f"{b['claim_wait_seconds']} s, generated {b['claims_generated']} units itself, "
+        f"{time.monotonic() - start_s:.1f} s in all"
+    )

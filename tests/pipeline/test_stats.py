@@ -18,7 +18,13 @@ def write_folder(root: Path) -> Path:
     rows = {
         "train": [
             {"qid": 1, "vid": "a", "duration": 10, "query": "A man opens the door.", "relevant_windows": [[0, 4]]},
-            {"qid": 2, "vid": "a", "duration": 10, "query": "the man closes the door", "relevant_windows": [[6, 8], [8, 12]]},
+            {
+                "qid": 2,
+                "vid": "a",
+                "duration": 10,
+                "query": "the man closes the door",
+                "relevant_windows": [[6, 8], [8, 12]],
+            },
             {"qid": 3, "vid": "b", "duration": 20, "query": "  ", "relevant_windows": [[1, 2]]},
         ],
         "test": [{"qid": 4, "vid": "c", "duration": 30, "query": "someone's dog barks"}],
@@ -59,11 +65,13 @@ def test_dataset_stats_fields_and_values(tmp_path: Path) -> None:
 
 def test_all_block_counts_each_video_once_and_averages_over_everything(tmp_path: Path) -> None:
     lines = {
-        "train": [{"qid": 1, "vid": "a", "duration": 10, "query": "A man opens the door.",
-                   "relevant_windows": [[0, 4]]}],
-        "val": [{"qid": 2, "vid": "a", "duration": 10, "query": "a dog runs", "relevant_windows": [[2, 6]]},
-                {"qid": 3, "vid": "b", "duration": 20, "query": "the cat sits",
-                 "relevant_windows": [[0, 10], [12, 20]]}],
+        "train": [
+            {"qid": 1, "vid": "a", "duration": 10, "query": "A man opens the door.", "relevant_windows": [[0, 4]]}
+        ],
+        "val": [
+            {"qid": 2, "vid": "a", "duration": 10, "query": "a dog runs", "relevant_windows": [[2, 6]]},
+            {"qid": 3, "vid": "b", "duration": 20, "query": "the cat sits", "relevant_windows": [[0, 10], [12, 20]]},
+        ],
     }
     for split, rows in lines.items():
         (tmp_path / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))

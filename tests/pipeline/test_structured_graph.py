@@ -12,12 +12,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.backends.base import BACKENDS
+from groundwork.cache.hashing import sha256_text
 from groundwork.cache.store import CacheStore
+from pipeline.backends.base import BACKENDS
 from pipeline.datasets import DATASETS
 from pipeline.features.text import get_text_encoder
 from pipeline.graph import run_priors
-from groundwork.cache.hashing import sha256_text
 from tests.pipeline.fake_backends import FakeScriptedJSONBackend, scripted_events, scripted_rewrites
 from tests.pipeline.priors_fixtures import demo_dir, priors_config  # noqa: F401
 
@@ -31,8 +31,15 @@ def test_valid_events_and_rewrites_reach_cache_manifest_and_features(demo_dir: P
     model = tmp_path / "fake-model"  # keys need a model revision: a folder with a config.json
     model.mkdir()
     (model / "config.json").write_text(json.dumps({"model_type": FAKE}))
-    config = priors_config(demo_dir, model, tmp_path / "cache", tmp_path / "m.parquet", limit=2, backend=FAKE,
-                           kinds=["event", "query_rewrite"])
+    config = priors_config(
+        demo_dir,
+        model,
+        tmp_path / "cache",
+        tmp_path / "m.parquet",
+        limit=2,
+        backend=FAKE,
+        kinds=["event", "query_rewrite"],
+    )
     report = run_priors(config)
 
     store = CacheStore(tmp_path / "cache")
@@ -51,10 +58,12 @@ def test_valid_events_and_rewrites_reach_cache_manifest_and_features(demo_dir: P
     for row in manifest:
         vid, duration = row["video_id"], durations[row["video_id"]]
         got = [events[k] for k in row["event_keys"]]
-        assert all(e["status"] == "ok" and e["video_id"] == vid and 0.0 <= e["t_start"] < e["t_end"] <= duration
-                   for e in got)
+        assert all(
+            e["status"] == "ok" and e["video_id"] == vid and 0.0 <= e["t_start"] < e["t_end"] <= duration for e in got
+        )
         assert [(e["t_start"], e["t_end"], e["text"]) for e in got] == [
-            (s["start"], min(s["end"], duration), s["description"]) for s in scripted_events(duration, False)]
+            (s["start"], min(s["end"], duration), s["description"]) for s in scripted_events(duration, False)
+        ]
         assert got[-1]["t_end"] == duration  # the span past the end, clipped
         assert "sampling" in got[0] and json.loads(got[0]["sampling"])["temperature"] > 0  # answered on the re-ask
         texts = [rewrites[k]["text"] for k in row["query_rewrite_keys"]]

@@ -38,10 +38,21 @@ def clip112(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_patch_grids_tubes_and_reasoning_through_the_graph(stvg_dir: Path, clip112: Path, tmp_path: Path) -> None:
-    config = PriorsConfig(dataset="demo_stvg", annotations=stvg_dir, cache=tmp_path / "cache",
-                          manifest=tmp_path / "m.parquet", model="shapes", backend="shapes",
-                          kinds=["temporal_reasoning"], visual_encoder=str(clip112), limit=3, num_cpus=2,
-                          progress=False, sampling=SamplingConfig(max_new_tokens=8), write_batch_size=4)
+    config = PriorsConfig(
+        dataset="demo_stvg",
+        annotations=stvg_dir,
+        cache=tmp_path / "cache",
+        manifest=tmp_path / "m.parquet",
+        model="shapes",
+        backend="shapes",
+        kinds=["temporal_reasoning"],
+        visual_encoder=str(clip112),
+        limit=3,
+        num_cpus=2,
+        progress=False,
+        sampling=SamplingConfig(max_new_tokens=8),
+        write_batch_size=4,
+    )
     report = run_priors(config)
     assert report.errors == {} and report.patch_videos == 3 and report.visual_videos == 3
     info = read_manifest(tmp_path / "m.parquet")
@@ -67,7 +78,8 @@ def test_patch_grids_tubes_and_reasoning_through_the_graph(stvg_dir: Path, clip1
         block = StvgQuery.from_extra(json.loads(row["extra"]))
         for f in block.gt_frames():
             assert by_key[(row["video_id"], block.target_id, f)] == pytest.approx(
-                ann.tubes[(row["video_id"], block.target_id)][f])
+                ann.tubes[(row["video_id"], block.target_id)][f]
+            )
         keys = row["temporal_reasoning_keys"]
         assert len(keys) == 2, row["query"]  # [reasoning, target]
         text, target = reasoning[keys[0]], reasoning[keys[1]]

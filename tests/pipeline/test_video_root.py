@@ -40,19 +40,40 @@ def test_regression_no_video_found_stops_before_ray(demo_dir: Path, tmp_path: Pa
     assert "clip_caption, narrative need their frames" in text
 
 
-def test_the_cli_says_it_in_one_line_and_exit_2(demo_dir: Path, tmp_path: Path,  # noqa: F811
-                                                capsys: pytest.CaptureFixture) -> None:
+def test_the_cli_says_it_in_one_line_and_exit_2(
+    demo_dir: Path,
+    tmp_path: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture,
+) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    code = main(["run", "demo", "--annotations", str(demo_dir), "--video-root", str(empty), "--model", "fake-model",
-                 "--backend", FAKE, "--cache", str(tmp_path / "cache"), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "demo",
+            "--annotations",
+            str(demo_dir),
+            "--video-root",
+            str(empty),
+            "--model",
+            "fake-model",
+            "--backend",
+            FAKE,
+            "--cache",
+            str(tmp_path / "cache"),
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "found 0 of the 3 videos" in err
     assert not (tmp_path / "cache").exists()
 
 
-def test_text_only_kinds_and_the_flag_are_not_refused(demo_dir: Path, tmp_path: Path,  # noqa: F811
-                                                      capsys: pytest.CaptureFixture) -> None:
+def test_text_only_kinds_and_the_flag_are_not_refused(
+    demo_dir: Path,
+    tmp_path: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture,
+) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     prep = prepare(_config(demo_dir, tmp_path, video_root=empty, kinds=["query_rewrite"]))

@@ -41,15 +41,24 @@ class AnchorDecoderLayer(nn.Module):
     """``is_first``: the layer whose cross-attention adds the query / key positions to the
     content (DAB-DETR's keep_query_pos=False: later layers have no query-position projection)."""
 
-    def __init__(self, dim: int, heads: int, ffn_dim: int, dropout: float = 0.1,
-                 activation: Activation = "relu", is_first: bool = False) -> None:
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        ffn_dim: int,
+        dropout: float = 0.1,
+        activation: Activation = "relu",
+        is_first: bool = False,
+    ) -> None:
         super().__init__()
         if dim % heads != 0:
             msg = f"anchor decoder: hidden size {dim} is not divisible by heads={heads}"
             raise ValueError(msg)
         self.heads = heads
         lin = lambda: nn.Linear(dim, dim)  # noqa: E731
-        self.sa_q_content, self.sa_q_pos, self.sa_k_content, self.sa_k_pos, self.sa_v, self.sa_out = (lin() for _ in range(6))
+        self.sa_q_content, self.sa_q_pos, self.sa_k_content, self.sa_k_pos, self.sa_v, self.sa_out = (
+            lin() for _ in range(6)
+        )
         self.ca_q_content, self.ca_k_content, self.ca_k_pos, self.ca_v, self.ca_out = (lin() for _ in range(5))
         self.ca_q_pos = lin() if is_first else None
         self.is_first = is_first
@@ -58,8 +67,9 @@ class AnchorDecoderLayer(nn.Module):
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.drop1, self.drop2, self.drop3 = Dropout(dropout), Dropout(dropout), Dropout(dropout)
 
-    def forward(self, tgt: Tensor, memory: Tensor, memory_mask: Tensor, pos: Tensor, query_pos: Tensor,
-                query_sine: Tensor) -> Tensor:
+    def forward(
+        self, tgt: Tensor, memory: Tensor, memory_mask: Tensor, pos: Tensor, query_pos: Tensor, query_sine: Tensor
+    ) -> Tensor:
         """tgt (B, Q, d), memory (B, L, d), memory_mask (B, L), pos (B, L, d), query_pos and
         query_sine (B, Q, d) -> (B, Q, d)."""
         h = self.heads
@@ -72,18 +82,24 @@ class AnchorDecoderLayer(nn.Module):
         q, k, k_pos = self.ca_q_content(tgt), self.ca_k_content(memory), self.ca_k_pos(pos)
         if self.ca_q_pos is not None:  # keep_query_pos=False: positions join the content in the first layer only
             q, k = q + self.ca_q_pos(query_pos), k + k_pos
-        ca = attend(_concat_heads(q, self.ca_q_sine(query_sine), h), _concat_heads(k, k_pos, h),
-                    split_heads(self.ca_v(memory), h), memory_mask)
+        ca = attend(
+            _concat_heads(q, self.ca_q_sine(query_sine), h),
+            _concat_heads(k, k_pos, h),
+            split_heads(self.ca_v(memory), h),
+            memory_mask,
+        )
         tgt = self.norm2(tgt + self.drop2(self.ca_out(merge_heads(ca))))
         return self.norm3(tgt + self.drop3(self.ffn(tgt)))
 
 
 class AnchorDecoder(nn.Module):
-    def __init__(self, n_layers: int, dim: int, heads: int, ffn_dim: int, dropout: float = 0.1,
-                 activation: Activation = "relu") -> None:
+    def __init__(
+        self, n_layers: int, dim: int, heads: int, ffn_dim: int, dropout: float = 0.1, activation: Activation = "relu"
+    ) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(AnchorDecoderLayer(dim, heads, ffn_dim, dropout, activation, is_first=i == 0)
-                                    for i in range(n_layers))
+        self.layers = nn.ModuleList(
+            AnchorDecoderLayer(dim, heads, ffn_dim, dropout, activation, is_first=i == 0) for i in range(n_layers)
+        )
         for p in self.layers.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)

@@ -21,8 +21,9 @@ from grounding.layers.dropout import Dropout
 class SelfAttentionLayer(nn.Module):
     """One post-norm encoder layer; positions are added to queries and keys only."""
 
-    def __init__(self, dim: int, heads: int, ffn_dim: int, dropout: float = 0.1,
-                 activation: Activation = "relu") -> None:
+    def __init__(
+        self, dim: int, heads: int, ffn_dim: int, dropout: float = 0.1, activation: Activation = "relu"
+    ) -> None:
         super().__init__()
         self.attn = ProjectedAttention(dim, heads)
         self.ffn = FeedForward(dim, ffn_dim, dropout, activation)
@@ -36,10 +37,13 @@ class SelfAttentionLayer(nn.Module):
 
 
 class GlobalTokenEncoder(nn.Module):
-    def __init__(self, n_layers: int, dim: int, heads: int, ffn_dim: int, dropout: float = 0.1,
-                 activation: Activation = "relu") -> None:
+    def __init__(
+        self, n_layers: int, dim: int, heads: int, ffn_dim: int, dropout: float = 0.1, activation: Activation = "relu"
+    ) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(SelfAttentionLayer(dim, heads, ffn_dim, dropout, activation) for _ in range(n_layers))
+        self.layers = nn.ModuleList(
+            SelfAttentionLayer(dim, heads, ffn_dim, dropout, activation) for _ in range(n_layers)
+        )
         for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)

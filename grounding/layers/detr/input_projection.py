@@ -29,8 +29,12 @@ class InputProjection(nn.Module):
             msg = f"input projection needs at least one block, got {n_blocks}"
             raise ValueError(msg)
         dims = [in_dim] + [dim] * n_blocks
-        self.blocks = nn.Sequential(*(ProjectionBlock(a, b, dropout, relu=i < n_blocks - 1)
-                                      for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True))))
+        self.blocks = nn.Sequential(
+            *(
+                ProjectionBlock(a, b, dropout, relu=i < n_blocks - 1)
+                for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True))
+            )
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """(..., in_dim) -> (..., dim)."""

@@ -38,13 +38,15 @@ class HungarianMatcher:
             return [np.zeros((n_q, 0)) for _ in range(b)]
         flat = spans.reshape(-1, 2).float()
         prob = logits.float().softmax(-1)[..., FOREGROUND].reshape(-1, 1)
-        cost = (self.span_weight * torch.cdist(flat, valid, p=1)
-                - self.giou_weight * pairwise_generalized_iou(cw_to_se(flat), cw_to_se(valid))
-                - self.class_weight * prob)
+        cost = (
+            self.span_weight * torch.cdist(flat, valid, p=1)
+            - self.giou_weight * pairwise_generalized_iou(cw_to_se(flat), cw_to_se(valid))
+            - self.class_weight * prob
+        )
         cost = cost.view(b, n_q, -1).detach().cpu().double().numpy()
         sizes = target_mask.sum(dim=1).tolist()
         starts = np.cumsum([0, *sizes])
-        return [cost[i, :, starts[i]:starts[i + 1]] for i in range(b)]
+        return [cost[i, :, starts[i] : starts[i + 1]] for i in range(b)]
 
     @torch.no_grad()
     def __call__(self, logits: Tensor, spans: Tensor, targets: Tensor, target_mask: Tensor) -> list[Match]:

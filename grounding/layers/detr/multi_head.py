@@ -20,11 +20,13 @@ class ProjectedAttention(nn.Module):
         self.heads = heads
         self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(dim, dim) for _ in range(4))
 
-    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_mask: Tensor,
-                bias: Tensor | None = None) -> Tensor:
+    def forward(
+        self, query: Tensor, key: Tensor, value: Tensor, key_mask: Tensor, bias: Tensor | None = None
+    ) -> Tensor:
         """query (B, Lq, d), key / value (B, Lk, d), key_mask (B, Lk) bool (True: attendable)
         -> (B, Lq, d). ``bias``: an additive score bias broadcastable to (B, heads, Lq, Lk)
         (Bridge-STG's temporal mask on the keys, (B, 1, 1, Lk)), see ``attend``."""
-        q, k, v = (split_heads(p(x), self.heads) for p, x in
-                   ((self.q_proj, query), (self.k_proj, key), (self.v_proj, value)))
+        q, k, v = (
+            split_heads(p(x), self.heads) for p, x in ((self.q_proj, query), (self.k_proj, key), (self.v_proj, value))
+        )
         return self.out_proj(merge_heads(attend(q, k, v, key_mask, bias)))

@@ -29,8 +29,15 @@ def negative_pair_loss(neg_scores: Tensor, mask: Tensor) -> Tensor:
     return (F.softplus(neg_scores.float()) * mask).sum(dim=1).mean()
 
 
-def rank_contrastive_loss(scores: Tensor, labels: Tensor, mask: Tensor, neg_scores: Tensor | None = None,
-                          tau: float = 0.5, levels: int = 11, coef: float = 12.0) -> Tensor:
+def rank_contrastive_loss(
+    scores: Tensor,
+    labels: Tensor,
+    mask: Tensor,
+    neg_scores: Tensor | None = None,
+    tau: float = 0.5,
+    levels: int = 11,
+    coef: float = 12.0,
+) -> Tensor:
     """scores, labels, mask (B, L) (neg_scores (B, L) or None) -> scalar."""
     mask = mask.bool()
     if neg_scores is not None:
@@ -51,8 +58,9 @@ def rank_contrastive_loss(scores: Tensor, labels: Tensor, mask: Tensor, neg_scor
     return total / coef
 
 
-def sample_pairs(labels: Tensor, mask: Tensor, n_pairs: int = 2, generator: torch.Generator | None = None
-                 ) -> tuple[Tensor, Tensor, Tensor]:
+def sample_pairs(
+    labels: Tensor, mask: Tensor, n_pairs: int = 2, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
     """Per row ``n_pairs`` positive snippets (label > 0) and as many negatives (label 0), drawn
     uniformly with replacement among the valid snippets: pos (B, P), neg (B, P) long and ``rows``
     (B,) bool, False for a row without a positive or without a negative (its indices are 0)."""

@@ -59,8 +59,14 @@ class SetCriterion:
         slot = torch.cat([slots[i][t] for i, (_, t) in enumerate(matches)])
         return batch.to(device), query.to(device), (batch.to(device), slot.to(device))
 
-    def __call__(self, logits: Tensor, spans: Tensor, targets: Tensor, target_mask: Tensor,
-                 aux: list[tuple[Tensor, Tensor]] | None = None) -> dict[str, Tensor]:
+    def __call__(
+        self,
+        logits: Tensor,
+        spans: Tensor,
+        targets: Tensor,
+        target_mask: Tensor,
+        aux: list[tuple[Tensor, Tensor]] | None = None,
+    ) -> dict[str, Tensor]:
         """Final layer (logits, spans) and optional aux layers [(logits, spans), ...]."""
         out = self.layer_losses(logits, spans, targets, target_mask)
         for i, (aux_logits, aux_spans) in enumerate(aux or []):
@@ -70,5 +76,8 @@ class SetCriterion:
     def weighted(self, parts: dict[str, Tensor]) -> Tensor:
         """Sum of every span / giou / label part (final and aux) times its weight."""
         weights = {"span": self.span_weight, "giou": self.giou_weight, "label": self.label_weight}
-        return sum(weights[name.rsplit("_", 1)[-1]] * value for name, value in parts.items()
-                   if name.rsplit("_", 1)[-1] in weights)
+        return sum(
+            weights[name.rsplit("_", 1)[-1]] * value
+            for name, value in parts.items()
+            if name.rsplit("_", 1)[-1] in weights
+        )

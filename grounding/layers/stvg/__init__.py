@@ -18,7 +18,16 @@ from grounding.layers.stvg.spatial_decoder import SpatialDecoder, SpatialDecoder
 from grounding.layers.stvg.temporal_mask import inside_probability, soft_box
 
 __all__ = [
-    "BridgeBuilder", "BridgeLayer", "FramePatchAttention", "SpatialDecoder", "SpatialDecoderLayer",
-    "box_cxcywh_to_xyxy", "box_iou",
-    "box_xyxy_to_cxcywh", "generalized_box_iou", "inside_probability", "sample_frames", "soft_box",
+    "BridgeBuilder",
+    "BridgeLayer",
+    "FramePatchAttention",
+    "SpatialDecoder",
+    "SpatialDecoderLayer",
+    "box_cxcywh_to_xyxy",
+    "box_iou",
+    "box_xyxy_to_cxcywh",
+    "generalized_box_iou",
+    "inside_probability",
+    "sample_frames",
+    "soft_box",
 ]

@@ -48,16 +48,30 @@ class BridgeBuilder(nn.Module):
     memory (see the module doc); ``n_states`` temporal state sources and ``n_token_sources`` other
     token sources (query, prior, extra) get a learned source embedding each."""
 
-    def __init__(self, dim: int, heads: int, n_queries: int = 8, n_layers: int = 2, n_states: int = 2,
-                 n_token_sources: int = 3, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        n_queries: int = 8,
+        n_layers: int = 2,
+        n_states: int = 2,
+        n_token_sources: int = 3,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         self.queries = nn.Parameter(torch.randn(n_queries, dim) * 0.02)
         self.state_embed = nn.Parameter(torch.randn(n_states, dim) * 0.02)
         self.token_embed = nn.Parameter(torch.randn(n_token_sources, dim) * 0.02)
         self.layers = nn.ModuleList(BridgeLayer(dim, heads, 2 * dim, dropout) for _ in range(n_layers))
 
-    def forward(self, states: list[Tensor], state_mask: Tensor, state_pos: Tensor,
-                tokens: list[tuple[Tensor, Tensor]], temporal_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        states: list[Tensor],
+        state_mask: Tensor,
+        state_pos: Tensor,
+        tokens: list[tuple[Tensor, Tensor]],
+        temporal_mask: Tensor | None = None,
+    ) -> Tensor:
         """states: k tensors (B, L, d) with their mask (B, L) and positions (B, L, d); tokens: up to
         ``n_token_sources`` (tokens (B, n, d), mask (B, n)); temporal_mask (B, L) in [0, 1] or None
         -> bridging queries (B, n_queries, d)."""

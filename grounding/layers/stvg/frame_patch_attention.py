@@ -30,8 +30,9 @@ class FramePatchAttention(nn.Module):
         self.q_proj, self.v_proj, self.out_proj = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
         self.k_proj = nn.Linear(dim, dim, bias=False)
 
-    def forward(self, query: Tensor, keys: Tensor, values: Tensor, weights: bool = False
-                ) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(
+        self, query: Tensor, keys: Tensor, values: Tensor, weights: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """query (N, d), keys / values (N, P, d) -> (N, d): query n attends its own P keys.
         ``weights``: also the attention over the P keys, averaged over heads (N, P)."""
         n, d = query.shape

@@ -10,8 +10,9 @@ import torch
 from torch import Tensor
 
 
-def sample_frames(presence: Tensor, valid: Tensor, n_pos: int, n_neg: int,
-                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def sample_frames(
+    presence: Tensor, valid: Tensor, n_pos: int, n_neg: int, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
     """presence (B, F) in {0, 1}, valid (B, F) bool -> (index (B, S) long, mask (B, S) bool) with
     S = n_pos + n_neg: slots [0, n_pos) hold a row's positives, [n_pos, S) its negatives, each
     padded at its end (mask False, index 0).

@@ -44,8 +44,17 @@ class SpatialDecoderLayer(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(dim) if guided or k != 1 else nn.Identity() for k in range(4))
         self.drops = nn.ModuleList(Dropout(dropout) for _ in range(4))
 
-    def forward(self, x: Tensor, pos: Tensor, mask: Tensor, guide: Tensor | None, guide_mask: Tensor | None,
-                patches: Tensor, patch_pos: Tensor, patch_keys: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self,
+        x: Tensor,
+        pos: Tensor,
+        mask: Tensor,
+        guide: Tensor | None,
+        guide_mask: Tensor | None,
+        patches: Tensor,
+        patch_pos: Tensor,
+        patch_keys: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
         """x, pos (B, S, d); mask (B, S) bool; guide (B, Nb, d) or None (not injected here);
         patches (B, S, P, d); patch_pos (P, d); patch_keys: ``patches + patch_pos`` when the caller
         has it (the decoder adds it once for all layers) -> (B, S, d) and each frame's attention over
@@ -63,19 +72,36 @@ class SpatialDecoderLayer(nn.Module):
 
 
 class SpatialDecoder(nn.Module):
-    def __init__(self, dim: int, heads: int, n_layers: int = 3, dropout: float = 0.1, interactive: bool = True,
-                 update_guide: bool = False) -> None:
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        n_layers: int = 3,
+        dropout: float = 0.1,
+        interactive: bool = True,
+        update_guide: bool = False,
+    ) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(SpatialDecoderLayer(dim, heads, 2 * dim, dropout, guided=interactive or i == 0)
-                                    for i in range(n_layers))
+        self.layers = nn.ModuleList(
+            SpatialDecoderLayer(dim, heads, 2 * dim, dropout, guided=interactive or i == 0) for i in range(n_layers)
+        )
         self.interactive, self.update_guide = interactive, update_guide
         self.guide_update = nn.ModuleList(nn.Linear(dim, dim) for _ in range(n_layers - 1)) if update_guide else None
         self.guide_norm = nn.LayerNorm(dim) if update_guide else None
         self.box_head = MLP(dim, dim, 4, n_layers=3)
         self.presence_head = nn.Linear(dim, 1)
 
-    def forward(self, x: Tensor, pos: Tensor, mask: Tensor, guide: Tensor, guide_mask: Tensor, patches: Tensor,
-                patch_pos: Tensor, patch_centres: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self,
+        x: Tensor,
+        pos: Tensor,
+        mask: Tensor,
+        guide: Tensor,
+        guide_mask: Tensor,
+        patches: Tensor,
+        patch_pos: Tensor,
+        patch_centres: Tensor,
+    ) -> tuple[Tensor, Tensor]:
         """patch_centres (P, 2): each patch's (x, y) centre in [0, 1] -> boxes (layers, B, S, 4) in
         [0, 1] (cx, cy, w, h), presence logits (layers, B, S)."""
         boxes, presence = [], []

@@ -23,7 +23,11 @@ def _plain(q, k, v, mask, bias=None):  # noqa: ANN001, ANN202
 def test_matches_the_formula_with_wider_keys_than_values_and_short_references() -> None:
     g = torch.Generator().manual_seed(0)
     for lr in (5, 20):  # below and above the CPU padding threshold
-        q, k, v = torch.randn(2, 3, 4, 8, generator=g), torch.randn(2, 3, lr, 8, generator=g), torch.randn(2, 3, lr, 4, generator=g)
+        q, k, v = (
+            torch.randn(2, 3, 4, 8, generator=g),
+            torch.randn(2, 3, lr, 8, generator=g),
+            torch.randn(2, 3, lr, 4, generator=g),
+        )
         mask = torch.arange(lr)[None, :] < torch.tensor([[lr], [2]])
         torch.testing.assert_close(attend(q, k, v, mask), _plain(q, k, v, mask), rtol=1e-5, atol=1e-5)
         bias = torch.randn(2, 3, 4, lr, generator=g)

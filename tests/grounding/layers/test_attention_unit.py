@@ -53,7 +53,12 @@ def test_padded_reference_positions_do_not_change_the_output() -> None:
 
 def test_reference_without_any_valid_position_gives_finite_output() -> None:
     unit = AttentionUnit(dim=4, heads=2, dropout=0.0).eval()
-    out = unit(torch.randn(1, 2, 4), torch.ones(1, 2, dtype=torch.bool), torch.randn(1, 3, 4), torch.zeros(1, 3, dtype=torch.bool))
+    out = unit(
+        torch.randn(1, 2, 4),
+        torch.ones(1, 2, dtype=torch.bool),
+        torch.randn(1, 3, 4),
+        torch.zeros(1, 3, dtype=torch.bool),
+    )
     assert torch.isfinite(out).all()
 
 

@@ -10,8 +10,12 @@ from grounding.layers.context_codebook import ContextCodebook, orthogonality_los
 
 def _inputs(seed: int) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(2, 6, 8, generator=g), torch.ones(2, 6, dtype=torch.bool),
-            torch.randn(2, 4, 8, generator=g), torch.tensor([[True] * 4, [True, True, False, False]]))
+    return (
+        torch.randn(2, 6, 8, generator=g),
+        torch.ones(2, 6, dtype=torch.bool),
+        torch.randn(2, 4, 8, generator=g),
+        torch.tensor([[True] * 4, [True, True, False, False]]),
+    )
 
 
 def test_each_context_mode_reads_what_it_says() -> None:

@@ -7,7 +7,9 @@ from grounding.layers import ContextQueryAttention
 from tests.grounding.layers.fixed_weights import fixed_init, linear, np_params, softmax
 
 
-def reference_cqa(p: dict[str, np.ndarray], v: np.ndarray, vm: np.ndarray, q: np.ndarray, qm: np.ndarray, prefix: str = "") -> np.ndarray:
+def reference_cqa(
+    p: dict[str, np.ndarray], v: np.ndarray, vm: np.ndarray, q: np.ndarray, qm: np.ndarray, prefix: str = ""
+) -> np.ndarray:
     """Eq. (11) for one sample in float64."""
     d = v.shape[-1]
     r = linear(v, p, f"{prefix}fc_video") @ linear(q, p, f"{prefix}fc_query").T / np.sqrt(d)
@@ -29,7 +31,9 @@ def test_cq_attention_matches_reference_with_fixed_weights() -> None:
     got = cqa(v * vm[..., None], vm, q, qm).detach().double().numpy()
     p = np_params(cqa)
     for b in range(2):
-        want = reference_cqa(p, (v * vm[..., None])[b].double().numpy(), vm[b].numpy(), q[b].double().numpy(), qm[b].numpy())
+        want = reference_cqa(
+            p, (v * vm[..., None])[b].double().numpy(), vm[b].numpy(), q[b].double().numpy(), qm[b].numpy()
+        )
         np.testing.assert_allclose(got[b], want, rtol=1e-5, atol=1e-5)
 
 

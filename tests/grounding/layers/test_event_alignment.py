@@ -37,8 +37,9 @@ def test_masked_and_empty_events_are_left_out() -> None:
     one = event_alignment_loss(semantic, vmask, events, torch.tensor([[True, False]]), spans, torch.tensor([8.0]), TAU)
     assert one.item() == pytest.approx(0.0, abs=1e-6)  # a single event has no negative
     semantic.requires_grad_(True)
-    none = event_alignment_loss(semantic, vmask, events, torch.zeros(1, 2, dtype=torch.bool), spans,
-                                torch.tensor([8.0]), TAU)
+    none = event_alignment_loss(
+        semantic, vmask, events, torch.zeros(1, 2, dtype=torch.bool), spans, torch.tensor([8.0]), TAU
+    )
     none.backward()  # no valid event: 0, still in the graph (a batch without events trains the rest)
     assert none.item() == 0.0 and (semantic.grad == 0).all()
 

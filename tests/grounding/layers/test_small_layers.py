@@ -45,7 +45,9 @@ def test_feature_encoder_projects_adds_positions_and_zeroes_padding() -> None:
     out = enc(x, mask)
     assert out.shape == (1, 5, 4) and (out[0, 3:] == 0).all()
     torch.testing.assert_close(out[:, :3], enc(x[:, :3], mask[:, :3]))
-    want = torch.nn.functional.layer_norm(enc.proj(x) + sinusoidal_positions(5, 4), (4,), enc.norm.weight, enc.norm.bias)
+    want = torch.nn.functional.layer_norm(
+        enc.proj(x) + sinusoidal_positions(5, 4), (4,), enc.norm.weight, enc.norm.bias
+    )
     torch.testing.assert_close(out[:, :3], want[:, :3])
 
 

@@ -14,7 +14,12 @@ def lstm(p: dict[str, np.ndarray], name: str, x: np.ndarray) -> np.ndarray:
     h, c = np.zeros(d), np.zeros(d)
     states = []
     for x_t in x:
-        z = p[f"{name}.weight_ih_l0"] @ x_t + p[f"{name}.bias_ih_l0"] + p[f"{name}.weight_hh_l0"] @ h + p[f"{name}.bias_hh_l0"]
+        z = (
+            p[f"{name}.weight_ih_l0"] @ x_t
+            + p[f"{name}.bias_ih_l0"]
+            + p[f"{name}.weight_hh_l0"] @ h
+            + p[f"{name}.bias_hh_l0"]
+        )
         i, f, g, o = sigmoid(z[:d]), sigmoid(z[d : 2 * d]), np.tanh(z[2 * d : 3 * d]), sigmoid(z[3 * d :])
         c = f * c + i * g
         h = o * np.tanh(c)
@@ -27,7 +32,9 @@ def head(p: dict[str, np.ndarray], name: str, x: np.ndarray) -> np.ndarray:
     return linear(hidden, p, f"{name}.net.3")[:, 0]
 
 
-def reference(p: dict[str, np.ndarray], v: np.ndarray, vm: np.ndarray, q: np.ndarray, qm: np.ndarray) -> dict[str, np.ndarray]:
+def reference(
+    p: dict[str, np.ndarray], v: np.ndarray, vm: np.ndarray, q: np.ndarray, qm: np.ndarray
+) -> dict[str, np.ndarray]:
     """Eq. (10-11) for one sample in float64."""
     x = reference_cqa(p, v, vm, q, qm, prefix="cq_attention.")
     alpha = softmax(q @ p["pool.weight"], qm, axis=0)

@@ -23,17 +23,36 @@ FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database
 WHERE = "preds.jsonl:12"
 
 WEIRD = st.sampled_from([math.nan, math.inf, -math.inf, 10**400, 1e308, -0.0, 0, 5e-324])
-NUMBERS = st.one_of(st.integers(-100, 100), st.floats(-1e3, 1e3), st.floats(), WEIRD,
-                    st.sampled_from(["nan", "inf", "1e999", "3.5", ""]))
-JSON = st.recursive(st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=5)),
-                    lambda kids: st.one_of(st.lists(kids, max_size=3), st.dictionaries(st.text(max_size=4), kids,
-                                                                                         max_size=3)),
-                    max_leaves=8)
+NUMBERS = st.one_of(
+    st.integers(-100, 100),
+    st.floats(-1e3, 1e3),
+    st.floats(),
+    WEIRD,
+    st.sampled_from(["nan", "inf", "1e999", "3.5", ""]),
+)
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=5)),
+    lambda kids: st.one_of(st.lists(kids, max_size=3), st.dictionaries(st.text(max_size=4), kids, max_size=3)),
+    max_leaves=8,
+)
 WINDOW3 = st.lists(NUMBERS, min_size=3, max_size=3)
-PRED_BASE = {"qid": 3, "query": "a man waves", "vid": "v1", "pred_relevant_windows": [[0, 5, 0.9], [2, 8, 0.5]],
-             "pred_saliency_scores": [0.1, 0.5]}
-GT_BASE = {"qid": 3, "query": "a man waves", "vid": "v1", "duration": 150, "relevant_windows": [[2, 6]],
-           "relevant_clip_ids": [1, 2], "saliency_scores": [[1, 2, 3], [4, 4, 4]], "split": "val"}
+PRED_BASE = {
+    "qid": 3,
+    "query": "a man waves",
+    "vid": "v1",
+    "pred_relevant_windows": [[0, 5, 0.9], [2, 8, 0.5]],
+    "pred_saliency_scores": [0.1, 0.5],
+}
+GT_BASE = {
+    "qid": 3,
+    "query": "a man waves",
+    "vid": "v1",
+    "duration": 150,
+    "relevant_windows": [[2, 6]],
+    "relevant_clip_ids": [1, 2],
+    "saliency_scores": [[1, 2, 3], [4, 4, 4]],
+    "split": "val",
+}
 PLAUSIBLE = {
     "qid": st.one_of(st.integers(), st.text(max_size=3), JSON),
     "pred_relevant_windows": st.one_of(st.lists(WINDOW3, max_size=3), JSON),
@@ -62,8 +81,9 @@ def mutated(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
 
 def lines(base: dict[str, Any]) -> st.SearchStrategy[str]:
     near = mutated(base).map(json.dumps)
-    far = st.one_of(near.flatmap(lambda s: st.integers(0, len(s)).map(lambda n: s[:n])), JSON.map(json.dumps),
-                    st.text(max_size=20))
+    far = st.one_of(
+        near.flatmap(lambda s: st.integers(0, len(s)).map(lambda n: s[:n])), JSON.map(json.dumps), st.text(max_size=20)
+    )
     return st.integers(0, 3).flatmap(lambda i: far if i == 3 else near)
 
 

@@ -26,9 +26,15 @@ GOOD_PRED = json.dumps({"qid": 1, "pred_relevant_windows": [[0, 5, 0.9]]})
         ("[1, 2]", r"preds.jsonl:2: expected a JSON object, got list"),
         (json.dumps({"qid": 2}), r"preds.jsonl:2 \(qid 2\): field 'pred_relevant_windows': Field required"),
         (json.dumps({"qid": 2, "pred_relevant_windows": [[0, 5]]}), r"field 'pred_relevant_windows\[0\]\[2\]'"),
-        (json.dumps({"qid": 2, "pred_relevant_windows": [[6, 5, 1]]}), r"pred_relevant_windows\[0\] = \[6.0, 5.0, 1.0\] has start > end"),
+        (
+            json.dumps({"qid": 2, "pred_relevant_windows": [[6, 5, 1]]}),
+            r"pred_relevant_windows\[0\] = \[6.0, 5.0, 1.0\] has start > end",
+        ),
         (json.dumps({"qid": 2, "pred_relevant_windows": [["a", 5, 1]]}), r"field 'pred_relevant_windows\[0\]\[0\]'"),
-        (json.dumps({"qid": 1, "pred_relevant_windows": []}), r"preds.jsonl:2: duplicate qid 1 \(first seen at .*preds.jsonl:1\)"),
+        (
+            json.dumps({"qid": 1, "pred_relevant_windows": []}),
+            r"preds.jsonl:2: duplicate qid 1 \(first seen at .*preds.jsonl:1\)",
+        ),
     ],
 )
 def test_prediction_errors_name_file_line_and_field(tmp_path: Path, line: str, pattern: str) -> None:
@@ -73,13 +79,17 @@ def test_valid_rows_keep_extra_fields_and_report_sorting(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("line", "pattern"),
     [
-        ('{"qid": 2, "pred_relevant_windows": [[0, 5, 1]], "pred_saliency_scores": [0.5, NaN]}',
-         r"field 'pred_saliency_scores\[1\]': Input should be a finite number"),
+        (
+            '{"qid": 2, "pred_relevant_windows": [[0, 5, 1]], "pred_saliency_scores": [0.5, NaN]}',
+            r"field 'pred_saliency_scores\[1\]': Input should be a finite number",
+        ),
         ('{"qid": 2, "pred_relevant_windows": [[0, 5, NaN]]}', r"field 'pred_relevant_windows\[0\]\[2\]': .*finite"),
         ('{"qid": 2, "pred_relevant_windows": [[0, Infinity, 1]]}', r"field 'pred_relevant_windows\[0\]\[1\]'"),
         ('{"qid": 2, "pred_relevant_windows": [[0, "1e999", 1]]}', r"field 'pred_relevant_windows\[0\]\[1\]'"),
-        ('{"qid": 2, "pred_relevant_windows": [[0, 5, 1]], "score": {"a": [1, -Infinity]}}',
-         r"score.a\[1\] holds a non-finite number"),
+        (
+            '{"qid": 2, "pred_relevant_windows": [[0, 5, 1]], "score": {"a": [1, -Infinity]}}',
+            r"score.a\[1\] holds a non-finite number",
+        ),
         ('{"qid": 2, "pred_relevant_windows": [[0, 5, 1]], "n": 1' + "0" * 400 + "}", r"n holds a non-finite number"),
     ],
 )

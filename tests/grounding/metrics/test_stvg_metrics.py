@@ -141,10 +141,20 @@ def test_sentence_types_are_reported_apart_never_pooled() -> None:
     report = grouped_metrics(scores, ["interrogative", "declarative", "declarative"])
     assert list(report) == ["declarative", "interrogative"]  # the papers' order
     assert report["interrogative"] == {
-        "m_tIoU": 100.0, "m_vIoU": 100.0, "vIoU@0.3": 100.0, "vIoU@0.5": 100.0, "m_sIoU": 100.0, "n": 1
+        "m_tIoU": 100.0,
+        "m_vIoU": 100.0,
+        "vIoU@0.3": 100.0,
+        "vIoU@0.5": 100.0,
+        "m_sIoU": 100.0,
+        "n": 1,
     }
     assert report["declarative"] == {
-        "m_tIoU": 16.67, "m_vIoU": 16.67, "vIoU@0.3": 50.0, "vIoU@0.5": 0.0, "m_sIoU": 100.0, "n": 2
+        "m_tIoU": 16.67,
+        "m_vIoU": 16.67,
+        "vIoU@0.3": 50.0,
+        "vIoU@0.5": 0.0,
+        "m_sIoU": 100.0,
+        "n": 2,
     }
     with pytest.raises(ValueError, match="3 scores for 2 labels"):
         grouped_metrics(scores, ["declarative", "interrogative"])
@@ -307,5 +317,9 @@ def test_aggregate_of_nothing_is_zero() -> None:
 def test_aggregate_rounds_percent_to_two_decimals() -> None:
     scores = [QueryScore(1 / 3, 1 / 9, 1 / 3, 10), QueryScore(1.0, 0.31, 1.0, 10)]
     assert aggregate(scores, thresholds=(0.3,)) == {
-        "m_tIoU": 66.67, "m_vIoU": 21.06, "vIoU@0.3": 50.0, "m_sIoU": 66.67, "n": 2
+        "m_tIoU": 66.67,
+        "m_vIoU": 21.06,
+        "vIoU@0.3": 50.0,
+        "m_sIoU": 66.67,
+        "n": 2,
     }

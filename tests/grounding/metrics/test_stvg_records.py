@@ -94,8 +94,16 @@ def test_files_score_each_sentence_type_apart(tmp_path: Path) -> None:
     }
     assert out["missing_qids"] == [4]
     assert out["queries"][3] == {
-        "qid": 4, "vid": "v4", "qtype": "interrogative", "split": "test_b",
-        "tIoU": 0.0, "vIoU": 0.0, "sIoU": 0.0, "predicted": False, "gt_frames": 10, "missing_boxes": 10,
+        "qid": 4,
+        "vid": "v4",
+        "qtype": "interrogative",
+        "split": "test_b",
+        "tIoU": 0.0,
+        "vIoU": 0.0,
+        "sIoU": 0.0,
+        "predicted": False,
+        "gt_frames": 10,
+        "missing_boxes": 10,
     }
     assert out["queries"][1]["vIoU"] == pytest.approx(1 / 9)
     json.dumps(out)  # JSON-able
@@ -108,7 +116,13 @@ def test_files_score_each_sentence_type_apart(tmp_path: Path) -> None:
     header = next(line for line in lines if line.startswith("qtype"))
     assert header.split() == ["qtype", "n", "m_tIoU", "m_vIoU", "vIoU@0.3", "vIoU@0.5", "m_sIoU"]
     assert next(line for line in lines if line.startswith("declarative")).split() == [
-        "declarative", "2", "66.67", "55.56", "50.00", "50.00", "66.67"
+        "declarative",
+        "2",
+        "66.67",
+        "55.56",
+        "50.00",
+        "50.00",
+        "66.67",
     ]
     assert any(line.startswith("pooled (papers never pool)") for line in lines)
     assert any(line.startswith("test_b / interrogative") for line in lines)
@@ -149,8 +163,14 @@ def test_prediction_qtype_fills_in_and_mismatches_are_counted() -> None:
 
 
 def test_matches_the_metric_functions() -> None:
-    gt = gt_row(1, gt_sted=[100, 200], gt_boxes={str(f): BOX for f in range(100, 200)},
-                segment=[0, 300], fps=29.97, frame_count=300)
+    gt = gt_row(
+        1,
+        gt_sted=[100, 200],
+        gt_boxes={str(f): BOX for f in range(100, 200)},
+        segment=[0, 300],
+        fps=29.97,
+        frame_count=300,
+    )
     out = evaluate_stvg([pred_row(1, [150, 250], frames=range(300))], [gt], per_query=True)
     tube = GroundTruthTube((100, 200), {f: BOX for f in range(100, 200)}, (0, 300), 29.97, 300)
     score = score_query(PredictedTube((150, 250), {f: BOX for f in range(300)}), tube, "tubedetr")
@@ -257,8 +277,18 @@ def test_real_vidstg_val_entries_score_under_every_protocol() -> None:
         for j, (qtype, _) in enumerate(sentences):
             qid = f"{i}-{j}"
             seg = [e["used_segment"]["begin_fid"], e["used_segment"]["end_fid"]]
-            gt.append({"qid": qid, "vid": e["vid"], "qtype": qtype, "gt_sted": [s, end], "segment": seg,
-                       "gt_boxes": {f: BOX for f in range(s, last)}, "fps": e["fps"], "frame_count": e["frame_count"]})
+            gt.append(
+                {
+                    "qid": qid,
+                    "vid": e["vid"],
+                    "qtype": qtype,
+                    "gt_sted": [s, end],
+                    "segment": seg,
+                    "gt_boxes": {f: BOX for f in range(s, last)},
+                    "fps": e["fps"],
+                    "frame_count": e["frame_count"],
+                }
+            )
             boxes = {f: BOX for f in range(seg[0], seg[1] + 1)}
             preds.append({"qid": qid, "vid": e["vid"], "sted": [s, end], "boxes": boxes})
     n_inter = sum(len(e["questions"]) for e in entries)

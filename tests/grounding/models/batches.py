@@ -13,7 +13,9 @@ def _mask(lengths: list[int], total: int) -> Tensor:
     return torch.arange(total)[None, :] < torch.tensor(lengths)[:, None]
 
 
-def make_batch(lengths: list[int] | None = None, q_lengths: list[int] | None = None, seed: int = 0) -> dict[str, Tensor]:
+def make_batch(
+    lengths: list[int] | None = None, q_lengths: list[int] | None = None, seed: int = 0
+) -> dict[str, Tensor]:
     g = torch.Generator().manual_seed(seed)
     lengths = lengths or [8, 5]
     q_lengths = q_lengths or [4, 3]
@@ -53,8 +55,10 @@ def tiny_config(**overrides: object) -> dict[str, object]:
 
 # -- batches made the way training makes them: items -> the model's targets -> collate ----------
 
-def make_items(lengths: list[int] | None = None, q_lengths: list[int] | None = None, seed: int = 0,
-               videos: list[int] | None = None) -> list[dict]:
+
+def make_items(
+    lengths: list[int] | None = None, q_lengths: list[int] | None = None, seed: int = 0, videos: list[int] | None = None
+) -> list[dict]:
     """Dataset-like items with every input field of ``grounding.data.fields`` (random values, one
     window each, durations of one second per snippet). ``videos[i]`` makes item i share the video
     (and video-level fields) of that index."""
@@ -70,8 +74,13 @@ def make_items(lengths: list[int] | None = None, q_lengths: list[int] | None = N
     for i, (n, lq) in enumerate(zip(lengths, q_lengths, strict=True)):
         s = int(rng.integers(0, n))
         e = int(rng.integers(s, n))
-        item = {"query_id": f"q{i}", "video_id": f"v{i}", "query": f"query {i}", "windows": [(float(s), float(e + 1))],
-                "duration": float(n)}
+        item = {
+            "query_id": f"q{i}",
+            "video_id": f"v{i}",
+            "query": f"query {i}",
+            "windows": [(float(s), float(e + 1))],
+            "duration": float(n),
+        }
         item |= stvg_fields(rng, n, i, item["windows"][0])  # source "stvg": frames of a spatio-temporal query
         for spec in FIELDS.values():
             if spec.is_label or spec.name in item:
@@ -81,7 +90,9 @@ def make_items(lengths: list[int] | None = None, q_lengths: list[int] | None = N
             if spec.dtype == "int64":  # ids (query_token_ids): one small positive id per row
                 item[spec.name] = rng.integers(1, 40, size=rows if rows is not None else 1).astype(np.int64)
                 continue
-            item[spec.name] = (rng.normal(size=(rows, width)) if rows is not None else rng.normal(size=width)).astype(np.float32)
+            item[spec.name] = (rng.normal(size=(rows, width)) if rows is not None else rng.normal(size=width)).astype(
+                np.float32
+            )
             if spec.mask and spec.mask_kind == "item":
                 item[spec.mask] = rng.random(n) > 0.2
             if spec.spans:
@@ -113,7 +124,6 @@ def model_batch(model, items: list[dict], labels: bool = True, share_videos: boo
 def tiny_model_config(name: str, **overrides: object) -> dict[str, object]:
     """``tiny_config`` restricted to the fields the model's config has."""
     from grounding.models import MODELS
-
     from tests.grounding.models.stvg_items import DP
 
     fields = MODELS.get(name).config_cls.model_fields

@@ -74,8 +74,9 @@ def test_temporal_decode_stays_in_the_segment() -> None:
     batch = model_batch(model, items, labels=False)
     for s, e, _ in model.predict(batch, k=5)[0]["pred_relevant_windows"]:
         assert 4.0 - 1e-6 <= s and e <= 7.0 + 1e-6
-    mask = segment_mask(torch.tensor([[4.0, 7.0], [30.0, 40.0]]), torch.tensor([10.0, 10.0]),
-                        torch.ones(2, 10, dtype=torch.bool))
+    mask = segment_mask(
+        torch.tensor([[4.0, 7.0], [30.0, 40.0]]), torch.tensor([10.0, 10.0]), torch.ones(2, 10, dtype=torch.bool)
+    )
     assert mask[0].nonzero().squeeze(1).tolist() == [4, 5, 6] and bool(mask[1].all())  # no overlap: every snippet
 
 
@@ -89,7 +90,8 @@ def test_prior_fields_only_when_a_switch_reads_them() -> None:
     assert not any(n.startswith("bridge.") for n, _ in coupled.named_parameters())
     whole = _model(mode="whole_frame")
     assert "frame_patches" not in whole.required_keys and not any(
-        n.startswith("decoder.") for n, _ in whole.named_parameters())
+        n.startswith("decoder.") for n, _ in whole.named_parameters()
+    )
     with pytest.raises(ValueError, match="names a layer twice"):
         _model(bridge_layers=["end", "end"])
 

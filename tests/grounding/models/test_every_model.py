@@ -22,22 +22,32 @@ VARIANTS = {
     "tea-alpha0": ("tea", {"alpha": 0.0}),
     "tea-no-guided-no-highlight": ("tea", {"use_guided_conv": False, "use_highlight": False}),
     "masra-no-esta-lrca": ("masra", {"use_esta": False, "use_lrca": False}),
-    "masra-all-off": ("masra", {"use_esta": False, "use_lrca": False, "use_sge": False, "use_sora": False,
-                                "use_dai": False}),
-    "masra-two-hop-mse-static-codebook": ("masra", {"sora_mode": "two_hop", "lrca_loss": "mse",
-                                                    "codebook_context": "none"}),
+    "masra-all-off": (
+        "masra",
+        {"use_esta": False, "use_lrca": False, "use_sge": False, "use_sora": False, "use_dai": False},
+    ),
+    "masra-two-hop-mse-static-codebook": (
+        "masra",
+        {"sora_mode": "two_hop", "lrca_loss": "mse", "codebook_context": "none"},
+    ),
     "masra-first-order-query-codebook": ("masra", {"sora_mode": "first_order", "codebook_context": "query"}),
     "masra-no-codebook": ("masra", {"codebook_size": 0}),
     "masra-qd_detr": ("masra", {"base": "qd_detr"}),
     "masra-qd_detr-no-esta-lrca": ("masra", {"base": "qd_detr", "use_esta": False, "use_lrca": False}),
     "bridge_stg-coupled": ("bridge_stg", {"mode": "coupled"}),
     "bridge_stg-whole-frame": ("bridge_stg", {"mode": "whole_frame"}),
-    "bridge_stg-one-layer-no-prior-no-eta": ("bridge_stg", {"bridge_layers": ["end"], "use_prior_text": False,
-                                                            "eta": False, "prior_in_temporal": False}),
-    "bridge_stg-detached-first-layer-only-no-negatives": ("bridge_stg", {"detach_temporal": True, "interactive": False,
-                                                                         "neg_frames": False}),
-    "bridge_stg-prior-span-updated-bridge": ("bridge_stg", {"eta_source": "prior", "update_bridge": True,
-                                                            "bridge_layers": ["fused", "start", "end"]}),
+    "bridge_stg-one-layer-no-prior-no-eta": (
+        "bridge_stg",
+        {"bridge_layers": ["end"], "use_prior_text": False, "eta": False, "prior_in_temporal": False},
+    ),
+    "bridge_stg-detached-first-layer-only-no-negatives": (
+        "bridge_stg",
+        {"detach_temporal": True, "interactive": False, "neg_frames": False},
+    ),
+    "bridge_stg-prior-span-updated-bridge": (
+        "bridge_stg",
+        {"eta_source": "prior", "update_bridge": True, "bridge_layers": ["fused", "start", "end"]},
+    ),
 }
 TRAINABLE = [n for n in MODELS.names() if MODELS.get(n).trainable]
 CASES = [(name, {}) for name in TRAINABLE] + list(VARIANTS.values())
@@ -101,8 +111,12 @@ def test_padding_does_not_change_predictions(name: str, overrides: dict) -> None
     with torch.no_grad():
         pa_, pb = model.predict(a, k=10), model.predict(b, k=10)
         ca, cb = model.curves(model(a), a), model.curves(model(b), b)
-    torch.testing.assert_close(torch.tensor(pb[0]["pred_relevant_windows"]),
-                               torch.tensor(pa_[0]["pred_relevant_windows"]), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        torch.tensor(pb[0]["pred_relevant_windows"]),
+        torch.tensor(pa_[0]["pred_relevant_windows"]),
+        rtol=1e-4,
+        atol=1e-4,
+    )
     assert set(ca[0]) == set(cb[0])
     for key in ca[0]:
         torch.testing.assert_close(torch.as_tensor(cb[0][key]), torch.as_tensor(ca[0][key]), rtol=1e-4, atol=1e-4)

@@ -38,8 +38,15 @@ def synthetic(n: int, seed: int) -> tuple[dict[str, Tensor], list[tuple[int, int
         labels["highlight_label"][i, s : e + 1] = 1.0
         gt.append((s, e))
     ones = torch.ones(n, L, dtype=torch.bool)
-    batch = {"video": video, "video_mask": ones, "query_tokens": query, "query_mask": torch.ones(n, LQ, dtype=torch.bool),
-             "narratives": narratives, "narrative_mask": ones.clone(), **labels}
+    batch = {
+        "video": video,
+        "video_mask": ones,
+        "query_tokens": query,
+        "query_mask": torch.ones(n, LQ, dtype=torch.bool),
+        "narratives": narratives,
+        "narrative_mask": ones.clone(),
+        **labels,
+    }
     return batch, gt
 
 

@@ -119,8 +119,11 @@ def test_esta_and_lrca_see_each_video_once() -> None:
     model = _masra(dropout=0.0).train()  # the heads' inputs are kept for the loss in training only
     once = make_items(lengths=[8, 6], q_lengths=[4, 3], seed=3)
     other = make_items(lengths=[8], q_lengths=[2], seed=9)[0]  # another query of video v0
-    twice = [once[0], {**once[0], "query_id": "qx", "query_tokens": other["query_tokens"],
-                       "query_sentence": other["query_sentence"]}, once[1]]
+    twice = [
+        once[0],
+        {**once[0], "query_id": "qx", "query_tokens": other["query_tokens"], "query_sentence": other["query_sentence"]},
+        once[1],
+    ]
     a, b = model_batch(model, once), model_batch(model, twice)
     rows, durations = distinct_videos(b)
     assert rows.tolist() == [0, 2] and durations.tolist() == [8.0, 6.0]
@@ -198,8 +201,9 @@ def test_overfits_one_batch() -> None:
 @pytest.mark.slow
 def test_overfits_one_batch_on_qd_detr() -> None:
     torch.manual_seed(0)
-    model = build_model("masra", base="qd_detr", input_dropout=0.0, ffn_dim=64,
-                        **tiny_config(hidden=32, heads=4, dropout=0.0))
+    model = build_model(
+        "masra", base="qd_detr", input_dropout=0.0, ffn_dim=64, **tiny_config(hidden=32, heads=4, dropout=0.0)
+    )
     batch = model_batch(model, make_items(lengths=[12, 10, 8, 12], q_lengths=[4, 3, 5, 2], seed=1))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     first = {k: v.item() for k, v in model.loss(model(batch), batch).items()}
@@ -217,16 +221,21 @@ def test_overfits_one_batch_on_qd_detr() -> None:
 
 # -- through the real data path: priors for the training split only, none at inference ------------
 
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("masra")
     corpus = build_tiny_corpus(root, n_videos=4)
-    cfg = load_config(None, {
-        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
-        "model": {"name": "masra", "hidden": 16, "heads": 2, "codebook_size": 4},
-        "optim": {"batch_size": 4, "epochs": 1},
-        "out_dir": str(root / "run"), "device": "cpu",
-    })
+    cfg = load_config(
+        None,
+        {
+            "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
+            "model": {"name": "masra", "hidden": 16, "heads": 2, "codebook_size": 4},
+            "optim": {"batch_size": 4, "epochs": 1},
+            "out_dir": str(root / "run"),
+            "device": "cpu",
+        },
+    )
     result = fit(cfg, progress=False)
     return corpus, root / "run", result
 
@@ -258,8 +267,9 @@ fields = sorted(p._items([("vid01", "person does thing 0 in vid01")])[0])
 bad = sorted(m for m in sys.modules if m.split(".")[0] in ("pipeline", "transformers", "vllm"))
 print(json.dumps({{"windows": w, "bad": bad, "kinds": kinds, "fields": fields}}))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=240,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=240, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["bad"] == [] and report["kinds"] == [] and len(report["windows"]) == 2
@@ -270,11 +280,16 @@ def test_qd_detr_base_trains_saves_and_predicts_without_priors(tmp_path: Path) -
     from grounding.predict import Predictor
 
     corpus = build_tiny_corpus(tmp_path, n_videos=4)
-    cfg = load_config(None, {
-        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
-        "model": {"name": "masra", "base": "qd_detr", "hidden": 16, "heads": 2, "ffn_dim": 32, "codebook_size": 4},
-        "optim": {"batch_size": 2, "epochs": 1}, "out_dir": str(tmp_path / "run"), "device": "cpu",
-    })
+    cfg = load_config(
+        None,
+        {
+            "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
+            "model": {"name": "masra", "base": "qd_detr", "hidden": 16, "heads": 2, "ffn_dim": 32, "codebook_size": 4},
+            "optim": {"batch_size": 2, "epochs": 1},
+            "out_dir": str(tmp_path / "run"),
+            "device": "cpu",
+        },
+    )
     result = fit(cfg, progress=False)
     assert {"loss/esta", "loss/lrca", "loss/dai_fg", "loss/span"} <= set(result.history[0])
     predictor = Predictor.from_checkpoint(tmp_path / "run")  # safetensors: every tensor held once

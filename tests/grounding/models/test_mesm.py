@@ -91,8 +91,11 @@ def test_the_sentence_token_reads_the_video_and_the_context_not_the_query_words(
 def test_segment_sentence_positives_are_same_video_overlapping_moments() -> None:
     model = _model()
     spans = torch.tensor([[[0.3, 0.2]], [[0.3, 0.2]], [[0.7, 0.2]], [[0.3, 0.2]]])  # q0 == q1 == q3 moments
-    batch = {"span_targets": spans, "span_target_mask": torch.ones(4, 1, dtype=torch.bool),
-             "video_id": ["a", "a", "a", "b"]}
+    batch = {
+        "span_targets": spans,
+        "span_target_mask": torch.ones(4, 1, dtype=torch.bool),
+        "video_id": ["a", "a", "a", "b"],
+    }
     segment, sentence = torch.eye(4, 5), torch.eye(4, 5)
     got = model.segment_sentence_loss(segment, sentence, batch).item()
     logp = (torch.eye(4) / 0.5).log_softmax(dim=1)
@@ -107,10 +110,17 @@ def test_vocabulary_from_the_training_split_and_the_run_records_the_masking(tmp_
 
     corpus = build_tiny_corpus(tmp_path, n_videos=6, queries_per_video=3)
     info = read_manifest(corpus.manifest)
-    model = build_model("mesm", video_dim=corpus.video_dim, text_dim=corpus.text_dim, hidden=16, heads=4,
-                        ffn_dim=32, vocab_size=4)
-    ds = GroundingDataset(info, "train", open_video_store(info, [str(corpus.features)]), 16,
-                          targets=model.target_maker(None), fields=(*model.required_keys, *model.loss_keys))
+    model = build_model(
+        "mesm", video_dim=corpus.video_dim, text_dim=corpus.text_dim, hidden=16, heads=4, ffn_dim=32, vocab_size=4
+    )
+    ds = GroundingDataset(
+        info,
+        "train",
+        open_video_store(info, [str(corpus.features)]),
+        16,
+        targets=model.target_maker(None),
+        fields=(*model.required_keys, *model.loss_keys),
+    )
     meta = model.fit_data(ds)
     assert meta["word_masking"] in ("pos", "uniform") and meta["word_masking_reason"]
     counts: dict[int, int] = {}
@@ -130,14 +140,26 @@ def _one_epoch(corpus, tmp_path: Path, train_split: str, max_len: int):  # noqa:
     from grounding.config import load_config
     from grounding.train import fit
 
-    cfg = load_config(None, {
-        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "train_split": train_split,
-                 "val_split": "none", "test_split": "nothing", "max_len": max_len, "temporal_endpoints": True,
-                 "l2_normalize_frames": True},
-        "model": {"name": "mesm", "hidden": 32, "heads": 4, "ffn_dim": 64, "vocab_size": 200},
-        "optim": {"batch_size": 12, "epochs": 1, "optimizer": "adamw", "lr": 2e-4, "grad_clip": 0.1},
-        "out_dir": str(tmp_path / "run"), "device": "cpu", "threads": 1,
-    })
+    cfg = load_config(
+        None,
+        {
+            "data": {
+                "manifest": str(corpus.manifest),
+                "features": [str(corpus.features)],
+                "train_split": train_split,
+                "val_split": "none",
+                "test_split": "nothing",
+                "max_len": max_len,
+                "temporal_endpoints": True,
+                "l2_normalize_frames": True,
+            },
+            "model": {"name": "mesm", "hidden": 32, "heads": 4, "ffn_dim": 64, "vocab_size": 200},
+            "optim": {"batch_size": 12, "epochs": 1, "optimizer": "adamw", "lr": 2e-4, "grad_clip": 0.1},
+            "out_dir": str(tmp_path / "run"),
+            "device": "cpu",
+            "threads": 1,
+        },
+    )
     return fit(cfg, progress=False)
 
 

@@ -87,7 +87,9 @@ def _with_saliency(manifest: Path) -> None:
         s, e = r["windows"][0]
         clips = list(range(int(s // 2), int(np.ceil(e / 2))))
         r["extra"] = json.dumps({"relevant_clip_ids": clips, "saliency_scores": [[2, 3, 4]] * len(clips)})
-    pq.write_table(table.from_pylist(rows, schema=table.schema).replace_schema_metadata(table.schema.metadata), manifest)
+    pq.write_table(
+        table.from_pylist(rows, schema=table.schema).replace_schema_metadata(table.schema.metadata), manifest
+    )
 
 
 @pytest.mark.slow
@@ -101,12 +103,24 @@ def test_checkpoint_round_trip_and_the_qvhighlights_suite_on_our_predictions(tmp
 
     corpus = build_tiny_corpus(tmp_path / "c", n_videos=6, queries_per_video=3)
     _with_saliency(corpus.manifest)
-    cfg = load_config(None, {
-        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16,
-                 "temporal_endpoints": True, "l2_normalize_frames": True},
-        "model": {"name": "qd_detr", "hidden": 32, "heads": 4, "ffn_dim": 64},
-        "optim": {"batch_size": 2, "epochs": 2, "lr": 1e-3, "optimizer": "adamw"},
-        "out_dir": str(tmp_path / "run"), "device": "cpu", "seed": 0, "topk": 10})
+    cfg = load_config(
+        None,
+        {
+            "data": {
+                "manifest": str(corpus.manifest),
+                "features": [str(corpus.features)],
+                "max_len": 16,
+                "temporal_endpoints": True,
+                "l2_normalize_frames": True,
+            },
+            "model": {"name": "qd_detr", "hidden": 32, "heads": 4, "ffn_dim": 64},
+            "optim": {"batch_size": 2, "epochs": 2, "lr": 1e-3, "optimizer": "adamw"},
+            "out_dir": str(tmp_path / "run"),
+            "device": "cpu",
+            "seed": 0,
+            "topk": 10,
+        },
+    )
     fit(cfg, progress=False)
     result = evaluate_checkpoint(tmp_path / "run", "test")
     assert result["suite"] == "qvhighlights"
@@ -142,14 +156,27 @@ def test_generalises_on_the_query_dependent_synthetic_task(name: str) -> None:
     for batch, gt in ((train, train_gt), (test, test_gt)):
         labels = [DetrTargets()([(s, e + 1)], float(L), L) for s, e in gt]
         n = len(gt)
-        batch |= {"span_targets": torch.tensor(np.stack([x["span_targets"] for x in labels])),
-                  "span_target_mask": torch.ones(n, 1, dtype=torch.bool),
-                  "saliency_label": torch.tensor(np.stack([x["saliency_label"] for x in labels])),
-                  "duration": torch.full((n,), float(L)), "context": torch.zeros(n, 1, DT),
-                  "context_mask": torch.zeros(n, 1, dtype=torch.bool),
-                  "query_token_ids": torch.randint(1, 30, batch["query_mask"].shape)}
-    model = build_model(name, video_dim=DV, text_dim=DT, hidden=32, heads=4, ffn_dim=64, dropout=0.0,
-                        input_dropout=0.0, t2v_layers=1, enc_layers=1)
+        batch |= {
+            "span_targets": torch.tensor(np.stack([x["span_targets"] for x in labels])),
+            "span_target_mask": torch.ones(n, 1, dtype=torch.bool),
+            "saliency_label": torch.tensor(np.stack([x["saliency_label"] for x in labels])),
+            "duration": torch.full((n,), float(L)),
+            "context": torch.zeros(n, 1, DT),
+            "context_mask": torch.zeros(n, 1, dtype=torch.bool),
+            "query_token_ids": torch.randint(1, 30, batch["query_mask"].shape),
+        }
+    model = build_model(
+        name,
+        video_dim=DV,
+        text_dim=DT,
+        hidden=32,
+        heads=4,
+        ffn_dim=64,
+        dropout=0.0,
+        input_dropout=0.0,
+        t2v_layers=1,
+        enc_layers=1,
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     for _ in range(600):
         idx = torch.randint(0, 512, (32,))
@@ -162,6 +189,10 @@ def test_generalises_on_the_query_dependent_synthetic_task(name: str) -> None:
     model.eval()
     with torch.no_grad():
         top = [p["pred_relevant_windows"][0] for p in model.predict(test | {"video_id": list(range(128))}, k=1)]
-    ious = np.array([max(0.0, min(pe, e + 1) - max(ps, s)) / (max(pe, e + 1) - min(ps, s))
-                     for (ps, pe, _), (s, e) in zip(top, test_gt, strict=True)])
+    ious = np.array(
+        [
+            max(0.0, min(pe, e + 1) - max(ps, s)) / (max(pe, e + 1) - min(ps, s))
+            for (ps, pe, _), (s, e) in zip(top, test_gt, strict=True)
+        ]
+    )
     assert (ious >= 0.5).mean() > 0.7 and ious.mean() > 0.6, ((ious >= 0.5).mean(), ious.mean())

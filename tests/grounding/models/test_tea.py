@@ -35,7 +35,9 @@ def test_model_outputs_are_the_mix_of_its_two_branches() -> None:
     assert model.highlight_keys == ("highlight_logits", "paragraph_highlight_logits")
 
 
-@pytest.mark.parametrize(("variant", "cls"), [("concat_mlp", ConcatMLPMerge), ("add", AddMerge), ("attention", AttentionMerge)])
+@pytest.mark.parametrize(
+    ("variant", "cls"), [("concat_mlp", ConcatMLPMerge), ("add", AddMerge), ("attention", AttentionMerge)]
+)
 def test_merge_variant_is_chosen_by_config(variant: str, cls: type) -> None:
     model = build_model("tea", **tiny_config(merge=variant))
     assert isinstance(model.merge, cls)

@@ -26,9 +26,16 @@ from tests.grounding.models.toy_centre_width import NAME
 def trained(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     root = tmp_path_factory.mktemp("toy")
     corpus = build_tiny_corpus(root, n_videos=3, text_dim=384, encoder="all-MiniLM-L6-v2")  # new texts embed
-    cfg = load_config(None, {"data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)]},
-                             "model": {"name": NAME, "hidden": 8}, "optim": {"batch_size": 2, "epochs": 1},
-                             "out_dir": str(root / "run"), "device": "cpu"})
+    cfg = load_config(
+        None,
+        {
+            "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)]},
+            "model": {"name": NAME, "hidden": 8},
+            "optim": {"batch_size": 2, "epochs": 1},
+            "out_dir": str(root / "run"),
+            "device": "cpu",
+        },
+    )
     result = fit(cfg, progress=False)
     return corpus, result
 
@@ -41,7 +48,7 @@ def test_trains_evaluates_writes_and_scores(trained, tmp_path: Path) -> None:  #
     rows = [json.loads(line) for line in (tmp_path / "preds.jsonl").read_text().splitlines()]
     assert len(rows) == res["counts"]["gt"] == 2 and res["counts"]["missing_predictions"] == 0
     for row in rows:
-        (s, e, score), = row["pred_relevant_windows"]
+        ((s, e, score),) = row["pred_relevant_windows"]
         assert 0.0 <= s <= e <= corpus.videos[row["vid"]] and score == 1.0
     info = read_manifest(corpus.manifest)
     gt = [g for g in ground_truth_rows([r for r in info.rows if r["split"] == "test"])]
@@ -68,8 +75,9 @@ def test_query_level_fields_are_those_of_each_query(trained) -> None:  # noqa: A
     corpus, result = trained
     predictor = Predictor.from_checkpoint(result.out_dir)
     info = read_manifest(corpus.manifest)
-    ds = GroundingDataset(info, None, open_video_store(info, [str(corpus.features)]), max_len=128,
-                          fields=predictor.model.required_keys)
+    ds = GroundingDataset(
+        info, None, open_video_store(info, [str(corpus.features)]), max_len=128, fields=predictor.model.required_keys
+    )
     rows = [r for r in ds.rows if r["video_id"] == "vid01"]
     assert len(rows) == 2
     items = predictor._items([("vid01", r["query"]) for r in rows])

@@ -17,9 +17,13 @@ from grounding.report import write_run_report
 from grounding.report.browser import Browser, find_chromium
 from tests.grounding.report.tiny_run import TinyRun
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(find_chromium() is None, reason="no Chromium on this machine (Debian: apt-get install "
-                                                                  "chromium; .ci/run installs it)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        find_chromium() is None,
+        reason="no Chromium on this machine (Debian: apt-get install chromium; .ci/run installs it)",
+    ),
+]
 
 SCREENSHOT_DIR = "GROUNDWORK_TEST_SCREENSHOTS"  # where to copy the screenshot too (CI artifacts)
 
@@ -55,8 +59,11 @@ def test_report_opens_lists_every_query_and_a_click_seeks_the_video(tiny_run: Ti
         start = queries[target]["pred"][0][0]
         assert start > 0.5  # so a seek is a visible move from 0
         browser.click(f'#rows .row[data-qid="{target}"]')
-        browser.wait_for(f"""(() => {{ const v = document.getElementById("player");
-            return v.readyState >= 1 && !v.seeking && Math.abs(v.currentTime - {start}) < 0.05; }})()""", timeout=20)
+        browser.wait_for(
+            f"""(() => {{ const v = document.getElementById("player");
+            return v.readyState >= 1 && !v.seeking && Math.abs(v.currentTime - {start}) < 0.05; }})()""",
+            timeout=20,
+        )
         assert browser.evaluate("document.querySelector('#rows .row.selected').dataset.qid") == target
         assert browser.evaluate("document.getElementById('sel-query').textContent") == queries[target]["query"]
         duration = browser.evaluate("document.getElementById('player').duration")
@@ -67,12 +74,14 @@ def test_report_opens_lists_every_query_and_a_click_seeks_the_video(tiny_run: Ti
         assert browser.evaluate("document.querySelectorAll('#priors b').length") == 0
         shot = browser.screenshot(tmp_path / "report.png")
 
-        browser.click('input[name=filter][value=bad]')  # wrong at IoU 0.5
+        browser.click("input[name=filter][value=bad]")  # wrong at IoU 0.5
         shown = [r["qid"] for r in _rows(browser) if not r["hidden"]]
         assert sorted(shown) == sorted(q for q, v in queries.items() if v["iou"] is not None and v["iou"] < 0.5)
-        browser.click('input[name=filter][value=all]')
-        browser.evaluate("(() => { const s = document.getElementById('sort'); s.value = 'iou-asc';"
-                         " s.dispatchEvent(new Event('change')); })()")
+        browser.click("input[name=filter][value=all]")
+        browser.evaluate(
+            "(() => { const s = document.getElementById('sort'); s.value = 'iou-asc';"
+            " s.dispatchEvent(new Event('change')); })()"
+        )
         ious = [queries[r["qid"]]["iou"] for r in _rows(browser)]
         assert ious == sorted(ious)
         assert browser.console == []  # no uncaught error, no console output
@@ -105,8 +114,11 @@ def test_a_missing_or_undecodable_video_is_said_so(tiny_run: TinyRun, tmp_path: 
         browser.click(f'#rows .row[data-qid="{next(q["qid"] for q in queries if q["vid"] == missing)}"]')
         assert f"video {missing} not found" in browser.evaluate("document.getElementById('novideo').textContent")
         browser.click(f'#rows .row[data-qid="{queries[0]["qid"]}"]')
-        message = browser.wait_for("""(() => { const box = document.getElementById("novideo");
-            return !box.hidden && box.textContent.includes("cannot play") && box.textContent; })()""", timeout=15)
+        message = browser.wait_for(
+            """(() => { const box = document.getElementById("novideo");
+            return !box.hidden && box.textContent.includes("cannot play") && box.textContent; })()""",
+            timeout=15,
+        )
         assert f"{broken}.mp4" in message and browser.evaluate("document.getElementById('player').hidden")
         assert browser.console == []
 

@@ -80,9 +80,14 @@ def test_a_prediction_file_wins_and_decides_correct_and_wrong(tiny_run: TinyRun,
     exact, shifted = rows[0], rows[1]
     s, e = shifted["windows"][0]
     width = e - s
-    preds = [{"qid": exact["query_id"], "pred_relevant_windows": [[*exact["windows"][0], 0.9]],
-              "pred_saliency_scores": [0.0, 0.5, 1.0, 0.5]},
-             {"qid": shifted["query_id"], "pred_relevant_windows": [[s + width / 2, e + width / 2, 0.8]]}]
+    preds = [
+        {
+            "qid": exact["query_id"],
+            "pred_relevant_windows": [[*exact["windows"][0], 0.9]],
+            "pred_saliency_scores": [0.0, 0.5, 1.0, 0.5],
+        },
+        {"qid": shifted["query_id"], "pred_relevant_windows": [[s + width / 2, e + width / 2, 0.8]]},
+    ]
     write_jsonl(run / "preds_test.jsonl", preds)
     data = collect_run(run, tmp_path / "page", curves=False, videos=[tmp_path / "no-videos-here"])
     by_qid = {q["qid"]: q for q in data["queries"]}
@@ -127,4 +132,5 @@ def test_several_splits_get_a_metrics_row_each(tiny_run: TinyRun, tmp_path: Path
     assert set(data["metrics"]["splits"]) == {"val", "test"}
     assert data["metrics"]["overall"]["n"] == len(rows)
     assert {s: m["n"] for s, m in data["metrics"]["splits"].items()} == {
-        s: sum(r["split"] == s for r in rows) for s in ("val", "test")}
+        s: sum(r["split"] == s for r in rows) for s in ("val", "test")
+    }

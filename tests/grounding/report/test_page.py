@@ -41,8 +41,9 @@ def test_render_page_escapes_every_angle_bracket() -> None:
     assert "alert(1)</script>" not in page and "<!-- </script>" not in page
 
 
-def test_cli_writes_the_report_and_names_a_bad_run(tiny_run: TinyRun, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_the_report_and_names_a_bad_run(
+    tiny_run: TinyRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out.html"
     assert main([str(tiny_run.run), "--videos", str(tiny_run.videos), "--out", str(out), "--no-curves"]) == 0
     assert capsys.readouterr().out.strip() == f"wrote {out}"
@@ -54,11 +55,22 @@ def test_cli_writes_the_report_and_names_a_bad_run(tiny_run: TinyRun, tmp_path: 
 def test_demo_index_links_a_report_per_run(tiny_run: TinyRun, tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     demo.mkdir()
-    summary = {"rows": [{"method": "span", "variant": "", "seeds": [0], "metrics": {"R1@0.5": 12.5, "mIoU": 20.0},
-                         "spread": {"R1@0.5": 0.0}, "runs": [str(tiny_run.run)], "test_split": "test"},
-                        {"method": "constant span (train)", "variant": "", "seeds": [], "metrics": {"R1@0.5": 5.0},
-                         "spread": {}}],
-               "test_queries": len(tiny_run.rewrites), "seeds": [0]}
+    summary = {
+        "rows": [
+            {
+                "method": "span",
+                "variant": "",
+                "seeds": [0],
+                "metrics": {"R1@0.5": 12.5, "mIoU": 20.0},
+                "spread": {"R1@0.5": 0.0},
+                "runs": [str(tiny_run.run)],
+                "test_split": "test",
+            },
+            {"method": "constant span (train)", "variant": "", "seeds": [], "metrics": {"R1@0.5": 5.0}, "spread": {}},
+        ],
+        "test_queries": len(tiny_run.rewrites),
+        "seeds": [0],
+    }
     (demo / "summary.json").write_text(json.dumps(summary))
     index = write_demo_report(demo, videos=[tiny_run.videos], curves=False)
     assert index == demo / "report" / "index.html"

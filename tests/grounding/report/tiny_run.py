@@ -70,11 +70,16 @@ def add_query_rewrites(corpus: TinyCorpus, split: str) -> dict[str, str]:
 def build_tiny_run(root: Path, split: str = "test") -> TinyRun:
     corpus = build_tiny_corpus(root, n_videos=6, queries_per_video=3)
     rewrites = add_query_rewrites(corpus, split)
-    cfg = load_config(None, {
-        "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 32},
-        "model": {"name": "span", "hidden": 16}, "optim": {"batch_size": 8, "epochs": 1},
-        "out_dir": str(root / "run"), "device": "cpu",
-    })
+    cfg = load_config(
+        None,
+        {
+            "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 32},
+            "model": {"name": "span", "hidden": 16},
+            "optim": {"batch_size": 8, "epochs": 1},
+            "out_dir": str(root / "run"),
+            "device": "cpu",
+        },
+    )
     fit(cfg, progress=False)
     write_videos(root / "videos", corpus.videos)
     return TinyRun(corpus, root / "run", root / "videos", rewrites)

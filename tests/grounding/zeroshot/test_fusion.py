@@ -15,8 +15,11 @@ from grounding.zeroshot.fusion import PAIRINGS, AwareCaptions, QueryTexts, fuse
 from grounding.zeroshot.grid import frame_grid
 
 R2 = np.sqrt(0.5)
-GRID = frame_grid(np.array([[1.0, 0.0], [0.0, 1.0], [R2, R2], [-1.0, 0.0]]),
-                  np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]), duration=4.0)
+GRID = frame_grid(
+    np.array([[1.0, 0.0], [0.0, 1.0], [R2, R2], [-1.0, 0.0]]),
+    np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]),
+    duration=4.0,
+)
 TEXTS = QueryTexts(original=np.array([0.0, 1.0]), simplified=np.array([[1.0, 0.0]]), detailed=np.array([[0.0, 1.0]]))
 AWARE = AwareCaptions(np.array([[0.0, 2.0], [1.0, 1.0]]), np.array([1, 2]))  # unnormalised on purpose
 NONE = AwareCaptions(np.zeros((0, 2)), np.zeros(0, dtype=int))

@@ -38,7 +38,11 @@ def test_a_flat_curve_is_the_whole_video() -> None:
 
 def test_top_k_is_fixed_or_a_fraction_of_the_frames() -> None:
     assert (top_k_for(75, 8, 0.1), top_k_for(75, None, 0.1), top_k_for(30, None, 0.1), top_k_for(3, None, 0.1)) == (
-        8, 8, 3, 1)
+        8,
+        8,
+        3,
+        1,
+    )
 
 
 def test_gap_merge_joins_frames_at_most_gap_seconds_apart() -> None:

@@ -15,7 +15,9 @@ def load_adapter(folder: Path):  # noqa: ANN201
     from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
 
     config = AutoConfig.from_pretrained(folder)
-    return adapter_for(config, AutoTokenizer.from_pretrained(folder), AutoImageProcessor.from_pretrained(folder, backend="pil"))
+    return adapter_for(
+        config, AutoTokenizer.from_pretrained(folder), AutoImageProcessor.from_pretrained(folder, backend="pil")
+    )
 
 
 def test_chat_prompt_has_one_placeholder_per_image(tiny_model: Path) -> None:

@@ -21,11 +21,11 @@ import pytest
 
 pytest.importorskip("vllm", reason="vllm not installed: run make test-vllm")
 
+from groundwork.cache.store import CacheStore  # noqa: E402
 from pipeline.backends.base import GenerationRequest, SamplingConfig  # noqa: E402
 from pipeline.backends.openai_backend import OpenAIBackend  # noqa: E402
-from groundwork.cache.store import CacheStore  # noqa: E402
-from pipeline.graph import run_priors  # noqa: E402
 from pipeline.demo.tiny_models import build_tiny_llava  # noqa: E402
+from pipeline.graph import run_priors  # noqa: E402
 from tests.pipeline.priors_fixtures import demo_dir, priors_config  # noqa: E402, F401
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]

@@ -65,7 +65,9 @@ def test_sampling_is_reproducible_with_a_seed(tiny_model: Path) -> None:
     fresh = BACKENDS.get("transformers")(str(tiny_model), sampled)  # a second load, as in another worker
     fresh.setup()
     again = [r.token_ids for r in fresh.generate(image_requests())]
-    other = [r.token_ids for r in backend(tiny_model, sampled.model_copy(update={"seed": 8})).generate(image_requests())]
+    other = [
+        r.token_ids for r in backend(tiny_model, sampled.model_copy(update={"seed": 8})).generate(image_requests())
+    ]
     assert first == again
     assert first != other
 

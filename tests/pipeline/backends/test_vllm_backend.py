@@ -19,9 +19,9 @@ from pipeline.backends import BACKENDS  # noqa: E402
 from pipeline.backends.base import GenerationRequest, SamplingConfig  # noqa: E402
 from pipeline.backends.transformers_backend import TransformersBackend  # noqa: E402
 from pipeline.backends.vllm_backend import VLLMBackend  # noqa: E402
+from pipeline.demo.tiny_models import build_tiny_llava, build_tiny_qwen2_vl  # noqa: E402
 from pipeline.presets import default_backend_name  # noqa: E402
 from pipeline.prompts import load_prompt  # noqa: E402
-from pipeline.demo.tiny_models import build_tiny_llava, build_tiny_qwen2_vl  # noqa: E402
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

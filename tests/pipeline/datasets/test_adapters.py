@@ -9,7 +9,16 @@ from pipeline.datasets.base import Annotations
 from tests.conftest import shared_path
 from tests.pipeline.datasets.real import load_real
 
-REAL = ["charades_sta", "charades_cd", "charades_cg", "activitynet", "activitynet_cd", "qvhighlights", "tacos", "vidstg"]
+REAL = [
+    "charades_sta",
+    "charades_cd",
+    "charades_cg",
+    "activitynet",
+    "activitynet_cd",
+    "qvhighlights",
+    "tacos",
+    "vidstg",
+]
 
 
 def test_every_adapter_is_registered() -> None:

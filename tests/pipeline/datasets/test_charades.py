@@ -45,7 +45,10 @@ def test_sta_reversed_span_is_swapped(sta: Annotations) -> None:
 def test_sta_query_ids_are_split_and_line(sta: Annotations) -> None:
     first = sta.queries[0]
     assert (first.query_id, first.video_id, first.windows, first.text) == (
-        "train:1", "AO8RW", ((0.0, 6.9),), "a person is putting a book on a shelf."
+        "train:1",
+        "AO8RW",
+        ((0.0, 6.9),),
+        "a person is putting a book on a shelf.",
     )
 
 

@@ -108,10 +108,13 @@ def test_a_video_keeps_its_first_duration(tmp_path: Path) -> None:
     ("bad", "message"),
     [
         ({"qid": 2, "query": "x", "duration": 5, "relevant_windows": [[0, 1]]}, r"train.jsonl:2: missing field 'vid'"),
-        ({"qid": 2, "vid": "v", "query": "x", "relevant_windows": [[0, 1]]}, r"train.jsonl:2: missing field 'duration'"),
+        (
+            {"qid": 2, "vid": "v", "query": "x", "relevant_windows": [[0, 1]]},
+            r"train.jsonl:2: missing field 'duration'",
+        ),
         ({"vid": "v", "query": "x", "duration": 5}, r"train.jsonl:2: missing field 'qid'"),
         ('{"qid": 2, "query": ', r"train.jsonl:2: not valid JSON"),
-        ('[1, 2]', r"train.jsonl:2: expected a JSON object"),
+        ("[1, 2]", r"train.jsonl:2: expected a JSON object"),
         (row(2, windows=((0, 1, 2),)), r"train.jsonl:2 relevant_windows: a window must be \[start, end\]"),
         (row(2, query=3), r"train.jsonl:2: field 'query' must be a string"),
         (row(1), r"train.jsonl:2: duplicate query id '1' \(first seen at .*train.jsonl:1\)"),

@@ -30,8 +30,9 @@ from pipeline.datasets.video_json import read_video_entry
 from pipeline.datasets.vidstg import read_vidstg_entry
 
 EXAMPLES = 300
-FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=EXAMPLES, derandomize=True, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 WHERE = "ann.json:7"
 
 # -- value strategies ----------------------------------------------------------------------------
@@ -39,9 +40,11 @@ WEIRD = st.sampled_from([math.nan, math.inf, -math.inf, 10**400, -(10**400), 1e3
 NUMBERS = st.one_of(st.integers(-1000, 1000), st.floats(-1e4, 1e4), st.floats(), WEIRD)
 NUMERIC_TEXT = st.sampled_from(["nan", "NaN", "inf", "-inf", "1e999", "", " ", "3.5", "1_0", "0x10", "-1"])
 SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=6), NUMERIC_TEXT)
-JSON = st.recursive(SCALARS, lambda kids: st.one_of(st.lists(kids, max_size=3),
-                                                   st.dictionaries(st.text(max_size=4), kids, max_size=3)),
-                    max_leaves=8)
+JSON = st.recursive(
+    SCALARS,
+    lambda kids: st.one_of(st.lists(kids, max_size=3), st.dictionaries(st.text(max_size=4), kids, max_size=3)),
+    max_leaves=8,
+)
 WINDOW = st.lists(NUMBERS, min_size=2, max_size=2)
 WINDOWS = st.one_of(st.lists(WINDOW, max_size=3), WINDOW, JSON)
 
@@ -103,14 +106,17 @@ def report(parser: str, outcomes: Counter[str]) -> None:
 # -- charades_sta ----------------------------------------------------------------------------------
 DECIMAL = st.from_regex(r"-?[0-9]{1,2}(\.[0-9]{1,2})?", fullmatch=True)
 STA_TOKEN = mostly(DECIMAL, st.one_of(NUMERIC_TEXT, st.text(max_size=4)))
-STA_PARTS = st.builds(lambda v, s, e, sep, t: f"{v} {s} {e}{sep}{t}",
-                      mostly(st.just("V1"), st.sampled_from(["V2", "", "V 3", "3"])), STA_TOKEN, STA_TOKEN,
-                      mostly(st.just("##"), st.sampled_from(["#", "## ", ""])),
-                      mostly(st.just("a person sits."), st.text(max_size=12)))
+STA_PARTS = st.builds(
+    lambda v, s, e, sep, t: f"{v} {s} {e}{sep}{t}",
+    mostly(st.just("V1"), st.sampled_from(["V2", "", "V 3", "3"])),
+    STA_TOKEN,
+    STA_TOKEN,
+    mostly(st.just("##"), st.sampled_from(["#", "## ", ""])),
+    mostly(st.just("a person sits."), st.text(max_size=12)),
+)
 STA_LINE = mostly(STA_PARTS, st.text(max_size=30))
 LENGTH = st.one_of(st.sampled_from(["30.5", "12", "0.4"]), NUMERIC_TEXT, st.text(max_size=5))
-DURATIONS = st.fixed_dictionaries({"V1": mostly(st.just("30.5"), LENGTH)},
-                                  optional={"V2": LENGTH, "3": LENGTH})
+DURATIONS = st.fixed_dictionaries({"V1": mostly(st.just("30.5"), LENGTH)}, optional={"V2": LENGTH, "3": LENGTH})
 
 
 def test_charades_sta_line() -> None:
@@ -127,15 +133,25 @@ def test_charades_sta_line() -> None:
 
 
 # -- the video-json entry (charades_cd / cg, activitynet(_cd), tacos) ------------------------------
-VJ_BASE = {"sentences": ["a person sits.", " a man runs "], "timestamps": [[1.0, 4.5], [3, 9]], "duration": 20.0,
-           "video_duration": 20.0, "num_frames": 600, "fps": 30.0, "news": [{"DET": ["all"]}, {}],
-           "novels": [["a", "b"], []]}
+VJ_BASE = {
+    "sentences": ["a person sits.", " a man runs "],
+    "timestamps": [[1.0, 4.5], [3, 9]],
+    "duration": 20.0,
+    "video_duration": 20.0,
+    "num_frames": 600,
+    "fps": 30.0,
+    "news": [{"DET": ["all"]}, {}],
+    "novels": [["a", "b"], []],
+}
 VJ_PLAUSIBLE = {
     "sentences": st.lists(st.one_of(st.text(max_size=8), JSON), max_size=3),
     "timestamps": st.one_of(st.lists(WINDOWS, max_size=3), JSON),
-    "duration": st.one_of(NUMBERS, NUMERIC_TEXT), "video_duration": st.one_of(NUMBERS, NUMERIC_TEXT),
-    "num_frames": st.one_of(NUMBERS, NUMERIC_TEXT), "fps": NUMBERS,
-    "news": st.lists(JSON, max_size=3), "novels": st.lists(JSON, max_size=3),
+    "duration": st.one_of(NUMBERS, NUMERIC_TEXT),
+    "video_duration": st.one_of(NUMBERS, NUMERIC_TEXT),
+    "num_frames": st.one_of(NUMBERS, NUMERIC_TEXT),
+    "fps": NUMBERS,
+    "news": st.lists(JSON, max_size=3),
+    "novels": st.lists(JSON, max_size=3),
 }
 VJ_FORMATS = {  # the read_video_json options of each adapter that reads this format
     "activitynet": {},  # and activitynet_cd
@@ -151,8 +167,10 @@ def test_video_json_entry(fmt: str) -> None:
     outcomes: Counter[str] = Counter()
 
     @FUZZ
-    @given(key=st.one_of(st.sampled_from(["v_abc", "s13-d21.avi", ".avi", "", " "]), st.text(max_size=5)),
-           entry=mostly(mutated(VJ_BASE, VJ_PLAUSIBLE), JSON))
+    @given(
+        key=st.one_of(st.sampled_from(["v_abc", "s13-d21.avi", ".avi", "", " "]), st.text(max_size=5)),
+        entry=mostly(mutated(VJ_BASE, VJ_PLAUSIBLE), JSON),
+    )
     def run(key: str, entry: object) -> None:
         where = f"ann.json:{key}"
         parse = lambda b: read_video_entry(b, key, entry, where, "train", **VJ_FORMATS[fmt])  # noqa: E731
@@ -163,22 +181,42 @@ def test_video_json_entry(fmt: str) -> None:
 
 
 # -- qvhighlights / folder JSONL line --------------------------------------------------------------
-QVH_BASE = {"qid": 7, "query": "a man waves", "vid": "abc_60.0_210.0", "duration": 150,
-            "relevant_windows": [[2, 6], [10, 20]], "relevant_clip_ids": [1, 2],
-            "saliency_scores": [[1, 2, 3], [4, 4, 4]]}
+QVH_BASE = {
+    "qid": 7,
+    "query": "a man waves",
+    "vid": "abc_60.0_210.0",
+    "duration": 150,
+    "relevant_windows": [[2, 6], [10, 20]],
+    "relevant_clip_ids": [1, 2],
+    "saliency_scores": [[1, 2, 3], [4, 4, 4]],
+}
 QVH_PLAUSIBLE = {
-    "qid": st.one_of(st.integers(), st.text(max_size=4), JSON), "vid": st.one_of(st.text(max_size=4), JSON),
-    "query": st.one_of(st.text(max_size=8), JSON), "duration": st.one_of(NUMBERS, NUMERIC_TEXT),
-    "relevant_windows": WINDOWS, "relevant_clip_ids": st.lists(st.one_of(st.integers(0, 80), JSON), max_size=3),
+    "qid": st.one_of(st.integers(), st.text(max_size=4), JSON),
+    "vid": st.one_of(st.text(max_size=4), JSON),
+    "query": st.one_of(st.text(max_size=8), JSON),
+    "duration": st.one_of(NUMBERS, NUMERIC_TEXT),
+    "relevant_windows": WINDOWS,
+    "relevant_clip_ids": st.lists(st.one_of(st.integers(0, 80), JSON), max_size=3),
     "saliency_scores": st.lists(st.lists(NUMBERS, max_size=3), max_size=3),
 }
-QVH_FIELDS = ("'qid'", "'vid'", "'query'", "'duration'", "relevant_windows", "'relevant_clip_ids'",
-              "'saliency_scores'", "duplicate query id")
-QVH_LINE = mostly(mutated(QVH_BASE, QVH_PLAUSIBLE).map(json.dumps), st.one_of(
-    mutated(QVH_BASE, QVH_PLAUSIBLE).map(json.dumps).flatmap(lambda s: st.integers(0, len(s)).map(lambda n: s[:n])),
-    JSON.map(json.dumps),
-    st.text(max_size=30),
-))
+QVH_FIELDS = (
+    "'qid'",
+    "'vid'",
+    "'query'",
+    "'duration'",
+    "relevant_windows",
+    "'relevant_clip_ids'",
+    "'saliency_scores'",
+    "duplicate query id",
+)
+QVH_LINE = mostly(
+    mutated(QVH_BASE, QVH_PLAUSIBLE).map(json.dumps),
+    st.one_of(
+        mutated(QVH_BASE, QVH_PLAUSIBLE).map(json.dumps).flatmap(lambda s: st.integers(0, len(s)).map(lambda n: s[:n])),
+        JSON.map(json.dumps),
+        st.text(max_size=30),
+    ),
+)
 
 
 def test_qvhighlights_jsonl_line() -> None:
@@ -199,8 +237,13 @@ def test_qvhighlights_file_bytes(tmp_path: Path) -> None:
     path = tmp_path / "train.jsonl"
 
     @settings(FUZZ, max_examples=100)
-    @given(raw=st.one_of(st.binary(max_size=200), QVH_LINE.map(lambda s: s.encode() + b"\r\n" + s.encode()),
-                         QVH_LINE.map(lambda s: s.encode() + b"\n\xff\n")))
+    @given(
+        raw=st.one_of(
+            st.binary(max_size=200),
+            QVH_LINE.map(lambda s: s.encode() + b"\r\n" + s.encode()),
+            QVH_LINE.map(lambda s: s.encode() + b"\n\xff\n"),
+        )
+    )
     def run(raw: bytes) -> None:
         path.write_bytes(raw)
         outcomes[check(lambda b: read_qvh_jsonl(b, path, "train"), QVH_FIELDS, str(path))] += 1
@@ -211,7 +254,10 @@ def test_qvhighlights_file_bytes(tmp_path: Path) -> None:
 
 # -- vidstg entry ----------------------------------------------------------------------------------
 VIDSTG_BASE = {
-    "vid": "10712559773", "fps": 29.97, "frame_count": 596, "used_segment": {"begin_fid": 496, "end_fid": 595},
+    "vid": "10712559773",
+    "fps": 29.97,
+    "frame_count": 596,
+    "used_segment": {"begin_fid": 496, "end_fid": 595},
     "subject/objects": [{"tid": 0, "category": "adult"}, {"tid": 2, "category": "child"}],
     "used_relation": {"subject_tid": 2, "object_tid": 0, "predicate": "watch", "begin_fid": 510, "end_fid": 556},
     "temporal_gt": {"begin_fid": 510, "end_fid": 556},
@@ -220,19 +266,37 @@ VIDSTG_BASE = {
 }
 FRAMES = {"begin_fid": 0, "end_fid": 10}
 VIDSTG_PLAUSIBLE = {
-    "vid": st.one_of(st.text(max_size=4), JSON), "fps": NUMBERS, "frame_count": NUMBERS,
+    "vid": st.one_of(st.text(max_size=4), JSON),
+    "fps": NUMBERS,
+    "frame_count": NUMBERS,
     "used_segment": mutated(FRAMES, {"begin_fid": NUMBERS, "end_fid": NUMBERS}),
     "temporal_gt": mutated(FRAMES, {"begin_fid": NUMBERS, "end_fid": NUMBERS}),
     "used_relation": JSON,
-    "subject/objects": st.lists(mutated({"tid": 0, "category": "adult"}, {"tid": st.one_of(st.integers(), JSON)}),
-                                max_size=3),
-    "captions": st.lists(mutated(VIDSTG_BASE["captions"][0], {"target_id": st.one_of(st.integers(0, 3), JSON)}),
-                         max_size=2),
+    "subject/objects": st.lists(
+        mutated({"tid": 0, "category": "adult"}, {"tid": st.one_of(st.integers(), JSON)}), max_size=3
+    ),
+    "captions": st.lists(
+        mutated(VIDSTG_BASE["captions"][0], {"target_id": st.one_of(st.integers(0, 3), JSON)}), max_size=2
+    ),
     "questions": st.lists(mutated(VIDSTG_BASE["questions"][0], {}), max_size=2),
 }
-VIDSTG_FIELDS = ("'vid'", "'fps'", "'frame_count'", "'used_segment'", "'temporal_gt'", "'begin_fid'", "'end_fid'",
-                 "'subject/objects'", "'tid'", "'category'", "'used_relation'", "'captions'", "'questions'",
-                 "'description'", "'target_id'")
+VIDSTG_FIELDS = (
+    "'vid'",
+    "'fps'",
+    "'frame_count'",
+    "'used_segment'",
+    "'temporal_gt'",
+    "'begin_fid'",
+    "'end_fid'",
+    "'subject/objects'",
+    "'tid'",
+    "'category'",
+    "'used_relation'",
+    "'captions'",
+    "'questions'",
+    "'description'",
+    "'target_id'",
+)
 
 
 def test_vidstg_entry() -> None:

@@ -45,8 +45,14 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def qvh(qid: int, windows: Any = ((1, 3),), duration: Any = 10.0, vid: Any = "v1", **kw: Any) -> dict:
-    return {"qid": qid, "query": "a man waves", "vid": vid, "duration": duration,
-            "relevant_windows": [list(w) for w in windows], **kw}
+    return {
+        "qid": qid,
+        "query": "a man waves",
+        "vid": vid,
+        "duration": duration,
+        "relevant_windows": [list(w) for w in windows],
+        **kw,
+    }
 
 
 # -- folder / qvhighlights ----------------------------------------------------------------------
@@ -54,15 +60,18 @@ def test_folder_nan_windows_are_dropped_and_counted(tmp_path: Path) -> None:
     """Regression: [NaN, 2] and [NaN, NaN] passed all five window rules uncounted and landed in
     the manifest (every comparison with NaN is false)."""
     nan, inf = float("nan"), float("inf")
-    write_jsonl(tmp_path / "train.jsonl", [
-        qvh(1, windows=((nan, 2.0),)),
-        qvh(2, windows=((nan, nan),)),
-        qvh(3, windows=((nan, 2.0), (4.0, 6.0))),  # the finite window is kept
-        qvh(4, windows=((1.0, inf),)),
-        qvh(5, windows=((-inf, 2.0),)),
-        qvh(6, windows=((1.0, HUGE),)),
-        qvh(7),
-    ])
+    write_jsonl(
+        tmp_path / "train.jsonl",
+        [
+            qvh(1, windows=((nan, 2.0),)),
+            qvh(2, windows=((nan, nan),)),
+            qvh(3, windows=((nan, 2.0), (4.0, 6.0))),  # the finite window is kept
+            qvh(4, windows=((1.0, inf),)),
+            qvh(5, windows=((-inf, 2.0),)),
+            qvh(6, windows=((1.0, HUGE),)),
+            qvh(7),
+        ],
+    )
     ann = DATASETS.get("folder")(tmp_path)
     assert {q.query_id: q.windows for q in ann.queries} == {"3": ((4.0, 6.0),), "7": ((1.0, 3.0),)}
     assert ann.policies.as_dict() == {"train": {P.DROPPED_NON_FINITE_WINDOW: 6}}
@@ -84,10 +93,17 @@ def test_priors_stats_reports_the_rule_and_a_finite_mean(tmp_path: Path, capsys:
 def test_folder_non_finite_duration_drops_the_query_under_its_own_rule(tmp_path: Path) -> None:
     """Regression: a NaN / infinite duration was counted as an unknown video (and a 400-digit
     integer duration crashed ``float()`` with OverflowError)."""
-    write_jsonl(tmp_path / "train.jsonl", [
-        qvh(1, duration=float("nan")), qvh(2, vid="v2", duration=float("inf")), qvh(3, vid="v3", duration=HUGE),
-        qvh(4, vid="v4", duration="nan"), qvh(5, vid="v5", duration=None), qvh(6, vid="v6"),
-    ])
+    write_jsonl(
+        tmp_path / "train.jsonl",
+        [
+            qvh(1, duration=float("nan")),
+            qvh(2, vid="v2", duration=float("inf")),
+            qvh(3, vid="v3", duration=HUGE),
+            qvh(4, vid="v4", duration="nan"),
+            qvh(5, vid="v5", duration=None),
+            qvh(6, vid="v6"),
+        ],
+    )
     ann = DATASETS.get("folder")(tmp_path)
     assert [q.query_id for q in ann.queries] == ["6"]
     assert set(ann.videos) == {"v6"}
@@ -148,10 +164,18 @@ def write_sta(root: Path, lines: list[str], lengths: dict[str, str]) -> Path:
 
 def test_charades_sta_nan_strings_are_counted(tmp_path: Path) -> None:
     """Regression: ``float("nan")`` parses the text "nan": "V1 nan 2.0" was kept as a NaN window."""
-    root = write_sta(tmp_path, [
-        "V1 nan 2.0##a person sits.", "V1 1.0 inf##a person stands.", "V1 1e999 2.0##a person runs.",
-        "V1 1.0 2.0##a person waves.", "V2 1.0 2.0##a person eats.", "V3 1.0 2.0##a person cooks.",
-    ], {"V1": "10.0", "V2": "nan", "V3": "inf"})
+    root = write_sta(
+        tmp_path,
+        [
+            "V1 nan 2.0##a person sits.",
+            "V1 1.0 inf##a person stands.",
+            "V1 1e999 2.0##a person runs.",
+            "V1 1.0 2.0##a person waves.",
+            "V2 1.0 2.0##a person eats.",
+            "V3 1.0 2.0##a person cooks.",
+        ],
+        {"V1": "10.0", "V2": "nan", "V3": "inf"},
+    )
     ann = DATASETS.get("charades_sta")(root)
     assert [(q.query_id, q.windows) for q in ann.queries] == [("train:4", ((1.0, 2.0),))]
     assert ann.policies.as_dict() == {"train": {P.DROPPED_NON_FINITE_WINDOW: 3, P.DROPPED_NON_FINITE_DURATION: 2}}
@@ -164,16 +188,23 @@ def video_json(entries: dict[str, dict]) -> str:
 
 
 def entry(timestamps: list, duration: Any = 20.0, key: str = "duration", **kw: Any) -> dict:
-    return {"sentences": [f"a person does thing {i}." for i in range(len(timestamps))], "timestamps": timestamps,
-            key: duration, **kw}
+    return {
+        "sentences": [f"a person does thing {i}." for i in range(len(timestamps))],
+        "timestamps": timestamps,
+        key: duration,
+        **kw,
+    }
 
 
 @pytest.mark.parametrize(
     ("name", "files", "key"),
     [
         ("charades_cd", [f"charades_{s}.json" for s in ("train", "val", "test_iid", "test_ood")], "video_duration"),
-        ("charades_cg", [f"{s}.json" for s in ("train", "test_trivial", "novel_composition", "novel_word")],
-         "duration"),
+        (
+            "charades_cg",
+            [f"{s}.json" for s in ("train", "test_trivial", "novel_composition", "novel_word")],
+            "duration",
+        ),
         ("activitynet", [f"{s}.json" for s in ("train", "val_1", "val_2")], "duration"),
         ("activitynet_cd", [f"anet_{s}.json" for s in ("val", "test_iid", "test_ood")], "duration"),
     ],
@@ -183,11 +214,15 @@ def test_video_json_adapters_count_non_finite(tmp_path: Path, name: str, files: 
     nan = float("nan")
     for f in files[1:]:
         (tmp_path / f).write_text("{}")
-    (tmp_path / files[0]).write_text(video_json({
-        "A": entry([[nan, 2.0], [1.0, 2.0], [1.0, float("inf")]], key=key),
-        "B": entry([[1.0, 2.0]], duration=nan, key=key),
-        "C": entry([[1.0, 2.0]], duration=HUGE, key=key),
-    }))
+    (tmp_path / files[0]).write_text(
+        video_json(
+            {
+                "A": entry([[nan, 2.0], [1.0, 2.0], [1.0, float("inf")]], key=key),
+                "B": entry([[1.0, 2.0]], duration=nan, key=key),
+                "C": entry([[1.0, 2.0]], duration=HUGE, key=key),
+            }
+        )
+    )
     ann = DATASETS.get(name)(tmp_path)
     split = next(iter(ann.queries_read))
     assert [(q.video_id, q.windows) for q in ann.queries] == [("A", ((1.0, 2.0),))]
@@ -207,12 +242,15 @@ def test_tacos_non_finite_fps_frames_and_timestamps(tmp_path: Path) -> None:
     """Regression: a NaN fps passed ``fps <= 0`` and turned every window and the duration into NaN;
     an infinite fps made the duration 0 (counted as an unknown video)."""
     nan, inf = float("nan"), float("inf")
-    root = write_tacos(tmp_path, {
-        "a.avi": entry([[30, 60], [nan, 60]], duration=300, key="num_frames", fps=30.0),
-        "b.avi": entry([[30, 60], [40, 50]], duration=300, key="num_frames", fps=nan),
-        "c.avi": entry([[30, 60]], duration=300, key="num_frames", fps=inf),
-        "d.avi": entry([[30, 60]], duration=nan, key="num_frames", fps=30.0),
-    })
+    root = write_tacos(
+        tmp_path,
+        {
+            "a.avi": entry([[30, 60], [nan, 60]], duration=300, key="num_frames", fps=30.0),
+            "b.avi": entry([[30, 60], [40, 50]], duration=300, key="num_frames", fps=nan),
+            "c.avi": entry([[30, 60]], duration=300, key="num_frames", fps=inf),
+            "d.avi": entry([[30, 60]], duration=nan, key="num_frames", fps=30.0),
+        },
+    )
     ann = DATASETS.get("tacos")(root)
     assert [(q.query_id, q.windows) for q in ann.queries] == [("train:a:0", ((1.0, 2.0),))]
     assert ann.policies.as_dict() == {"train": {P.DROPPED_NON_FINITE_WINDOW: 1, P.DROPPED_NON_FINITE_DURATION: 4}}
@@ -224,8 +262,10 @@ def test_tacos_non_finite_fps_frames_and_timestamps(tmp_path: Path) -> None:
     [
         ({".avi": entry([[30, 60]], duration=300, key="num_frames", fps=30.0)}, r"train.json:\.avi: field 'video id'"),
         ({"a.avi": entry([[30, 60]], duration=300, key="num_frames", fps="30")}, r"train.json:a.avi: field 'fps'"),
-        ({"a.avi": {"sentences": "abc", "timestamps": [[1, 2]], "num_frames": 3, "fps": 1}},
-         r"train.json:a.avi: field 'sentences'"),
+        (
+            {"a.avi": {"sentences": "abc", "timestamps": [[1, 2]], "num_frames": 3, "fps": 1}},
+            r"train.json:a.avi: field 'sentences'",
+        ),
     ],
 )
 def test_tacos_malformed_entries_name_the_field(tmp_path: Path, entries: dict, message: str) -> None:
@@ -238,11 +278,15 @@ def test_tacos_malformed_entries_name_the_field(tmp_path: Path, entries: dict, m
 # -- vidstg --------------------------------------------------------------------------------------
 def segment(i: int, **changes: Any) -> dict:
     base = {
-        "vid": f"v{i}", "fps": 10.0, "frame_count": 200, "used_segment": {"begin_fid": 0, "end_fid": 199},
+        "vid": f"v{i}",
+        "fps": 10.0,
+        "frame_count": 200,
+        "used_segment": {"begin_fid": 0, "end_fid": 199},
         "subject/objects": [{"tid": 0, "category": "adult"}],
         "used_relation": {"subject_tid": 0, "object_tid": 0, "predicate": "watch", "begin_fid": 10, "end_fid": 50},
         "temporal_gt": {"begin_fid": 10, "end_fid": 50},
-        "captions": [{"description": "an adult watches.", "type": "person", "target_id": 0}], "questions": [],
+        "captions": [{"description": "an adult watches.", "type": "person", "target_id": 0}],
+        "questions": [],
     }
     return {**base, **changes}
 
@@ -258,22 +302,26 @@ def test_vidstg_non_finite_fps_frames_gt_and_metadata(tmp_path: Path) -> None:
     """Regression: a NaN fps or frame count became a NaN duration (uncounted "unknown video"), a
     NaN ground-truth frame a NaN window, and a NaN segment bound went into ``extra`` as is."""
     nan = float("nan")
-    root = write_vidstg(tmp_path, [
-        segment(0),
-        segment(1, fps=nan),
-        segment(2, frame_count=float("inf")),
-        segment(3, temporal_gt={"begin_fid": nan, "end_fid": 50}),
-        segment(4, used_segment={"begin_fid": 0, "end_fid": nan}),
-        segment(5, used_relation={"subject_tid": 0, "object_tid": 0, "predicate": "x", "begin_fid": nan}),
-    ])
+    root = write_vidstg(
+        tmp_path,
+        [
+            segment(0),
+            segment(1, fps=nan),
+            segment(2, frame_count=float("inf")),
+            segment(3, temporal_gt={"begin_fid": nan, "end_fid": 50}),
+            segment(4, used_segment={"begin_fid": 0, "end_fid": nan}),
+            segment(5, used_relation={"subject_tid": 0, "object_tid": 0, "predicate": "x", "begin_fid": nan}),
+        ],
+    )
     ann = DATASETS.get("vidstg")(root)
     kept = {q.video_id: q for q in ann.queries}
     assert sorted(kept) == ["v0", "v4", "v5"]
     assert kept["v0"].extra["segment"] == [0.0, 19.9]
     assert "segment" not in kept["v4"].extra and "relation" not in kept["v5"].extra
     assert kept["v4"].windows == ((1.0, 5.0),)
-    assert ann.policies.as_dict() == {"val": {
-        P.DROPPED_NON_FINITE_DURATION: 2, P.DROPPED_NON_FINITE_WINDOW: 1, P.REMOVED_NON_FINITE_EXTRA: 2}}
+    assert ann.policies.as_dict() == {
+        "val": {P.DROPPED_NON_FINITE_DURATION: 2, P.DROPPED_NON_FINITE_WINDOW: 1, P.REMOVED_NON_FINITE_EXTRA: 2}
+    }
     assert_finite(ann)
 
 

@@ -35,7 +35,16 @@ def test_clean_text() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "value"),
-    [(30.5, 30.5), ("24.83", 24.83), (None, None), ("", None), (0, None), (-3, None), (True, None), (float("nan"), None)],
+    [
+        (30.5, 30.5),
+        ("24.83", 24.83),
+        (None, None),
+        ("", None),
+        (0, None),
+        (-3, None),
+        (True, None),
+        (float("nan"), None),
+    ],
 )
 def test_usable_duration(raw, value) -> None:
     assert P.usable_duration(raw) == value
@@ -62,11 +71,16 @@ def test_non_finite_window_is_dropped_before_any_other_rule(window) -> None:
 @pytest.mark.parametrize(
     ("raw", "value", "rule"),
     [
-        (30.5, 30.5, None), ("24.83", 24.83, None), (None, None, P.DROPPED_UNKNOWN_VIDEO),
-        ("abc", None, P.DROPPED_UNKNOWN_VIDEO), (0, None, P.DROPPED_UNKNOWN_VIDEO),
+        (30.5, 30.5, None),
+        ("24.83", 24.83, None),
+        (None, None, P.DROPPED_UNKNOWN_VIDEO),
+        ("abc", None, P.DROPPED_UNKNOWN_VIDEO),
+        (0, None, P.DROPPED_UNKNOWN_VIDEO),
         ([3], None, P.DROPPED_UNKNOWN_VIDEO),
-        (float("nan"), None, P.DROPPED_NON_FINITE_DURATION), ("inf", None, P.DROPPED_NON_FINITE_DURATION),
-        (10**400, None, P.DROPPED_NON_FINITE_DURATION), (-float("inf"), None, P.DROPPED_NON_FINITE_DURATION),
+        (float("nan"), None, P.DROPPED_NON_FINITE_DURATION),
+        ("inf", None, P.DROPPED_NON_FINITE_DURATION),
+        (10**400, None, P.DROPPED_NON_FINITE_DURATION),
+        (-float("inf"), None, P.DROPPED_NON_FINITE_DURATION),
     ],
 )
 def test_duration_rule(raw, value, rule) -> None:
@@ -91,8 +105,10 @@ def test_parse_windows_keeps_huge_integers_as_infinite() -> None:
 
 @pytest.mark.parametrize(
     ("window", "rules"),
-    [((-3.0, -1.0), [P.CLAMPED_START_TO_ZERO, P.DROPPED_END_BEFORE_ZERO]),
-     ((-1.0, -3.0), [P.SWAPPED_REVERSED, P.CLAMPED_START_TO_ZERO, P.DROPPED_END_BEFORE_ZERO])],
+    [
+        ((-3.0, -1.0), [P.CLAMPED_START_TO_ZERO, P.DROPPED_END_BEFORE_ZERO]),
+        ((-1.0, -3.0), [P.SWAPPED_REVERSED, P.CLAMPED_START_TO_ZERO, P.DROPPED_END_BEFORE_ZERO]),
+    ],
 )
 def test_window_wholly_before_the_video_is_dropped(window, rules) -> None:
     """Regression (found by the fuzz test): [-1, -1] became (0, -1), a window ending before it starts."""

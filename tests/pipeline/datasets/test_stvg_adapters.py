@@ -27,8 +27,11 @@ def stvg_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _vidor_boxes(folder: Path, vid: str) -> dict[tuple[str, int], list[float]]:
     (path,) = folder.glob(f"annotation/*/*/{vid}.json")
     frames = json.loads(path.read_text())["trajectories"]
-    return {(str(item["tid"]), fid): [item["bbox"][k] for k in ("xmin", "ymin", "xmax", "ymax")]
-            for fid, items in enumerate(frames) for item in items}
+    return {
+        (str(item["tid"]), fid): [item["bbox"][k] for k in ("xmin", "ymin", "xmax", "ymax")]
+        for fid, items in enumerate(frames)
+        for item in items
+    }
 
 
 def test_demo_stvg_boxes_round_trip(stvg_dir: Path) -> None:
@@ -37,7 +40,8 @@ def test_demo_stvg_boxes_round_trip(stvg_dir: Path) -> None:
     assert ann.name == "demo_stvg" and sum(ann.queries_read.values()) >= entries
     assert all(v.path is not None and v.path.suffix == ".mp4" for v in ann.videos.values())  # <dir>/video/<group>/
     assert ann.policies.as_dict() == {} or not any(
-        c.get(DROPPED_WITHOUT_GT_BOXES) for c in ann.policies.as_dict().values())
+        c.get(DROPPED_WITHOUT_GT_BOXES) for c in ann.policies.as_dict().values()
+    )
     for q in ann.queries:
         block = StvgQuery.from_extra(q.extra)
         assert block is not None and q.extra["sentence_type"] in ("declarative", "interrogative")
@@ -55,8 +59,9 @@ def test_demo_stvg_is_generated_when_missing(tmp_path: Path, monkeypatch: pytest
     import pipeline.datasets.demo_stvg as mod
 
     calls = []
-    monkeypatch.setattr(mod, "generate_stvg_demo",
-                        lambda d: calls.append(d) or generate_stvg_demo(d, n_videos=(1, 1, 1)))
+    monkeypatch.setattr(
+        mod, "generate_stvg_demo", lambda d: calls.append(d) or generate_stvg_demo(d, n_videos=(1, 1, 1))
+    )
     ann = DATASETS.get("demo_stvg")(tmp_path / "d")
     assert calls == [tmp_path / "d"] and ann.queries
     DATASETS.get("demo_stvg")(tmp_path / "d")
@@ -64,19 +69,36 @@ def test_demo_stvg_is_generated_when_missing(tmp_path: Path, monkeypatch: pytest
 
 
 def _entry(vid: str, target: int, gt: tuple[int, int]) -> dict:
-    return {"vid": vid, "fps": 10.0, "frame_count": 40, "used_segment": {"begin_fid": 0, "end_fid": 39},
-            "width": 100, "height": 50,
-            "subject/objects": [{"tid": 0, "category": "dog"}, {"tid": 1, "category": "cat"}],
-            "used_relation": {"subject_tid": target, "object_tid": 0, "predicate": "chase",
-                              "begin_fid": gt[0], "end_fid": gt[1]},
-            "temporal_gt": {"begin_fid": gt[0], "end_fid": gt[1]},
-            "captions": [{"description": "the cat chases the dog.", "type": "object", "target_id": target}],
-            "questions": [{"description": "what chases the dog?", "type": "object", "target_id": target}]}
+    return {
+        "vid": vid,
+        "fps": 10.0,
+        "frame_count": 40,
+        "used_segment": {"begin_fid": 0, "end_fid": 39},
+        "width": 100,
+        "height": 50,
+        "subject/objects": [{"tid": 0, "category": "dog"}, {"tid": 1, "category": "cat"}],
+        "used_relation": {
+            "subject_tid": target,
+            "object_tid": 0,
+            "predicate": "chase",
+            "begin_fid": gt[0],
+            "end_fid": gt[1],
+        },
+        "temporal_gt": {"begin_fid": gt[0], "end_fid": gt[1]},
+        "captions": [{"description": "the cat chases the dog.", "type": "object", "target_id": target}],
+        "questions": [{"description": "what chases the dog?", "type": "object", "target_id": target}],
+    }
 
 
 def _vidor(root: Path, vid: str, boxes: dict[int, dict[int, list[float]]], n: int = 40) -> None:
-    traj = [[{"tid": tid, "bbox": dict(zip(("xmin", "ymin", "xmax", "ymax"), track[f], strict=True)), "generated": 0}
-             for tid, track in boxes.items() if f in track] for f in range(n)]
+    traj = [
+        [
+            {"tid": tid, "bbox": dict(zip(("xmin", "ymin", "xmax", "ymax"), track[f], strict=True)), "generated": 0}
+            for tid, track in boxes.items()
+            if f in track
+        ]
+        for f in range(n)
+    ]
     path = root / "vidor" / "training" / "0000" / f"{vid}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"video_id": vid, "trajectories": traj}))
@@ -114,8 +136,13 @@ def test_vidstg_bad_vidor_box_names_file_and_frame(tmp_path: Path) -> None:
 
 
 def _hc_entry(v2: bool, first: int = 30, n: int = 6) -> dict:
-    entry = {"bbox": [[10 + k, 20, 30, 40] for k in range(n)], "st_frame": first, "st_time": 1.2, "ed_time": 1.5,
-             "img_num": 500}
+    entry = {
+        "bbox": [[10 + k, 20, 30, 40] for k in range(n)],
+        "st_frame": first,
+        "st_time": 1.2,
+        "ed_time": 1.5,
+        "img_num": 500,
+    }
     if v2:
         return {**entry, "English": "The man in white turns and walks away.", "img_size": [360, 640]}
     return {**entry, "caption": "The man in white turns and walks away.", "width": 640, "height": 360}
@@ -138,12 +165,15 @@ def test_hcstvg_v1_and_v2(tmp_path: Path, name: str, v2: bool) -> None:
     assert tube[35] == (15.0, 20.0, 45.0, 60.0)  # [x, y, w, h] of frame 30 + 5 as [x1, y1, x2, y2]
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"bbox": [[1, 2, 3]]}, r"bbox\[0\]: a box must be four numbers"),
-    ({"bbox": [[1, 2, -3, 4]]}, r"bbox\[0\] = \[x, y, w, h\]"),
-    ({"img_num": "500"}, "field 'img_num'"),
-    ({"img_size": [360]}, "field 'img_size'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"bbox": [[1, 2, 3]]}, r"bbox\[0\]: a box must be four numbers"),
+        ({"bbox": [[1, 2, -3, 4]]}, r"bbox\[0\] = \[x, y, w, h\]"),
+        ({"img_num": "500"}, "field 'img_num'"),
+        ({"img_size": [360]}, "field 'img_size'"),
+    ],
+)
 def test_hcstvg_malformed_entries_name_the_field(tmp_path: Path, change: dict, message: str) -> None:
     (tmp_path / "train.json").write_text(json.dumps({"a.mp4": {**_hc_entry(True), **change}}))
     with pytest.raises(InputError, match=r"train.json\['a.mp4'\]" + ".*" + message):
@@ -172,14 +202,31 @@ def test_dataset_options_reach_the_adapter(tmp_path: Path) -> None:
     _vidor(tmp_path, "v0", {1: {f: [f, 1.0, f + 10.0, 11.0] for f in range(10, 20)}})
     (tmp_path / "val_annotations.json").write_text(json.dumps([_entry("v0", 1, (10, 20))]))
     (tmp_path / "test_annotations.json").write_text("[]")
-    config = PriorsConfig(dataset="vidstg", annotations=tmp_path, model="shapes", backend="shapes",
-                          dataset_options={"boxes": str(tmp_path / "vidor")})
+    config = PriorsConfig(
+        dataset="vidstg",
+        annotations=tmp_path,
+        model="shapes",
+        backend="shapes",
+        dataset_options={"boxes": str(tmp_path / "vidor")},
+    )
     assert load_annotations(config.dataset, config.annotations, None, config.dataset_options).tubes
     with pytest.raises(InputError, match=r"takes no option \['colour'\]"):
         load_annotations("vidstg", tmp_path, None, {"colour": 1})
     # priors stats takes the same options
     from pipeline.cli import main
 
-    assert main(["stats", "vidstg", "--annotations", str(tmp_path), "--dataset-options",
-                 f"boxes={tmp_path / 'vidor'}", "--json"]) == 0
+    assert (
+        main(
+            [
+                "stats",
+                "vidstg",
+                "--annotations",
+                str(tmp_path),
+                "--dataset-options",
+                f"boxes={tmp_path / 'vidor'}",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert main(["stats", "vidstg", "--annotations", str(tmp_path), "--dataset-options", "colour=1"]) == 2

@@ -19,7 +19,10 @@ def test_sentences_spans_and_targets() -> None:
     assert kinds[("test", "interrogative")] == 5693
     first = ann.queries[0]  # val_annotations.json[0]: vid 10712559773, 29.97 fps, gt frames 510..556
     assert (first.query_id, first.video_id, first.extra["target_id"], first.extra["target_category"]) == (
-        "val:0:declarative:0", "10712559773", 2, "child"
+        "val:0:declarative:0",
+        "10712559773",
+        2,
+        "child",
     )
     assert first.windows == (pytest.approx((510 / 29.97, 556 / 29.97)),)
     assert first.duration == pytest.approx(596 / 29.97)
@@ -36,5 +39,13 @@ def test_sentence_counts_per_type_in_stats() -> None:
     assert splits["test"]["sentence_types"] == {"declarative": 4610, "interrogative": 5693}
     assert (splits["val"]["videos"], splits["test"]["videos"]) == (602, 732)
     first = ann.queries[0].extra["stvg"]  # the STVG block: used_segment, temporal_gt (end exclusive), size
-    assert first == {"fps": 29.97, "frame_count": 596, "width": 640, "height": 360, "segment": [496, 595],
-                     "gt_sted": [510, 556], "target_id": "2", "dataset": "vidstg"}
+    assert first == {
+        "fps": 29.97,
+        "frame_count": 596,
+        "width": 640,
+        "height": 360,
+        "segment": [496, 595],
+        "gt_sted": [510, 556],
+        "target_id": "2",
+        "dataset": "vidstg",
+    }

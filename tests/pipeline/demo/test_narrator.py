@@ -43,14 +43,26 @@ def request(prompt_id: str, images: list[np.ndarray], key: str = "k", **variable
     request carrying the planner's superset (frame times, query, ...)."""
     tpl = template(prompt_id)
     given = {**tpl.variables, **variables}
-    return GenerationRequest(key=key, prompt=tpl.render(**{k: given[k] for k in tpl.variables}), images=images,
-                             json_schema=tpl.json_schema, prompt_id=prompt_id, variables=given)
+    return GenerationRequest(
+        key=key,
+        prompt=tpl.render(**{k: given[k] for k in tpl.variables}),
+        images=images,
+        json_schema=tpl.json_schema,
+        prompt_id=prompt_id,
+        variables=given,
+    )
 
 
-def ask(prompt_id: str, images: list[np.ndarray], key: str = "k", narrator: ShapesNarrator | None = None,
-        **variables: object) -> str:
+def ask(
+    prompt_id: str,
+    images: list[np.ndarray],
+    key: str = "k",
+    narrator: ShapesNarrator | None = None,
+    **variables: object,
+) -> str:
     result = (narrator or ShapesNarrator("shapes", SamplingConfig())).generate(
-        [request(prompt_id, images, key, **variables)])[0]
+        [request(prompt_id, images, key, **variables)]
+    )[0]
     assert result.status == "ok", result.error
     return result.text
 
@@ -85,14 +97,19 @@ def test_an_empty_frame_is_said_to_be_empty() -> None:
     text = ask("narrate_frame", [frame()])
     assert "No shapes" in text
     assert json.loads(ask("describe_events", [frame()] * 3, timestamps=[0.0, 5.0, 10.0], duration=12.0)) == [
-        {"start": 0.0, "end": 12.0, "description": "Nothing changes: the frame stays empty."}]
+        {"start": 0.0, "end": 12.0, "description": "Nothing changes: the frame stays empty."}
+    ]
 
 
 def test_shapes_survive_the_codec(tmp_path: Path) -> None:
     """Drawn, encoded to H.264 and decoded: still read right (blurred edges, chroma subsampling)."""
-    drawn = [frame((kind, colour, SLOTS[k % 3], 36), (KINDS[(k + 1) % 3], "yellow" if colour != "yellow" else "red",
-                                                      SLOTS[(k + 1) % 3], 92, SHAPE * SMALL))
-             for k, (kind, colour) in enumerate((k, c) for k in KINDS for c in COLOURS)]
+    drawn = [
+        frame(
+            (kind, colour, SLOTS[k % 3], 36),
+            (KINDS[(k + 1) % 3], "yellow" if colour != "yellow" else "red", SLOTS[(k + 1) % 3], 92, SHAPE * SMALL),
+        )
+        for k, (kind, colour) in enumerate((k, c) for k in KINDS for c in COLOURS)
+    ]
     encode_video(tmp_path / "drawn.mp4", drawn)
     got = FrameSampler(interval=0.1).sample(tmp_path / "drawn.mp4")
     assert got.ok, got.error
@@ -101,8 +118,9 @@ def test_shapes_survive_the_codec(tmp_path: Path) -> None:
 
 
 def _two(before: np.ndarray, after: np.ndarray) -> list[dict]:
-    return json.loads(ask("describe_events", [before, before, after, after], timestamps=[0.0, 2.0, 6.0, 8.0],
-                          duration=10.0))
+    return json.loads(
+        ask("describe_events", [before, before, after, after], timestamps=[0.0, 2.0, 6.0, 8.0], duration=10.0)
+    )
 
 
 def test_changes_between_frames_become_events_with_their_span() -> None:
@@ -142,10 +160,14 @@ def test_clip_caption_says_what_changes_or_what_is_there() -> None:
 
 def test_rewrites_have_three_granularities_by_rule() -> None:
     answer = load_prompt("rewrite_query").parse_output(
-        ask("rewrite_query", [], query="a scarlet disc slides leftwards"))
-    assert answer == {"coarse": "a shape moves to the left", "original": "the red circle moves to the left",
-                      "fine": "the red circle, a round, red shape on the dark background, slides sideways until it "
-                              "is further to the left of the frame"}
+        ask("rewrite_query", [], query="a scarlet disc slides leftwards")
+    )
+    assert answer == {
+        "coarse": "a shape moves to the left",
+        "original": "the red circle moves to the left",
+        "fine": "the red circle, a round, red shape on the dark background, slides sideways until it "
+        "is further to the left of the frame",
+    }
     turned = json.loads(ask("rewrite_query", [], query="the box at the bottom changes from lime to golden"))
     assert turned["original"] == "the green square at the bottom turns yellow"
     assert turned["coarse"] == "a shape changes colour"
@@ -169,16 +191,28 @@ def test_unknown_prompt_id_is_an_error_row_naming_it() -> None:
 
 
 def test_events_need_as_many_timestamps_as_frames() -> None:
-    request = GenerationRequest(key="k", prompt="", images=[frame()] * 2, prompt_id="describe_events",
-                                variables={"timestamps": [0.0], "duration": 3.0})
+    request = GenerationRequest(
+        key="k",
+        prompt="",
+        images=[frame()] * 2,
+        prompt_id="describe_events",
+        variables={"timestamps": [0.0], "duration": 3.0},
+    )
     result = ShapesNarrator("shapes", SamplingConfig()).generate([request])[0]
     assert result.status == "error" and "2 frames but 1 timestamps" in result.error
 
 
 def _scenes(n: int) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
-    return [frame(*[(KINDS[rng.integers(3)], list(COLOURS)[rng.integers(4)], SLOTS[rng.integers(3)], y)
-                    for y in (36, 92)[: 1 + int(rng.integers(2))]]) for _ in range(n)]
+    return [
+        frame(
+            *[
+                (KINDS[rng.integers(3)], list(COLOURS)[rng.integers(4)], SLOTS[rng.integers(3)], y)
+                for y in (36, 92)[: 1 + int(rng.integers(2))]
+            ]
+        )
+        for _ in range(n)
+    ]
 
 
 def test_noise_zero_is_the_clean_answer_and_noise_r_changes_about_r_of_them() -> None:
@@ -200,8 +234,9 @@ def test_noise_misses_or_shifts_events_and_bends_rewrites() -> None:
     always = ShapesNarrator("shapes", SamplingConfig(), noise=1.0)
     for k in range(20):
         clean = ask("describe_events", [before, after], key=str(k), timestamps=[1.0, 4.0], duration=6.0)
-        wrong = ask("describe_events", [before, after], key=str(k), narrator=always, timestamps=[1.0, 4.0],
-                    duration=6.0)
+        wrong = ask(
+            "describe_events", [before, after], key=str(k), narrator=always, timestamps=[1.0, 4.0], duration=6.0
+        )
         assert wrong != clean
         load_prompt("describe_events").parse_output(wrong)
         clean = ask("rewrite_query", [], key=str(k), query="the red circle moves left")
@@ -211,8 +246,10 @@ def test_noise_misses_or_shifts_events_and_bends_rewrites() -> None:
 def test_key_revision_holds_version_noise_and_seed_and_needs_no_model_folder() -> None:
     revision = ShapesNarrator.key_revision("shapes", {})
     assert revision == f"shapes-narrator-v{VERSION}:noise=0.0:seed=0"
-    assert ShapesNarrator.key_revision("shapes", {"noise": 0.05, "seed": 2}) == \
-        f"shapes-narrator-v{VERSION}:noise=0.05:seed=2"
+    assert (
+        ShapesNarrator.key_revision("shapes", {"noise": 0.05, "seed": 2})
+        == f"shapes-narrator-v{VERSION}:noise=0.05:seed=2"
+    )
     assert ShapesNarrator.key_revision("anything", {"noise": "0.05"}) != revision
     with pytest.raises(InputError, match="noise=1.5"):
         ShapesNarrator.key_revision("shapes", {"noise": 1.5})

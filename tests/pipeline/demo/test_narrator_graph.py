@@ -24,8 +24,9 @@ KINDS = ["narrative", "clip_caption", "event", "query_rewrite", "query_caption"]
 
 
 def _config(demo: Path, tmp_path: Path, **overrides):  # noqa: ANN202
-    return priors_config(demo, "shapes", tmp_path / "cache", tmp_path / "m.parquet", backend="shapes", kinds=KINDS,
-                         **overrides)
+    return priors_config(
+        demo, "shapes", tmp_path / "cache", tmp_path / "m.parquet", backend="shapes", kinds=KINDS, **overrides
+    )
 
 
 def test_prepare_needs_no_model_folder_and_keys_carry_the_noise(demo_dir: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -72,8 +73,9 @@ def test_graph_writes_shapes_rows_and_reruns_warm(demo_dir: Path, tmp_path: Path
         original = texts["query_rewrite"][row["query_rewrite_keys"][1]]
         assert original.startswith(("the ", "a ")), original
     event_texts = [texts["event"][k] for row in manifest for k in row["event_keys"]]
-    load_prompt("describe_events").parse_output(json.dumps([{"start": 0, "end": 1, "description": t}
-                                                            for t in event_texts]))
+    load_prompt("describe_events").parse_output(
+        json.dumps([{"start": 0, "end": 1, "description": t} for t in event_texts])
+    )
 
     again = run_priors(config)
     assert (again.model_calls, again.rows_written, again.cache_hits) == (0, 0, again.requests)

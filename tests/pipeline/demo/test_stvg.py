@@ -18,8 +18,19 @@ from pipeline.demo.world import make_script, render_with_boxes
 from pipeline.frames import FrameSampler
 
 SMALL = (3, 1, 1)
-ENTRY_FIELDS = ["vid", "fps", "frame_count", "used_segment", "width", "height", "subject/objects", "used_relation",
-                "temporal_gt", "captions", "questions"]
+ENTRY_FIELDS = [
+    "vid",
+    "fps",
+    "frame_count",
+    "used_segment",
+    "width",
+    "height",
+    "subject/objects",
+    "used_relation",
+    "temporal_gt",
+    "captions",
+    "questions",
+]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +66,10 @@ def test_layout_and_fields(stvg_dir: Path) -> None:
             assert (rel["begin_fid"], rel["end_fid"]) == (gt["begin_fid"], gt["end_fid"])
             tids = {o["tid"] for o in e["subject/objects"]}
             assert rel["subject_tid"] in tids and {o["category"] for o in e["subject/objects"]} <= {
-                "circle", "square", "triangle"}
+                "circle",
+                "square",
+                "triangle",
+            }
             assert len(e["captions"]) == 1 and len(e["questions"]) <= 2
             for sentence in e["captions"] + e["questions"]:
                 assert set(sentence) == {"description", "type", "target_id"}
@@ -95,7 +109,7 @@ def test_boxes_hold_the_rendered_and_the_decoded_pixels(stvg_dir: Path) -> None:
             assert drawn.sum() > 0 and not (drawn & ~covered).any()  # every drawn pixel inside a box
             loose = np.zeros_like(covered)
             for x0, y0, x1, y1 in boxes.values():
-                loose[max(0, y0 - 2): y1 + 2, max(0, x0 - 2): x1 + 2] = True
+                loose[max(0, y0 - 2) : y1 + 2, max(0, x0 - 2) : x1 + 2] = True
             seen = np.abs(decoded.frames[k].astype(np.float32) - BACKGROUND).sum(-1) > 60
             assert not (seen & ~loose).any(), f"{script.video_id} frame {k}: decoded pixels outside the boxes"
             for x0, y0, x1, y1 in boxes.values():  # and each box is tight: its shape fills it
@@ -107,8 +121,12 @@ def test_distractors_share_an_attribute_and_questions_need_the_action(stvg_dir: 
     for vid in {e["vid"] for e in rows}:
         categories = [o["category"] for o in next(e for e in rows if e["vid"] == vid)["subject/objects"]]
         assert len(categories) >= 2
-    ambiguous = [q["description"] for e in rows for q in e["questions"] if q["description"].startswith("which ")
-                 and not q["description"].startswith("which shape")]
+    ambiguous = [
+        q["description"]
+        for e in rows
+        for q in e["questions"]
+        if q["description"].startswith("which ") and not q["description"].startswith("which shape")
+    ]
     assert ambiguous, "some questions should name a kind or colour that a distractor shares"
     assert any(q["description"].startswith(("what ", "which shape ")) for e in rows for q in e["questions"])
 
@@ -118,8 +136,10 @@ def test_same_seed_same_bytes(stvg_dir: Path, tmp_path: Path) -> None:
     for path in sorted(stvg_dir.rglob("*.json")):
         assert (again / path.relative_to(stvg_dir)).read_bytes() == path.read_bytes(), path.name
     for path in sorted(stvg_dir.rglob("*.mp4")):
-        first, second = FrameSampler(interval=1.0).sample(path), FrameSampler(interval=1.0).sample(
-            again / path.relative_to(stvg_dir))
+        first, second = (
+            FrameSampler(interval=1.0).sample(path),
+            FrameSampler(interval=1.0).sample(again / path.relative_to(stvg_dir)),
+        )
         np.testing.assert_array_equal(first.frames, second.frames)
 
 

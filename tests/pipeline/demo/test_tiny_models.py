@@ -36,7 +36,10 @@ def test_special_tokens_are_single_ids(tmp_path: Path) -> None:
     from transformers import AutoTokenizer
 
     llava = AutoTokenizer.from_pretrained(build_tiny_llava(tmp_path / "llava"))
-    assert llava("USER: <image>\nhi", add_special_tokens=False).input_ids.count(llava.convert_tokens_to_ids("<image>")) == 1
+    assert (
+        llava("USER: <image>\nhi", add_special_tokens=False).input_ids.count(llava.convert_tokens_to_ids("<image>"))
+        == 1
+    )
     qwen = AutoTokenizer.from_pretrained(build_tiny_qwen2_vl(tmp_path / "qwen"))
     for token in ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|image_pad|>", "<|vision_end|>"]:
         assert len(qwen(token, add_special_tokens=False).input_ids) == 1, token

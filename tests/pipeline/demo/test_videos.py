@@ -28,8 +28,9 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _rows(folder: Path) -> dict[str, list[dict]]:
-    return {s: [json.loads(x) for x in (folder / f"{s}.jsonl").read_text().splitlines()]
-            for s in ("train", "val", "test")}
+    return {
+        s: [json.loads(x) for x in (folder / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "val", "test")
+    }
 
 
 def _scripts(n: int, seed: int = 0) -> list[Script]:
@@ -93,7 +94,7 @@ def test_videos_decode_with_decord_at_the_stated_duration(demo_dir: Path) -> Non
 def _row_band(frame: np.ndarray, script: Script, shape: int) -> tuple[np.ndarray, np.ndarray]:
     """(foreground mask, frame) of the horizontal band shape ``shape`` lives in."""
     y = ROWS[len(script.initial)][shape]
-    band = frame[max(0, int(y - SHAPE / 2) - 2): int(y + SHAPE / 2) + 2]
+    band = frame[max(0, int(y - SHAPE / 2) - 2) : int(y + SHAPE / 2) + 2]
     return np.abs(band.astype(np.float32) - BACKGROUND).sum(-1) > 60, band
 
 
@@ -144,8 +145,14 @@ def test_each_query_names_exactly_its_windows_in_words_drawn_from_the_seed() -> 
     for action, sentences in wordings.items():
         verbs = {v.split(" {")[0] for v in VERBS[action] if any(v.split(" {")[0] in s for s in sentences)}
         assert len(verbs) >= 3, f"{action}: only {verbs} used"
-        nouns = {re.split(r" (moves|slides|goes|shifts|travels|appears|shows|comes|grows|pops|disappears|vanishes|"
-                          r"shrinks|turns|changes|becomes|gets|expands)\b", s)[0] for s in sentences}
+        nouns = {
+            re.split(
+                r" (moves|slides|goes|shifts|travels|appears|shows|comes|grows|pops|disappears|vanishes|"
+                r"shrinks|turns|changes|becomes|gets|expands)\b",
+                s,
+            )[0]
+            for s in sentences
+        }
         assert len(nouns) >= min(5, len(sentences) // 2), f"{action}: referring expressions {nouns}"
 
 
@@ -153,8 +160,10 @@ def test_split_sizes_of_the_full_demo() -> None:
     """The default demo's split sizes, from the scripts alone (no videos): >= 100 test and >= 50
     val queries, train about 4x test."""
     scripts = _scripts(N_VIDEOS)
-    counts = {split: sum(len(queries(s, random.Random(f"demo-phrases:0:{s.video_id}"))) for s in chosen)
-              for split, chosen in split_scripts(scripts).items()}
+    counts = {
+        split: sum(len(queries(s, random.Random(f"demo-phrases:0:{s.video_id}"))) for s in chosen)
+        for split, chosen in split_scripts(scripts).items()
+    }
     assert counts["test"] >= 100 and counts["val"] >= 50, counts
     assert 3.0 <= counts["train"] / counts["test"] <= 5.0, counts
 

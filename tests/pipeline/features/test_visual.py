@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.demo.videos import BACKGROUND, COLOURS, SIZE, generate_demo, shape_mask
-from pipeline.frames import FrameSampler
 from pipeline.demo.tiny_models import build_tiny_clip_vision
+from pipeline.demo.videos import BACKGROUND, COLOURS, SIZE, generate_demo, shape_mask
 from pipeline.features.visual import VisualEncoder, write_video_features
+from pipeline.frames import FrameSampler
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,11 @@ def test_same_seed_same_features_other_seed_other(tiny_clip: Path, tmp_path: Pat
     first = VisualEncoder(tiny_clip).encode(frames)
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
-    assert VisualEncoder(tiny_clip).spec() == VisualEncoder(tmp_path / "again").spec() != VisualEncoder(tmp_path / "other").spec()
+    assert (
+        VisualEncoder(tiny_clip).spec()
+        == VisualEncoder(tmp_path / "again").spec()
+        != VisualEncoder(tmp_path / "other").spec()
+    )
 
 
 def test_default_pooling_keeps_position_and_colour(tiny_clip: Path) -> None:

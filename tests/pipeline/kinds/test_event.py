@@ -28,12 +28,21 @@ def _answer(*events: tuple[float, float, str]) -> str:
 
 
 def test_exact_duplicates_merge_into_the_union_of_their_spans() -> None:
-    text = _answer((0, 2, "a circle appears"), (5, 6, "a circle appears"), (1, 3, "it turns red"),
-                   (2, 5, " a circle appears "), (9, 10, "a circle appears"), (1, 3, "it turns red"))
+    text = _answer(
+        (0, 2, "a circle appears"),
+        (5, 6, "a circle appears"),
+        (1, 3, "it turns red"),
+        (2, 5, " a circle appears "),
+        (9, 10, "a circle appears"),
+        (1, 3, "it turns red"),
+    )
     out = parse_events(EVENTS, text, 0.0, 12.0)
     # (0,2)+(2,5) touch -> (0,5), which now touches (5,6) -> (0,6); the repeat at (9,10) is a second event
-    assert out.items == [Item(0.0, 6.0, "a circle appears"), Item(1.0, 3.0, "it turns red"),
-                         Item(9.0, 10.0, "a circle appears")]
+    assert out.items == [
+        Item(0.0, 6.0, "a circle appears"),
+        Item(1.0, 3.0, "it turns red"),
+        Item(9.0, 10.0, "a circle appears"),
+    ]
     assert (out.n_merged, out.n_clipped, out.n_dropped) == (3, 0, 0)
 
 
@@ -49,20 +58,35 @@ class FakeDuplicateEventsBackend(Backend):
 
     name = "fake-duplicate-events"
 
-    def run(self, requests: list[GenerationRequest], prepared: list[Any], sampling: SamplingConfig
-            ) -> list[GenerationResult]:
+    def run(
+        self, requests: list[GenerationRequest], prepared: list[Any], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         answer = _answer((1, 3, "a square grows"), (1, 3, "a square grows"), (4, 6, "it fades"))
         return [GenerationResult(r.key, answer, n_prompt_tokens=3, n_output_tokens=3) for r in requests]
 
 
 def test_generate_carries_the_merge_count_into_the_report() -> None:
-    stage = GenerateStage(lambda: FakeDuplicateEventsBackend("m", SamplingConfig()), {"event": EVENTS.json_schema},
-                          structurers=structurers({"event": EVENTS}, {"event": parser_of("event")}))
+    stage = GenerateStage(
+        lambda: FakeDuplicateEventsBackend("m", SamplingConfig()),
+        {"event": EVENTS.json_schema},
+        structurers=structurers({"event": EVENTS}, {"event": parser_of("event")}),
+    )
     stage.setup()
     n = 2
-    batch = {"key": ["k0", "k1"], "kind": ["event"] * n, "video_id": ["v0", "v1"], "prompt": ["p"] * n,
-             "prompt_id": [EVENTS.id] * n, "prompt_vars": ["{}"] * n, "images": [NO_IMAGES] * n,
-             "status": ["ok"] * n, "error_type": [""] * n, "error": [""] * n, "t_start": [0.0] * n, "t_end": [10.0] * n}
+    batch = {
+        "key": ["k0", "k1"],
+        "kind": ["event"] * n,
+        "video_id": ["v0", "v1"],
+        "prompt": ["p"] * n,
+        "prompt_id": [EVENTS.id] * n,
+        "prompt_vars": ["{}"] * n,
+        "images": [NO_IMAGES] * n,
+        "status": ["ok"] * n,
+        "error_type": [""] * n,
+        "error": [""] * n,
+        "t_start": [0.0] * n,
+        "t_end": [10.0] * n,
+    }
     out = stage.process_batch(batch)
     assert out["n_merged"] == [1, 1] and out["n_items"] == [2, 2]
     report = RunReport()
@@ -71,8 +95,9 @@ def test_generate_carries_the_merge_count_into_the_report() -> None:
     assert "events_merged" in report.table()
 
 
-@pytest.mark.parametrize(("duration", "frames"), [(5.0, 8), (30.6, 8), (32.0, 8), (33.0, 9), (60.0, 15),
-                                                  (150.0, 32), (300.0, 32)])
+@pytest.mark.parametrize(
+    ("duration", "frames"), [(5.0, 8), (30.6, 8), (32.0, 8), (33.0, 9), (60.0, 15), (150.0, 32), (300.0, 32)]
+)
 def test_event_frames_scale_with_duration_between_the_template_and_the_cap(duration: float, frames: int) -> None:
     assert PlanSettings(n_images=8).event_frames(duration) == frames
     assert PlanSettings(n_images=8, event_seconds_per_frame=0.0).event_frames(duration) == 8  # the fixed rule

@@ -39,8 +39,9 @@ class FakeGranAlignBackend(Backend):
 
     name = FAKE
 
-    def run(self, requests: list[GenerationRequest], prepared: list[Any],
-            sampling: SamplingConfig) -> list[GenerationResult]:
+    def run(
+        self, requests: list[GenerationRequest], prepared: list[Any], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         return [GenerationResult(r.key, self._answer(r), n_output_tokens=1) for r in requests]
 
     @staticmethod
@@ -48,8 +49,9 @@ class FakeGranAlignBackend(Backend):
         v = request.variables
         if request.prompt_id == "rewrite_query_pairs":
             words = str(v["query"]).split()
-            pairs = [{"simplified": f"simple {i}: {v['query']}", "detailed": f"detail {i}: {v['query']}"}
-                     for i in range(3)]
+            pairs = [
+                {"simplified": f"simple {i}: {v['query']}", "detailed": f"detail {i}: {v['query']}"} for i in range(3)
+            ]
             return json.dumps({"pairs": pairs, "entities": [" ".join(words[:2])], "actions": [" ".join(words[2:])]})
         if request.prompt_id == "caption_key_frame":
             return f"looked for {v['entities']} doing {v['actions']} at {v['timestamp']} s"
@@ -67,8 +69,9 @@ def _run(demo: Path, tmp_path: Path, backend: str, kinds: list[str]) -> tuple[An
         folder.mkdir()
         (folder / "config.json").write_text(json.dumps({"model_type": FAKE}))
         model = str(folder)
-    config = priors_config(demo, model, tmp_path / "cache", tmp_path / "m.parquet", backend=backend, kinds=kinds,
-                           limit=2)
+    config = priors_config(
+        demo, model, tmp_path / "cache", tmp_path / "m.parquet", backend=backend, kinds=kinds, limit=2
+    )
     report = run_priors(config)
     return config, pq.read_table(tmp_path / "m.parquet").to_pylist(), CacheStore(tmp_path / "cache"), report
 
@@ -78,8 +81,10 @@ def _rows(store: CacheStore, kinds: list[str]) -> dict[str, dict[str, dict]]:
 
 
 @pytest.mark.slow
-def test_shapes_narrator_rounds_cache_manifest_report_and_warm_rerun(demo_dir: Path,  # noqa: F811
-                                                                     tmp_path: Path) -> None:
+def test_shapes_narrator_rounds_cache_manifest_report_and_warm_rerun(
+    demo_dir: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     kinds = ["frame_caption", *KINDS]
     config, manifest, store, report = _run(demo_dir, tmp_path, "shapes", kinds)
     rows = _rows(store, kinds)
@@ -97,10 +102,13 @@ def test_shapes_narrator_rounds_cache_manifest_report_and_warm_rerun(demo_dir: P
         frames = [rows["key_frame"][k] for k in row["key_frame_keys"]]
         assert len(frames) == selected[row["query_id"]] and {r["query_id"] for r in frames} == {row["query_id"]}
         assert {(r["model"], r["backend"]) for r in frames} == {("caption-similarity", "computed")}
-        agnostic = {rows["frame_caption"][k]["t_start"]: rows["frame_caption"][k]["text"]
-                    for k in row["frame_caption_keys"]}  # the key frames' source when the run makes them
-        assert all(t.endswith(".") and ("still" in t or "moving" in t or "changing" in t or "appearing" in t
-                                         or "Nothing" in t) for t in agnostic.values())
+        agnostic = {
+            rows["frame_caption"][k]["t_start"]: rows["frame_caption"][k]["text"] for k in row["frame_caption_keys"]
+        }  # the key frames' source when the run makes them
+        assert all(
+            t.endswith(".") and ("still" in t or "moving" in t or "changing" in t or "appearing" in t or "Nothing" in t)
+            for t in agnostic.values()
+        )
         for frame in frames:
             detail = json.loads(frame["raw"])
             assert detail["method"] == "caption-similarity" and detail["selected"] == len(frames)
@@ -108,7 +116,8 @@ def test_shapes_narrator_rounds_cache_manifest_report_and_warm_rerun(demo_dir: P
         captions = [rows["key_frame_caption"][k] for k in row["key_frame_caption_keys"]]
         assert sorted(c["t_start"] for c in captions) == sorted(f["t_start"] for f in frames)
         assert {c["prompt_id"] for c in captions} == {"caption_key_frame"} and {c["backend"] for c in captions} == {
-            "shapes"}
+            "shapes"
+        }
         assert all(" is visible " in c["text"] or c["text"].startswith(("No ", "The frame shows")) for c in captions)
     splits = {r["split"] for r in manifest}
     for split in splits:
@@ -138,5 +147,6 @@ def test_entities_and_actions_reach_the_key_frame_prompts(demo_dir: Path, tmp_pa
         narratives = {rows["narrative"][k]["text"] for k in row["narrative_keys"]}
         assert {rows["key_frame"][k]["text"] for k in row["key_frame_keys"]} <= narratives  # no frame captions here
         for caption in captions:
-            assert caption["text"] == (f"looked for {' '.join(words[:2])} doing {' '.join(words[2:])} "
-                                       f"at {caption['t_start']} s")
+            assert caption["text"] == (
+                f"looked for {' '.join(words[:2])} doing {' '.join(words[2:])} at {caption['t_start']} s"
+            )

@@ -28,8 +28,11 @@ from pipeline.kinds.query_rewrite_pairs import focus_of, parse_rewrite_pairs
 from pipeline.prompts import load_prompt
 from tests.pipeline.priors_fixtures import demo_dir, tiny_clip  # noqa: F401
 
-PAIRS = {"pairs": [{"simplified": f"s{i}", "detailed": f"d{i}"} for i in range(3)],
-         "entities": ["the red circle", " "], "actions": ["moves to the left"]}
+PAIRS = {
+    "pairs": [{"simplified": f"s{i}", "detailed": f"d{i}"} for i in range(3)],
+    "entities": ["the red circle", " "],
+    "actions": ["moves to the left"],
+}
 
 
 class _Planner:
@@ -70,7 +73,9 @@ def test_rewrite_pairs_expand_in_role_order_and_keep_the_focus() -> None:
     focus = focus_of(json.dumps(PAIRS))
     assert (focus.entities, focus.actions) == (("the red circle",), ("moves to the left",))
     assert (focus.entities_text, focus_of('{"pairs": [], "entities": [], "actions": []}').actions_text) == (
-        "the red circle", "none named")
+        "the red circle",
+        "none named",
+    )
     two = {**PAIRS, "pairs": PAIRS["pairs"][:2]}
     bad = parse_rewrite_pairs(template, json.dumps(two), 0.0, 0.0)
     assert bad.status == "error" and bad.error_type == "schema_violation"
@@ -99,12 +104,27 @@ def _tiny_dual_clip(out: Path) -> Path:
     from groundwork.minilm import minilm_dir
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
-    text = CLIPTextConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                          num_attention_heads=2, max_position_embeddings=128, projection_dim=16,
-                          bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id,
-                          pad_token_id=tokenizer.pad_token_id)  # pooled at [SEP]: the whole (causal) text
-    vision = CLIPVisionConfig(image_size=64, patch_size=16, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                              num_attention_heads=2, projection_dim=16)
+    text = CLIPTextConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=128,
+        projection_dim=16,
+        bos_token_id=tokenizer.cls_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )  # pooled at [SEP]: the whole (causal) text
+    vision = CLIPVisionConfig(
+        image_size=64,
+        patch_size=16,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        projection_dim=16,
+    )
     torch.manual_seed(0)
     config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16)
     CLIPModel(config).save_pretrained(out)
@@ -125,8 +145,11 @@ class _Context:
 
 
 @pytest.mark.slow
-def test_clip_scores_frames_when_the_visual_encoder_has_a_text_tower(demo_dir: Path, tiny_clip: Path,  # noqa: F811
-                                                                     tmp_path: Path) -> None:
+def test_clip_scores_frames_when_the_visual_encoder_has_a_text_tower(
+    demo_dir: Path,
+    tiny_clip: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     dual = _tiny_dual_clip(tmp_path / "dual-clip")
     assert has_text_tower(dual) and not has_text_tower(tiny_clip) and not has_text_tower(None)
     assert isinstance(frame_scorer(_Context(tiny_clip)), CaptionSimilarity)  # the fallback: a vision tower only

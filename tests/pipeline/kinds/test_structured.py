@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from pipeline.prompts import load_prompt
 from pipeline.kinds import parser_of
 from pipeline.kinds.event import parse_events
 from pipeline.kinds.query_rewrite import GRANULARITIES, parse_rewrites
 from pipeline.kinds.structured import Item, item_key, item_keys, structurers
+from pipeline.prompts import load_prompt
 
 EVENTS = load_prompt("describe_events")
 REWRITE = load_prompt("rewrite_query")
@@ -33,21 +33,24 @@ def test_fenced_json_with_prose_around_the_fence_is_not_accepted_but_a_bare_fenc
     assert parse_events(EVENTS, chatty, 0.0, 10.0).error_type == "invalid_json"
 
 
-@pytest.mark.parametrize(("text", "error_type"), [
-    ("The video shows a red circle.", "invalid_json"),
-    ('[{"start": 0, "end": 2, "description": "cut off', "invalid_json"),
-    ("", "invalid_json"),
-    ("[]", "schema_violation"),  # minItems 1
-    ('{"start": 0, "end": 2, "description": "not a list"}', "schema_violation"),
-    ('[{"start": 0, "end": 2}]', "schema_violation"),  # description missing
-    ('[{"start": "0", "end": 2, "description": "x"}]', "schema_violation"),
-    ('[{"start": 0, "end": 2, "description": "x", "score": 1}]', "schema_violation"),  # additionalProperties
-    ('[{"start": -1, "end": 2, "description": "x"}]', "schema_violation"),  # minimum 0
-    ('[{"start": 5, "end": 2, "description": "x"}]', "bad_span"),
-    ('[{"start": 2, "end": 2, "description": "x"}]', "bad_span"),
-    ('[{"start": NaN, "end": 2, "description": "x"}]', "bad_span"),
-    ('[{"start": 0, "end": Infinity, "description": "x"}]', "bad_span"),
-])
+@pytest.mark.parametrize(
+    ("text", "error_type"),
+    [
+        ("The video shows a red circle.", "invalid_json"),
+        ('[{"start": 0, "end": 2, "description": "cut off', "invalid_json"),
+        ("", "invalid_json"),
+        ("[]", "schema_violation"),  # minItems 1
+        ('{"start": 0, "end": 2, "description": "not a list"}', "schema_violation"),
+        ('[{"start": 0, "end": 2}]', "schema_violation"),  # description missing
+        ('[{"start": "0", "end": 2, "description": "x"}]', "schema_violation"),
+        ('[{"start": 0, "end": 2, "description": "x", "score": 1}]', "schema_violation"),  # additionalProperties
+        ('[{"start": -1, "end": 2, "description": "x"}]', "schema_violation"),  # minimum 0
+        ('[{"start": 5, "end": 2, "description": "x"}]', "bad_span"),
+        ('[{"start": 2, "end": 2, "description": "x"}]', "bad_span"),
+        ('[{"start": NaN, "end": 2, "description": "x"}]', "bad_span"),
+        ('[{"start": 0, "end": Infinity, "description": "x"}]', "bad_span"),
+    ],
+)
 def test_invalid_answers_are_typed_errors(text: str, error_type: str) -> None:
     out = parse_events(EVENTS, text, 0.0, 10.0)
     assert (out.status, out.error_type, out.items) == ("error", error_type, [])
@@ -72,12 +75,20 @@ def test_an_answer_whose_every_event_is_dropped_is_still_ok_with_zero_items() ->
 
 
 def test_rewrites_expand_to_three_items_in_granularity_order() -> None:
-    answer = json.dumps({"fine": "a woman in red opens the white fridge", "coarse": "someone opens a fridge",
-                         "original": "a person opens the fridge"})
+    answer = json.dumps(
+        {
+            "fine": "a woman in red opens the white fridge",
+            "coarse": "someone opens a fridge",
+            "original": "a person opens the fridge",
+        }
+    )
     out = parse_rewrites(REWRITE, answer, 0.0, 0.0)
     assert GRANULARITIES == ("coarse", "original", "fine")
-    assert [i.text for i in out.items] == ["someone opens a fridge", "a person opens the fridge",
-                                           "a woman in red opens the white fridge"]
+    assert [i.text for i in out.items] == [
+        "someone opens a fridge",
+        "a person opens the fridge",
+        "a woman in red opens the white fridge",
+    ]
     missing = parse_rewrites(REWRITE, json.dumps({"coarse": "a", "original": "b"}), 0.0, 0.0)
     assert missing.error_type == "schema_violation"
     assert parse_rewrites(REWRITE, json.dumps({"coarse": "", "original": "b", "fine": "c"}), 0, 0).status == "error"

@@ -51,8 +51,9 @@ def test_span_rules() -> None:
 
 
 def test_one_request_per_query_over_the_whole_video() -> None:
-    ident = GenerationIdentity("m", "r", PROMPT.id, PROMPT.version, PROMPT.sha256, FrameSampler().spec(),
-                               SamplingConfig().model_dump())
+    ident = GenerationIdentity(
+        "m", "r", PROMPT.id, PROMPT.version, PROMPT.sha256, FrameSampler().spec(), SamplingConfig().model_dump()
+    )
     planner = PLANNERS.get("temporal_reasoning")(ident, PlanSettings(n_images=PROMPT.n_images))
     queries = tuple(QueryInput(f"q{i}", t, sha256_text(t)) for i, t in enumerate(("the red circle", "what moves?")))
     plans = planner.plan(VideoInput("v", "v.mp4", 12.0, "h", queries))
@@ -75,8 +76,13 @@ def test_shapes_narrator_finds_when_and_what(stvg: Path) -> None:
         video = ann.videos[q.video_id]
         times = [round(video.duration * (i + 0.5) / 16, 6) for i in range(16)]
         frames = sampler.sample(video.path, timestamps=times).frames
-        request = GenerationRequest(key=q.query_id, prompt="", images=list(frames), prompt_id=PROMPT.id,
-                                    variables={"timestamps": times, "duration": video.duration, "query": q.text})
+        request = GenerationRequest(
+            key=q.query_id,
+            prompt="",
+            images=list(frames),
+            prompt_id=PROMPT.id,
+            variables={"timestamps": times, "duration": video.duration, "query": q.text},
+        )
         answer = json.loads(reason_when_what(request, Noise.for_request(0.0, 0, q.query_id)))
         PROMPT.parse_output(json.dumps(answer))  # valid under the prompt's schema
         block = StvgQuery.from_extra(q.extra)

@@ -16,8 +16,20 @@ from tests.pipeline.stages.test_declared_columns import UNRELATED, RecordingBatc
 
 
 def _batch(video: str) -> dict:
-    reqs = [{"kind": kind, "key": f"{kind}-{t}", "query_id": "", "t_start": t, "t_end": t, "frame_times": [t],
-             "prompt_vars": {}, "claim": f"{kind}-unit"} for kind in ("narrative", "clip_caption") for t in (0.0, 1.0)]
+    reqs = [
+        {
+            "kind": kind,
+            "key": f"{kind}-{t}",
+            "query_id": "",
+            "t_start": t,
+            "t_end": t,
+            "frame_times": [t],
+            "prompt_vars": {},
+            "claim": f"{kind}-unit",
+        }
+        for kind in ("narrative", "clip_caption")
+        for t in (0.0, 1.0)
+    ]
     return {"video_id": ["demo_000"], "path": [video], "video_sha256": ["h"], "requests": [json.dumps(reqs)]}
 
 

@@ -27,8 +27,8 @@ from pipeline.prompts import load_prompt
 from pipeline.stages.base import Stage
 from pipeline.stages.decode import DecodeStage
 from pipeline.stages.embed import EmbedStage
-from pipeline.stages.patches import WritePatchStage
 from pipeline.stages.generate import GenerateStage
+from pipeline.stages.patches import WritePatchStage
 from pipeline.stages.plan import PlanStage
 from pipeline.stages.render import RenderStage
 from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
@@ -63,8 +63,9 @@ class FakeEchoBackend(Backend):
 
     name = "fake-echo"
 
-    def run(self, requests: list[GenerationRequest], prepared: list[Any], sampling: SamplingConfig
-            ) -> list[GenerationResult]:
+    def run(
+        self, requests: list[GenerationRequest], prepared: list[Any], sampling: SamplingConfig
+    ) -> list[GenerationResult]:
         return [GenerationResult(r.key, "a red circle", n_prompt_tokens=3, n_output_tokens=3) for r in requests]
 
 
@@ -94,8 +95,13 @@ IDENT = GenerationIdentity("m", "r", "narrate_frame", 1, "s", FrameSampler().spe
 
 
 def _video_rows(path: str) -> dict:
-    return {"video_id": ["demo_000"], "path": [path], "duration": [4.0], "video_sha256": ["h"],
-            "queries": [json.dumps([{"query_id": "q", "text": "a circle", "text_sha256": sha256_text("a circle")}])]}
+    return {
+        "video_id": ["demo_000"],
+        "path": [path],
+        "duration": [4.0],
+        "video_sha256": ["h"],
+        "queries": [json.dumps([{"query_id": "q", "text": "a circle", "text_sha256": sha256_text("a circle")}])],
+    }
 
 
 KINDS = ("narrative", "event")  # a plain-text kind and a structured one (parsed, retried)
@@ -120,8 +126,11 @@ def _rendered(path: str) -> dict:
 
 
 def _generate_stage() -> GenerateStage:
-    return GenerateStage(lambda: FakeEchoBackend("m", SamplingConfig()), {k: t.json_schema for k, t in TEMPLATES.items()},
-                         structurers=structurers(TEMPLATES, {k: parser_of(k) for k in KINDS}))
+    return GenerateStage(
+        lambda: FakeEchoBackend("m", SamplingConfig()),
+        {k: t.json_schema for k, t in TEMPLATES.items()},
+        structurers=structurers(TEMPLATES, {k: parser_of(k) for k in KINDS}),
+    )
 
 
 def _generated(path: str) -> dict:
@@ -132,15 +141,41 @@ def _embedded(path: str) -> dict:
     return EmbedStage(FakeTextEncoder).process_batch(_generated(path))
 
 
-PROV = {k: {"model": "m", "model_revision": "r", "prompt_id": TEMPLATES[k].id, "prompt_version": 1,
-            "prompt_sha256": "s", "sampling": "{}", "backend": "fake-echo"} for k in KINDS}
+PROV = {
+    k: {
+        "model": "m",
+        "model_revision": "r",
+        "prompt_id": TEMPLATES[k].id,
+        "prompt_version": 1,
+        "prompt_sha256": "s",
+        "sampling": "{}",
+        "backend": "fake-echo",
+    }
+    for k in KINDS
+}
 
 
 def _cases(video: str, tmp: Path) -> dict[str, tuple[Stage, dict]]:
     visual_in = DecodeStage(FrameSampler()).process_batch(
-        {**_video_rows(video), "requests": [json.dumps([{"kind": "visual", "key": "demo_000", "query_id": "",
-                                                          "t_start": 0.0, "t_end": 4.0, "frame_times": [0.0, 1.0],
-                                                          "prompt_vars": {}}])]})
+        {
+            **_video_rows(video),
+            "requests": [
+                json.dumps(
+                    [
+                        {
+                            "kind": "visual",
+                            "key": "demo_000",
+                            "query_id": "",
+                            "t_start": 0.0,
+                            "t_end": 4.0,
+                            "frame_times": [0.0, 1.0],
+                            "prompt_vars": {},
+                        }
+                    ]
+                )
+            ],
+        }
+    )
     visual_out = VisualFeatureStage(FakeImageEncoder).process_batch(visual_in)
     return {
         "plan": (PlanStage(_planners(), {}), _video_rows(video)),
@@ -151,8 +186,10 @@ def _cases(video: str, tmp: Path) -> dict[str, tuple[Stage, dict]]:
         "write": (WriteStage(tmp / "cache", "fake-text", PROV), _embedded(video)),
         "visual": (VisualFeatureStage(FakeImageEncoder), visual_in),
         "write_visual": (WriteVisualStage(tmp / "visual", lambda folder, vid, feats: None), visual_out),
-        "write_patches": (WritePatchStage(tmp / "patches", lambda folder, vid, patches, fids: None),
-                          {**visual_out, "prompt_vars": [json.dumps({"frame_ids": [0, 10]})]}),
+        "write_patches": (
+            WritePatchStage(tmp / "patches", lambda folder, vid, patches, fids: None),
+            {**visual_out, "prompt_vars": [json.dumps({"frame_ids": [0, 10]})]},
+        ),
     }
 
 
@@ -171,5 +208,7 @@ def test_declared_reads_and_writes_are_the_real_ones(name: str, demo_dir: Path, 
     batch = RecordingBatch({**given, UNRELATED: [0] * n})
     out = stage.process_batch(batch)
     assert batch.looked_up - {UNRELATED} == set(stage.reads), f"{name} reads {sorted(batch.looked_up)}"
-    set_by_stage = {k for k, v in out.items() if k not in given and k != UNRELATED or (k in given and v is not given[k])}
+    set_by_stage = {
+        k for k, v in out.items() if k not in given and k != UNRELATED or (k in given and v is not given[k])
+    }
     assert set_by_stage == set(stage.writes), f"{name} writes {sorted(set_by_stage)}, declares {sorted(stage.writes)}"

@@ -21,13 +21,24 @@ class CountingSampler:
 
 
 def _req(key: str, times: list[float]) -> dict:
-    return {"kind": "narrative", "key": key, "query_id": "", "t_start": times[0], "t_end": times[-1],
-            "frame_times": times, "prompt_vars": {"t": times[0]}}
+    return {
+        "kind": "narrative",
+        "key": key,
+        "query_id": "",
+        "t_start": times[0],
+        "t_end": times[-1],
+        "frame_times": times,
+        "prompt_vars": {"t": times[0]},
+    }
 
 
 def _batch(paths: list[str], requests: list[list[dict]]) -> dict:
-    return {"video_id": [Path(p).stem or "gone" for p in paths], "path": paths,
-            "video_sha256": ["h"] * len(paths), "requests": [json.dumps(r) for r in requests]}
+    return {
+        "video_id": [Path(p).stem or "gone" for p in paths],
+        "path": paths,
+        "video_sha256": ["h"] * len(paths),
+        "requests": [json.dumps(r) for r in requests],
+    }
 
 
 def test_one_open_per_video_and_one_row_per_request(demo_dir: Path) -> None:  # noqa: F811
@@ -49,7 +60,8 @@ def test_missing_and_corrupt_videos_become_error_rows(tmp_path: Path) -> None:
     corrupt = tmp_path / "broken.mp4"
     corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
     out = DecodeStage(FrameSampler()).process_batch(
-        _batch(["", str(corrupt)], [[_req("m", [0.0])], [_req("c1", [0.0]), _req("c2", [1.0])]]))
+        _batch(["", str(corrupt)], [[_req("m", [0.0])], [_req("c1", [0.0]), _req("c2", [1.0])]])
+    )
     assert out["key"] == ["m", "c1", "c2"]
     assert out["status"] == ["error"] * 3
     assert out["error_type"][0] == "missing_video"

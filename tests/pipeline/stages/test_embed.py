@@ -5,8 +5,8 @@ from functools import partial
 import numpy as np
 import pytest
 
-from pipeline.features.text import get_text_encoder
 from groundwork.cache.hashing import sha256_text
+from pipeline.features.text import get_text_encoder
 from pipeline.stages.embed import EmbedStage
 
 pytestmark = pytest.mark.slow  # loads MiniLM (about 10 s on a busy 2-core machine)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
+from groundwork.cache.hashing import sha256_text
 from pipeline.backends.base import SamplingConfig
 from pipeline.backends.transformers_backend import TransformersBackend
-from groundwork.cache.hashing import sha256_text
 from pipeline.stages.decode import NO_IMAGES
 from pipeline.stages.generate import GenerateStage
 from tests.pipeline.priors_fixtures import tiny_llava  # noqa: F401 - fixture
@@ -16,11 +16,17 @@ from tests.pipeline.priors_fixtures import tiny_llava  # noqa: F401 - fixture
 def _batch(n_ok: int, n_err: int) -> dict:
     rng = np.random.default_rng(0)
     n = n_ok + n_err
-    return {"key": [f"k{i}" for i in range(n)], "kind": ["narrative"] * n,
-            "prompt": ["Describe this frame."] * n, "prompt_id": ["narrate_frame"] * n, "prompt_vars": ["{}"] * n,
-            "images": [rng.integers(0, 255, (1, 32, 32, 3), np.uint8) for _ in range(n_ok)] + [NO_IMAGES] * n_err,
-            "status": ["ok"] * n_ok + ["error"] * n_err, "error_type": [""] * n_ok + ["missing_video"] * n_err,
-            "error": [""] * n_ok + ["decode: gone"] * n_err}
+    return {
+        "key": [f"k{i}" for i in range(n)],
+        "kind": ["narrative"] * n,
+        "prompt": ["Describe this frame."] * n,
+        "prompt_id": ["narrate_frame"] * n,
+        "prompt_vars": ["{}"] * n,
+        "images": [rng.integers(0, 255, (1, 32, 32, 3), np.uint8) for _ in range(n_ok)] + [NO_IMAGES] * n_err,
+        "status": ["ok"] * n_ok + ["error"] * n_err,
+        "error_type": [""] * n_ok + ["missing_video"] * n_err,
+        "error": [""] * n_ok + ["decode: gone"] * n_err,
+    }
 
 
 def test_generates_for_ok_rows_and_passes_errors_through(tiny_llava: Path) -> None:  # noqa: F811

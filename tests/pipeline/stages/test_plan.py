@@ -5,10 +5,10 @@ import json
 import pytest
 
 from groundwork.cache.keys import GenerationIdentity
-from pipeline.stages.plan import PlanStage
 from pipeline.frames import time_grid
 from pipeline.kinds import PLANNERS, PlanSettings
 from pipeline.kinds.base import frames_in_window
+from pipeline.stages.plan import PlanStage
 
 IDENT = GenerationIdentity("m", "r", "p", 1, "s" * 64, {}, {})
 
@@ -20,8 +20,13 @@ def _planners(**settings):
 
 def _videos(*durations: float) -> dict:
     n = len(durations)
-    return {"video_id": [f"v{i}" for i in range(n)], "path": [f"/x/v{i}.mp4" for i in range(n)],
-            "duration": list(durations), "video_sha256": [f"{i}" * 64 for i in range(n)], "queries": ["[]"] * n}
+    return {
+        "video_id": [f"v{i}" for i in range(n)],
+        "path": [f"/x/v{i}.mp4" for i in range(n)],
+        "duration": list(durations),
+        "video_sha256": [f"{i}" * 64 for i in range(n)],
+        "queries": ["[]"] * n,
+    }
 
 
 def test_time_grid_and_windows() -> None:
@@ -39,7 +44,10 @@ def test_plan_expands_each_kind() -> None:
     clips = [r for r in reqs if r["kind"] == "clip_caption"]
     assert [r["t_start"] for r in narr] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert [(r["t_start"], r["t_end"], r["frame_times"]) for r in clips] == [
-        (0.0, 2.0, [1.0]), (2.0, 4.0, [3.0]), (4.0, 5.0, [4.5])]
+        (0.0, 2.0, [1.0]),
+        (2.0, 4.0, [3.0]),
+        (4.0, 5.0, [4.5]),
+    ]
     assert clips[0]["prompt_vars"]["clip_start"] == 0.0 and clips[0]["prompt_vars"]["clip_end"] == 2.0
     assert out["n_planned"] == [8] and out["n_cached"] == [0]
     assert len({r["key"] for r in reqs}) == 8
@@ -87,7 +95,9 @@ def test_plan_index_answers_fully_cached_videos_without_planning(tmp_path) -> No
         def plan(self, video):  # pragma: no cover - failing is the point
             raise AssertionError("planned although the index knew every key")
 
-    warm = PlanStage({k: PlannerThatMustNotPlan(p) for k, p in planners.items()}, every, index).process_batch(_videos(4.0, 3.0))
+    warm = PlanStage({k: PlannerThatMustNotPlan(p) for k, p in planners.items()}, every, index).process_batch(
+        _videos(4.0, 3.0)
+    )
     assert warm["planned"] == cold["planned"] and warm["n_cached"] == cold["n_planned"]
     assert all(json.loads(n) == {} for n in warm["index_new"])
 

@@ -8,8 +8,14 @@ from pipeline.stages.render import RenderStage
 
 def _batch(kinds: list[str], variables: list[dict], status: list[str] | None = None) -> dict:
     n = len(kinds)
-    return {"key": [f"k{i}" for i in range(n)], "kind": kinds, "prompt_vars": [json.dumps(v) for v in variables],
-            "status": status or ["ok"] * n, "error_type": [""] * n, "error": [""] * n}
+    return {
+        "key": [f"k{i}" for i in range(n)],
+        "kind": kinds,
+        "prompt_vars": [json.dumps(v) for v in variables],
+        "status": status or ["ok"] * n,
+        "error_type": [""] * n,
+        "error": [""] * n,
+    }
 
 
 def test_renders_each_kind_with_only_the_declared_variables() -> None:
@@ -23,7 +29,9 @@ def test_renders_each_kind_with_only_the_declared_variables() -> None:
 
 def test_a_row_missing_a_variable_becomes_an_error_row_naming_the_prompt() -> None:
     stage = RenderStage({"clip_caption": load_prompt("caption_clip")})
-    out = stage.process_batch(_batch(["clip_caption", "clip_caption"], [{"clip_start": 0.0}, {"clip_start": 0.0, "clip_end": 2.0}]))
+    out = stage.process_batch(
+        _batch(["clip_caption", "clip_caption"], [{"clip_start": 0.0}, {"clip_start": 0.0, "clip_end": 2.0}])
+    )
     assert out["status"] == ["error", "ok"]
     assert out["error_type"][0] == "render_error"
     assert "caption_clip" in out["error"][0] and "clip_end" in out["error"][0] and "k0" in out["error"][0]

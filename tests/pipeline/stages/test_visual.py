@@ -5,16 +5,22 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.features.visual import VisualEncoder, write_video_features
 from pipeline.stages.decode import NO_IMAGES
 from pipeline.stages.visual import VisualFeatureStage, WriteVisualStage
-from pipeline.features.visual import VisualEncoder, write_video_features
 from tests.pipeline.priors_fixtures import tiny_clip  # noqa: F401 - fixture
 
 
 def test_encodes_per_second_frames_and_writes_npz(tiny_clip: Path, tmp_path: Path) -> None:  # noqa: F811
     frames = np.random.default_rng(0).integers(0, 255, (5, 48, 64, 3), np.uint8)
-    batch = {"video_id": ["v1", "gone"], "images": [frames, NO_IMAGES], "status": ["ok", "error"],
-             "error_type": ["", "missing_video"], "error": ["", "decode: gone"], "n_decoded": [5, 0]}
+    batch = {
+        "video_id": ["v1", "gone"],
+        "images": [frames, NO_IMAGES],
+        "status": ["ok", "error"],
+        "error_type": ["", "missing_video"],
+        "error": ["", "decode: gone"],
+        "n_decoded": [5, 0],
+    }
     stage = VisualFeatureStage(partial(VisualEncoder, tiny_clip))
     stage.setup()
     out = stage.process_batch(batch)

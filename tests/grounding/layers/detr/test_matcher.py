@@ -32,10 +32,14 @@ def _cost(m: HungarianMatcher, logits, spans, targets, q: int, t: int) -> float:
 def _brute_force(m: HungarianMatcher, logits, spans, targets, n_t: int) -> float:  # noqa: ANN001
     n_q = spans.shape[0]
     if n_t <= n_q:
-        return min(sum(_cost(m, logits, spans, targets, q, t) for t, q in enumerate(perm))
-                   for perm in permutations(range(n_q), n_t))
-    return min(sum(_cost(m, logits, spans, targets, q, t) for q, t in enumerate(perm))
-               for perm in permutations(range(n_t), n_q))
+        return min(
+            sum(_cost(m, logits, spans, targets, q, t) for t, q in enumerate(perm))
+            for perm in permutations(range(n_q), n_t)
+        )
+    return min(
+        sum(_cost(m, logits, spans, targets, q, t) for q, t in enumerate(perm))
+        for perm in permutations(range(n_t), n_q)
+    )
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -43,8 +47,11 @@ def test_matches_brute_force(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n_queries = int(rng.integers(2, 6))
     windows = [int(rng.integers(1, 5)) for _ in range(3)]  # QVHighlights-like: several windows
-    m = HungarianMatcher(span_weight=float(rng.uniform(1, 10)), giou_weight=float(rng.uniform(0, 2)),
-                         class_weight=float(rng.uniform(0, 4)))
+    m = HungarianMatcher(
+        span_weight=float(rng.uniform(1, 10)),
+        giou_weight=float(rng.uniform(0, 2)),
+        class_weight=float(rng.uniform(0, 4)),
+    )
     logits, spans, targets, mask = _random_case(seed, n_queries, windows)
     matches = m(logits, spans, targets, mask)
     for i, (rows, cols) in enumerate(matches):

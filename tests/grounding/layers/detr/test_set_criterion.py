@@ -19,8 +19,9 @@ def _case() -> tuple[torch.Tensor, ...]:
 
 def test_fixed_case_by_hand() -> None:
     logits, spans, targets, mask = _case()
-    crit = SetCriterion(HungarianMatcher(10.0, 1.0, 4.0), span_weight=10.0, giou_weight=1.0, label_weight=4.0,
-                        eos_coef=0.1)
+    crit = SetCriterion(
+        HungarianMatcher(10.0, 1.0, 4.0), span_weight=10.0, giou_weight=1.0, label_weight=4.0, eos_coef=0.1
+    )
     # costs: query 0: 10*0.15 - 2/3 - 4*sigmoid(2) = -2.69; query 1: 10*0.25 - 0.4 - 4*sigmoid(-1) = 1.02
     assert [r.tolist() for r, _ in crit.matcher(logits, spans, targets, mask)] == [[0]]
     parts = crit(logits, spans, targets, mask)
@@ -40,7 +41,9 @@ def test_aux_layers_are_matched_again_and_named() -> None:
     assert set(parts) == {"span", "giou", "label", "aux0_span", "aux0_giou", "aux0_label"}
     for name in ("span", "giou", "label"):
         assert parts[f"aux0_{name}"].item() == pytest.approx(parts[name].item())
-    assert crit.weighted(parts).item() == pytest.approx(2 * crit.weighted({k: parts[k] for k in ("span", "giou", "label")}).item())
+    assert crit.weighted(parts).item() == pytest.approx(
+        2 * crit.weighted({k: parts[k] for k in ("span", "giou", "label")}).item()
+    )
 
 
 def test_no_ground_truth_gives_zero_span_terms_on_the_graph() -> None:

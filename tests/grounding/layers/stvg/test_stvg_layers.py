@@ -70,7 +70,7 @@ def test_soft_masks() -> None:
     mask = torch.ones(1, 10, dtype=torch.bool)
     box = soft_box(torch.tensor([[3.0, 6.0]]), torch.tensor([10.0]), mask, sigma=1.0)  # snippet i at i + 0.5 s
     assert box[0, 3:6].tolist() == [1.0, 1.0, 1.0]
-    assert box[0, 2].item() == pytest.approx(np.exp(-0.5**2 / 2)) and box[0, 0].item() < box[0, 2].item()
+    assert box[0, 2].item() == pytest.approx(np.exp(-(0.5**2) / 2)) and box[0, 0].item() < box[0, 2].item()
     start, end = torch.full((1, 10), -20.0), torch.full((1, 10), -20.0)
     start[0, 2], end[0, 5] = 20.0, 20.0
     inside = inside_probability(start, end, mask)
@@ -130,6 +130,9 @@ def test_frame_patch_attention_equals_projected_attention_with_one_query_per_fra
     expected = plain(query[:, None], keys, values, torch.ones(5, 9, dtype=torch.bool))[:, 0]
     torch.testing.assert_close(folded(query, keys, values), expected, rtol=1e-5, atol=1e-5)
     plain.k_proj.bias.data.normal_()  # a key bias cancels in the softmax
-    torch.testing.assert_close(folded(query, keys, values),
-                               plain(query[:, None], keys, values, torch.ones(5, 9, dtype=torch.bool))[:, 0],
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        folded(query, keys, values),
+        plain(query[:, None], keys, values, torch.ones(5, 9, dtype=torch.bool))[:, 0],
+        rtol=1e-5,
+        atol=1e-5,
+    )
