@@ -103,10 +103,11 @@ VISUAL_ENCODER ?= $(TINY_CLIP)
 ifeq ($(NARRATOR),shapes)
 MODEL ?= shapes
 override BACKEND := shapes
-# + GranAlign's priors: per-second frame captions, rewrite pairs, key frames (computed from the
-# caption similarities) and their query-aware captions
-KINDS := narrative,clip_caption,event,query_rewrite,frame_caption,query_rewrite_pairs,key_frame,key_frame_caption
-KIND_ARGS ?= --backend-options noise=$(NOISE)
+# TEA's narratives, MASRA's clip captions and events, GranAlign's per-second frame captions,
+# rewrite pairs, key frames (computed from the caption similarities) and their query-aware
+# captions. The narrator is fast: two text-encoder actors keep both cores busy.
+KINDS := narrative,clip_caption,event,frame_caption,query_rewrite_pairs,key_frame,key_frame_caption
+KIND_ARGS ?= --backend-options noise=$(NOISE) --embed-concurrency 2
 PRIORS_DEPS := $(TINY_CLIP)/config.json data/demo/train.jsonl
 else
 MODEL ?= $(TINY_LLAVA)
@@ -123,7 +124,7 @@ ADAPTER := demo_stvg
 MODEL ?= shapes
 override BACKEND := shapes
 KINDS := temporal_reasoning
-KIND_ARGS ?= --backend-options noise=$(NOISE)
+KIND_ARGS ?= --backend-options noise=$(NOISE) --embed-concurrency 2
 VISUAL_ENCODER ?= $(TINY_CLIP_112)
 PRIORS_DEPS := $(TINY_CLIP_112)/config.json data/demo_stvg/train_annotations.json
 else

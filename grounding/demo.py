@@ -2,16 +2,21 @@
 seeds, score each on the demo's test split next to the constant-span baseline, print the table,
 write ``summary.json`` and timeline PNGs. Run it after ``make priors DATASET=demo``::
 
-    python -m grounding.demo [--plan configs/demo.yaml] [--out runs/demo] [--seeds 0 1 2]
+    python -m grounding.demo [--plan configs/demo.yaml] [--out runs/demo] [--seed 0 --seed 1] [--jobs 2]
+
+Every (row, seed) is one run; ``--jobs`` runs that many at a time, each in its own process (the
+demo configs train on one thread, so one job per core fills the machine).
 
 The plan (``configs/demo.yaml``) lists the rows: one per method with a demo config
 (``configs/<method>_demo.yaml``) and the ablations that carry the product's claim (TEA without its
 narratives). A row with no ``variant`` is a method's default row; the demo fails (exit code 1)
-when a default row does not beat the constant baseline on R1@0.5 and mIoU (means over seeds).
+when a default row does not beat the constant baseline on R1@0.5 and mIoU (means over seeds). A
+row may name its own ``seeds`` (fewer for an expensive row); the table says how many it ran.
 
 ``summary.json`` holds the same table for scripts: ``rows`` (one per (method, variant), each
 ``{method, variant, seeds, metrics: {...means}, spread: {...standard deviations}, beats_constant}``;
-the constant baseline is a row too), ``test_queries``, ``wall_seconds``, ``verdict``.
+``seconds``, the CPU-side seconds of its runs; the constant baseline is a row too), ``test_queries``,
+``jobs``, ``wall_seconds``, ``verdict``.
 
 Spatio-temporal rows (the plan's ``stvg`` section: ``bridge_stg`` and its baselines on the STVG
 demo, ``make priors DATASET=demo_stvg``) train on their own manifest and seeds and are scored with
@@ -26,10 +31,12 @@ the demo fails.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +69,14 @@ class DemoRow(BaseModel):
     manifest: Path | None = Field(None, description="the row's own manifest (default: its section's)")
     variant: str = Field("", description="empty for the method's default row; names an ablation otherwise")
     overrides: dict[str, Any] = Field(default_factory=dict, description="nested config values changed by the variant")
+    seeds: list[int] | None = Field(
+        None, min_length=1, description="this row's seeds (default: its section's; fewer for an expensive row)"
+    )
+    gate: bool = Field(
+        True,
+        description="a default row must beat the baseline or the demo fails; false: it is shown and scored but "
+        "not required to (the plan says why: a method that does not learn the demo yet)",
+    )
 
 
 class StvgSection(BaseModel):
@@ -139,56 +154,119 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text).strip("-")
 
 
-def run_row(
-    row: DemoRow,
-    manifest: Path,
-    seeds: Sequence[int],
-    out: Path,
-    progress: bool,
-    metrics_of: Callable[[dict[str, Any]], dict[str, Any]] = _temporal_metrics,
-) -> dict[str, Any]:
-    """Train (or, for a zero-shot method, just run) one row once per seed and score it on the
-    test split: means and standard deviations of every metric (``metrics_of`` picks them from the
-    evaluation's result: the temporal suite, or the STVG one)."""
+@dataclass(frozen=True)
+class Unit:
+    """One training (or zero-shot) run of the plan: a row on one seed."""
+
+    row: DemoRow
+    manifest: Path
+    seed: int
+    out: Path
+    stvg: bool = False
+
+
+def run_unit(unit: Unit, progress: bool = True) -> dict[str, Any]:
+    """Train (or, for a zero-shot method, just run) one row on one seed and score it on the test
+    split: ``{method, test_split, run, metrics, seconds}`` (metrics: the temporal suite, or the
+    STVG one for a spatio-temporal row). A top-level function, so a worker process can run it."""
     from grounding.models import MODELS
     from grounding.train import fit
 
-    per_seed, runs = [], []
-    for seed in seeds:
-        probe = _config(row, manifest, seed, out)
-        folder = out / _slug(f"{probe.model.name}-{row.variant}" if row.variant else probe.model.name) / f"seed{seed}"
-        cfg = _config(row, manifest, seed, folder)
-        if MODELS.get(cfg.model.name).trainable:
-            fit(cfg, progress=progress)
-            result = evaluate_checkpoint(folder, cfg.data.test_split)
-        else:
-            result = evaluate_untrained(cfg, cfg.data.test_split, folder / f"preds_{cfg.data.test_split}.jsonl")
-        per_seed.append(metrics_of(result))
-        runs.append(str(folder))
+    started = time.perf_counter()
+    row, seed = unit.row, unit.seed
+    probe = _config(row, unit.manifest, seed, unit.out)
+    folder = unit.out / _slug(f"{probe.model.name}-{row.variant}" if row.variant else probe.model.name) / f"seed{seed}"
+    cfg = _config(row, unit.manifest, seed, folder)
+    if MODELS.get(cfg.model.name).trainable:
+        fit(cfg, progress=progress)
+        result = evaluate_checkpoint(folder, cfg.data.test_split)
+    else:
+        result = evaluate_untrained(cfg, cfg.data.test_split, folder / f"preds_{cfg.data.test_split}.jsonl")
+    metrics = _stvg_metrics(result) if unit.stvg else _temporal_metrics(result)
+    return {
+        "method": cfg.model.name,
+        "test_split": cfg.data.test_split,
+        "run": str(folder),
+        "metrics": metrics,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def run_units(units: Sequence[Unit], jobs: int = 1, progress: bool = True) -> list[dict[str, Any]]:
+    """``run_unit`` over ``units``, results in the same order. ``jobs > 1``: that many worker
+    processes (spawned: each trains with its config's ``threads``), the spatio-temporal and
+    trained units first (the longest), a line printed as each ends; a unit that fails stops the
+    demo with its error."""
+    if jobs <= 1 or len(units) <= 1:
+        return [run_unit(u, progress) for u in units]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from grounding.models import MODELS
+
+    def cost(i: int) -> tuple[int, int]:
+        u = units[i]
+        trained = MODELS.get(_config(u.row, u.manifest, u.seed, u.out).model.name).trainable
+        return (0 if u.stvg else 1, 0 if trained else 1)
+
+    results: list[dict[str, Any] | None] = [None] * len(units)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(run_unit, units[i], False): i for i in sorted(range(len(units)), key=cost)}
+        for done, future in enumerate(as_completed(futures), 1):
+            i = futures[future]
+            results[i] = result = future.result()
+            label = result["method"] + (f" ({units[i].row.variant})" if units[i].row.variant else "")
+            print(f"  [{done}/{len(units)}] {label}, seed {units[i].seed}: {result['seconds']:.0f} s", flush=True)
+    return results  # type: ignore[return-value]
+
+
+def row_summary(row: DemoRow, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A row's seeds together: means and standard deviations of every metric."""
+    per_seed = [r["metrics"] for r in results]
     keys = [k for k, v in per_seed[0].items() if isinstance(v, int | float) and k != "n"]
     means = {k: round(statistics.fmean(m[k] for m in per_seed), 2) for k in keys}
     spread = {k: round(statistics.stdev(m[k] for m in per_seed), 2) if len(per_seed) > 1 else 0.0 for k in keys}
     return {
-        "method": cfg.model.name,
+        "method": results[0]["method"],
         "variant": row.variant,
-        "seeds": list(seeds),
+        "seeds": [int(Path(r["run"]).name.removeprefix("seed")) for r in results],
         "metrics": means,
         "spread": spread,
-        "runs": runs,
-        "test_split": cfg.data.test_split,
+        "runs": [r["run"] for r in results],
+        "seconds": round(sum(r["seconds"] for r in results), 1),
+        "gate": row.gate,
+        "test_split": results[0]["test_split"],
     }
+
+
+def run_row(
+    row: DemoRow, manifest: Path, seeds: Sequence[int], out: Path, progress: bool, stvg: bool = False
+) -> dict[str, Any]:
+    """One row over its seeds, in this process (``run_units`` runs a whole plan in parallel)."""
+    return row_summary(row, run_units([Unit(row, manifest, s, out, stvg) for s in row.seeds or seeds], 1, progress))
+
+
+def _mark_stvg(rows: list[dict[str, Any]], section: StvgSection) -> list[dict[str, Any]]:
+    """Each STVG row marked ``beats_baseline`` (None for the baseline row itself, or without one)."""
+    base = next((r for r in rows if r["variant"] == section.baseline), None)
+    for r in rows:
+        r["section"] = "stvg"
+        r["beats_baseline"] = (
+            None if base is None or r is base else r["metrics"][STVG_VERDICT] > base["metrics"][STVG_VERDICT]
+        )
+    return rows
 
 
 def table(rows: list[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> str:
     """The demo table: one line per row, ``mean ±spread`` per column."""
     name = max(len(_label(r)) for r in rows) + 2
-    lines = [f"{'method':<{name}}" + "".join(f"{c:>16}" for c in columns)]
+    lines = [f"{'method':<{name}}" + "".join(f"{c:>9}       " for c in columns) + f"{'seeds':>7}"]
     for r in rows:
         cells = []
         for c in columns:
             spread = r["spread"].get(c, 0.0)
             cells.append(f"{r['metrics'][c]:>9.2f}" + (f" ±{spread:<5.2f}" if len(r["seeds"]) > 1 else " " * 7))
-        lines.append(f"{_label(r):<{name}}" + "".join(cells))
+        lines.append(f"{_label(r):<{name}}" + "".join(cells) + f"{len(r['seeds']) or '-':>7}")
     return "\n".join(lines)
 
 
@@ -209,31 +287,6 @@ def stvg_table(rows: list[dict[str, Any]]) -> str:
                 cells.append(f"{value:>10.2f}" if value is not None else f"{'-':>10}")
         lines.append(f"{_label(r):<{name}}" + "".join(cells))
     return "\n".join(lines)
-
-
-def run_stvg(
-    section: StvgSection, out: Path, seeds: Sequence[int] | None, only: Sequence[str], progress: bool
-) -> list[dict[str, Any]]:
-    """The STVG rows of the plan (those of ``only``, when given), each marked ``beats_baseline``."""
-    if not section.manifest.is_file() and not all(r.manifest for r in section.rows):
-        msg = f"{section.manifest} does not exist: run `make priors DATASET=demo_stvg` first"
-        raise MissingInputError(msg)
-    rows = []
-    for row in section.rows:
-        cfg = _config(row, section.manifest, (seeds or section.seeds)[0], out)
-        if only and cfg.model.name not in only:
-            continue
-        print(f"{_name(cfg, row)}: {row.config}, seeds {list(seeds or section.seeds)} (STVG) ...", flush=True)
-        rows.append(
-            run_row(row, section.manifest, list(seeds or section.seeds), out / "stvg", progress, _stvg_metrics)
-            | {"section": "stvg"}
-        )
-    base = next((r for r in rows if r["variant"] == section.baseline), None)
-    for r in rows:
-        r["beats_baseline"] = (
-            None if base is None or r is base else r["metrics"][STVG_VERDICT] > base["metrics"][STVG_VERDICT]
-        )
-    return rows
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -271,59 +324,70 @@ def run_demo(
     only: Sequence[str] = (),
     plots: int = 4,
     progress: bool = True,
+    jobs: int = 1,
 ) -> dict[str, Any]:
-    """Every row of ``plan`` (or only the methods named in ``only``), the constant baseline, the
-    verdict; writes ``out/summary.json``."""
+    """Every row of ``plan`` (or only the methods named in ``only``) on its seeds (``seeds``
+    replaces every row's), ``jobs`` runs at a time, the constant baseline, the verdict; writes
+    ``out/summary.json``."""
     started = time.perf_counter()
-    stvg_seeds = list(seeds) if seeds else None
-    seeds = list(seeds or plan.seeds)
-    selected = [row for row in plan.rows if not only or _config(row, plan.manifest, seeds[0], out).model.name in only]
+    plan_seeds = list(seeds or plan.seeds)
+
+    def pick(rows: Sequence[DemoRow], manifest: Path) -> list[DemoRow]:
+        return [r for r in rows if not only or _config(r, manifest, 0, out).model.name in only]
+
+    selected = pick(plan.rows, plan.manifest)
+    stvg_selected = pick(plan.stvg.rows, plan.stvg.manifest) if plan.stvg is not None else []
+    if not selected and not stvg_selected:
+        msg = f"no row of the plan matches {list(only)}"
+        raise InputError(msg)
     if selected and not plan.manifest.is_file():
         msg = f"{plan.manifest} does not exist: run `make priors DATASET=demo` first"
         raise MissingInputError(msg)
-    rows = []
+    if stvg_selected and not plan.stvg.manifest.is_file() and not all(r.manifest for r in stvg_selected):
+        msg = f"{plan.stvg.manifest} does not exist: run `make priors DATASET=demo_stvg` first"
+        raise MissingInputError(msg)
+
+    groups: list[tuple[DemoRow, bool, list[Unit]]] = []
     for row in selected:
-        cfg = _config(row, plan.manifest, seeds[0], out)
-        print(f"{_name(cfg, row)}: {row.config}, seeds {seeds} ...", flush=True)
-        rows.append(run_row(row, plan.manifest, seeds, out, progress))
-    stvg_rows = run_stvg(plan.stvg, out, stvg_seeds, only, progress) if plan.stvg is not None else []
-    if not rows and not stvg_rows:
-        msg = f"no row of the plan matches {list(only)}"
-        raise InputError(msg)
-    if not rows:  # spatio-temporal rows only (--only bridge_stg)
-        failing = [_label(r) for r in stvg_rows if not r["variant"] and r["beats_baseline"] is False]
-        summary = {
-            "rows": stvg_rows,
-            "test_queries": None,
-            "seeds": seeds,
-            "wall_seconds": 0.0,
-            "verdict": {"beat_constant": VERDICT, "stvg_beat_baseline": STVG_VERDICT, "failing": failing},
-        }
-        summary["wall_seconds"] = round(time.perf_counter() - started, 1)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-        summary["plots"] = [str(p) for p in _plots(stvg_rows, out, plots)] if plots else []
-        return summary
-    first = _config(plan.rows[0], plan.manifest, seeds[0], out)
-    base = constant_baseline(plan.manifest, first.data.train_split, first.data.test_split)
-    constant = {
-        "method": CONSTANT,
-        "variant": "",
-        "seeds": [],
-        "metrics": {k: v for k, v in base["metrics"].items() if k != "n"},
-        "spread": {},
-        "window": base["window"],
-    }
-    failing = []
-    for row in rows:
-        row["beats_constant"] = beats(row, constant)
-        if not row["variant"] and not row["beats_constant"]:
-            failing.append(_label(row))
-    failing += [_label(r) for r in stvg_rows if not r["variant"] and r["beats_baseline"] is False]
+        row_seeds = list(seeds or row.seeds or plan.seeds)
+        groups.append((row, False, [Unit(row, plan.manifest, s, out) for s in row_seeds]))
+    for row in stvg_selected:
+        row_seeds = list(seeds or row.seeds or plan.stvg.seeds)
+        groups.append((row, True, [Unit(row, plan.stvg.manifest, s, out / "stvg", True) for s in row_seeds]))
+    for row, stvg, units in groups:
+        name = _name(_config(row, units[0].manifest, units[0].seed, out), row)
+        print(f"{name}: {row.config}, seeds {[u.seed for u in units]}{' (STVG)' if stvg else ''}", flush=True)
+    flat = [u for _, _, units in groups for u in units]
+    results = iter(run_units(flat, jobs, progress))
+    summaries = [(row_summary(row, [next(results) for _ in units]), stvg) for row, stvg, units in groups]
+    rows = [r for r, stvg in summaries if not stvg]
+    stvg_rows = _mark_stvg([r for r, stvg in summaries if stvg], plan.stvg) if stvg_selected else []
+
+    failing, constant, test_queries = [], [], None
+    if rows:
+        first = _config(plan.rows[0], plan.manifest, plan_seeds[0], out)
+        base = constant_baseline(plan.manifest, first.data.train_split, first.data.test_split)
+        constant = [
+            {
+                "method": CONSTANT,
+                "variant": "",
+                "seeds": [],
+                "spread": {},
+                "window": base["window"],
+                "metrics": {k: v for k, v in base["metrics"].items() if k != "n"},
+            }
+        ]
+        test_queries = base["counts"]["gt"]
+        for row in rows:
+            row["beats_constant"] = beats(row, constant[0])
+            if not row["variant"] and row["gate"] and not row["beats_constant"]:
+                failing.append(_label(row))
+    failing += [_label(r) for r in stvg_rows if not r["variant"] and r["gate"] and r["beats_baseline"] is False]
     summary = {
-        "rows": [*rows, constant, *stvg_rows],
-        "test_queries": base["counts"]["gt"],
-        "seeds": seeds,
+        "rows": [*rows, *constant, *stvg_rows],
+        "test_queries": test_queries,
+        "seeds": plan_seeds,
+        "jobs": jobs,
         "wall_seconds": round(time.perf_counter() - started, 1),
         "verdict": {"beat_constant": VERDICT, "stvg_beat_baseline": STVG_VERDICT, "failing": failing},
     }
@@ -344,6 +408,9 @@ def command(
     seeds: list[int] | None = typer.Option(None, "--seed", help="seeds to run (repeat; default: the plan's)"),
     only: list[str] | None = typer.Option(None, "--only", help="only these methods (repeat)"),
     plots: int = typer.Option(4, "--plots", help="timeline PNGs per method (test queries)"),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", help="runs at a time, each in its own process (0: one per CPU core; 1: in this process)"
+    ),
     report: bool = typer.Option(
         True, "--report/--no-report", help="write the browsable HTML report (OUT/report/index.html)"
     ),
@@ -358,12 +425,12 @@ def command(
     loaded = load_plan(plan)
     if manifest is not None:
         loaded = loaded.model_copy(update={"manifest": manifest})
-    summary = run_demo(loaded, out, seeds, only or (), plots, progress=not no_progress)
-    seeds_used = summary["seeds"]
+    jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
+    summary = run_demo(loaded, out, seeds, only or (), plots, progress=not no_progress, jobs=jobs)
     temporal = [r for r in summary["rows"] if r.get("section") != "stvg"]
     stvg = [r for r in summary["rows"] if r.get("section") == "stvg"]
     if temporal:
-        print(f"\ndemo test split ({summary['test_queries']} queries; mean ±sd over {len(seeds_used)} seeds)")
+        print(f"\ndemo test split ({summary['test_queries']} queries; mean ±sd over each row's seeds)")
         print(table(temporal))
     if stvg:
         print(
@@ -379,7 +446,8 @@ def command(
         print(f"report: {write_demo_report(out)}")
     for row in temporal[:-1]:
         verdict = "beats" if row["beats_constant"] else "does NOT beat"
-        print(f"{_label(row)}: {verdict} the constant-span baseline on {' and '.join(VERDICT)}")
+        ungated = "" if row["gate"] or row["variant"] else " (not required: gate false in the plan)"
+        print(f"{_label(row)}: {verdict} the constant-span baseline on {' and '.join(VERDICT)}{ungated}")
     for row in stvg:
         if row["beats_baseline"] is not None and not row["variant"]:
             verdict = "beats" if row["beats_baseline"] else "does NOT beat"

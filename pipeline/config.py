@@ -162,6 +162,13 @@ class PriorsConfig(BaseModel):
     # -- features ----------------------------------------------------------------------
     text_encoder: str = Field("minilm", description="text encoder that embeds every text (pipeline/features/text.py)")
     embed_batch_size: int = Field(64, ge=1, description="texts per encoder call")
+    embed_concurrency: int = Field(
+        1,
+        ge=1,
+        description="text-encoder actors (one encoder each, 0.5 CPU): 2 on a 2-core machine whose model stage is "
+        "fast (the demo narrator) keeps both cores busy; a text embedded by two actors is written twice and "
+        "read once",
+    )
     visual_encoder: str | None = Field(None, description="CLIP-style vision model folder; unset skips visual features")
     visual_interval: float = Field(1.0, gt=0.0, description="seconds between frames of the visual features")
 

@@ -119,7 +119,11 @@ def _plan(
 def _embed_stages(config: PriorsConfig, store: CacheStore, encoder_name: str, make_encoder: Callable) -> list:
     """Embed, then drop frames and prompts before the rows go to the driver's write stage."""
     cached = store.text_hashes(encoder_name)
-    embed = EmbedStage(make_encoder, cached, Resources(cpus=0.5, batch_size=config.embed_batch_size))
+    embed = EmbedStage(
+        make_encoder,
+        cached,
+        Resources(cpus=0.5, concurrency=config.embed_concurrency, batch_size=config.embed_batch_size),
+    )
     return [embed, SlimStage(Resources(cpus=0.25, batch_size=config.write_batch_size))]
 
 

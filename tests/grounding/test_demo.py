@@ -116,3 +116,44 @@ def test_table_shows_mean_and_spread() -> None:
     ]
     text = table(rows)
     assert "50.00 ±1.50" in text and "constant span (train)" in text
+
+
+def test_row_seeds_and_gates_decide_the_runs_and_the_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row's own seeds replace the plan's; a default row with ``gate: false`` that does not beat
+    the baseline is shown and marked, but does not fail the demo; a gated one does."""
+    import grounding.demo as demo
+
+    corpus = build_tiny_corpus(tmp_path / "data")
+    plan = load_plan(_plan(tmp_path, corpus))
+    rows = [
+        plan.rows[0].model_copy(update={"seeds": [3, 4]}),
+        plan.rows[1].model_copy(update={"gate": False}),
+    ]
+    plan = plan.model_copy(update={"rows": rows, "seeds": [0, 1, 2]})
+    ran: list[tuple[str, int]] = []
+
+    def fake_units(units, jobs, progress):  # noqa: ANN001, ANN202 - stands in for training
+        out = []
+        for u in units:
+            ran.append((u.row.config.stem, u.seed))
+            score = 90.0 if u.row.config.stem == "span_demo" else 1.0
+            out.append(
+                {
+                    "method": u.row.config.stem.removesuffix("_demo"),
+                    "test_split": "test",
+                    "run": str(u.out / f"seed{u.seed}"),
+                    "seconds": 1.0,
+                    "metrics": {"R1@0.5": score, "R1@0.7": score, "mIoU": score},
+                }
+            )
+        return out
+
+    monkeypatch.setattr(demo, "run_units", fake_units)
+    summary = demo.run_demo(plan, tmp_path / "runs", plots=0, progress=False, jobs=2)
+    assert ran == [("span_demo", 3), ("span_demo", 4), ("tea_demo", 0), ("tea_demo", 1), ("tea_demo", 2)]
+    span, tea = summary["rows"][:2]
+    assert span["seeds"] == [3, 4] and span["beats_constant"] and span["gate"]
+    assert not tea["beats_constant"] and not tea["gate"] and summary["verdict"]["failing"] == []
+
+    gated = plan.model_copy(update={"rows": [rows[0], rows[1].model_copy(update={"gate": True})]})
+    assert demo.run_demo(gated, tmp_path / "runs2", plots=0, progress=False)["verdict"]["failing"] == ["tea"]
