@@ -165,9 +165,9 @@ class PriorsConfig(BaseModel):
     embed_concurrency: int = Field(
         1,
         ge=1,
-        description="text-encoder actors (one encoder each, 0.5 CPU): 2 on a 2-core machine whose model stage is "
-        "fast (the demo narrator) keeps both cores busy; a text embedded by two actors is written twice and "
-        "read once",
+        description="text-encoder actors (one encoder and one thread each; together they reserve 0.5 CPU, so "
+        "the graph still fits 2 cores): 2 on a machine whose model stage is fast (the demo narrator) keeps "
+        "both cores busy (a text two actors both embed is written twice, read once)",
     )
     visual_encoder: str | None = Field(None, description="CLIP-style vision model folder; unset skips visual features")
     visual_interval: float = Field(1.0, gt=0.0, description="seconds between frames of the visual features")

@@ -122,7 +122,11 @@ def _embed_stages(config: PriorsConfig, store: CacheStore, encoder_name: str, ma
     embed = EmbedStage(
         make_encoder,
         cached,
-        Resources(cpus=0.5, concurrency=config.embed_concurrency, batch_size=config.embed_batch_size),
+        Resources(
+            cpus=0.5 / config.embed_concurrency,
+            concurrency=config.embed_concurrency,
+            batch_size=config.embed_batch_size,
+        ),
     )
     return [embed, SlimStage(Resources(cpus=0.25, batch_size=config.write_batch_size))]
 
