@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from grounding.checkpoint import data_sources, load_checkpoint
-from grounding.config import TrainConfig
+from grounding.config import TrainConfig, config_dict
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
 from grounding.evaluation import evaluate_predictions
 from grounding.models import build_model
@@ -41,6 +41,17 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
+def checkpoint_dataset(ckpt: Any, info: Any, features: Any, split: str, fields: Any) -> GroundingDataset:
+    """``split`` of a manifest as the checkpoint's model was trained to read it: its feature store
+    with the run's data options (L2-normalised frames; the 2-d temporal endpoint feature added
+    after the store, so the store holds ``video_dim - 2``), held to the checkpoint's width."""
+    data = ckpt.config["data"]
+    store = open_video_store(info, features, data["store"], data.get("l2_normalize_frames", False))
+    tef = data.get("temporal_endpoints", False)
+    store.expect_width(ckpt.model_args["video_dim"] - (2 if tef else 0), f"the checkpoint's video_dim ({ckpt.path})")
+    return GroundingDataset(info, split, store, data["max_len"], fields=fields, temporal_endpoints=tef)
+
+
 def evaluate_checkpoint(
     path: str | Path,
     split: str | None = None,
@@ -60,10 +71,7 @@ def evaluate_checkpoint(
     device = pick_device(ckpt.config["device"])
     model = build_model(ckpt.config["model"]["name"], **ckpt.model_args).to(device)
     model.load_state_dict(ckpt.state_dict)
-    store = open_video_store(info, src.features, data["store"], data.get("l2_normalize_frames", False))
-    tef = data.get("temporal_endpoints", False)  # the store holds the features before the 2-d endpoint feature
-    store.expect_width(ckpt.model_args["video_dim"] - (2 if tef else 0), f"the checkpoint's video_dim ({ckpt.path})")
-    dataset = GroundingDataset(info, split, store, data["max_len"], fields=model.required_keys, temporal_endpoints=tef)
+    dataset = checkpoint_dataset(ckpt, info, src.features, split, model.required_keys)
     with torch.no_grad():
         _, preds = evaluate(model, dataset, ckpt.config["optim"]["batch_size"], device, ckpt.config["topk"])
     out = out or ckpt.path.parent / f"preds_{split}.jsonl"
@@ -102,6 +110,7 @@ def evaluate_untrained(cfg: TrainConfig, split: str | None = None, out: Path | N
     _, preds = evaluate(model, dataset, cfg.optim.batch_size, device, cfg.topk)
     out = out or run_dir(cfg) / f"preds_{split}.jsonl"
     write_jsonl(out, preds)
+    atomic_write_text(out.parent / "config.json", json.dumps(config_dict(cfg), indent=2))  # what ran (report)
     gt = [g for g in ground_truth_rows(dataset.rows) if g["relevant_windows"]]
     return {"model": cfg.model.name, "split": split, "predictions_file": str(out)} | evaluate_predictions(preds, gt)
 

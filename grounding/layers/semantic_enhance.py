@@ -29,7 +29,8 @@ class SemanticEnhance(nn.Module):
         """One (2d, d) affine map of h giving [W_p u ; W_g [h ; W_p u]] (the projection and the
         gate's pre-activation): u = W_sem h + b_sem is affine in h, and so is W_p u. Without
         gradients (inference) it is computed once and reused until a weight changes (in-place
-        updates and ``load_state_dict`` bump a tensor's version; moving it changes its storage)."""
+        updates and ``load_state_dict`` bump a tensor's version; moving it changes its storage). Weights
+        made under ``torch.inference_mode`` have no version counter: never cached."""
         tensors = (
             self.proj.weight,
             self.proj.bias,
@@ -38,8 +39,10 @@ class SemanticEnhance(nn.Module):
             semantic_head.weight,
             semantic_head.bias,
         )
-        key = tuple((t._version, t.data_ptr(), t.dtype, t.device) for t in tensors if t is not None)
-        if not torch.is_grad_enabled() and self._folded is not None and self._folded[0] == key:
+        present = [t for t in tensors if t is not None]
+        cacheable = not torch.is_grad_enabled() and not any(t.is_inference() for t in present)  # no version counter
+        key = tuple((t._version, t.data_ptr(), t.dtype, t.device) for t in present) if cacheable else ()
+        if cacheable and self._folded is not None and self._folded[0] == key:
             return self._folded[1], self._folded[2]
         dim = self.proj.weight.shape[0]
         w_p = self.proj.weight @ semantic_head.weight  # W_p W_sem (d, d)
@@ -47,7 +50,7 @@ class SemanticEnhance(nn.Module):
         g_h, g_p = self.gate.weight[:, :dim], self.gate.weight[:, dim:]
         weight = torch.cat([w_p, g_h + g_p @ w_p])  # (2d, d)
         bias = torch.cat([b_p, self.gate.bias + g_p @ b_p])
-        if not torch.is_grad_enabled():
+        if cacheable:
             self._folded = (key, weight, bias)
         return weight, bias
 

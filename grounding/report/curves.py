@@ -16,8 +16,9 @@ from torch.utils.data import DataLoader
 
 from grounding.checkpoint import data_sources, load_checkpoint
 from grounding.data.collate import collate, to_device
-from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
+from grounding.data.dataset import read_manifest
 from grounding.models import build_model
+from grounding.run_eval import checkpoint_dataset
 
 
 @dataclass
@@ -42,15 +43,12 @@ def run_split(
     """Run ``run``'s checkpoint (``best/``) over ``split``: predictions and curves of every query.
     ``manifest`` / ``features`` / ``cache_dir`` replace the paths recorded in the checkpoint."""
     ckpt = load_checkpoint(run)
-    data = ckpt.config["data"]
     src = data_sources(ckpt, manifest, features, cache_dir)
     info = read_manifest(src.manifest, src.cache_dir)
     model = build_model(ckpt.config["model"]["name"], **ckpt.model_args)
     model.load_state_dict(ckpt.state_dict)
     model = model.to(torch.device(device)).eval()
-    store = open_video_store(info, src.features, data["store"])
-    store.expect_width(ckpt.model_args["video_dim"], f"the checkpoint's video_dim ({ckpt.path})")
-    dataset = GroundingDataset(info, split, store, data["max_len"], fields=model.required_keys)
+    dataset = checkpoint_dataset(ckpt, info, src.features, split, model.required_keys)
     loader = DataLoader(dataset, batch_size=batch_size or ckpt.config["optim"]["batch_size"], collate_fn=collate)
     predictions: dict[str, dict[str, Any]] = {}
     curves: dict[str, dict[str, np.ndarray]] = {}

@@ -65,6 +65,13 @@ def _run_config(run: Path) -> dict[str, Any] | None:
     return json.loads((folder / META).read_text())["config"]
 
 
+def _plain_config(run: Path) -> dict[str, Any] | None:
+    """The ``config.json`` a run folder holds without a checkpoint (a zero-shot method's run,
+    ``grounding.run_eval.evaluate_untrained``): where its manifest is; None without one."""
+    file = run / "config.json"
+    return json.loads(file.read_text()) if file.is_file() else None
+
+
 def prediction_splits(run: Path) -> list[str]:
     """The splits with a ``preds_<split>.jsonl`` in the run folder."""
     return sorted(p.stem[len("preds_") :] for p in run.glob("preds_*.jsonl"))
@@ -165,7 +172,7 @@ def collect_run(
         msg = f"run folder {run} does not exist"
         raise MissingInputError(msg)
     config = _run_config(run)
-    data = (config or {}).get("data", {})
+    data = (config or _plain_config(run) or {}).get("data", {})
     if not (manifest or data.get("manifest")):
         msg = f"{run} holds no checkpoint to read the manifest path from: pass --priors MANIFEST"
         raise MissingInputError(msg)
