@@ -199,12 +199,18 @@ def _read(info: FieldInfo | None, text: str, name: str) -> Any:
         value = parse_value(text)
         if isinstance(value, dict):
             return value
-        key, sep, rest = text.partition("=")
-        if not sep or not key.strip():
-            msg = f"--{name} expects KEY=VALUE (repeat the flag for more keys), got {text!r}"
-            raise InputError(msg)
-        return {key.strip(): parse_value(rest)}
+        return parse_pair(text, name)
     return parse_value(text)
+
+
+def parse_pair(text: str, name: str) -> dict[str, Any]:
+    """``KEY=VALUE`` of a dict flag ``--name`` as ``{KEY: VALUE}``, the value read as a YAML scalar
+    (``parse_value``); anything else is an ``InputError`` naming the flag."""
+    key, sep, rest = text.partition("=")
+    if not sep or not key.strip():
+        msg = f"--{name} expects KEY=VALUE (repeat the flag for more keys), got {text!r}"
+        raise InputError(msg)
+    return {key.strip(): parse_value(rest)}
 
 
 def _combine(old: Any, new: Any, info: FieldInfo | None, name: str) -> Any:

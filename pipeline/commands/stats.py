@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 import pipeline.datasets  # noqa: F401 - fills the adapter registry
-from groundwork.errors import InputError
+from groundwork.settings import parse_pair
 from pipeline.prepare import load_annotations
 from pipeline.stats import dataset_stats, format_stats
 
@@ -32,13 +32,7 @@ def command(
 
     Reads the annotation files; writes nothing. Example: priors stats charades_sta --annotations
     ../shared/data/charades_sta --json"""
-    options = {}
-    for item in dataset_options or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            msg = f"--dataset-options expects KEY=VALUE (repeat the flag for more keys), got {item!r}"
-            raise InputError(msg)
-        options[key] = value
+    options = {k: v for item in dataset_options or [] for k, v in parse_pair(item, "dataset-options").items()}
     stats = dataset_stats(load_annotations(dataset, annotations, video_root, options))
     print(json.dumps(stats, indent=2) if as_json else format_stats(stats))
 
