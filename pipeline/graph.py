@@ -65,7 +65,7 @@ def _stream(config: PriorsConfig, rows: list[dict], stages: list) -> Iterator[Ba
             init_ray(address, config.num_cpus, runtime_env)
     else:
         init_ray(None, config.num_cpus)
-    yield from run_stages(rows, stages, progress=config.progress)
+    yield from run_stages(rows, stages, progress=config.progress, strict_cpus=not address)
 
 
 def _video_rows(prep: Prepared, hashes: VideoHashes, progress: bool) -> list[dict]:

@@ -18,6 +18,7 @@ import ray
 import ray.data
 from ray.data import ActorPoolStrategy
 
+from groundwork.errors import InputError
 from pipeline.stages.base import Batch, Stage
 
 
@@ -91,8 +92,39 @@ def apply_stage(ds: ray.data.Dataset, stage: Stage) -> ray.data.Dataset:
     return ds.map_batches(udf, **common)
 
 
-def run_stages(rows: list[dict[str, Any]], stages: Sequence[Stage], progress: bool = True) -> Iterator[Batch]:
-    """Stream ``rows`` through ``stages`` and yield the last stage's output batches."""
+def cpus_needed(stages: Sequence[Stage]) -> float:
+    """The CPUs a graph needs at once to make progress: every actor of every stateful stage holds
+    its CPUs for the whole pass, and a task of the hungriest stateless stage must still fit."""
+    actors = sum(s.resources.cpus * s.resources.concurrency for s in stages if s.stateful)
+    tasks = max((s.resources.cpus for s in stages if not s.stateful), default=0.0)
+    return actors + tasks
+
+
+def check_cpus(stages: Sequence[Stage], available: float) -> None:
+    """Refuse a graph whose actors and one task need more CPUs than ``available``: Ray Data would
+    start what fits and wait forever for the rest. The message lists what each stage holds."""
+    need = cpus_needed(stages)
+    if need <= available + 1e-9:
+        return
+    held = ", ".join(
+        f"{type(s).__name__} {s.resources.concurrency} x {s.resources.cpus:g}" for s in stages if s.stateful
+    )
+    msg = (
+        f"this graph needs {need:g} CPUs at once but the Ray instance has {available:g} (actors: {held}; "
+        "plus one task of the light stages): lower --generate-concurrency or --embed-concurrency, or give "
+        "--num-cpus / a cluster with more CPUs; otherwise Ray Data would wait forever"
+    )
+    raise InputError(msg)
+
+
+def run_stages(
+    rows: list[dict[str, Any]], stages: Sequence[Stage], progress: bool = True, strict_cpus: bool = True
+) -> Iterator[Batch]:
+    """Stream ``rows`` through ``stages`` and yield the last stage's output batches.
+    ``strict_cpus``: refuse a graph that needs more CPUs than the instance has (``check_cpus``);
+    off for a cluster, where an autoscaler may add nodes once the work asks for them."""
+    if strict_cpus:
+        check_cpus(stages, float(ray.cluster_resources().get("CPU", 0.0)))
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = progress
     ctx.print_on_execution_start = False
