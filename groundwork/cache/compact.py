@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from groundwork.cache.layout import PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
-from groundwork.cache.store import CacheStore, _dedupe_keys, _shards, write_shard
+from groundwork.cache.store import TEXT_ROW_GROUP_ROWS, CacheStore, _dedupe_keys, _shards, conform, write_shard
 
 MiB = 1024 * 1024
 SMALL_BYTES = 16 * MiB  # shards under this size are merged
@@ -50,6 +50,7 @@ class ShardFolder:
     schema: pa.Schema
     key: str
     label: str  # how reports name it, e.g. "priors/narrative"
+    row_group_rows: int | None = None  # rows per Parquet row group of a merged shard (None: one group)
 
 
 @dataclass
@@ -78,21 +79,11 @@ def cache_folders(store: CacheStore) -> list[ShardFolder]:
     text = store.root / "text"
     if text.is_dir():
         out += [
-            ShardFolder(p, TEXT_FEATURE_SCHEMA, "text_sha256", f"text/{p.name}")
+            ShardFolder(p, TEXT_FEATURE_SCHEMA, "text_sha256", f"text/{p.name}", TEXT_ROW_GROUP_ROWS)
             for p in sorted(text.iterdir())
             if p.is_dir()
         ]
     return out
-
-
-def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with ``schema``'s columns in its order: a column an older shard lacks comes back
-    null (the cache's schemas only ever add nullable columns)."""
-    columns = [
-        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-        for f in schema
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def keep_rows(table: pa.Table, key: str) -> pa.Table:
@@ -160,7 +151,8 @@ def compact_folder(
             continue
         table = pa.concat_tables(parts)
         kept = keep_rows(table, folder.key)
-        write_shard(folder.path, kept)  # complete and renamed into place before anything is deleted
+        # complete and renamed into place before anything is deleted
+        write_shard(folder.path, kept, folder.row_group_rows)
         for shard in group:
             shard.unlink(missing_ok=True)
         report.merged += len(group)

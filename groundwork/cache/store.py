@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from groundwork.atomic import atomic_write
@@ -53,9 +54,47 @@ def read_shards(folder: Path, read: Callable[[Path], pa.Table], attempts: int = 
     raise RuntimeError(msg)
 
 
-def write_shard(folder: Path, table: pa.Table) -> Path:
-    """Write a write-once shard ``part-<uuid>.parquet`` atomically (``groundwork.atomic``)."""
-    return atomic_write(Path(folder) / f"part-{uuid.uuid4().hex}.parquet", lambda tmp: pq.write_table(table, tmp))
+# Text-feature rows carry every token's vector (~60 KB a text): shards are written in row groups of
+# this many rows, so a reader that wants a few texts decodes only the groups that hold them.
+TEXT_ROW_GROUP_ROWS = 256
+
+
+def write_shard(folder: Path, table: pa.Table, row_group_rows: int | None = None) -> Path:
+    """Write a write-once shard ``part-<uuid>.parquet`` atomically (``groundwork.atomic``), in row
+    groups of ``row_group_rows`` (None: Parquet's default, one group for a shard of this size)."""
+    return atomic_write(
+        Path(folder) / f"part-{uuid.uuid4().hex}.parquet",
+        lambda tmp: pq.write_table(table, tmp, row_group_size=row_group_rows),
+    )
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns in its order: a column an older shard lacks comes back
+    null (the cache's schemas only ever add nullable columns)."""
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def read_matching(path: Path, schema: pa.Schema, column: str, values: pa.Array) -> pa.Table:
+    """The rows of shard ``path`` whose ``column`` is in ``values``. The key column is read first
+    (a few KB); a shard without a match costs nothing more, and of one with matches only the
+    row groups that hold them are decoded."""
+    shard = pq.ParquetFile(path)
+    keys = shard.read(columns=[column]).column(column)
+    hits = pc.is_in(keys, value_set=values)
+    if not pc.any(hits).as_py():
+        return schema.empty_table()
+    groups, start = [], 0
+    for i in range(shard.num_row_groups):
+        n = shard.metadata.row_group(i).num_rows
+        if pc.any(hits.slice(start, n)).as_py():
+            groups.append(i)
+        start += n
+    table = shard.read_row_groups(groups)
+    return conform(table.filter(pc.is_in(table.column(column), value_set=values)), schema)
 
 
 def _dedupe_keys(table: pa.Table, column: str) -> pa.Table:
@@ -84,14 +123,14 @@ def _read(
     values: Iterable[str] | None = None,
     prefer_ok: bool = False,
 ) -> pa.Table:
-    parts = read_shards(folder, lambda p: pq.read_table(p, schema=schema))
+    if values is None:
+        parts = read_shards(folder, lambda p: pq.read_table(p, schema=schema))
+    else:
+        wanted = pa.array(list(values), pa.string())
+        parts = read_shards(folder, lambda p: read_matching(p, schema, filter_column or key_column, wanted))
     if not parts:
         return schema.empty_table()
     table = pa.concat_tables(parts)
-    if values is not None:
-        import pyarrow.compute as pc
-
-        table = table.filter(pc.is_in(table.column(filter_column or key_column), pa.array(list(values), pa.string())))
     return _dedupe_keys(_ok_first(table) if prefer_ok else table, key_column)
 
 
@@ -147,7 +186,7 @@ class CacheStore:
         return self.root / "text" / encoder.replace("/", "__")
 
     def write_text_features(self, encoder: str, table: pa.Table) -> Path:
-        return write_shard(self.text_dir(encoder), table.cast(TEXT_FEATURE_SCHEMA))
+        return write_shard(self.text_dir(encoder), table.cast(TEXT_FEATURE_SCHEMA), TEXT_ROW_GROUP_ROWS)
 
     def text_features(self, encoder: str, sha256s: Iterable[str] | None = None) -> pa.Table:
         return _read(self.text_dir(encoder), TEXT_FEATURE_SCHEMA, "text_sha256", values=sha256s)

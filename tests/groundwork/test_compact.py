@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from groundwork.atomic import TMP_PREFIX
-from groundwork.cache.compact import ShardFolder, cache_folders, compact_folder, conform, keep_rows
+from groundwork.cache.compact import ShardFolder, cache_folders, compact_folder, keep_rows
 from groundwork.cache.layout import PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
-from groundwork.cache.store import CacheStore, _shards
+from groundwork.cache.store import CacheStore, _shards, conform
 from groundwork.cache.temp_files import collect_garbage, temp_files
 from groundwork.errors import InputError
 
