@@ -184,7 +184,11 @@ def parse_flags(args: Iterable[str], model: type[BaseModel] | None = None) -> di
             if not isinstance(node, dict):
                 msg = f"--{'.'.join(path)}: '{part}' is given both as a value and as a section"
                 raise InputError(msg)
-        node[path[-1]] = value
+        last = path[-1]
+        if isinstance(node.get(last), dict) and isinstance(value, dict):  # --env.a X, then --env b=Y
+            node[last] = merge(node[last], value)
+        else:
+            node[last] = value
     return out
 
 

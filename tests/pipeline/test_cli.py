@@ -113,6 +113,20 @@ def test_backend_defaults_to_vllm_when_it_imports_and_options_parse_as_json(tmp_
         layered(PriorsConfig, None, [*base, "--backend-options", "novalue"], {"dataset": "demo"})
 
 
+def test_a_dict_flag_keeps_its_dotted_keys_whichever_comes_first(tmp_path: Path) -> None:
+    """``--ray-runtime-env.env_vars {...}`` and ``--ray-runtime-env pip=[...]`` both land, in
+    either order (the later one used to replace the earlier dotted key)."""
+    from groundwork.settings import layered
+    from pipeline.config import PriorsConfig
+
+    dotted = ["--ray-runtime-env.env_vars", "{HF_HOME: /mnt/hf}"]
+    pair = ["--ray-runtime-env", "pip=[decord]"]
+    base = ["--annotations", str(tmp_path), "--model", str(tmp_path)]
+    for flags in ([*dotted, *pair], [*pair, *dotted]):
+        cfg = layered(PriorsConfig, None, [*base, *flags], {"dataset": "demo"})
+        assert cfg.ray_runtime_env == {"env_vars": {"HF_HOME": "/mnt/hf"}, "pip": ["decord"]}
+
+
 def test_every_setting_is_reachable_from_flags_and_listed_in_help(
     capsys: pytest.CaptureFixture, tmp_path: Path
 ) -> None:
