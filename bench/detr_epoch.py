@@ -22,6 +22,7 @@ The reference anchor (the issue): the released MESM code on arrays of this shape
     python bench/detr_epoch.py --steps 20                        # span, tea, qd_detr, mesm on CPU
     python bench/detr_epoch.py --models span tea --arms queries videos videos+share --steps 30
     python bench/detr_epoch.py --device cuda --amp --steps 50    # bf16 autocast on a GPU
+    python bench/detr_epoch.py --models mesm --arms videos --precisions fp32 bf16   # CPU bf16 vs fp32
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ def run_arm(
             "optim": {"batch_size": batch},
             "device": device_name,
             "amp": amp,
+            "amp_cpu": amp,
             "data": {"video_batches": videos, "share_videos": arm == "videos+share"},
         },
     )
@@ -221,7 +223,13 @@ def main() -> None:
     )
     p.add_argument("--steps", type=int, default=20, help="steps timed per arm, extrapolated (0: the full epoch)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only, as training uses it)")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast (on CPU too: training's amp_cpu)")
+    p.add_argument(
+        "--precisions",
+        nargs="+",
+        choices=["fp32", "bf16"],
+        help="run every arm at each (default: fp32, or bf16 with --amp); both print the bf16 / fp32 ratios",
+    )
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--profile", action="store_true", help="operator profile of the mesm arm(s)")
     p.add_argument("--out", type=Path, help="also write the results as JSON lines")
@@ -243,12 +251,13 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
+    precisions = args.precisions or (["bf16"] if args.amp else ["fp32"])
     results = []
     for model in args.models:
         arms = args.arms or (
             ["videos", "videos+share"] if model in ("qd_detr", "mesm") else ["queries", "videos+share"]
         )
-        for arm in arms:
+        for arm, precision in [(a, p) for a in arms for p in precisions]:
             cmd = (
                 [
                     sys.executable,
@@ -263,7 +272,7 @@ def main() -> None:
                     "--threads",
                     str(args.threads),
                 ]
-                + (["--amp"] if args.amp else [])
+                + (["--amp"] if precision == "bf16" else [])
                 + (["--profile"] if args.profile else [])
             )
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -279,7 +288,7 @@ def main() -> None:
                 else "full"
             )
             print(
-                f"{model:8s} {arm:13s} batch {r['batch']:2d} ({r['queries_per_step']:.1f} q/step) "
+                f"{model:8s} {arm:13s} {precision} batch {r['batch']:2d} ({r['queries_per_step']:.1f} q/step) "
                 f"{r['ms_per_step']:8.1f} ms/step  epoch {r['epoch_s']:8.1f} s ({kind}), "
                 f"CPU {r['cpu_epoch_s']:8.1f} s, "
                 f"peak {r['peak_gb']:.2f} GB, params {r['params']:,}, load {r['load']:.1f}",
@@ -287,8 +296,19 @@ def main() -> None:
             )
             if "profile" in r:
                 print(r["profile"], flush=True)
-    by = {(r["model"], r["arm"]): r for r in results}
+    by = {(r["model"], r["arm"]): r for r in results if r["amp"] == (precisions[0] == "bf16")}
+    amp_pairs = [
+        (a, b)
+        for a in results
+        for b in results
+        if a["model"] == b["model"] and a["arm"] == b["arm"] and not a["amp"] and b["amp"]
+    ]
     print("\nratios (same run):")
+    for a, b in amp_pairs:
+        print(
+            f"  {a['model']} ({a['arm']}): bf16 autocast / fp32 = {b['epoch_s'] / a['epoch_s']:.2f}x epoch time "
+            f"({b['cpu_epoch_s'] / a['cpu_epoch_s']:.2f}x CPU time), peak {b['peak_gb']:.2f} / {a['peak_gb']:.2f} GB"
+        )
     for model in ("span", "tea"):
         if (model, "queries") in by and (model, "videos+share") in by:
             a, b = by[(model, "queries")], by[(model, "videos+share")]

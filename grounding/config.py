@@ -109,7 +109,12 @@ class TrainConfig(BaseModel):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     seed: int = Field(0, description="seed of initialisation, shuffling and dropout")
     device: str = Field("auto", description="auto / cpu / cuda / cuda:1")
-    amp: bool = Field(True, description="bfloat16 autocast, used only on CUDA")
+    amp: bool = Field(True, description="bfloat16 autocast of the training forward on CUDA")
+    amp_cpu: bool = Field(
+        False,
+        description="bfloat16 autocast on CPU too (with amp): matmuls ~2.5x faster on CPUs with avx512_bf16 "
+        "or AMX, and results move as on a GPU; off by default, so CPU runs stay float32 and reproducible",
+    )
     threads: int | None = Field(None, description="torch threads on CPU (unset: torch's default)")
     out_dir: Path | None = Field(None, description="run folder (default runs/<model>-<manifest stem>)")
     eval_every: int = Field(1, ge=1, description="epochs between validation passes")

@@ -7,7 +7,8 @@ Adam with a linearly decaying learning rate and gradient clipping (TEA: 5e-4, cl
 On CPU the run is deterministic (seeded, a per-epoch shuffling seed; torch's CPU kernels used
 here are deterministic, ``tests/grounding/test_train.py`` checks it; ``use_deterministic_algorithms``
 is not called because it imports torch._inductor, ~10 s);
-on CUDA the forward runs under bfloat16 autocast when ``amp`` is on. Logs: tqdm bars,
+on CUDA the forward runs under bfloat16 autocast when ``amp`` is on (on CPU with ``amp_cpu`` as well:
+``bench/detr_epoch.py --amp`` measures what it saves). Logs: tqdm bars,
 TensorBoard scalars under ``<out_dir>/tb`` and ``<out_dir>/log.csv``.
 """
 
@@ -125,7 +126,7 @@ def train_epoch(
 ) -> dict[str, Any]:
     """One pass over ``loader``; returns the mean of every loss part and the per-step totals."""
     model.train()
-    use_amp = cfg.amp and device.type == "cuda"
+    use_amp = cfg.amp and (device.type == "cuda" or (device.type == "cpu" and cfg.amp_cpu))
     sums: dict[str, float] = {}
     steps: list[float] = []
     bar = progress_bar(loader, desc=desc, enabled=progress, leave=False)

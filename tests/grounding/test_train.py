@@ -63,6 +63,29 @@ def test_cpu_training_is_deterministic(corpus, tmp_path: Path) -> None:  # noqa:
     assert a.history[0]["step_losses"] == b.history[0]["step_losses"]
 
 
+def test_cpu_autocast_only_when_asked(corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """``amp_cpu`` runs the training forward under bfloat16 autocast on CPU; by default it is float32."""
+    import torch
+
+    from grounding.models.span import SpanModel
+
+    seen: list[bool] = []
+    forward = SpanModel.forward
+
+    def spy(self, batch):  # noqa: ANN001, ANN202
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return forward(self, batch)
+
+    monkeypatch.setattr(SpanModel, "forward", spy)
+    fit(_cfg(corpus, tmp_path / "fp32", epochs=1), progress=False)
+    assert seen and not any(seen)  # float32 throughout (training and validation)
+    seen.clear()
+    cfg = _cfg(corpus, tmp_path / "bf16", epochs=1).model_copy(update={"amp_cpu": True})
+    result = fit(cfg, progress=False)
+    assert any(seen) and not all(seen)  # the training steps; validation stays float32
+    assert np.isfinite(result.history[0]["step_losses"]).all()
+
+
 def test_resume_gives_identical_next_step_loss(corpus, tmp_path: Path) -> None:  # noqa: ANN001
     full = fit(_cfg(corpus, tmp_path / "full", "tea", epochs=3), progress=False)
     cut = _cfg(corpus, tmp_path / "cut", "tea", epochs=3)
