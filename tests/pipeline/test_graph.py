@@ -109,3 +109,20 @@ def test_bad_video_is_an_error_row_skipped_on_rerun_and_redone_with_retry_errors
     assert set(rows.column("status").to_pylist()) == {"ok"} and rows.num_rows == first.requests
     manifest = pq.read_table(tmp_path / "m.parquet").to_pylist()
     assert all(len(r["narrative_keys"]) == len(time_grid(r["duration"], 6.0)) for r in manifest)
+
+
+def test_a_graph_that_would_wait_forever_is_refused_before_any_work(demo_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Three generate actors of 1 CPU on a 2-CPU instance: Ray Data would start what fits and wait
+    forever for the rest; the run stops with a user error instead, holding no claims and having
+    written no rows."""
+    from groundwork.errors import InputError
+
+    config = priors_config(
+        demo_dir, "shapes", tmp_path / "cache", tmp_path / "m.parquet", backend="shapes", kinds=["narrative"],
+        limit=1, generate_concurrency=3,
+    )  # fmt: skip
+    with pytest.raises(InputError, match=r"needs 4 CPUs at once but the Ray instance has \d.*--generate-concurrency"):
+        run_priors(config)
+    claims = tmp_path / "cache" / "claims"
+    assert not claims.exists() or not [p for p in claims.rglob("*.json")]
+    assert CacheStore(tmp_path / "cache").priors("narrative").num_rows == 0
