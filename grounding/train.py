@@ -8,7 +8,7 @@ On CPU the run is deterministic (seeded, a per-epoch shuffling seed; torch's CPU
 here are deterministic, ``tests/grounding/test_train.py`` checks it; ``use_deterministic_algorithms``
 is not called because it imports torch._inductor, ~10 s);
 on CUDA the forward runs under bfloat16 autocast when ``amp`` is on (on CPU with ``amp_cpu`` as well:
-``bench/detr_epoch.py --amp`` measures what it saves). Logs: tqdm bars,
+``bench/detr_epoch.py --precisions fp32 bf16`` measures what it saves). Logs: tqdm bars,
 TensorBoard scalars under ``<out_dir>/tb`` and ``<out_dir>/log.csv``.
 """
 

@@ -87,14 +87,16 @@ def read_matching(path: Path, schema: pa.Schema, column: str, values: pa.Array) 
     hits = pc.is_in(keys, value_set=values)
     if not pc.any(hits).as_py():
         return schema.empty_table()
-    groups, start = [], 0
+    groups, masks, start = [], [], 0
     for i in range(shard.num_row_groups):
         n = shard.metadata.row_group(i).num_rows
-        if pc.any(hits.slice(start, n)).as_py():
+        mask = hits.slice(start, n)
+        if pc.any(mask).as_py():
             groups.append(i)
+            masks += mask.chunks if isinstance(mask, pa.ChunkedArray) else [mask]
         start += n
     table = shard.read_row_groups(groups)
-    return conform(table.filter(pc.is_in(table.column(column), value_set=values)), schema)
+    return conform(table.filter(pa.chunked_array(masks, pa.bool_())), schema)
 
 
 def _dedupe_keys(table: pa.Table, column: str) -> pa.Table:
