@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from groundwork.cache.fs import StorePath, store_write
+
 TMP_PREFIX = ".tmp-"
 
 
@@ -34,8 +36,12 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
-    """``write(tmp)`` fills a temporary file, which then replaces ``path`` atomically and durably."""
+def atomic_write(path: str | os.PathLike | StorePath, write: Callable[[Path], object]) -> Path | StorePath:
+    """``write(tmp)`` fills a temporary file, which then replaces ``path`` atomically and durably.
+    A ``StorePath`` (a cache on an object store or other pyarrow file system) is written from a
+    local temporary file in one piece (``groundwork.cache.fs.store_write``)."""
+    if isinstance(path, StorePath):
+        return store_write(path, write, TMP_PREFIX)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)

@@ -28,6 +28,14 @@ what was renamed is still the lapsed claim (else put it back), then claim the un
 Two runs that both find the same lapsed claim in the same instant can, rarely, both generate that
 unit: the result is unchanged (readers keep one row per key), only that unit is paid twice.
 
+On an object store (a ``StorePath`` cache, ``groundwork.cache.fs``) there are no hard links, no
+exclusive creates and no atomic renames, so claims there are best effort: a run writes its claim
+where none is, waits ``STORE_SETTLE_S`` and reads it back, and has the unit when the claim read
+back is its own (the store keeps the last write). Two runs whose writes straddle that wait can
+both generate a unit, as can two that take over the same lapsed claim at once: the result is
+unchanged (readers keep one row per key), only that unit is paid twice. Renewing rewrites the
+claim (an object's time is its last write, by the store's clock).
+
 Finishing: when a run's rows for its units are written, it turns its claims into *done markers*
 (the same file with the time it finished). A run that read the cache's keys before that time
 (``ClaimBook.done_since``) and so planned the unit as missing skips it instead of generating it
@@ -57,10 +65,12 @@ from pathlib import Path
 from typing import Literal
 
 from groundwork.atomic import atomic_write_text, temp_name
+from groundwork.cache.fs import CachePath, StorePath, cache_location
 from groundwork.cache.hashing import cache_key
 from groundwork.cache.layout import KIND_NAME
 
 CLAIMS_DIR = "claims"
+STORE_SETTLE_S = 0.25  # object stores: how long a claim written is left before it is read back
 State = Literal["free", "done", "mine", "held", "lapsed"]
 
 
@@ -148,7 +158,7 @@ class ClaimBook:
         if ttl_s <= 0:
             msg = f"claim time-to-live {ttl_s}: give a positive number of seconds"
             raise ValueError(msg)
-        self.root = Path(cache_root) / CLAIMS_DIR
+        self.root = cache_location(cache_root) / CLAIMS_DIR
         self.owner = owner
         self.ttl_s = float(ttl_s)
         self.done_since = done_since
@@ -214,10 +224,12 @@ class ClaimBook:
     def _takeable(self, claim: Claim) -> bool:
         return claim.done_at is not None or claim.lapsed()
 
-    def _create(self, path: Path, video_id: str) -> bool:
+    def _create(self, path: CachePath, video_id: str) -> bool:
         body = json.dumps(
             {"owner": asdict(self.owner), "ttl_s": self.ttl_s, "video_id": video_id, "created": time.time()}
         ).encode()
+        if isinstance(path, StorePath):
+            return self._create_in_store(path, body)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_name(path)
         try:
@@ -238,9 +250,27 @@ class ClaimBook:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _remove(self, path: Path, seen: Claim) -> bool:
+    def _create_in_store(self, path: StorePath, body: bytes) -> bool:
+        """Best effort where nothing is exclusive (module docstring): write, settle, read back."""
+        if path.exists():
+            return False
+        path.write_bytes(body)
+        time.sleep(STORE_SETTLE_S)
+        current = self.read(path)
+        return current is not None and current.done_at is None and current.owner.run == self.owner.run
+
+    def _remove(self, path: CachePath, seen: Claim) -> bool:
         """Move a lapsed claim or a done marker (``seen``) out of the way; False when what moved
-        was something else, taken in between (it is put back)."""
+        was something else, taken in between (it is put back). On an object store: delete it
+        when it is still the claim seen (best effort, module docstring)."""
+        if isinstance(path, StorePath):
+            now = self.read(path)
+            if now is None:
+                return True
+            if now.owner.run != seen.owner.run or now.done_at != seen.done_at or not self._takeable(now):
+                return False
+            path.unlink(missing_ok=True)
+            return True
         tomb = temp_name(path)
         try:
             os.rename(path, tomb)
@@ -271,7 +301,10 @@ class ClaimBook:
         n = 0
         for path in self._mine(paths):
             with contextlib.suppress(FileNotFoundError):
-                os.utime(path)
+                if isinstance(path, StorePath):  # an object's time is its last write
+                    path.write_bytes(path.read_bytes())
+                else:
+                    os.utime(path)
                 n += 1
         return n
 

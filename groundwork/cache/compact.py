@@ -32,10 +32,18 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from groundwork.cache.fs import CachePath
 from groundwork.cache.layout import PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
-from groundwork.cache.store import TEXT_ROW_GROUP_ROWS, CacheStore, _dedupe_keys, _shards, conform, write_shard
+from groundwork.cache.store import (
+    TEXT_ROW_GROUP_ROWS,
+    CacheStore,
+    _dedupe_keys,
+    _shards,
+    conform,
+    read_parquet,
+    write_shard,
+)
 
 MiB = 1024 * 1024
 SMALL_BYTES = 16 * MiB  # shards under this size are merged
@@ -46,7 +54,7 @@ TARGET_BYTES = 128 * MiB  # a merged shard gathers shards up to this many bytes 
 class ShardFolder:
     """One folder of write-once shards: its rows' schema and key column."""
 
-    path: Path
+    path: CachePath
     schema: pa.Schema
     key: str
     label: str  # how reports name it, e.g. "priors/narrative"
@@ -102,7 +110,7 @@ def keep_rows(table: pa.Table, key: str) -> pa.Table:
     return table.take(pa.array(np.sort(kept)))
 
 
-def _groups(shards: list[Path], sizes: dict[Path, int], target_bytes: int) -> list[list[Path]]:
+def _groups(shards: list[CachePath], sizes: dict[CachePath, int], target_bytes: int) -> list[list[CachePath]]:
     """Consecutive runs of shards (oldest first) whose sizes add up to at most ``target_bytes``."""
     groups: list[list[Path]] = [[]]
     total = 0
@@ -115,7 +123,7 @@ def _groups(shards: list[Path], sizes: dict[Path, int], target_bytes: int) -> li
     return [g for g in groups if len(g) >= 2]
 
 
-def _sizes(folder: Path) -> dict[Path, int]:
+def _sizes(folder: CachePath) -> dict[CachePath, int]:
     out = {}
     for shard in _shards(folder):
         try:
@@ -142,10 +150,10 @@ def compact_folder(
             report.written += 1
             continue
         try:
-            parts = [conform(pq.read_table(p), folder.schema) for p in group]
+            parts = [conform(read_parquet(p), folder.schema) for p in group]
         except FileNotFoundError as exc:
             report.skipped.append(
-                f"{len(group)} shards: {Path(exc.filename or '?').name} vanished since the "
+                f"{len(group)} shards: {str(exc.filename or '?').rsplit('/', 1)[-1]} vanished since the "
                 "listing (another compaction of this folder is running); left to it"
             )
             continue
@@ -168,7 +176,7 @@ def compact_folder(
     return report
 
 
-def _mtime(path: Path) -> float:
+def _mtime(path: CachePath) -> float:
     try:
         return path.stat().st_mtime
     except FileNotFoundError:

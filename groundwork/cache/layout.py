@@ -1,6 +1,7 @@
 """The cache contract shared by the priors pipeline (writer) and the grounding trainer (reader).
 
-Layout under the cache root (``--cache``, else ``GROUNDWORK_CACHE``, else ``~/.cache/groundwork``)::
+Layout under the cache root (``--cache``, else ``GROUNDWORK_CACHE``, else ``~/.cache/groundwork``;
+a local folder or a URI such as ``s3://bucket/prefix``, ``groundwork.cache.fs``)::
 
     priors/<kind>/part-<uuid>.parquet          PRIOR_SCHEMA rows; kinds are the pipeline's planners
     text/<encoder>/part-<uuid>.parquet         TEXT_FEATURE_SCHEMA rows, keyed by text_sha256

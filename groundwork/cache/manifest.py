@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from groundwork.cache.fs import CachePath, cache_location
 from groundwork.cache.layout import key_column, manifest_kinds
 from groundwork.errors import InputError, MissingInputError
 
@@ -22,7 +23,7 @@ from groundwork.errors import InputError, MissingInputError
 class ManifestInfo:
     path: Path
     rows: list[dict[str, Any]]  # every split
-    cache_dir: Path
+    cache_dir: CachePath
     text_encoder: str
     visual_features: str
     dataset: str
@@ -58,8 +59,8 @@ def read_manifest(path: str | Path, cache_dir: str | Path | None = None) -> Mani
         if not meta.get(key):
             msg = f"manifest {path}: table metadata has no '{key}'"
             raise InputError(msg)
-    root = Path(cache_dir) if cache_dir else Path(meta["cache_dir"])
-    if not root.is_absolute():
+    root = cache_location(cache_dir if cache_dir else meta["cache_dir"])
+    if isinstance(root, Path) and not root.is_absolute():
         root = (path.parent / root).resolve() if (path.parent / root).exists() else root
     if not root.is_dir():
         origin = "given" if cache_dir else f"recorded in manifest {path}"

@@ -16,26 +16,41 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from groundwork.atomic import atomic_write
+from groundwork.cache.fs import CachePath, StorePath, cache_location
 from groundwork.cache.layout import KIND_NAME, PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
 
 
-def default_cache_dir(cache: str | os.PathLike | None = None) -> Path:
-    """``--cache`` if given, else ``$GROUNDWORK_CACHE``, else ``~/.cache/groundwork``."""
+def default_cache_dir(cache: str | os.PathLike | None = None) -> CachePath:
+    """``--cache`` if given, else ``$GROUNDWORK_CACHE``, else ``~/.cache/groundwork``: a local path,
+    or a URI of any file system pyarrow can write (``s3://bucket/prefix``: ``groundwork.cache.fs``)."""
     if cache:
-        return Path(cache).expanduser()
+        return cache_location(cache)
     env = os.environ.get("GROUNDWORK_CACHE")
     if env:
-        return Path(env).expanduser()
+        return cache_location(env)
     return Path.home() / ".cache" / "groundwork"
 
 
-def _shards(folder: Path) -> list[Path]:
+def read_parquet(path: CachePath, **kwargs) -> pa.Table:
+    """``pq.read_table`` of a shard on local disk or any pyarrow file system (a shard gone since
+    the listing raises ``FileNotFoundError`` on either)."""
+    try:
+        if isinstance(path, StorePath):
+            return pq.read_table(path.path, filesystem=path.fs, **kwargs)
+        return pq.read_table(path, **kwargs)
+    except OSError as exc:
+        if not isinstance(exc, FileNotFoundError) and not path.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(path)) from exc
+        raise
+
+
+def _shards(folder: CachePath) -> list[CachePath]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
 
 
-def read_shards(folder: Path, read: Callable[[Path], pa.Table], attempts: int = 8) -> list[pa.Table]:
+def read_shards(folder: CachePath, read: Callable[[CachePath], pa.Table], attempts: int = 8) -> list[pa.Table]:
     """``read(shard)`` for every shard of ``folder``, safe beside ``priors compact``
     (``groundwork.cache.compact``), which writes a merged shard before it deletes the shards merged:
     a shard gone before it was read means list again. The folder is listed twice: a listing that
@@ -59,11 +74,11 @@ def read_shards(folder: Path, read: Callable[[Path], pa.Table], attempts: int = 
 TEXT_ROW_GROUP_ROWS = 256
 
 
-def write_shard(folder: Path, table: pa.Table, row_group_rows: int | None = None) -> Path:
+def write_shard(folder: CachePath, table: pa.Table, row_group_rows: int | None = None) -> CachePath:
     """Write a write-once shard ``part-<uuid>.parquet`` atomically (``groundwork.atomic``), in row
     groups of ``row_group_rows`` (None: Parquet's default, one group for a shard of this size)."""
     return atomic_write(
-        Path(folder) / f"part-{uuid.uuid4().hex}.parquet",
+        cache_location(folder) / f"part-{uuid.uuid4().hex}.parquet",
         lambda tmp: pq.write_table(table, tmp, row_group_size=row_group_rows),
     )
 
@@ -78,11 +93,11 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def read_matching(path: Path, schema: pa.Schema, column: str, values: pa.Array) -> pa.Table:
+def read_matching(path: CachePath, schema: pa.Schema, column: str, values: pa.Array) -> pa.Table:
     """The rows of shard ``path`` whose ``column`` is in ``values``. The key column is read first
     (a few KB); a shard without a match costs nothing more, and of one with matches only the
     row groups that hold them are decoded."""
-    shard = pq.ParquetFile(path)
+    shard = pq.ParquetFile(path.path, filesystem=path.fs) if isinstance(path, StorePath) else pq.ParquetFile(path)
     keys = shard.read(columns=[column]).column(column)
     hits = pc.is_in(keys, value_set=values)
     if not pc.any(hits).as_py():
@@ -118,7 +133,7 @@ def _ok_first(table: pa.Table) -> pa.Table:
 
 
 def _read(
-    folder: Path,
+    folder: CachePath,
     schema: pa.Schema,
     key_column: str,
     filter_column: str | None = None,
@@ -126,7 +141,7 @@ def _read(
     prefer_ok: bool = False,
 ) -> pa.Table:
     if values is None:
-        parts = read_shards(folder, lambda p: pq.read_table(p, schema=schema))
+        parts = read_shards(folder, lambda p: read_parquet(p, schema=schema))
     else:
         wanted = pa.array(list(values), pa.string())
         parts = read_shards(folder, lambda p: read_matching(p, schema, filter_column or key_column, wanted))
@@ -143,7 +158,7 @@ class CacheStore:
         self.root = default_cache_dir(root)
 
     # -- priors -----------------------------------------------------------------
-    def prior_dir(self, kind: str) -> Path:
+    def prior_dir(self, kind: str) -> CachePath:
         if not KIND_NAME.match(kind):
             msg = f"prior kind {kind!r} is not a valid name (lower-case letters, digits and '_')"
             raise ValueError(msg)
@@ -158,7 +173,7 @@ class CacheStore:
             else []
         )
 
-    def write_priors(self, kind: str, table: pa.Table) -> Path:
+    def write_priors(self, kind: str, table: pa.Table) -> CachePath:
         return write_shard(self.prior_dir(kind), table.cast(PRIOR_SCHEMA))
 
     def priors(self, kind: str, keys: Iterable[str] | None = None) -> pa.Table:
@@ -167,7 +182,7 @@ class CacheStore:
 
     def prior_key_status(self, kind: str) -> tuple[set[str], set[str]]:
         """(keys with an ok row, keys with only error rows), from the key and status columns."""
-        parts = read_shards(self.prior_dir(kind), lambda p: pq.read_table(p, columns=["key", "status"]))
+        parts = read_shards(self.prior_dir(kind), lambda p: read_parquet(p, columns=["key", "status"]))
         if not parts:
             return set(), set()
         table = pa.concat_tables(parts)
@@ -179,15 +194,15 @@ class CacheStore:
     def prior_keys(self, kind: str) -> set[str]:
         """Every key present (ok and error rows), read from the key column only."""
         keys: set[str] = set()
-        for part in read_shards(self.prior_dir(kind), lambda p: pq.read_table(p, columns=["key"])):
+        for part in read_shards(self.prior_dir(kind), lambda p: read_parquet(p, columns=["key"])):
             keys.update(part.column("key").to_pylist())
         return keys
 
     # -- text features ------------------------------------------------------------
-    def text_dir(self, encoder: str) -> Path:
+    def text_dir(self, encoder: str) -> CachePath:
         return self.root / "text" / encoder.replace("/", "__")
 
-    def write_text_features(self, encoder: str, table: pa.Table) -> Path:
+    def write_text_features(self, encoder: str, table: pa.Table) -> CachePath:
         return write_shard(self.text_dir(encoder), table.cast(TEXT_FEATURE_SCHEMA), TEXT_ROW_GROUP_ROWS)
 
     def text_features(self, encoder: str, sha256s: Iterable[str] | None = None) -> pa.Table:
@@ -195,10 +210,10 @@ class CacheStore:
 
     def text_hashes(self, encoder: str) -> set[str]:
         hashes: set[str] = set()
-        for part in read_shards(self.text_dir(encoder), lambda p: pq.read_table(p, columns=["text_sha256"])):
+        for part in read_shards(self.text_dir(encoder), lambda p: read_parquet(p, columns=["text_sha256"])):
             hashes.update(part.column("text_sha256").to_pylist())
         return hashes
 
     # -- visual features ------------------------------------------------------------
-    def visual_dir(self, extractor: str) -> Path:
+    def visual_dir(self, extractor: str) -> CachePath:
         return self.root / "visual" / extractor.replace("/", "__")

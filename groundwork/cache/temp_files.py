@@ -5,7 +5,8 @@ Every file of the cache is written under a ``.tmp-<uuid>-<name>`` name and renam
 nothing half-read, only these files. A writer's temp file is being written to, so its
 modification time is recent; one that nobody touched for ``older_than_s`` (default an hour, and
 never under a minute) belongs to no running writer, and is removed. A shard, a feature file or a
-manifest takes seconds to write, far below that threshold.
+manifest takes seconds to write, far below that threshold. A cache on an object store
+(``groundwork.cache.fs``) has none: each file is uploaded whole from a local temporary file.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from groundwork.atomic import TMP_PREFIX
+from groundwork.cache.fs import CachePath, StorePath, cache_location
 from groundwork.errors import InputError
 
 DEFAULT_OLDER_THAN_S = 3600.0
@@ -25,7 +27,7 @@ MIN_OLDER_THAN_S = 60.0
 
 @dataclass(frozen=True)
 class TempFile:
-    path: Path
+    path: CachePath
     bytes: int
     age_s: float  # seconds since it (or, for a folder, anything in it) was last modified
     folder: bool = False  # a temporary folder (``groundwork.atomic.atomic_replace_dir``)
@@ -56,8 +58,10 @@ class TempReport:
 
 def temp_files(root: str | os.PathLike, now: float | None = None) -> list[TempFile]:
     """Every ``.tmp-*`` file and folder under ``root`` (the contents of a temp folder count as one)."""
-    root = Path(root)
+    root = cache_location(root)
     now = time.time() if now is None else now
+    if isinstance(root, StorePath):
+        return _store_temp_files(root, now)
     found = []
     for folder, dirs, files in os.walk(root):
         base = Path(folder)
@@ -73,6 +77,19 @@ def temp_files(root: str | os.PathLike, now: float | None = None) -> list[TempFi
                 except FileNotFoundError:  # renamed into place since the listing
                     continue
                 found.append(TempFile(base / name, st.st_size, max(0.0, now - st.st_mtime)))
+    return sorted(found, key=lambda f: str(f.path))
+
+
+def _store_temp_files(root: StorePath, now: float) -> list[TempFile]:
+    """The ``.tmp-*`` files on a pyarrow file system. An object store never has any (a write is one
+    PUT of a finished file); an HDFS-like one has them while an upload is renamed into place."""
+    found = []
+    for path in root.rglob(f"{TMP_PREFIX}*"):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        found.append(TempFile(path, st.st_size, max(0.0, now - st.st_mtime)))
     return sorted(found, key=lambda f: str(f.path))
 
 
@@ -108,7 +125,9 @@ def collect_garbage(
             report.kept.append(tmp)
             continue
         if not dry_run:
-            if tmp.folder:
+            if tmp.folder and isinstance(tmp.path, StorePath):
+                tmp.path.rmtree()
+            elif tmp.folder:
                 shutil.rmtree(tmp.path, ignore_errors=True)
             else:
                 tmp.path.unlink(missing_ok=True)

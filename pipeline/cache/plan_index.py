@@ -5,12 +5,10 @@ shards); an entry is a pure function of its fingerprint, so duplicates are harml
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from groundwork.cache.store import read_shards, write_shard
+from groundwork.cache.fs import CachePath, cache_location
+from groundwork.cache.store import read_parquet, read_shards, write_shard
 
 PLAN_INDEX_SCHEMA = pa.schema(
     [("fingerprint", pa.string()), ("keys", pa.list_(pa.string())), ("query_ids", pa.list_(pa.string()))]
@@ -19,13 +17,13 @@ PLAN_INDEX_SCHEMA = pa.schema(
 Entry = list[tuple[str, str]]  # [(key, query_id), ...] in plan order
 
 
-def plan_index_dir(root: Path) -> Path:
-    return Path(root) / "plans"
+def plan_index_dir(root: CachePath) -> CachePath:
+    return cache_location(root) / "plans"
 
 
-def read_plan_index(root: Path) -> dict[str, Entry]:
+def read_plan_index(root: CachePath) -> dict[str, Entry]:
     out: dict[str, Entry] = {}
-    for table in read_shards(plan_index_dir(root), lambda p: pq.read_table(p, schema=PLAN_INDEX_SCHEMA)):
+    for table in read_shards(plan_index_dir(root), lambda p: read_parquet(p, schema=PLAN_INDEX_SCHEMA)):
         for fp, keys, qids in zip(
             table.column("fingerprint").to_pylist(),
             table.column("keys").to_pylist(),
@@ -36,7 +34,7 @@ def read_plan_index(root: Path) -> dict[str, Entry]:
     return out
 
 
-def write_plan_index(root: Path, entries: dict[str, Entry]) -> Path | None:
+def write_plan_index(root: CachePath, entries: dict[str, Entry]) -> CachePath | None:
     if not entries:
         return None
     fps = sorted(entries)
