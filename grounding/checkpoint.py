@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from groundwork.atomic import atomic_replace_dir
+from groundwork.cache.fs import CachePath, cache_location
 from groundwork.errors import InputError, MissingInputError
 
 WEIGHTS, META, STATE = "model.safetensors", "checkpoint.json", "optimizer.pt"
@@ -90,7 +91,7 @@ class DataSources:
 
     manifest: Path
     features: list[str]  # empty: the manifest's visual features in the cache
-    cache_dir: Path | None  # None: the one the manifest records
+    cache_dir: CachePath | None  # None: the one the manifest records
 
 
 def data_sources(
@@ -103,10 +104,11 @@ def data_sources(
     by its override when one is given. A recorded path that does not exist here (the run folder
     was copied to another machine) is an error naming it and the flag that replaces it."""
     data = ckpt.config["data"]
+    cache = cache_dir or data.get("cache_dir")
     sources = DataSources(
         Path(manifest or data["manifest"]),
         [str(f) for f in (features or data.get("features") or [])],
-        Path(cache_dir) if cache_dir else (Path(data["cache_dir"]) if data.get("cache_dir") else None),
+        cache_location(cache) if cache else None,
     )
     recorded = [("manifest", sources.manifest, manifest, "--priors")]
     recorded += [("feature store", Path(f), features, "--features") for f in sources.features if ":" not in f]

@@ -141,7 +141,7 @@ def evaluate(
     ),
     priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
     features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}"),
+    cache_dir: str | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}"),
 ) -> None:
     """Score a checkpoint on a split (writing its predictions), a zero-shot model from its config,
     or a prediction file."""
@@ -176,7 +176,7 @@ def _zero_shot(
     config: Path | None,
     priors: Path | None,
     features: list[str] | None,
-    cache_dir: Path | None,
+    cache_dir: str | None,
     split: str | None,
     out: Path | None,
     flags: list[str],
@@ -237,7 +237,7 @@ def predict(
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
     priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
     features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}"),
+    cache_dir: str | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}"),
 ) -> None:
     """Predict the windows of one query (--video, --query) or of a JSONL file of queries (--input)."""
     single = video is not None or query is not None

@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from grounding.data.targets import TargetConfig
+from groundwork.cache.fs import location_text
 from groundwork.settings import build, explain, layered
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
@@ -29,8 +30,11 @@ class DataConfig(BaseModel):
         "npy; a 'layout:' prefix forces one); empty: the pipeline's features in the cache",
     )
     store: str = Field("auto", description="feature layout of every store: npz / hdf5 / npy / auto (guessed)")
-    cache_dir: Path | None = Field(None, description="the priors cache folder instead of the manifest's")
+    cache_dir: str | None = Field(
+        None, description="the priors cache instead of the manifest's: a path or a pyarrow URI (s3://bucket/prefix)"
+    )
     max_len: int = Field(128, ge=1, description="max-pool longer videos to this many snippets (TEA: 128)")
+
     train_split: str = Field("train", description="split to train on")
     val_split: str = Field("val", description="split that picks the best checkpoint (never the test split)")
     test_split: str = Field("test", description="split grounding-eval scores by default")
@@ -60,6 +64,11 @@ class DataConfig(BaseModel):
         "as inference does; most useful with video_batches",
     )
     targets: TargetConfig = Field(default_factory=TargetConfig)  # start/end candidate sets (Eq. 15)
+
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _cache_text(cls, value: object) -> object:  # a Path given in code; URIs stay text
+        return location_text(value)
 
 
 class ModelConfig(BaseModel):

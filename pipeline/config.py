@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from groundwork.cache.fs import location_text
 from pipeline import kinds
 from pipeline.backends.base import SamplingConfig
 from pipeline.presets import default_backend_name
@@ -68,7 +69,11 @@ class PriorsConfig(BaseModel):
     splits: list[str] | None = Field(None, description="only the videos of these splits (unset: all)")
 
     # -- outputs -----------------------------------------------------------------------
-    cache: Path | None = Field(None, description="cache root (else $GROUNDWORK_CACHE, else ~/.cache/groundwork)")
+    cache: str | None = Field(
+        None,
+        description="cache root: a path, or a URI of any file system pyarrow can write (s3://bucket/prefix); "
+        "else $GROUNDWORK_CACHE, else ~/.cache/groundwork",
+    )
     manifest: Path | None = Field(None, description="manifest path (default manifests/<dataset>.parquet)")
 
     # -- generation --------------------------------------------------------------------
@@ -183,6 +188,11 @@ class PriorsConfig(BaseModel):
     num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance (default: the machine's)")
     retry_errors: bool = Field(False, description="generate again the rows cached with status=error")
     progress: bool = Field(True, description="progress bars (--no-progress hides them)")
+
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _cache_text(cls, value: object) -> object:
+        return location_text(value)
 
     @field_validator("kinds")
     @classmethod

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from groundwork.atomic import atomic_write
+from groundwork.cache.fs import CachePath, cache_location
 from groundwork.cache.hashing import sha256_text
 from groundwork.cache.layout import MANIFEST_META, key_column, manifest_schema
 from pipeline.datasets.base import Annotations
@@ -85,14 +86,14 @@ def write_manifest(
     table: pa.Table,
     *,
     dataset: str,
-    cache_dir: Path,
+    cache_dir: CachePath,
     text_encoder: str,
     visual_features: str = "",
     patch_features: str = "",
 ) -> Path:
     meta = {
         "dataset": dataset,
-        "cache_dir": str(Path(cache_dir).resolve()),
+        "cache_dir": str(cache_location(cache_dir).resolve()),
         "text_encoder": text_encoder,
         "visual_features": visual_features,
         "patch_features": patch_features,

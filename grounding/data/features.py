@@ -32,6 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
+from groundwork.cache.fs import CachePath, StorePath, cache_location, local_copy
 from groundwork.errors import InputError
 from groundwork.registry import Registry
 
@@ -108,18 +109,18 @@ def _read_error(video_id: str, path: Path, err: Exception) -> FeatureError:
 class _FolderStore(_WidthPinned):
     suffix = ""
 
-    def __init__(self, root: str | Path, dim: int | None = None) -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | CachePath, dim: int | None = None) -> None:
+        self.root = cache_location(root)
         self._init_width(dim)
         self.name = f"{self.suffix.lstrip('.')}:{self.root}"
         if not self.root.is_dir():
             msg = f"feature folder {self.root} does not exist"
             raise FeatureError(msg)
 
-    def path(self, video_id: str) -> Path:
+    def path(self, video_id: str) -> CachePath:
         return self.root / f"{video_id}{self.suffix}"
 
-    def files(self, video_id: str) -> list[Path]:
+    def files(self, video_id: str) -> list[CachePath]:
         return [self.path(video_id)]
 
     def __contains__(self, video_id: object) -> bool:
@@ -138,7 +139,7 @@ class _FolderStore(_WidthPinned):
             raise _read_error(video_id, path, err) from err
         return self._checked(array, video_id, str(path))
 
-    def _read(self, path: Path) -> np.ndarray:
+    def _read(self, path: CachePath) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -148,8 +149,8 @@ class NpzStore(_FolderStore):
 
     suffix = ".npz"
 
-    def _read(self, path: Path) -> np.ndarray:
-        with np.load(path) as data:
+    def _read(self, path: CachePath) -> np.ndarray:
+        with local_copy(path) as local, np.load(local) as data:
             if "features" not in data.files:
                 msg = f"{path}: no key 'features' (keys: {', '.join(data.files)})"
                 raise FeatureError(msg)
@@ -162,8 +163,9 @@ class NpyStore(_FolderStore):
 
     suffix = ".npy"
 
-    def _read(self, path: Path) -> np.ndarray:
-        return np.load(path)
+    def _read(self, path: CachePath) -> np.ndarray:
+        with local_copy(path) as local:
+            return np.load(local)
 
 
 @FEATURE_STORES.register("hdf5")
@@ -171,7 +173,10 @@ class Hdf5Store(_WidthPinned):
     """One HDF5 file, one dataset per video id. The file is opened on first use (and again in
     each DataLoader worker, since h5py handles do not survive a fork)."""
 
-    def __init__(self, path: str | Path, dim: int | None = None) -> None:
+    def __init__(self, path: str | CachePath, dim: int | None = None) -> None:
+        if isinstance(path, StorePath):
+            msg = f"feature file {path}: HDF5 files are read from a local path (copy it, or use npz / npy folders)"
+            raise FeatureError(msg)
         self.path = Path(path)
         self._init_width(dim)
         self.name = f"hdf5:{self.path}"
@@ -315,7 +320,7 @@ def pad_to_length(array: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarra
     return out, mask
 
 
-def _guess_layout(path: Path) -> str:
+def _guess_layout(path: CachePath) -> str:
     if path.is_file():
         if path.suffix.lower() in (".h5", ".hdf5", ".hdf"):
             return "hdf5"
@@ -337,7 +342,7 @@ def open_store(spec: str | Path, layout: str = "auto", dim: int | None = None) -
     head, sep, tail = text.partition(":")
     if sep and head in FEATURE_STORES:
         layout, text = head, tail
-    path = Path(text).expanduser()
+    path = cache_location(text)
     if layout == "auto":
         layout = _guess_layout(path)
     return FEATURE_STORES.get(layout)(path, dim=dim)

@@ -44,7 +44,7 @@ def report(
     device: str = typer.Option("cpu", "--device", help="device of the model pass: cpu, cuda, ..."),
     priors: Path | None = typer.Option(None, "--priors", help=f"the manifest to read {MOVED}"),
     features: list[str] | None = typer.Option(None, "--features", help=f"feature store(s) {MOVED}; repeat"),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}"),
+    cache_dir: str | None = typer.Option(None, "--cache-dir", help=f"the priors cache folder {MOVED}"),
 ) -> None:
     """Write RUN/report/index.html (a demo folder: a report per run and OUT/report/index.html)."""
     from grounding.report.page import write_demo_report, write_run_report

@@ -5,7 +5,6 @@ text encoder, the plan index), safe while other runs read and write the same cac
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 
@@ -21,6 +20,7 @@ from groundwork.cache.compact import (
 from groundwork.cache.store import CacheStore
 from groundwork.errors import InputError, MissingInputError
 from pipeline.cache.plan_index import PLAN_INDEX_SCHEMA, plan_index_dir
+from pipeline.commands import CACHE_HELP
 
 
 def shard_folders(store: CacheStore, kinds: list[str] | None = None) -> list[ShardFolder]:
@@ -87,8 +87,10 @@ def format_compaction(reports: list[FolderCompaction], dry_run: bool) -> str:
 
 
 def command(
-    cache: Path | None = typer.Option(
-        None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)"
+    cache: str | None = typer.Option(
+        None,
+        "--cache",
+        help=CACHE_HELP,
     ),
     kind: list[str] | None = typer.Option(
         None, "--kind", help="only this prior kind (repeatable); default: every kind, text encoder, plans"

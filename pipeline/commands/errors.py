@@ -4,11 +4,11 @@ key, video, time, error type and message. Rerun with ``priors run ... --retry-er
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 
 from groundwork.cache.store import CacheStore
+from pipeline.commands import CACHE_HELP
 
 
 def failed_rows(store: CacheStore, kinds: tuple[str, ...] | None = None) -> list[dict]:
@@ -25,8 +25,10 @@ def failed_rows(store: CacheStore, kinds: tuple[str, ...] | None = None) -> list
 
 def command(
     kind: str | None = typer.Option(None, "--kind", help="only this prior kind"),
-    cache: Path | None = typer.Option(
-        None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)"
+    cache: str | None = typer.Option(
+        None,
+        "--cache",
+        help=CACHE_HELP,
     ),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per line"),
 ) -> None:

@@ -14,9 +14,7 @@ from pipeline.export import write_export
 def command(
     manifest: Path = typer.Argument(..., help="the manifest, manifests/<dataset>.parquet"),
     out: Path = typer.Option(..., "--out", help="folder to write (a new one, or an earlier export)"),
-    cache_dir: Path | None = typer.Option(
-        None, "--cache-dir", help="the cache (default: the one the manifest records)"
-    ),
+    cache_dir: str | None = typer.Option(None, "--cache-dir", help="the cache (default: the one the manifest records)"),
     vectors: bool = typer.Option(False, "--vectors", help="add the text encoder's sentence vectors"),
     as_json: bool = typer.Option(False, "--json", help="print the counts as JSON"),
 ) -> None:

@@ -5,18 +5,20 @@ than a threshold (default an hour), so a running writer's temp file is never tou
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 
 from groundwork.cache.store import CacheStore
 from groundwork.cache.temp_files import DEFAULT_OLDER_THAN_S, MIN_OLDER_THAN_S, collect_garbage
 from groundwork.errors import MissingInputError
+from pipeline.commands import CACHE_HELP
 
 
 def command(
-    cache: Path | None = typer.Option(
-        None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)"
+    cache: str | None = typer.Option(
+        None,
+        "--cache",
+        help=CACHE_HELP,
     ),
     older_than: float = typer.Option(
         DEFAULT_OLDER_THAN_S,

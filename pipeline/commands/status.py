@@ -4,12 +4,12 @@ features) and what the last run did (hit rate, model calls, errors)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import typer
 
 from groundwork.cache.store import CacheStore
 from groundwork.cache.temp_files import DEFAULT_OLDER_THAN_S, temp_files
+from pipeline.commands import CACHE_HELP
 from pipeline.kinds import structured_kinds
 from pipeline.kinds.structured import split_request_and_item_keys
 
@@ -71,8 +71,10 @@ def format_status(status: dict) -> str:
 
 
 def command(
-    cache: Path | None = typer.Option(
-        None, "--cache", help="cache root (default $GROUNDWORK_CACHE, else ~/.cache/groundwork)"
+    cache: str | None = typer.Option(
+        None,
+        "--cache",
+        help=CACHE_HELP,
     ),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
 ) -> None:

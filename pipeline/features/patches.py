@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from groundwork.atomic import atomic_write
+from groundwork.cache.fs import cache_location, local_copy
 from pipeline.features.visual import VisualEncoder
 
 DEFAULT_GRID = 7
@@ -81,13 +82,15 @@ def write_patch_features(folder: Path, video_id: str, patches: np.ndarray, frame
         msg = f"video {video_id!r}: frame_ids must be strictly ascending"
         raise ValueError(msg)
     half = patches.astype(np.float16)
-    return atomic_write(Path(folder) / f"{video_id}.npz", lambda tmp: np.savez(tmp, patches=half, frame_ids=frame_ids))
+    return atomic_write(
+        cache_location(folder) / f"{video_id}.npz", lambda tmp: np.savez(tmp, patches=half, frame_ids=frame_ids)
+    )
 
 
 def read_frame_ids(path: Path) -> np.ndarray | None:
     """The ``frame_ids`` of a patch file, or None when it is missing or unreadable."""
     try:
-        with np.load(path) as data:
+        with local_copy(path) as local, np.load(local) as data:
             return np.asarray(data["frame_ids"], dtype=np.int64)
     except (OSError, KeyError, ValueError):
         return None

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from groundwork.atomic import atomic_write
+from groundwork.cache.fs import cache_location
 from groundwork.cache.hashing import sha256_file
 
 Pooling = Literal["cls_grid2", "cls_mean", "cls", "mean"]
@@ -117,4 +118,4 @@ def write_video_features(folder: Path, video_id: str, features: np.ndarray) -> P
     if features.ndim != 2 or not np.isfinite(features).all():
         msg = f"video {video_id!r}: features must be a finite (L, D) array, got shape {features.shape}"
         raise ValueError(msg)
-    return atomic_write(Path(folder) / f"{video_id}.npz", lambda tmp: np.savez(tmp, features=features))
+    return atomic_write(cache_location(folder) / f"{video_id}.npz", lambda tmp: np.savez(tmp, features=features))

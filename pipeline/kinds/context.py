@@ -27,10 +27,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from groundwork.cache.hashing import sha256_text
-from groundwork.cache.store import CacheStore, read_shards
+from groundwork.cache.store import CacheStore, read_parquet, read_shards
 from groundwork.errors import InputError
 from pipeline.cache.plan_index import read_plan_index
 from pipeline.kinds.base import Planner, VideoInput
@@ -221,7 +220,7 @@ class PlanContext:
         wanted = list(shas)
 
         def read(path: Any) -> Any:
-            table = pq.read_table(path, columns=["text_sha256", "sentence"])
+            table = read_parquet(path, columns=["text_sha256", "sentence"])
             return table.filter(pc.is_in(table.column("text_sha256"), value_set=pa.array(wanted, pa.string())))
 
         out: dict[str, np.ndarray] = {}

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from groundwork.cache.fs import cache_location
 from pipeline.stages.base import Batch, ModelStage, Resources, Stage
 
 EMPTY = np.zeros((0, 0), np.float32)
@@ -55,7 +56,7 @@ class WriteVisualStage(Stage):
         resources: Resources = Resources(cpus=0.25, batch_size=8),
     ) -> None:
         """``write`` is ``pipeline.features.visual.write_video_features`` (atomic npz)."""
-        self.folder = Path(folder)
+        self.folder = cache_location(folder)
         self.write = write
         self.resources = resources
 

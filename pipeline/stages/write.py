@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
+from groundwork.cache.fs import cache_location
 from groundwork.cache.hashing import sha256_text
 from groundwork.cache.layout import PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
 from groundwork.cache.store import CacheStore
@@ -199,7 +200,7 @@ class WriteTextStage(Stage):
         resources: Resources = Resources(cpus=0.25, batch_size=32),
         policy: FlushPolicy = FlushPolicy(),
     ) -> None:
-        self.cache_root = Path(cache_root)
+        self.cache_root = cache_location(cache_root)
         self.encoder = encoder
         self.resources = resources
         self.policy = policy

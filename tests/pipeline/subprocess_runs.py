@@ -55,9 +55,14 @@ def stderr_of(proc: subprocess.Popen) -> str:
     return err.read()[-3000:]
 
 
-def run(config_json: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def run(config_json: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """A priors run to its end; ``env`` adds variables (an object store's credentials)."""
     return subprocess.run(
-        [sys.executable, "-c", CHILD, config_json], env=ENV, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-c", CHILD, config_json],
+        env={**ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

@@ -8,7 +8,10 @@ import hook in ``.venv`` never runs there and neither ``pipeline`` nor ``groundw
 test checks it). The driver (this project's venv, in a subprocess) runs the real graph with
 ``ray_address`` set, so the project reaches the workers through ``runtime_env`` only; the fake
 backend (``tests.pipeline.fake_backends``) goes the way a user's own code does, as
-``ray_runtime_env.py_modules``. The cached rows must equal a local run's. The cluster's processes
+``ray_runtime_env.py_modules``. The cluster's cache is an S3 bucket (moto's S3 server on
+localhost, ``tests.s3_server``; the nodes get its credentials from their environment), so the
+workers of both nodes write through pyarrow's S3 client, as they would to a lab's object store.
+The cached rows must equal a local run's. The cluster's processes
 are stopped by their ids (``ray start --block`` stops what it started when terminated; anything
 left that names the test's Ray temp folder is killed after), never with ``ray stop``, which would
 stop every Ray on the machine."""
@@ -31,11 +34,13 @@ from pathlib import Path
 
 import pytest
 
+from groundwork.cache.fs import StorePath
 from groundwork.cache.layout import PRIOR_SCHEMA
 from groundwork.cache.store import CacheStore
 from groundwork.errors import InputError
 from pipeline.cluster import SHIPPED, merge_runtime_env, model_gpus, project_runtime_env, stage_project, worker_path
 from tests.pipeline.priors_fixtures import demo_dir, priors_config  # noqa: F401
+from tests.s3_server import s3_endpoint, s3_uri  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE = "fake-scripted-json"
@@ -215,7 +220,7 @@ from tests.pipeline.fake_backends import FakeScriptedJSONBackend
 from tests.pipeline.priors_fixtures import priors_config
 
 BACKENDS.register({fake!r})(FakeScriptedJSONBackend)
-config = priors_config(Path({demo!r}), Path({model!r}), Path({cache!r}), Path({manifest!r}), limit=2,
+config = priors_config(Path({demo!r}), Path({model!r}), {cache!r}, Path({manifest!r}), limit=2,
                        backend={fake!r}, kinds={kinds!r}, ray_address={address!r},
                        ray_runtime_env={{"py_modules": [{tests!r}]}})
 report = run_priors(config)
@@ -231,14 +236,19 @@ print("RESULT " + json.dumps({{"report": report.model_dump(), "worker": ray.get(
 """
 
 
-def _rows(cache: Path) -> dict[str, list[dict]]:
+def _rows(cache: str | Path) -> dict[str, list[dict]]:
     store = CacheStore(cache)
     return {kind: sorted(store.priors(kind).select(COMPARED).to_pylist(), key=lambda r: r["key"]) for kind in KINDS}
 
 
 @pytest.mark.slow
-def test_a_two_node_cluster_without_the_project_runs_the_graph(demo_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_two_node_cluster_without_the_project_runs_the_graph(
+    demo_dir: Path,  # noqa: F811
+    tmp_path: Path,
+    s3_uri,  # noqa: ANN001, F811
+) -> None:
     started = time.monotonic()
+    cache = s3_uri("cluster-cache")  # before cluster_env(): it sets the store's credentials in os.environ
     python = bare_python(tmp_path / "bare-venv")
     probe = subprocess.run(
         [
@@ -286,7 +296,7 @@ def test_a_two_node_cluster_without_the_project_runs_the_graph(demo_dir: Path, t
                 model=str(model),
                 kinds=KINDS,
                 address=address,
-                cache=str(tmp_path / "cluster-cache"),
+                cache=cache,
                 manifest=str(tmp_path / "cluster.parquet"),
                 tests=str(REPO / "tests"),
             )
@@ -311,7 +321,8 @@ def test_a_two_node_cluster_without_the_project_runs_the_graph(demo_dir: Path, t
     assert report["model_calls"] == local.model_calls > 0 and report["errors"] == local.errors == {}
     assert report["rows_written"] == local.rows_written and report["items_by_kind"] == local.items_by_kind
 
-    cluster_rows, local_rows = _rows(tmp_path / "cluster-cache"), _rows(tmp_path / "local-cache")
+    assert isinstance(CacheStore(cache).root, StorePath)
+    cluster_rows, local_rows = _rows(cache), _rows(tmp_path / "local-cache")
     assert {k: len(v) for k, v in cluster_rows.items()} == {k: len(v) for k, v in local_rows.items()}
     assert all(cluster_rows[k] for k in KINDS)
     assert cluster_rows == local_rows  # keys, texts, times, status, provenance: all equal
