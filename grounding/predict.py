@@ -24,7 +24,7 @@ import torch
 
 from grounding.checkpoint import data_sources, load_checkpoint
 from grounding.data.collate import collate, to_device
-from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
+from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest, video_width
 from grounding.data.textbank import TextBank
 from grounding.inference import predict_batch
 from grounding.models import build_model
@@ -79,7 +79,7 @@ class Predictor:
         self.info = read_manifest(manifest, cache_dir)
         self.store = open_video_store(self.info, features, store_layout, l2_normalize_frames)
         self.temporal_endpoints = temporal_endpoints
-        self.store.expect_width(model.config.video_dim - (2 if temporal_endpoints else 0), "the model's video_dim")
+        self.store.expect_width(model.config.video_dim - video_width(0, temporal_endpoints), "the model's video_dim")
         self.max_len = max_len
         self.cache = CacheStore(self.info.cache_dir)
         self._rows_by_video: dict[str, list[dict[str, Any]]] = {}

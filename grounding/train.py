@@ -30,7 +30,7 @@ from grounding.checkpoint import load_checkpoint, load_training_state, resume_po
 from grounding.config import TrainConfig, config_dict, run_dir
 from grounding.data.check import FEATURE_CHECK, check_videos, videos_by_split
 from grounding.data.collate import collate, collate_by_video, to_device
-from grounding.data.dataset import GroundingDataset, open_video_store, probe_dims, read_manifest
+from grounding.data.dataset import GroundingDataset, open_video_store, probe_dims, read_manifest, video_width
 from grounding.data.samplers import VideoBatchSampler
 from grounding.inference import predict_batch, prediction_rows
 from grounding.metrics.temporal import temporal_metrics
@@ -229,7 +229,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     info = read_manifest(cfg.data.manifest, cfg.data.cache_dir)
     store = open_video_store(info, cfg.data.features, cfg.data.store, cfg.data.l2_normalize_frames)
     video_dim, text_dim = probe_dims(info, store, cfg.data.train_split)
-    args = model_args(cfg, video_dim + (2 if cfg.data.temporal_endpoints else 0), text_dim)
+    args = model_args(cfg, video_width(video_dim, cfg.data.temporal_endpoints), text_dim)
     # Every video of the splits fit reads, loaded once before the first step (cached per run folder).
     check_videos(
         store,

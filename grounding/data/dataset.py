@@ -51,11 +51,19 @@ class TargetMaker(Protocol):
     def __call__(self, windows: list[tuple[float, float]], duration: float, length: int) -> dict[str, np.ndarray]: ...
 
 
+TEF_DIM = 2  # width of the temporal endpoint feature, appended to each snippet's video features
+
+
+def video_width(store_width: int, temporal_endpoints: bool) -> int:
+    """The video width a model sees: the store's, plus ``TEF_DIM`` with the endpoint feature."""
+    return store_width + (TEF_DIM if temporal_endpoints else 0)
+
+
 def temporal_endpoints(n: int) -> np.ndarray:
     """(n, 2) float32 temporal endpoint feature of each snippet: (i / n, (i + 1) / n) (Moment-DETR /
     QD-DETR / MESM's ``tef``), appended after pooling when ``DataConfig.temporal_endpoints`` is on."""
     i = np.arange(n, dtype=np.float32)
-    return np.stack([i / n, (i + 1) / n], axis=1) if n else np.zeros((0, 2), np.float32)
+    return np.stack([i / n, (i + 1) / n], axis=1) if n else np.zeros((0, TEF_DIM), np.float32)
 
 
 def open_video_store(info: ManifestInfo, features: list[str] | None = None, layout: str = "auto",
