@@ -34,7 +34,6 @@ class DataConfig(BaseModel):
         None, description="the priors cache instead of the manifest's: a path or a pyarrow URI (s3://bucket/prefix)"
     )
     max_len: int = Field(128, ge=1, description="max-pool longer videos to this many snippets (TEA: 128)")
-
     train_split: str = Field("train", description="split to train on")
     val_split: str = Field("val", description="split that picks the best checkpoint (never the test split)")
     test_split: str = Field("test", description="split grounding-eval scores by default")

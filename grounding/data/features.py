@@ -32,7 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
-from groundwork.cache.fs import CachePath, StorePath, cache_location, local_copy
+from groundwork.cache.fs import CachePath, StorePath, cache_location, readable
 from groundwork.errors import InputError
 from groundwork.registry import Registry
 
@@ -150,7 +150,7 @@ class NpzStore(_FolderStore):
     suffix = ".npz"
 
     def _read(self, path: CachePath) -> np.ndarray:
-        with local_copy(path) as local, np.load(local) as data:
+        with np.load(readable(path)) as data:
             if "features" not in data.files:
                 msg = f"{path}: no key 'features' (keys: {', '.join(data.files)})"
                 raise FeatureError(msg)
@@ -164,8 +164,7 @@ class NpyStore(_FolderStore):
     suffix = ".npy"
 
     def _read(self, path: CachePath) -> np.ndarray:
-        with local_copy(path) as local:
-            return np.load(local)
+        return np.load(readable(path))
 
 
 @FEATURE_STORES.register("hdf5")

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from groundwork.cache.fs import local_copy
+from groundwork.cache.fs import readable
 from groundwork.cache.manifest import ManifestInfo
 from groundwork.cache.store import CacheStore
 from groundwork.errors import InputError, MissingInputError
@@ -91,7 +91,7 @@ class StvgData:
         if not path.is_file():
             msg = f"video {video_id!r}: no patch grids at {path} (run `priors run` with --visual-encoder again)"
             raise MissingInputError(msg)
-        with local_copy(path) as local, np.load(local) as data:
+        with np.load(readable(path)) as data:
             patches, fids = data["patches"], data["frame_ids"]
         entry = (patches.reshape(len(fids), -1, patches.shape[-1]), {int(f): i for i, f in enumerate(fids)})
         self._videos[video_id] = entry

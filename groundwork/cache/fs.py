@@ -19,8 +19,8 @@ modification times are the store's clock.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
+import io
 import os
 import re
 import shutil
@@ -205,10 +205,6 @@ class StorePath:
             if not (missing_ok and isinstance(err, FileNotFoundError)):
                 raise err from exc
 
-    def rmtree(self) -> None:
-        with contextlib.suppress(OSError):
-            self.fs.delete_dir(self.path)
-
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         if self.object_store:  # folders are prefixes: nothing to make
             return
@@ -232,9 +228,9 @@ CachePath = Path | StorePath
 def location_text(value: object) -> object:
     """A cache location as configs keep it: a string (a ``Path`` or ``StorePath`` given in code
     becomes its text; a URI must not pass through ``Path``, which folds its ``//``)."""
-    if isinstance(value, (os.PathLike, StorePath)):
-        return str(value) if isinstance(value, StorePath) else os.fspath(value)
-    return value
+    if isinstance(value, StorePath):
+        return str(value)
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def cache_location(value: str | os.PathLike | StorePath) -> CachePath:
@@ -250,18 +246,9 @@ def cache_location(value: str | os.PathLike | StorePath) -> CachePath:
     return Path(text).expanduser()
 
 
-@contextlib.contextmanager
-def local_copy(path: CachePath) -> Iterator[Path]:
-    """A local file with ``path``'s bytes (``path`` itself when it is local), for readers that want
-    a local file (``np.load`` of an ``.npz``)."""
-    if not isinstance(path, StorePath):
-        yield Path(path)
-        return
-    data = path.read_bytes()
-    with tempfile.TemporaryDirectory(prefix="groundwork-") as tmp:
-        local = Path(tmp) / path.name
-        local.write_bytes(data)
-        yield local
+def readable(path: CachePath) -> Path | io.BytesIO:
+    """What ``np.load`` reads for ``path``: the path itself when it is local, else its bytes."""
+    return io.BytesIO(path.read_bytes()) if isinstance(path, StorePath) else Path(path)
 
 
 def store_write(path: StorePath, write: Callable[[Path], object], tmp_prefix: str) -> StorePath:

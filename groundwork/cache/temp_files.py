@@ -56,7 +56,7 @@ class TempReport:
         }
 
 
-def temp_files(root: str | os.PathLike, now: float | None = None) -> list[TempFile]:
+def temp_files(root: str | os.PathLike | CachePath, now: float | None = None) -> list[TempFile]:
     """Every ``.tmp-*`` file and folder under ``root`` (the contents of a temp folder count as one)."""
     root = cache_location(root)
     now = time.time() if now is None else now
@@ -125,9 +125,7 @@ def collect_garbage(
             report.kept.append(tmp)
             continue
         if not dry_run:
-            if tmp.folder and isinstance(tmp.path, StorePath):
-                tmp.path.rmtree()
-            elif tmp.folder:
+            if tmp.folder:
                 shutil.rmtree(tmp.path, ignore_errors=True)
             else:
                 tmp.path.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from groundwork.atomic import atomic_write
-from groundwork.cache.fs import cache_location, local_copy
+from groundwork.cache.fs import cache_location, readable
 from pipeline.features.visual import VisualEncoder
 
 DEFAULT_GRID = 7
@@ -90,7 +90,7 @@ def write_patch_features(folder: Path, video_id: str, patches: np.ndarray, frame
 def read_frame_ids(path: Path) -> np.ndarray | None:
     """The ``frame_ids`` of a patch file, or None when it is missing or unreadable."""
     try:
-        with local_copy(path) as local, np.load(local) as data:
+        with np.load(readable(path)) as data:
             return np.asarray(data["frame_ids"], dtype=np.int64)
     except (OSError, KeyError, ValueError):
         return None

@@ -15,7 +15,7 @@ import pytest
 from groundwork.atomic import TMP_PREFIX, atomic_write
 from groundwork.cache.claims import ClaimBook, Owner, stale_claims
 from groundwork.cache.compact import cache_folders, compact_folder
-from groundwork.cache.fs import StorePath, cache_location, is_uri, local_copy, location_text
+from groundwork.cache.fs import StorePath, cache_location, is_uri, location_text, readable
 from groundwork.cache.store import TEXT_ROW_GROUP_ROWS, CacheStore, read_parquet
 from groundwork.cache.temp_files import collect_garbage, temp_files
 from tests.groundwork.test_compact import folder_of, prior_rows
@@ -68,7 +68,7 @@ def test_a_write_lands_whole_and_leaves_no_temp_object(s3_uri) -> None:  # noqa:
     root = cache_location(s3_uri())
     target = root / "visual" / "clip" / "v1.npz"
     atomic_write(target, lambda tmp: np.savez(tmp, features=np.ones((3, 2), np.float32)))
-    with local_copy(target) as local, np.load(local) as data:
+    with np.load(readable(target)) as data:
         assert data["features"].shape == (3, 2)
 
     def fails(tmp: Path) -> None:
@@ -79,6 +79,22 @@ def test_a_write_lands_whole_and_leaves_no_temp_object(s3_uri) -> None:  # noqa:
         atomic_write(root / "visual" / "clip" / "v2.npz", fails)
     assert _objects(root) == ["visual/clip/v1.npz"]  # nothing of the failed write, no .tmp-* object
     assert temp_files(root) == [] and collect_garbage(root).removed == []
+
+
+def test_where_renames_exist_a_write_goes_through_a_temp_name() -> None:
+    root = StorePath.from_uri("mock:///cache")  # pyarrow's in-memory test file system: not an object store
+    assert not root.object_store
+    target = root / "visual" / "clip" / "v1.npy"
+    atomic_write(target, lambda tmp: np.save(tmp, np.arange(3)))
+    assert np.load(readable(target)).tolist() == [0, 1, 2]
+
+    def fails(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(root / "visual" / "clip" / "v2.npy", fails)
+    assert _objects(root) == ["visual/clip/v1.npy"] and temp_files(root) == []
 
 
 def test_priors_and_text_features_round_trip_on_s3(s3_uri) -> None:  # noqa: ANN001, F811
