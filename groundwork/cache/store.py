@@ -31,16 +31,21 @@ def default_cache_dir(cache: str | os.PathLike | None = None) -> CachePath:
     return Path.home() / ".cache" / "groundwork"
 
 
+def _raise_gone(path: CachePath, exc: OSError) -> None:
+    """Raise ``FileNotFoundError`` when ``path`` is gone (an object store says so in other words),
+    so ``read_shards`` lists again after a compaction on any file system."""
+    if not isinstance(exc, FileNotFoundError) and not path.exists():
+        raise FileNotFoundError(2, "No such file or directory", str(path)) from exc
+
+
 def read_parquet(path: CachePath, **kwargs) -> pa.Table:
-    """``pq.read_table`` of a shard on local disk or any pyarrow file system (a shard gone since
-    the listing raises ``FileNotFoundError`` on either)."""
+    """``pq.read_table`` of a shard on local disk or any pyarrow file system."""
     try:
         if isinstance(path, StorePath):
             return pq.read_table(path.path, filesystem=path.fs, **kwargs)
         return pq.read_table(path, **kwargs)
     except OSError as exc:
-        if not isinstance(exc, FileNotFoundError) and not path.exists():
-            raise FileNotFoundError(2, "No such file or directory", str(path)) from exc
+        _raise_gone(path, exc)
         raise
 
 
@@ -97,7 +102,11 @@ def read_matching(path: CachePath, schema: pa.Schema, column: str, values: pa.Ar
     """The rows of shard ``path`` whose ``column`` is in ``values``. The key column is read first
     (a few KB); a shard without a match costs nothing more, and of one with matches only the
     row groups that hold them are decoded."""
-    shard = pq.ParquetFile(path.path, filesystem=path.fs) if isinstance(path, StorePath) else pq.ParquetFile(path)
+    try:
+        shard = pq.ParquetFile(path.path, filesystem=path.fs) if isinstance(path, StorePath) else pq.ParquetFile(path)
+    except OSError as exc:
+        _raise_gone(path, exc)
+        raise
     keys = shard.read(columns=[column]).column(column)
     hits = pc.is_in(keys, value_set=values)
     if not pc.any(hits).as_py():

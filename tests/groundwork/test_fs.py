@@ -10,13 +10,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from groundwork.atomic import TMP_PREFIX, atomic_write
 from groundwork.cache.claims import ClaimBook, Owner, stale_claims
 from groundwork.cache.compact import cache_folders, compact_folder
 from groundwork.cache.fs import StorePath, cache_location, is_uri, location_text, readable
-from groundwork.cache.store import TEXT_ROW_GROUP_ROWS, CacheStore, read_parquet
+from groundwork.cache.layout import PRIOR_SCHEMA
+from groundwork.cache.store import TEXT_ROW_GROUP_ROWS, CacheStore, read_matching, read_parquet
 from groundwork.cache.temp_files import collect_garbage, temp_files
 from tests.groundwork.test_compact import folder_of, prior_rows
 from tests.groundwork.test_store import ENCODER, text_rows
@@ -112,6 +114,11 @@ def test_priors_and_text_features_round_trip_on_s3(s3_uri) -> None:  # noqa: ANN
     wanted = store.text_features(ENCODER, ["s0003", f"s{TEXT_ROW_GROUP_ROWS + 2:04d}"])  # one per row group
     assert [r[0] for r in wanted.column("sentence").to_pylist()] == [3.0, TEXT_ROW_GROUP_ROWS + 2.0]
     assert not any(name.split("/")[-1].startswith(TMP_PREFIX) for name in _objects(store.root))
+    gone = store.prior_dir("narrative") / "part-compacted-away.parquet"  # read_shards lists again on this error
+    with pytest.raises(FileNotFoundError):
+        read_parquet(gone)
+    with pytest.raises(FileNotFoundError):
+        read_matching(gone, PRIOR_SCHEMA, "key", pa.array(["a"]))
 
 
 def test_compaction_on_s3_keeps_every_row(s3_uri) -> None:  # noqa: ANN001, F811
