@@ -19,6 +19,7 @@ modification times are the store's clock.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import io
 import os
@@ -173,17 +174,9 @@ class StorePath:
                 yield self._child(info.path)
 
     # -- reading and writing ---------------------------------------------------------------
-    def _missing(self, exc: OSError) -> OSError:
-        if isinstance(exc, FileNotFoundError) or not self.exists():
-            return FileNotFoundError(2, "No such file or directory", str(self))
-        return exc
-
     def read_bytes(self) -> bytes:
-        try:
-            with self.fs.open_input_stream(self.path) as f:
-                return f.read()
-        except OSError as exc:
-            raise self._missing(exc) from exc
+        with gone_as_not_found(self), self.fs.open_input_stream(self.path) as f:
+            return f.read()
 
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.read_bytes().decode(encoding)
@@ -199,11 +192,11 @@ class StorePath:
 
     def unlink(self, missing_ok: bool = False) -> None:
         try:
-            self.fs.delete_file(self.path)
-        except OSError as exc:
-            err = self._missing(exc)
-            if not (missing_ok and isinstance(err, FileNotFoundError)):
-                raise err from exc
+            with gone_as_not_found(self):
+                self.fs.delete_file(self.path)
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
 
     def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
         if self.object_store:  # folders are prefixes: nothing to make
@@ -223,6 +216,19 @@ class StorePath:
 
 
 CachePath = Path | StorePath
+
+
+@contextlib.contextmanager
+def gone_as_not_found(path: CachePath) -> Iterator[None]:
+    """Inside the block, an error about a ``StorePath`` that is not there is raised as
+    ``FileNotFoundError``, as a local disk raises it (object stores word it otherwise), so callers
+    handle a missing file one way on every file system (``read_shards`` lists again)."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(path, StorePath) and not isinstance(exc, FileNotFoundError) and not path.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(path)) from exc
+        raise
 
 
 def location_text(value: object) -> object:

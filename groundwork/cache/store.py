@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from groundwork.atomic import atomic_write
-from groundwork.cache.fs import CachePath, StorePath, cache_location
+from groundwork.cache.fs import CachePath, StorePath, cache_location, gone_as_not_found
 from groundwork.cache.layout import KIND_NAME, PRIOR_SCHEMA, TEXT_FEATURE_SCHEMA
 
 
@@ -31,22 +31,12 @@ def default_cache_dir(cache: str | os.PathLike | None = None) -> CachePath:
     return Path.home() / ".cache" / "groundwork"
 
 
-def _raise_gone(path: CachePath, exc: OSError) -> None:
-    """Raise ``FileNotFoundError`` when ``path`` is gone (an object store says so in other words),
-    so ``read_shards`` lists again after a compaction on any file system."""
-    if not isinstance(exc, FileNotFoundError) and not path.exists():
-        raise FileNotFoundError(2, "No such file or directory", str(path)) from exc
-
-
 def read_parquet(path: CachePath, **kwargs) -> pa.Table:
     """``pq.read_table`` of a shard on local disk or any pyarrow file system."""
-    try:
+    with gone_as_not_found(path):
         if isinstance(path, StorePath):
             return pq.read_table(path.path, filesystem=path.fs, **kwargs)
         return pq.read_table(path, **kwargs)
-    except OSError as exc:
-        _raise_gone(path, exc)
-        raise
 
 
 def _shards(folder: CachePath) -> list[CachePath]:
@@ -102,11 +92,8 @@ def read_matching(path: CachePath, schema: pa.Schema, column: str, values: pa.Ar
     """The rows of shard ``path`` whose ``column`` is in ``values``. The key column is read first
     (a few KB); a shard without a match costs nothing more, and of one with matches only the
     row groups that hold them are decoded."""
-    try:
+    with gone_as_not_found(path):
         shard = pq.ParquetFile(path.path, filesystem=path.fs) if isinstance(path, StorePath) else pq.ParquetFile(path)
-    except OSError as exc:
-        _raise_gone(path, exc)
-        raise
     keys = shard.read(columns=[column]).column(column)
     hits = pc.is_in(keys, value_set=values)
     if not pc.any(hits).as_py():
