@@ -14,6 +14,11 @@ from pipeline import kinds
 from pipeline.backends.base import SamplingConfig
 from pipeline.presets import default_backend_name
 
+CACHE_HELP = (  # --cache of `priors run` and of the cache commands (status, errors, compact, gc)
+    "cache root: a path, or a URI of any file system pyarrow can write (s3://bucket/prefix); "
+    "default $GROUNDWORK_CACHE, else ~/.cache/groundwork"
+)
+
 
 class PromptChoice(BaseModel):
     """Which versioned prompt template a prior kind uses (None = the latest version). On a command
@@ -69,11 +74,7 @@ class PriorsConfig(BaseModel):
     splits: list[str] | None = Field(None, description="only the videos of these splits (unset: all)")
 
     # -- outputs -----------------------------------------------------------------------
-    cache: str | None = Field(
-        None,
-        description="cache root: a path, or a URI of any file system pyarrow can write (s3://bucket/prefix); "
-        "else $GROUNDWORK_CACHE, else ~/.cache/groundwork",
-    )
+    cache: str | None = Field(None, description=CACHE_HELP)
     manifest: Path | None = Field(None, description="manifest path (default manifests/<dataset>.parquet)")
 
     # -- generation --------------------------------------------------------------------

@@ -20,7 +20,7 @@ from groundwork.cache.compact import (
 from groundwork.cache.store import CacheStore
 from groundwork.errors import InputError, MissingInputError
 from pipeline.cache.plan_index import PLAN_INDEX_SCHEMA, plan_index_dir
-from pipeline.commands import CACHE_HELP
+from pipeline.config import CACHE_HELP
 
 
 def shard_folders(store: CacheStore, kinds: list[str] | None = None) -> list[ShardFolder]:

@@ -8,7 +8,7 @@ import json
 import typer
 
 from groundwork.cache.store import CacheStore
-from pipeline.commands import CACHE_HELP
+from pipeline.config import CACHE_HELP
 
 
 def failed_rows(store: CacheStore, kinds: tuple[str, ...] | None = None) -> list[dict]:

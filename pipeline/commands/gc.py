@@ -11,7 +11,7 @@ import typer
 from groundwork.cache.store import CacheStore
 from groundwork.cache.temp_files import DEFAULT_OLDER_THAN_S, MIN_OLDER_THAN_S, collect_garbage
 from groundwork.errors import MissingInputError
-from pipeline.commands import CACHE_HELP
+from pipeline.config import CACHE_HELP
 
 
 def command(

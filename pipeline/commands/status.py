@@ -9,7 +9,7 @@ import typer
 
 from groundwork.cache.store import CacheStore
 from groundwork.cache.temp_files import DEFAULT_OLDER_THAN_S, temp_files
-from pipeline.commands import CACHE_HELP
+from pipeline.config import CACHE_HELP
 from pipeline.kinds import structured_kinds
 from pipeline.kinds.structured import split_request_and_item_keys
 
