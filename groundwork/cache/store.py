@@ -6,6 +6,7 @@ Pure pyarrow: importing this module loads no model code, so both halves use it.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -50,7 +51,8 @@ def read_shards(folder: CachePath, read: Callable[[CachePath], pa.Table], attemp
     (``groundwork.cache.compact``), which writes a merged shard before it deletes the shards merged:
     a shard gone before it was read means list again. The folder is listed twice: a listing that
     runs while a merged shard appears and a merged-away one goes may hold neither, and then the
-    earlier listing names a shard the later one lacks, so the read starts again."""
+    earlier listing names a shard the later one lacks, so the read starts again, after a wait that
+    doubles each time (5 ms, 10 ms, ... 0.64 s over 8 attempts)."""
     for attempt in range(attempts):
         earlier = set(_shards(folder))
         shards = _shards(folder)
@@ -60,6 +62,7 @@ def read_shards(folder: CachePath, read: Callable[[CachePath], pa.Table], attemp
         except FileNotFoundError:
             if attempt == attempts - 1:
                 raise
+        time.sleep(0.005 * 2**attempt)  # back off: a compaction in progress finishes its group meanwhile
     msg = f"{folder}: its shards kept changing over {attempts} listings (several compactions at once?)"
     raise RuntimeError(msg)
 
