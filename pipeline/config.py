@@ -72,6 +72,12 @@ class PriorsConfig(BaseModel):
     )
     limit: int | None = Field(None, ge=1, description="process at most this many videos (smoke runs)")
     splits: list[str] | None = Field(None, description="only the videos of these splits (unset: all)")
+    kind_splits: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="KIND=SPLIT,SPLIT: make that kind only for these splits' videos and queries (a "
+        "zero-shot method's priors for the split it is scored on, e.g. key_frame_caption=val,test); "
+        "the other splits' manifest rows list none of it. A kind that reads another keeps within its splits",
+    )
 
     # -- outputs -----------------------------------------------------------------------
     cache: str | None = Field(None, description=CACHE_HELP)
@@ -204,6 +210,28 @@ class PriorsConfig(BaseModel):
             msg = "PriorsConfig.kinds: give at least one prior kind"
             raise ValueError(msg)
         return names
+
+    @field_validator("kind_splits", mode="before")
+    @classmethod
+    def _split_lists(cls, value: object) -> object:
+        """``KIND=val,test`` on a command line arrives as the text ``val,test``."""
+        if isinstance(value, dict):
+            return {
+                k: [p for p in v.replace(" ", "").split(",") if p] if isinstance(v, str) else v
+                for k, v in value.items()
+            }
+        return value
+
+    @model_validator(mode="after")
+    def _kind_splits_known(self) -> PriorsConfig:
+        for kind, splits in self.kind_splits.items():
+            if kind not in self.kinds:
+                msg = f"PriorsConfig.kind_splits: '{kind}' is not a kind of this run (kinds: {', '.join(self.kinds)})"
+                raise ValueError(msg)
+            if not splits:
+                msg = f"PriorsConfig.kind_splits: '{kind}' names no split"
+                raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _key_frame_bounds(self) -> PriorsConfig:

@@ -75,6 +75,21 @@ def select_videos(ann: Annotations, config: PriorsConfig) -> list[Video]:
     return videos[: config.limit] if config.limit else videos
 
 
+def limit_kinds(planners: dict[str, Planner], ann: Annotations, kind_splits: dict[str, list[str]]) -> None:
+    """``PriorsConfig.kind_splits``: each named kind planned only for those splits' queries (a
+    split the annotations lack is an ``InputError`` naming the splits they have)."""
+    have = sorted({q.split for q in ann.queries})
+    for kind, splits in kind_splits.items():
+        unknown = [s for s in splits if s not in have]
+        if unknown:
+            msg = (
+                f"kind_splits: {kind}={','.join(splits)}: no split {', '.join(unknown)} "
+                f"(the annotations have {', '.join(have)})"
+            )
+            raise InputError(msg)
+        planners[kind].limit_to(splits, [q.query_id for q in ann.queries if q.split in splits])
+
+
 def prepare(config: PriorsConfig) -> Prepared:
     import pipeline.backends  # noqa: F401 - fills BACKENDS
     import pipeline.datasets  # noqa: F401 - fills DATASETS
@@ -124,6 +139,7 @@ def prepare(config: PriorsConfig) -> Prepared:
             "sampling": canonical_json(config.sampling_for(kind).model_dump()),
             "backend": config.backend,
         }
+    limit_kinds(planners, ann, config.kind_splits)
     videos = select_videos(ann, config)
     missing, note = check_videos(config, videos, templates)
     return Prepared(ann, videos, templates, identities, planners, provenance, sampler, missing, note)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar
 
 from groundwork.cache.hashing import cache_key
@@ -132,11 +132,26 @@ class Planner(ABC):
     # PlanContext`` given by ``bind``): the graph plans this kind after those are generated and embedded
     depends_on: ClassVar[tuple[str, ...]] = ()
     computed: ClassVar[bool] = False  # True: ``plan`` answers every request itself (``PlannedRequest.answer``)
+    splits: tuple[str, ...] | None = None  # made only for these splits' videos and queries (``limit_to``); None: all
+    _in_scope: frozenset[str] = frozenset()
 
     def __init__(self, ident: GenerationIdentity, settings: PlanSettings) -> None:
         self.ident = ident
         self.settings = settings
         self.key = KeyMaker(self.kind, ident)
+
+    def limit_to(self, splits: Collection[str], query_ids: Collection[str]) -> None:
+        """Make this kind only for ``splits`` (``PriorsConfig.kind_splits``), whose queries are
+        ``query_ids``: a video none of them belongs to gets no request, a query outside them none."""
+        self.splits, self._in_scope = tuple(splits), frozenset(query_ids)
+
+    def scoped(self, video: VideoInput) -> VideoInput | None:
+        """``video`` with only the queries of this kind's splits (what ``fingerprint`` and ``plan``
+        are given), or None when none of its queries is in them: nothing to plan."""
+        if self.splits is None:
+            return video
+        kept = tuple(q for q in video.queries if q.query_id in self._in_scope)
+        return replace(video, queries=kept) if kept else None
 
     def request(
         self,

@@ -64,6 +64,19 @@ def planning_rounds(planners: Mapping[str, Planner]) -> list[list[str]]:
         named = "; ".join(f"'{k}' reads {', '.join(repr(d) for d in v)}" for k, v in missing.items())
         msg = f"prior kinds: {named}: add them to --kinds (they are generated first, in an earlier round)"
         raise InputError(msg)
+    wider = [
+        (kind, d, planners[d].splits)
+        for kind, p in planners.items()
+        for d in p.depends_on
+        if planners[d].splits is not None and not set(p.splits or ("every split",)) <= set(planners[d].splits or ())
+    ]
+    if wider:
+        kind, upstream, splits = wider[0]
+        msg = (
+            f"kind_splits: '{kind}' reads '{upstream}', which is made only for {', '.join(splits or ())}: "
+            f"give '{kind}' those splits or fewer (--kind-splits {kind}={','.join(splits or ())})"
+        )
+        raise InputError(msg)
     rounds: list[list[str]] = []
     placed: set[str] = set()
     while len(placed) < len(planners):
@@ -120,8 +133,11 @@ class PlanContext:
         if self._index is None:
             self._index = read_plan_index(self.store.root)
         planner = self.planners[kind]
-        known = self._index.get(planner.fingerprint(video))
-        return [tuple(k) for k in known] if known is not None else [(r.key, r.query_id) for r in planner.plan(video)]
+        scoped = planner.scoped(video)
+        if scoped is None:  # outside the kind's splits
+            return []
+        known = self._index.get(planner.fingerprint(scoped))
+        return [tuple(k) for k in known] if known is not None else [(r.key, r.query_id) for r in planner.plan(scoped)]
 
     def _ok_rows(self, kind: str) -> dict[str, Row]:
         if kind not in self._ok:

@@ -56,13 +56,17 @@ class PlanStage(Stage):
         for video in video_inputs(batch):
             todo, keys, new = [], {}, {}
             for kind, planner in self.planners.items():
+                scoped = planner.scoped(video)  # only the queries of the kind's splits
+                if scoped is None:
+                    keys[kind] = []
+                    continue
                 skip = self.cached.get(kind, ())
-                fp = planner.fingerprint(video)
+                fp = planner.fingerprint(scoped)
                 known = self.index.get(fp)
                 if known is not None and all(k in skip for k, _ in known):
                     keys[kind] = [[k, q] for k, q in known]
                     continue
-                reqs = planner.plan(video)
+                reqs = planner.plan(scoped)
                 keys[kind] = [[r.key, r.query_id] for r in reqs]
                 if known is None:
                     new[fp] = keys[kind]

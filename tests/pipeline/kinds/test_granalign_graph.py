@@ -150,3 +150,36 @@ def test_entities_and_actions_reach_the_key_frame_prompts(demo_dir: Path, tmp_pa
             assert caption["text"] == (
                 f"looked for {' '.join(words[:2])} doing {' '.join(words[2:])} at {caption['t_start']} s"
             )
+
+
+@pytest.mark.slow
+def test_kinds_limited_to_the_scored_splits_skip_the_others_and_widen_later(
+    demo_dir: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """GranAlign trains nothing: its priors made only for val and test (``kind_splits``) leave the
+    train video without any, its manifest rows list none, and a later run for every split makes
+    only what is missing."""
+    limited = dict.fromkeys(["frame_caption", *KINDS[1:]], ["val", "test"])
+    kinds = ["frame_caption", *KINDS]
+    run = priors_config(demo_dir, "shapes", tmp_path / "cache", tmp_path / "m.parquet", backend="shapes", kinds=kinds)
+    report = run_priors(run.model_copy(update={"kind_splits": limited}))
+    manifest = pq.read_table(tmp_path / "m.parquet").to_pylist()
+    assert report.errors == {} and {r["split"] for r in manifest} == {"train", "val", "test"}
+    for row in manifest:
+        assert row["narrative_keys"]  # not limited
+        for kind in limited:
+            assert bool(row[f"{kind}_keys"]) == (row["split"] != "train"), (kind, row["split"])
+    assert {k for k, n in report.rows_by_split["train"].items() if n} == {"narrative"}
+    train_video = {r["video_id"] for r in manifest if r["split"] == "train"}
+    store = CacheStore(tmp_path / "cache")
+    assert all(train_video.isdisjoint(store.priors(kind).column("video_id").to_pylist()) for kind in limited)
+
+    every = run_priors(run)  # the same kinds for every split: only the train video's are new
+    assert every.model_calls > 0 and {k for k, n in every.rows_by_split["train"].items() if n} == {
+        "narrative",
+        *limited,
+    }
+    assert every.cache_hits == report.requests < every.requests  # what the first run made is reused
+    again = run_priors(run)
+    assert (again.model_calls, again.rows_written) == (0, 0)

@@ -89,6 +89,9 @@ def test_plan_index_answers_fully_cached_videos_without_planning(tmp_path) -> No
         def __init__(self, real):
             self.real, self.kind = real, real.kind
 
+        def scoped(self, video):
+            return self.real.scoped(video)
+
         def fingerprint(self, video):
             return self.real.fingerprint(video)
 
@@ -115,3 +118,39 @@ def test_fingerprint_follows_what_the_plan_depends_on() -> None:
     assert planner.fingerprint(video) != planner.fingerprint(VideoInput("v", "/x.mp4", 5.0, "a" * 64))
     assert planner.fingerprint(video) != _planners(interval=2.0)["narrative"].fingerprint(video)
     assert planner.fingerprint(video) != _planners(interval=1.0)["clip_caption"].fingerprint(video)
+
+
+def _with_queries(batch: dict, queries: list[list[str]]) -> dict:
+    """``batch`` whose video i holds the queries ``queries[i]`` (ids; the text is the id)."""
+    from groundwork.cache.hashing import sha256_text
+
+    rows = [json.dumps([{"query_id": q, "text": q, "text_sha256": sha256_text(q)} for q in qs]) for qs in queries]
+    return {**batch, "queries": rows}
+
+
+def test_a_kind_limited_to_splits_plans_only_their_videos_and_queries() -> None:
+    planners = {k: PLANNERS.get(k)(IDENT, PlanSettings()) for k in ("narrative", "query_rewrite_pairs")}
+    planners["query_rewrite_pairs"].limit_to(["test"], ["t1", "t2"])
+    batch = _with_queries(_videos(3.0, 3.0), [["a1", "a2"], ["t1", "x9"]])  # v0: train only; v1: one test query
+    out = PlanStage(planners, cached={}).process_batch(batch)
+    planned = [json.loads(p) for p in out["planned"]]
+    assert planned[0]["query_rewrite_pairs"] == []  # no query of v0 is in the kind's splits
+    assert {q for _, q in planned[1]["query_rewrite_pairs"]} == {"t1"}  # x9 is outside them
+    assert [len(p["narrative"]) for p in planned] == [3, 3]  # unlimited kinds plan as before
+    assert out["n_planned"] == [3, 3 + len(planned[1]["query_rewrite_pairs"])]
+    unlimited = PlanStage({"query_rewrite_pairs": PLANNERS.get("query_rewrite_pairs")(IDENT, PlanSettings())}, {})
+    every = json.loads(unlimited.process_batch(batch)["planned"][1])["query_rewrite_pairs"]
+    assert [k for k, q in every if q == "t1"] == [k for k, _ in planned[1]["query_rewrite_pairs"]]  # same keys
+
+
+def test_a_kind_may_not_read_one_made_for_fewer_splits() -> None:
+    from groundwork.errors import InputError
+    from pipeline.kinds.context import planning_rounds
+
+    s = PlanSettings(key_frame_source="narrative")
+    planners = {k: PLANNERS.get(k)(IDENT, s) for k in ("narrative", "key_frame")}
+    planners["narrative"].limit_to(["val", "test"], ["q"])
+    with pytest.raises(InputError, match=r"'key_frame' reads 'narrative', which is made only for val, test"):
+        planning_rounds(planners)
+    planners["key_frame"].limit_to(["test"], ["q"])  # within its source's splits: fine
+    assert planning_rounds(planners) == [["narrative"], ["key_frame"]]
