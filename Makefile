@@ -55,6 +55,7 @@ test-vllm: venv-vllm
 # ---- priors -----------------------------------------------------------------------------
 # make priors DATASET=demo                       generated demo data (data/demo) + tiny random
 #                                                LLaVA and CLIP (.cache/models): minutes on a CPU
+#                                                (DEMO_TRAIN_VIDEOS=320: four times the training videos)
 # make priors DATASET=charades VIDEO_ROOT=/data/charades/videos MODEL=llava-hf/llava-1.5-7b-hf
 # DATASET is a short name mapped to an adapter (below) or any adapter name (`priors run -h`).
 # ANNOTATIONS defaults to data/<DATASET>; VIDEO_ROOT to the adapter's default; RAY_ADDRESS,
@@ -73,7 +74,18 @@ ADAPTER_qvhighlights := qvhighlights
 ADAPTER_tacos := tacos
 ADAPTER_vidstg := vidstg
 ADAPTER ?= $(or $(ADAPTER_$(DATASET)),$(DATASET))
+# The demo's size: DEMO_TRAIN_VIDEOS training videos (default 80: 475 queries; val and test stay
+# 10 / 20 videos whatever the size). Another size lives in data/demo-train<N>, manifests/ and runs/
+# under that name, beside the default one.
+DEMO_TRAIN_VIDEOS ?= 80
+DEMO_NAME := demo$(if $(filter 80,$(DEMO_TRAIN_VIDEOS)),,-train$(DEMO_TRAIN_VIDEOS))
+ifeq ($(DATASET),demo)
+ANNOTATIONS ?= data/$(DEMO_NAME)
+MANIFEST ?= manifests/$(DEMO_NAME).parquet
+else
 ANNOTATIONS ?= data/$(DATASET)
+MANIFEST ?= manifests/$(DATASET).parquet
+endif
 KINDS ?= narrative,clip_caption,event,query_rewrite
 MODELS_DIR := .cache/models
 TINY_CLIP := $(MODELS_DIR)/tiny-clip
@@ -111,14 +123,14 @@ override BACKEND := shapes
 KINDS := narrative,clip_caption,event,frame_caption,query_rewrite_pairs,key_frame,key_frame_caption
 GRANALIGN_SPLITS := $(foreach k,frame_caption query_rewrite_pairs key_frame key_frame_caption,--kind-splits $(k)=val,test)
 KIND_ARGS ?= --backend-options noise=$(NOISE) --embed-concurrency 2 $(GRANALIGN_SPLITS)
-PRIORS_DEPS := $(TINY_CLIP)/config.json data/demo/train.jsonl
+PRIORS_DEPS := $(TINY_CLIP)/config.json data/$(DEMO_NAME)/train.jsonl
 else
 MODEL ?= $(TINY_LLAVA)
 # The random-weight model never writes valid JSON (event / query_rewrite rows are error rows, the
 # raw answer kept) and never stops early: short JSON answers and one retry keep the two kinds
 # at about +1 min over narrative + clip_caption (about 3.3 min) on 2 CPU cores.
 KIND_ARGS ?= --max-new-tokens-by-kind event=96 --max-new-tokens-by-kind query_rewrite=48 --structured-retries 1
-PRIORS_DEPS := $(TINY_LLAVA)/config.json $(TINY_CLIP)/config.json data/demo/train.jsonl
+PRIORS_DEPS := $(TINY_LLAVA)/config.json $(TINY_CLIP)/config.json data/$(DEMO_NAME)/train.jsonl
 endif
 else ifeq ($(DATASET),demo_stvg)
 # The spatio-temporal demo (pipeline/demo/stvg.py: VidSTG entries + VidOR boxes): the shapes
@@ -136,8 +148,8 @@ VISUAL_ENCODER ?=
 PRIORS_DEPS :=
 endif
 
-data/demo/train.jsonl: | $(PRIORS_SETUP)
-	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.videos import generate_demo; generate_demo(Path('data/demo'))"
+data/$(DEMO_NAME)/train.jsonl: | $(PRIORS_SETUP)
+	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.videos import generate_demo; generate_demo(Path('data/$(DEMO_NAME)'), train_videos=$(DEMO_TRAIN_VIDEOS))"
 
 $(TINY_LLAVA)/config.json: | $(PRIORS_SETUP)
 	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.tiny_models import build_tiny_llava; build_tiny_llava(Path('$(TINY_LLAVA)'), scale='$(TINY_SCALE)')"
@@ -154,7 +166,7 @@ $(TINY_CLIP)/config.json: | $(PRIORS_SETUP)
 priors: $(PRIORS_SETUP) $(PRIORS_DEPS)
 	$(PRIORS_ENV)/bin/priors run $(ADAPTER) --annotations $(ANNOTATIONS) \
 	  $(if $(VIDEO_ROOT),--video-root $(VIDEO_ROOT)) --model $(MODEL) $(if $(BACKEND),--backend $(BACKEND)) \
-	  --cache $(CACHE) --manifest manifests/$(DATASET).parquet --kinds $(KINDS) $(KIND_ARGS) \
+	  --cache $(CACHE) --manifest $(MANIFEST) --kinds $(KINDS) $(KIND_ARGS) \
 	  $(if $(VISUAL_ENCODER),--visual-encoder $(VISUAL_ENCODER)) \
 	  $(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS)) $(PRIORS_ARGS)
 
@@ -163,6 +175,9 @@ priors: $(PRIORS_SETUP) $(PRIORS_DEPS)
 # DATASET=demo; NARRATOR=tiny-llava for the random-weight VLM instead of the pixel narrator),
 # train every method of configs/demo.yaml on CPU, score them on the demo test split next to the
 # constant-span baseline, print the table and write timeline PNGs under runs/demo/.
+# make demo DEMO_TRAIN_VIDEOS=320: the same with four times the training videos (data, manifest
+# and runs under demo-train320), about twice the time: enough data for span, TEA and MASRA to
+# learn grounding that transfers, and for TEA's narratives to show (README, "The demo").
 # The spatio-temporal demo (DATASET=demo_stvg) always uses the shapes narrator; with
 # NARRATOR=tiny-llava the GranAlign rows are left out (its priors would be error rows).
 ifeq ($(NARRATOR),shapes)
@@ -171,9 +186,9 @@ else
 DEMO_ARGS ?= --only span --only tea --only qd_detr --only mesm --only masra --only bridge_stg
 endif
 demo: install
-	$(MAKE) priors DATASET=demo NARRATOR=$(NARRATOR)
+	$(MAKE) priors DATASET=demo NARRATOR=$(NARRATOR) DEMO_TRAIN_VIDEOS=$(DEMO_TRAIN_VIDEOS)
 	$(MAKE) priors DATASET=demo_stvg
-	$(PY) -m grounding.demo --manifest manifests/demo.parquet --out runs/demo $(DEMO_ARGS)
+	$(PY) -m grounding.demo --manifest manifests/$(DEMO_NAME).parquet --out runs/$(DEMO_NAME) $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

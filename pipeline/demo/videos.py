@@ -86,27 +86,40 @@ def split_scripts(scripts: list[Script]) -> dict[str, list[Script]]:
     }
 
 
-def generate_demo(out_dir: Path, seed: int = 0, n_videos: int = N_VIDEOS) -> Path:
+def generate_demo(out_dir: Path, seed: int = 0, n_videos: int = N_VIDEOS, train_videos: int | None = None) -> Path:
     """Write ``videos/demo_NNN.mp4`` and ``{train,val,test}.jsonl`` (about 8:1:2) into ``out_dir``.
-    ``train.jsonl`` is written last, so its presence means the dataset is complete."""
+    ``train_videos``: that many training videos instead (``DEMO_TRAIN_VIDEOS`` of the Makefile);
+    the extra ones are drawn after the ``n_videos`` and their queries numbered after theirs, so
+    every line of the default size stays byte-identical (fewer: the first ones, and the lines of
+    the others are left out). ``train.jsonl`` is written last, so its presence means the dataset is complete."""
     if n_videos < 3:
         msg = f"generate_demo: n_videos must be >= 3 (one video per split), got {n_videos}"
+        raise ValueError(msg)
+    if train_videos is not None and train_videos < 1:
+        msg = f"generate_demo: train_videos must be >= 1, got {train_videos}"
         raise ValueError(msg)
     out_dir = Path(out_dir)
     (out_dir / "videos").mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     scripts = [make_script(f"demo_{i:03d}", rng, WorldSpec()) for i in range(n_videos)]
+    splits = split_scripts(scripts)
+    n_train = len(splits["train"]) if train_videos is None else train_videos
+    more = range(n_videos, n_videos + max(0, n_train - len(splits["train"])))
+    extra = [make_script(f"demo_{i:03d}", rng, WorldSpec()) for i in more]
+    kept = {s.video_id for s in [*splits["train"][:n_train], *extra, *splits["val"], *splits["test"]]}
     qid = 0
     lines: dict[str, list[str]] = {}
-    for split, chosen in split_scripts(scripts).items():
-        lines[split] = []
+    for split, chosen in [*splits.items(), ("train", extra)]:
+        lines.setdefault(split, [])
         for script in chosen:
-            write_video(script, out_dir / "videos" / f"{script.video_id}.mp4")
             wording = random.Random(f"demo-phrases:{seed}:{script.video_id}")
-            for sentence, windows in queries(script, wording):
+            for sentence, windows in queries(script, wording):  # a left-out video's queries keep their ids
                 row = {"qid": qid, "query": sentence, "vid": script.video_id, "duration": float(script.duration)}
-                lines[split].append(json.dumps({**row, "relevant_windows": windows}))
+                if script.video_id in kept:
+                    lines[split].append(json.dumps({**row, "relevant_windows": windows}))
                 qid += 1
+            if script.video_id in kept:
+                write_video(script, out_dir / "videos" / f"{script.video_id}.mp4")
     for split in ("val", "test", "train"):
         atomic_write_text(out_dir / f"{split}.jsonl", "".join(line + "\n" for line in lines[split]))
     return out_dir

@@ -50,6 +50,33 @@ def test_same_seed_gives_identical_files_and_frames(demo_dir: Path, tmp_path: Pa
         np.testing.assert_array_equal(first.frames, second.frames)
 
 
+def test_train_videos_adds_or_keeps_training_videos_and_leaves_the_rest_as_it_was(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    base = _rows(demo_dir)
+    bigger = _rows(generate_demo(tmp_path / "bigger", seed=0, n_videos=N_SMALL, train_videos=6))
+    assert bigger["val"] == base["val"] and bigger["test"] == base["test"]
+    assert bigger["train"][: len(base["train"])] == base["train"]
+    extra = bigger["train"][len(base["train"]) :]
+    scripts = _scripts(N_SMALL + 2)  # the two extra videos: drawn after the default ones
+    assert sorted({r["vid"] for r in extra}) == [s.video_id for s in scripts[N_SMALL:]] == ["demo_006", "demo_007"]
+    n_base = sum(len(rows) for rows in base.values())
+    assert [r["qid"] for r in extra] == list(range(n_base, n_base + len(extra)))  # numbered after all of them
+    assert all((tmp_path / "bigger" / "videos" / f"{v}.mp4").exists() for v in ("demo_006", "demo_007"))
+
+    fewer = _rows(generate_demo(tmp_path / "fewer", seed=0, n_videos=N_SMALL, train_videos=2))
+    assert fewer["val"] == base["val"] and fewer["test"] == base["test"]  # the same query ids
+    assert {r["vid"] for r in fewer["train"]} == {"demo_000", "demo_001"}
+    assert fewer["train"] == [r for r in base["train"] if r["vid"] in ("demo_000", "demo_001")]
+    assert sorted(p.stem for p in (tmp_path / "fewer" / "videos").glob("*.mp4")) == [
+        "demo_000",
+        "demo_001",
+        *sorted({r["vid"] for r in base["val"] + base["test"]}),
+    ]
+    with pytest.raises(ValueError, match="train_videos must be >= 1"):
+        generate_demo(tmp_path / "none", train_videos=0)
+
+
 def test_another_seed_gives_another_dataset(demo_dir: Path, tmp_path: Path) -> None:
     other = generate_demo(tmp_path / "other", seed=1, n_videos=3)
 
@@ -189,3 +216,12 @@ def test_adapter_generates_the_full_demo_when_missing(tmp_path: Path) -> None:
     assert {s: len(v) for s, v in split_videos.items()} == {"train": 80, "val": 10, "test": 20}
     per_split = {s: sum(q.split == s for q in ann.queries) for s in ann.splits()}
     assert per_split["test"] >= 100 and per_split["val"] >= 50, per_split
+
+
+def test_adapter_passes_train_videos_when_it_generates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``priors run demo --dataset-options train_videos=N`` generates that size (3 videos + N - 1 here)."""
+    import pipeline.datasets.demo as adapter
+
+    monkeypatch.setattr(adapter, "generate_demo", lambda folder, **kw: generate_demo(folder, n_videos=3, **kw))
+    ann = DATASETS.get("demo")(tmp_path / "demo", train_videos=2)
+    assert sorted({q.video_id for q in ann.queries if q.split == "train"}) == ["demo_000", "demo_003"]
