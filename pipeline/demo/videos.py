@@ -87,11 +87,13 @@ def split_scripts(scripts: list[Script]) -> dict[str, list[Script]]:
 
 
 def generate_demo(out_dir: Path, seed: int = 0, n_videos: int = N_VIDEOS, train_videos: int | None = None) -> Path:
-    """Write ``videos/demo_NNN.mp4`` and ``{train,val,test}.jsonl`` (about 8:1:2) into ``out_dir``.
-    ``train_videos``: that many training videos instead (``DEMO_TRAIN_VIDEOS`` of the Makefile);
-    the extra ones are drawn after the ``n_videos`` and their queries numbered after theirs, so
-    every line of the default size stays byte-identical (fewer: the first ones, and the lines of
-    the others are left out). ``train.jsonl`` is written last, so its presence means the dataset is complete."""
+    """Write ``videos/demo_NNN.mp4`` and ``{train,val,test}.jsonl`` (about 8:1:2) into ``out_dir``;
+    ``train.jsonl`` is written last, so its presence means the dataset is complete.
+
+    ``train_videos``: that many training videos instead (``DEMO_TRAIN_VIDEOS`` of the Makefile).
+    The extra ones are drawn after the ``n_videos`` and their queries numbered after theirs, so
+    every line of the default size stays byte-identical; fewer keeps the first ones and leaves the
+    others' lines out (the ids of the rest do not move)."""
     if n_videos < 3:
         msg = f"generate_demo: n_videos must be >= 3 (one video per split), got {n_videos}"
         raise ValueError(msg)

@@ -64,19 +64,15 @@ def planning_rounds(planners: Mapping[str, Planner]) -> list[list[str]]:
         named = "; ".join(f"'{k}' reads {', '.join(repr(d) for d in v)}" for k, v in missing.items())
         msg = f"prior kinds: {named}: add them to --kinds (they are generated first, in an earlier round)"
         raise InputError(msg)
-    wider = [
-        (kind, d, planners[d].splits)
-        for kind, p in planners.items()
-        for d in p.depends_on
-        if planners[d].splits is not None and not set(p.splits or ("every split",)) <= set(planners[d].splits or ())
-    ]
-    if wider:
-        kind, upstream, splits = wider[0]
-        msg = (
-            f"kind_splits: '{kind}' reads '{upstream}', which is made only for {', '.join(splits or ())}: "
-            f"give '{kind}' those splits or fewer (--kind-splits {kind}={','.join(splits or ())})"
-        )
-        raise InputError(msg)
+    for kind, planner in planners.items():
+        for upstream in planner.depends_on:
+            made = planners[upstream].splits  # None: every split
+            if made is not None and (planner.splits is None or not set(planner.splits) <= set(made)):
+                msg = (
+                    f"kind_splits: '{kind}' reads '{upstream}', which is made only for {', '.join(made)}: "
+                    f"give '{kind}' those splits or fewer (--kind-splits {kind}={','.join(made)})"
+                )
+                raise InputError(msg)
     rounds: list[list[str]] = []
     placed: set[str] = set()
     while len(placed) < len(planners):
