@@ -1,0 +1,1 @@
+"""The ``priors`` subcommands, one module each (``pipeline.cli`` registers them)."""
