@@ -32,7 +32,7 @@ from grounding.data.stvg import StvgData
 from grounding.data.targets import SpanTargets, TargetConfig
 from grounding.data.textbank import TextBank
 from groundwork.cache.manifest import ManifestInfo, read_manifest
-from groundwork.cache.store import CacheStore
+from groundwork.cache.store import SENTENCE_COLUMNS, CacheStore
 from groundwork.errors import InputError
 
 __all__ = ["GroundingDataset", "ManifestInfo", "TargetMaker", "align_narratives", "collate", "open_video_store",
@@ -154,12 +154,21 @@ class GroundingDataset:
         for r in info.rows:
             self.rows_by_video.setdefault(r["video_id"], []).append(r)
         sources = {s.source for s in self.fields}
-        shas = {r["query_sha256"] for r in self.rows} if "query" in sources else set()
+        # Token vectors (and ids) only for the queries, when a field reads them; sentences for the rest.
+        per_token = any(s.source == "query" and (s.layout == "tokens" or s.dtype == "int64") for s in self.fields)
+        query_shas = {r["query_sha256"] for r in self.rows} if "query" in sources else set()
+        token_shas = query_shas if per_token else set()
+        shas = set(query_shas)
         if "context" in sources:
             shas |= {self.sha_by_qid[q] for r in self.rows for q in r["context_query_ids"] or [] if q in self.sha_by_qid}
         shas |= {p["text_sha256"] for rows in self.priors.values() for p in rows.values() if p["status"] == "ok"}
-        self.text = TextBank.from_table(cache.text_features(info.text_encoder, shas), info.text_encoder,
-                                        str(cache.text_dir(info.text_encoder)))
+        where = str(cache.text_dir(info.text_encoder))
+        self.text = TextBank.from_tables(
+            cache.text_features(info.text_encoder, token_shas),
+            cache.text_features(info.text_encoder, shas - token_shas, columns=SENTENCE_COLUMNS),
+            info.text_encoder,
+            where,
+        )
         self._spans: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {k: {} for k in self.priors}
         # sha -> (sentence, tokens, token ids or None) of a text not in the cache (grounding.predict)
         self.extra_text: dict[str, tuple[np.ndarray, ...]] = {}

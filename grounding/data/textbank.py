@@ -1,8 +1,10 @@
 """Text features from the cache, held in memory as two big arrays.
 
 A dataset loads every text vector it needs once (query, narrative, caption, event and context
-sentences of its videos) with one ``CacheStore.text_features`` call; items then index into
-``sentences`` (N, D) and the flat ``tokens`` (T, D) by row, with no per-item Parquet work.
+sentences of its videos); items then index into ``sentences`` (N, D) and the flat ``tokens``
+(T, D) by row, with no per-item Parquet work. Token vectors are most of a text's bytes and only
+queries need them, so a dataset reads the others' sentence vectors alone (``from_tables``): such a
+row has no tokens (``has_tokens`` False), and asking for them is an error, not an empty array.
 
 Token ids (``TEXT_FEATURE_SCHEMA`` version 2) sit beside the token vectors in ``ids`` (T,); a row
 written before version 2, or by an encoder without a tokenizer, has none (``has_ids`` False, its
@@ -18,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from groundwork.cache.store import conform
 from groundwork.errors import MissingInputError
 
 
@@ -32,6 +35,7 @@ class TextBank:
     ids: np.ndarray | None = None  # (sum n_tokens,) int64 tokenizer ids, -1 where a row has none
     has_ids: np.ndarray | None = None  # (N,) bool: the row's ids were recorded
     where: str = ""  # the cache folder the rows came from (for error messages)
+    has_tokens: np.ndarray | None = None  # (N,) bool: the row's token vectors were loaded (None: all)
 
     @classmethod
     def from_table(cls, table: pa.Table, encoder: str, where: str = "") -> TextBank:
@@ -44,15 +48,29 @@ class TextBank:
             raise ValueError(msg)
         dim = int(dims.pop())
         sent = pc.list_flatten(table.column("sentence")).to_numpy(zero_copy_only=False).astype(np.float32)
-        tok = pc.list_flatten(table.column("tokens")).to_numpy(zero_copy_only=False).astype(np.float32)
-        n_tokens = np.asarray(table.column("n_tokens").to_pylist(), dtype=np.int64)
+        tokens = table.column("tokens") if "tokens" in table.column_names else pa.nulls(table.num_rows, pa.list_(pa.float32()))
+        has_tokens = tokens.is_valid().to_numpy(zero_copy_only=False)
+        tok = pc.list_flatten(tokens).to_numpy(zero_copy_only=False).astype(np.float32)
+        n_tokens = np.zeros(table.num_rows, np.int64)
+        if has_tokens.any():
+            n_tokens[has_tokens] = np.asarray(table.column("n_tokens").filter(has_tokens).to_pylist(), dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(n_tokens)])
         if sent.size != table.num_rows * dim or tok.size != offsets[-1] * dim:
             msg = f"text features of encoder '{encoder}' in {where}: vector lengths disagree with dim={dim}"
             raise ValueError(msg)
         index = {sha: i for i, sha in enumerate(table.column("text_sha256").to_pylist())}
         ids, has_ids = _token_ids(table, n_tokens, offsets)
-        return cls(encoder, dim, index, sent.reshape(-1, dim), tok.reshape(-1, dim), offsets, ids, has_ids, where)
+        return cls(encoder, dim, index, sent.reshape(-1, dim), tok.reshape(-1, dim), offsets, ids, has_ids, where,
+                   None if has_tokens.all() else has_tokens)
+
+    @classmethod
+    def from_tables(cls, full: pa.Table, sentences_only: pa.Table, encoder: str, where: str = "") -> TextBank:
+        """One bank of the rows of ``full`` (every column) and of ``sentences_only`` (read with
+        ``SENTENCE_COLUMNS``: no token vectors or ids), ``full``'s first."""
+        if sentences_only.num_rows == 0:
+            return cls.from_table(full, encoder, where)
+        rest = sentences_only.select([c for c in sentences_only.column_names if c in full.schema.names])
+        return cls.from_table(pa.concat_tables([full, conform(rest, full.schema)]), encoder, where)
 
     def __contains__(self, sha: object) -> bool:
         return sha in self.index
@@ -69,6 +87,9 @@ class TextBank:
 
     def token_vectors(self, sha: str, what: str = "text") -> np.ndarray:
         r = self.row(sha, what)
+        if self.has_tokens is not None and not self.has_tokens[r]:
+            msg = f"{what}: its token vectors were not loaded (only its sentence vector was read from {self.where})"
+            raise KeyError(msg)
         return self.tokens[self.offsets[r] : self.offsets[r + 1]]
 
     def ids_if_any(self, sha: str) -> np.ndarray | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +67,9 @@ def read_shards(folder: CachePath, read: Callable[[CachePath], pa.Table], attemp
     raise RuntimeError(msg)
 
 
+# The columns of a text-feature row without its token vectors (and their ids).
+SENTENCE_COLUMNS = ("text_sha256", "sentence", "dim")
+
 # Text-feature rows carry every token's vector (~60 KB a text): shards are written in row groups of
 # this many rows, so a reader that wants a few texts decodes only the groups that hold them.
 TEXT_ROW_GROUP_ROWS = 256
@@ -91,12 +94,20 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def read_matching(path: CachePath, schema: pa.Schema, column: str, values: pa.Array) -> pa.Table:
-    """The rows of shard ``path`` whose ``column`` is in ``values``. The key column is read first
-    (a few KB); a shard without a match costs nothing more, and of one with matches only the
-    row groups that hold them are decoded."""
+def select_schema(schema: pa.Schema, columns: Sequence[str] | None) -> pa.Schema:
+    """``schema`` cut to ``columns`` (in their order); None keeps every column."""
+    return schema if columns is None else pa.schema([schema.field(c) for c in columns])
+
+
+def read_matching(
+    path: CachePath, schema: pa.Schema, column: str, values: pa.Array, columns: Sequence[str] | None = None
+) -> pa.Table:
+    """The rows of shard ``path`` whose ``column`` is in ``values`` (only ``columns`` of them, when
+    given). The key column is read first (a few KB); a shard without a match costs nothing more,
+    and of one with matches only the row groups that hold them are decoded."""
     with gone_as_not_found(path):
         shard = pq.ParquetFile(path.path, filesystem=path.fs) if isinstance(path, StorePath) else pq.ParquetFile(path)
+    schema = select_schema(schema, columns)
     keys = shard.read(columns=[column]).column(column)
     hits = pc.is_in(keys, value_set=values)
     if not pc.any(hits).as_py():
@@ -109,7 +120,8 @@ def read_matching(path: CachePath, schema: pa.Schema, column: str, values: pa.Ar
             groups.append(i)
             masks += mask.chunks if isinstance(mask, pa.ChunkedArray) else [mask]
         start += n
-    table = shard.read_row_groups(groups)
+    present = [c for c in schema.names if c in shard.schema_arrow.names]
+    table = shard.read_row_groups(groups, columns=present)
     return conform(table.filter(pa.chunked_array(masks, pa.bool_())), schema)
 
 
@@ -138,14 +150,16 @@ def _read(
     filter_column: str | None = None,
     values: Iterable[str] | None = None,
     prefer_ok: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> pa.Table:
+    schema_out = select_schema(schema, columns)
     if values is None:
-        parts = read_shards(folder, lambda p: read_parquet(p, schema=schema))
+        parts = read_shards(folder, lambda p: read_parquet(p, schema=schema, columns=schema_out.names))
     else:
         wanted = pa.array(list(values), pa.string())
-        parts = read_shards(folder, lambda p: read_matching(p, schema, filter_column or key_column, wanted))
+        parts = read_shards(folder, lambda p: read_matching(p, schema, filter_column or key_column, wanted, columns))
     if not parts:
-        return schema.empty_table()
+        return schema_out.empty_table()
     table = pa.concat_tables(parts)
     return _dedupe_keys(_ok_first(table) if prefer_ok else table, key_column)
 
@@ -204,8 +218,14 @@ class CacheStore:
     def write_text_features(self, encoder: str, table: pa.Table) -> CachePath:
         return write_shard(self.text_dir(encoder), table.cast(TEXT_FEATURE_SCHEMA), TEXT_ROW_GROUP_ROWS)
 
-    def text_features(self, encoder: str, sha256s: Iterable[str] | None = None) -> pa.Table:
-        return _read(self.text_dir(encoder), TEXT_FEATURE_SCHEMA, "text_sha256", values=sha256s)
+    def text_features(
+        self, encoder: str, sha256s: Iterable[str] | None = None, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """One row per text (of ``sha256s``; None: every text), with ``columns`` only when given
+        (``SENTENCE_COLUMNS`` skips the token vectors, most of a row's bytes)."""
+        if columns is not None and "text_sha256" not in columns:
+            columns = ["text_sha256", *columns]
+        return _read(self.text_dir(encoder), TEXT_FEATURE_SCHEMA, "text_sha256", values=sha256s, columns=columns)
 
     def text_hashes(self, encoder: str) -> set[str]:
         hashes: set[str] = set()

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from groundwork.cache.layout import TEXT_FEATURE_SCHEMA
-from groundwork.cache.store import TEXT_ROW_GROUP_ROWS, CacheStore, read_matching, write_shard
+from groundwork.cache.store import SENTENCE_COLUMNS, TEXT_ROW_GROUP_ROWS, CacheStore, read_matching, write_shard
 
 ENCODER = "enc"
 
@@ -83,3 +83,14 @@ def test_a_version_1_shard_reads_with_null_token_ids(tmp_path: Path) -> None:
     got = store.text_features(ENCODER, {"s2"})
     assert got.schema == TEXT_FEATURE_SCHEMA and got.column("token_ids").to_pylist() == [None]
     assert got.column("sentence").to_pylist() == [[1.0] * 4]
+
+
+def test_a_read_of_some_columns_skips_the_others(tmp_path: Path) -> None:
+    store = CacheStore(tmp_path)
+    write_shard(store.text_dir(ENCODER), text_rows([f"s{i}" for i in range(40)]), 16)
+    every = store.text_features(ENCODER, {"s3", "s30"})
+    some = store.text_features(ENCODER, {"s3", "s30"}, columns=SENTENCE_COLUMNS)
+    assert some.column_names == list(SENTENCE_COLUMNS)
+    assert some.sort_by("text_sha256").equals(every.select(list(SENTENCE_COLUMNS)).sort_by("text_sha256"))
+    assert store.text_features(ENCODER, columns=["sentence"]).column_names == ["text_sha256", "sentence"]
+    assert store.text_features(ENCODER, {"absent"}, columns=SENTENCE_COLUMNS).column_names == list(SENTENCE_COLUMNS)
