@@ -281,6 +281,7 @@ def run_priors(config: PriorsConfig) -> RunReport:
         videos=len(prep.videos),
         queries_read=prep.annotations.queries_read,
         policies=prep.annotations.policies.as_dict(),
+        kind_splits=config.kind_splits,
     )
 
     t0 = time.perf_counter()

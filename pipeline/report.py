@@ -82,6 +82,7 @@ class RunReport(BaseModel):
     # split -> kind -> distinct rows the manifest lists for that split's queries (GranAlign: rewrites,
     # selected key frames, query-aware captions per split)
     rows_by_split: dict[str, dict[str, int]] = Field(default_factory=dict)
+    kind_splits: dict[str, list[str]] = Field(default_factory=dict)  # kinds made only for these splits (--kind-splits)
     stage_seconds: dict[str, float] = Field(default_factory=dict)  # summed worker time per stage
     wall_seconds: float = 0.0
 
@@ -200,6 +201,7 @@ class RunReport(BaseModel):
                 "manifest rows by split",
                 {f"{split}/{kind}": n for split, by_kind in self.rows_by_split.items() for kind, n in by_kind.items()},
             ),
+            ("kinds made for some splits only", {k: ",".join(v) for k, v in self.kind_splits.items()}),
             ("claims", {k: d[k] for k in CLAIMS if any(d[c] for c in CLAIMS)}),
             ("queries read", self.queries_read),
             (

@@ -171,6 +171,7 @@ def test_kinds_limited_to_the_scored_splits_skip_the_others_and_widen_later(
         for kind in limited:
             assert bool(row[f"{kind}_keys"]) == (row["split"] != "train"), (kind, row["split"])
     assert {k for k, n in report.rows_by_split["train"].items() if n} == {"narrative"}
+    assert report.kind_splits == limited and "key_frame            val,test" in report.table()  # the run says so
     train_video = {r["video_id"] for r in manifest if r["split"] == "train"}
     store = CacheStore(tmp_path / "cache")
     assert all(train_video.isdisjoint(store.priors(kind).column("video_id").to_pylist()) for kind in limited)
