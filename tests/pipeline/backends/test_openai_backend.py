@@ -52,6 +52,10 @@ class ScriptedServer:
                     owner.in_flight += 1
                     owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
                 time.sleep(owner.delay_s)
+                # Out of flight before the answer leaves: a client that has read it may send its next
+                # request before this thread runs again, which would count one request twice.
+                with owner.lock:
+                    owner.in_flight -= 1
                 payload = COMPLETION if status == 200 else {"error": {"message": f"scripted {status}"}}
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -59,8 +63,6 @@ class ScriptedServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
-                with owner.lock:
-                    owner.in_flight -= 1
 
             def log_message(self, *args: Any) -> None:
                 pass
