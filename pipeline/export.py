@@ -84,7 +84,7 @@ def _kind_rows(store: CacheStore, info: ManifestInfo, kind: str) -> dict[str, di
 
 
 def _vectors(store: CacheStore, info: ManifestInfo, hashes: set[str]) -> dict[str, list[float]]:
-    table = store.text_features(info.text_encoder, hashes).select(["text_sha256", "sentence"])
+    table = store.text_features(info.text_encoder, hashes, columns=["sentence"])  # no token vectors
     found = dict(zip(table.column("text_sha256").to_pylist(), table.column("sentence").to_pylist(), strict=True))
     missing = sorted(hashes - set(found))
     if missing:

@@ -69,8 +69,7 @@ class TextBank:
         ``SENTENCE_COLUMNS``: no token vectors or ids), ``full``'s first."""
         if sentences_only.num_rows == 0:
             return cls.from_table(full, encoder, where)
-        rest = sentences_only.select([c for c in sentences_only.column_names if c in full.schema.names])
-        return cls.from_table(pa.concat_tables([full, conform(rest, full.schema)]), encoder, where)
+        return cls.from_table(pa.concat_tables([full, conform(sentences_only, full.schema)]), encoder, where)
 
     def __contains__(self, sha: object) -> bool:
         return sha in self.index
