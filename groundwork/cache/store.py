@@ -157,6 +157,8 @@ def _read(
         parts = read_shards(folder, lambda p: read_parquet(p, schema=schema, columns=schema_out.names))
     else:
         wanted = pa.array(list(values), pa.string())
+        if len(wanted) == 0:  # nothing asked for: no shard's key column need be read
+            return schema_out.empty_table()
         parts = read_shards(folder, lambda p: read_matching(p, schema, filter_column or key_column, wanted, columns))
     if not parts:
         return schema_out.empty_table()
