@@ -48,7 +48,7 @@ class TextBank:
             raise ValueError(msg)
         dim = int(dims.pop())
         sent = pc.list_flatten(table.column("sentence")).to_numpy(zero_copy_only=False).astype(np.float32)
-        tokens = table.column("tokens") if "tokens" in table.column_names else pa.nulls(table.num_rows, pa.list_(pa.float32()))
+        tokens = table.column("tokens")  # null on a row read without its token vectors (from_tables)
         has_tokens = tokens.is_valid().to_numpy(zero_copy_only=False)
         tok = pc.list_flatten(tokens).to_numpy(zero_copy_only=False).astype(np.float32)
         n_tokens = np.zeros(table.num_rows, np.int64)
