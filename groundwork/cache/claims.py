@@ -165,11 +165,15 @@ class ClaimBook:
         self.ttl_s = float(ttl_s)
         self.done_since = done_since
 
-    def path(self, kind: str, cid: str) -> Path:
+    def kind_dir(self, kind: str) -> Path:
+        """The folder of ``kind``'s claims."""
         if not KIND_NAME.match(kind):
             msg = f"prior kind {kind!r} is not a valid name (lower-case letters, digits and '_')"
             raise ValueError(msg)
-        return self.root / kind / f"{cid}.json"
+        return self.root / kind
+
+    def path(self, kind: str, cid: str) -> Path:
+        return self.kind_dir(kind) / f"{cid}.json"
 
     # -- reading ----------------------------------------------------------------------
     def read(self, path: Path) -> Claim | None:
@@ -345,7 +349,7 @@ class ClaimBook:
             return 0
         n = 0
         for kind in kinds:
-            for path in sorted(self.path(kind, "x").parent.glob("*.json")):
+            for path in sorted(self.kind_dir(kind).glob("*.json")):
                 claim = self.read(path)
                 if claim is not None and claim.done_at is None and claim.owner.gone() and self._remove(path, claim):
                     n += 1
