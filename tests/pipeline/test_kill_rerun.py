@@ -77,9 +77,11 @@ def test_kills_each_rerun_equals_an_uninterrupted_run(demo_dir: Path, tmp_path: 
     assert all(want[k] for k in KINDS) and want["text"]
 
     rng = random.Random(SEED)
-    # Stratified over the first 80 % of a run (attempt i in stratum i mod kills); the start (imports,
-    # Ray) is most of a run, so every other attempt is killed when its first shard lands instead.
-    delays = [(i % kills + rng.random()) / kills * 0.8 * span for i in range(3 * kills)]
+    # The start (imports, Ray) is most of a run, so every other attempt (odd i) is killed when its
+    # first shard lands; the timed ones (even i) are stratified over the first 80 % of a run, the
+    # k-th of them in stratum k mod (kills / 2), so they reach every phase too.
+    timed = max(1, kills // 2)
+    delays = [((i // 2) % timed + rng.random()) / timed * 0.8 * span for i in range(3 * kills)]
 
     def attempt(i: int) -> tuple[int, int] | None:
         """Kill attempt ``i`` and its rerun, checked: (shards on disk when killed, rows the rerun
