@@ -59,6 +59,21 @@ def rank_windows(windows: ArrayLike) -> NDArray[np.float64]:
     return arr[:, :2]
 
 
+def same_window_share(preds: Sequence[ArrayLike], decimals: int = 1) -> float:
+    """Percent of queries whose top-1 window is the most common top-1 window (start and end rounded
+    to ``decimals`` seconds): 100 when a model gives one window to every query, whatever it asks.
+    A model that scores above a constant baseline this way learned where moments usually lie, not
+    what the query says (a val-chosen checkpoint on a small training set often does). Queries with
+    no predicted window are left out; none at all gives 0."""
+    tops = [tuple(np.round(rank_windows(w)[0], decimals)) for w in preds if np.asarray(w).size]
+    if not tops:
+        return 0.0
+    counts: dict[tuple[float, ...], int] = {}
+    for t in tops:
+        counts[t] = counts.get(t, 0) + 1
+    return percent(max(counts.values()) / len(tops))
+
+
 def topk_ious(preds: Sequence[ArrayLike], gts: Sequence[ArrayLike], k: int) -> NDArray[np.float64]:
     """(Q, k) best-over-GT IoU of each query's top-k predictions; 0 where fewer than k exist."""
     if len(preds) != len(gts):

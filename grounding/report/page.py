@@ -81,7 +81,7 @@ def write_demo_report(
     demo_out: str | Path,
     videos: Sequence[Path] = (),
     curves: bool = True,
-    columns: Sequence[str] = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU"),
+    columns: Sequence[str] = ("R1@0.3", "R1@0.5", "R1@0.7", "mIoU", "same_window"),
 ) -> Path:
     """A report for every run folder listed in ``DEMO_OUT/summary.json`` (``RUN/report/index.html``)
     and ``DEMO_OUT/report/index.html``: the demo's table (mean ±sd over seeds) with a link to each

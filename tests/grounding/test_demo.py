@@ -68,7 +68,12 @@ def test_methods_that_learn_beat_the_baseline_and_exit_0(tmp_path: Path, capsys:
     assert all(r["beats_constant"] for r in defaults), [(r["method"], r["metrics"]) for r in defaults]
     assert code == 0 and summary["verdict"]["failing"] == []
     assert summary["test_queries"] == 32 and summary["wall_seconds"] > 0
-    assert all(set(r["metrics"]) >= {"R1@0.5", "R1@0.7", "mIoU"} for r in summary["rows"])
+    assert all(set(r["metrics"]) >= {"R1@0.5", "R1@0.7", "mIoU", "same_window"} for r in summary["rows"])
+    # concept queries in one video ask for different windows: a model that learned them varies its top-1
+    assert all(r["metrics"]["same_window"] < 50 and not r["collapsed"] for r in defaults), [
+        r["metrics"] for r in defaults
+    ]
+    assert summary["rows"][-1]["metrics"]["same_window"] == 100.0  # the constant: one window for all
     assert len(list((out / "plots").rglob("*.png"))) == 2  # one per method's default row
     printed = capsys.readouterr().out
     assert "constant span (train)" in printed and "R1@0.5" in printed and "tea (without narratives)" in printed
@@ -116,6 +121,8 @@ def test_table_shows_mean_and_spread() -> None:
     ]
     text = table(rows)
     assert "50.00 ±1.50" in text and "constant span (train)" in text
+    assert "one window" in text.splitlines()[0]  # same_window's header; rows without it show "-"
+    assert text.splitlines()[1].split()[-2:] == ["-", "2"] and text.splitlines()[2].split()[-2:] == ["-", "-"]
 
 
 def test_row_seeds_and_gates_decide_the_runs_and_the_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,3 +164,64 @@ def test_row_seeds_and_gates_decide_the_runs_and_the_verdict(tmp_path: Path, mon
 
     gated = plan.model_copy(update={"rows": [rows[0], rows[1].model_copy(update={"gate": True})]})
     assert demo.run_demo(gated, tmp_path / "runs2", plots=0, progress=False)["verdict"]["failing"] == ["tea"]
+
+
+def test_a_row_that_beats_the_constant_with_one_window_fails_its_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Above the constant on R1@0.5 and mIoU, but the same top-1 window for most test queries (mean
+    over seeds above 50 %): a better constant, not grounding. Gated, it fails the demo and says why;
+    with ``gate: false`` it is shown and marked; under the threshold it passes."""
+    import grounding.demo as demo
+
+    corpus = build_tiny_corpus(tmp_path / "data")
+    plan = load_plan(_plan(tmp_path, corpus))
+    plan = plan.model_copy(update={"rows": [plan.rows[0]], "seeds": [0, 1]})
+    share = {0: 100.0, 1: 20.0}
+
+    def fake_units(units, jobs, progress):  # noqa: ANN001, ANN202 - stands in for training
+        return [
+            {
+                "method": "span",
+                "test_split": "test",
+                "run": str(u.out / f"seed{u.seed}"),
+                "seconds": 1.0,
+                "metrics": {"R1@0.5": 99.0, "R1@0.7": 99.0, "mIoU": 99.0, "same_window": share[u.seed]},
+            }
+            for u in units
+        ]
+
+    monkeypatch.setattr(demo, "run_units", fake_units)
+    summary = demo.run_demo(plan, tmp_path / "runs", plots=0, progress=False)
+    span = summary["rows"][0]
+    assert span["beats_constant"] and span["collapsed"] and span["metrics"]["same_window"] == 60.0
+    assert summary["verdict"]["failing"] == ["span"] and summary["verdict"]["collapsed_above"] == 50.0
+
+    ungated = plan.model_copy(update={"rows": [plan.rows[0].model_copy(update={"gate": False})]})
+    assert demo.run_demo(ungated, tmp_path / "runs2", plots=0, progress=False)["verdict"]["failing"] == []
+
+    share[0] = 40.0
+    summary = demo.run_demo(plan, tmp_path / "runs3", plots=0, progress=False)
+    assert not summary["rows"][0]["collapsed"] and summary["verdict"]["failing"] == []
+
+    share[0] = 100.0  # the command line says why it failed
+    code = demo.main(
+        [
+            "--plan",
+            str(tmp_path / "plan.yaml"),
+            "--out",
+            str(tmp_path / "runs4"),
+            "--seed",
+            "0",
+            "--seed",
+            "1",
+            "--only",
+            "span",
+            "--plots",
+            "0",
+            "--no-report",
+            "--no-progress",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 1 and "gives one window to 60% of the test queries" in printed and "one window" in printed

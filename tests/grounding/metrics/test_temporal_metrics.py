@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grounding.metrics.temporal import iou, iou_matrix, miou, rank_windows, recall_at_iou, temporal_metrics
+from grounding.metrics.temporal import (
+    iou,
+    iou_matrix,
+    miou,
+    rank_windows,
+    recall_at_iou,
+    same_window_share,
+    temporal_metrics,
+)
 
 
 def test_iou_hand_cases() -> None:
@@ -67,3 +75,19 @@ def test_mismatched_lengths_and_bad_shapes_raise() -> None:
         miou([[[0, 1, 1]], [[0, 1, 1]]], [[[0, 1]]])
     with pytest.raises(ValueError, match="shape"):
         rank_windows([[0, 1, 2, 3]])
+
+
+def test_same_window_share_counts_the_most_common_top1_window() -> None:
+    one = [[[1.0, 6.0, 0.9], [2.0, 9.0, 0.1]]] * 4
+    assert same_window_share(one) == 100.0
+    # the top-1 is the best-scored row, not the first; windows within 0.05 s round together
+    mixed = [
+        [[0.0, 3.0, 0.1], [1.0, 6.0, 0.9]],
+        [[1.04, 5.98, 0.7]],
+        [[4.0, 8.0, 0.5], [1.0, 6.0, 0.4]],
+        [[10.0, 12.0]],
+        [],  # no window: left out
+    ]
+    assert same_window_share(mixed) == 50.0
+    assert same_window_share([[], []]) == 0.0
+    assert same_window_share([[[0.0, 1.0]], [[1.0, 2.0]], [[2.0, 3.0]]]) == 33.33

@@ -61,7 +61,7 @@ def test_demo_index_links_a_report_per_run(tiny_run: TinyRun, tmp_path: Path) ->
                 "method": "span",
                 "variant": "",
                 "seeds": [0],
-                "metrics": {"R1@0.5": 12.5, "mIoU": 20.0},
+                "metrics": {"R1@0.5": 12.5, "mIoU": 20.0, "same_window": 87.5},
                 "spread": {"R1@0.5": 0.0},
                 "runs": [str(tiny_run.run)],
                 "test_split": "test",
@@ -77,4 +77,5 @@ def test_demo_index_links_a_report_per_run(tiny_run: TinyRun, tmp_path: Path) ->
     links = re.findall(r'href="([^"]+)"', index.read_text())
     assert len(links) == 1 and (index.parent / links[0]).resolve() == (tiny_run.run / "report" / "index.html").resolve()
     assert "12.50" in index.read_text() and "constant span (train)" in index.read_text()
+    assert "<th>same_window</th>" in index.read_text() and "87.50" in index.read_text()
     assert _data((tiny_run.run / "report" / "index.html").read_text())["title"] == "span — seed 0"
