@@ -11,6 +11,11 @@ describes the rows and the errors), picks the suite and returns one JSON-able di
   (qid -> label) is given.
 - ``counts``: gt, predictions, missing_predictions, extra_predictions, unsorted_predictions;
   ``missing_qids``: the first few GT qids without a prediction.
+- ``diagnostics``: ``same_window``, how often a query's top-1 window repeats another query's in
+  the same video, in percent (``grounding.metrics.temporal.same_window_share``; 100 for a
+  constant predictor). Above ``COLLAPSED`` the model gives one answer whatever the query asks, and
+  ``format_metrics`` warns: such a model can still score well where moments cluster in time (a
+  val-chosen checkpoint trained on few queries often does).
 
 Policy for a GT qid without a prediction: it is scored as a miss (IoU 0, AP 0, no highlight hit),
 never dropped, so a partial prediction file cannot look better than a complete one; it is counted
@@ -29,10 +34,11 @@ import numpy as np
 from grounding.metrics.qvhighlights import eval_submission
 from grounding.metrics.records import GroundTruthRecord, PredictionRecord, read_jsonl, validate_rows
 from grounding.metrics.splits import split_reports
-from grounding.metrics.temporal import temporal_metrics
+from grounding.metrics.temporal import same_window_share, temporal_metrics
 
 Suite = Literal["auto", "qvhighlights", "temporal"]
 MISSING_SHOWN = 10
+COLLAPSED = 50.0  # percent of queries sharing one top-1 window above which a prediction set is a constant
 
 
 def _records(rows: Sequence[Any], model: type, name: str) -> list[Any]:
@@ -89,6 +95,7 @@ def evaluate_predictions(
         "counts": counts,
         "missing_qids": missing[:MISSING_SHOWN],
         "metrics": metrics,
+        "diagnostics": {"same_window": same_window_share(pred_windows, [g.vid for g in gt_rows])},
     }
     labels = [splits.get(g.qid, splits.get(str(g.qid))) if splits else g.split for g in gt_rows]
     if any(label is not None for label in labels):
@@ -132,6 +139,13 @@ def format_metrics(metrics: Mapping[str, Any]) -> str:
         lines.append(f"note: {counts['extra_predictions']} predictions for qids not in the GT were ignored")
     if counts["unsorted_predictions"]:
         lines.append(f"note: {counts['unsorted_predictions']} prediction rows are not sorted by score")
+    same = metrics.get("diagnostics", {}).get("same_window", 0.0)
+    if same > COLLAPSED:
+        lines.append(
+            f"WARNING: the queries of a video get the same top-1 window ({same:.0f}% repeats): the model "
+            "answers the same whatever the query asks (a constant predictor; its scores say where moments "
+            "usually lie)"
+        )
     body = metrics["metrics"]
     if metrics["suite"] == "qvhighlights":
         lines.append("")

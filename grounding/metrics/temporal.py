@@ -59,19 +59,23 @@ def rank_windows(windows: ArrayLike) -> NDArray[np.float64]:
     return arr[:, :2]
 
 
-def same_window_share(preds: Sequence[ArrayLike], decimals: int = 1) -> float:
-    """Percent of queries whose top-1 window is the most common top-1 window (start and end rounded
-    to ``decimals`` seconds): 100 when a model gives one window to every query, whatever it asks.
-    A model that scores above a constant baseline this way learned where moments usually lie, not
-    what the query says (a val-chosen checkpoint on a small training set often does). Queries with
-    no predicted window are left out; none at all gives 0."""
-    tops = [tuple(np.round(rank_windows(w)[0], decimals)) for w in preds if np.asarray(w).size]
-    if not tops:
-        return 0.0
-    counts: dict[tuple[float, ...], int] = {}
-    for t in tops:
-        counts[t] = counts.get(t, 0) + 1
-    return percent(max(counts.values()) / len(tops))
+def same_window_share(preds: Sequence[ArrayLike], videos: Sequence[object] | None = None, decimals: int = 1) -> float:
+    """How often a query's top-1 window repeats another query's in the same video, in percent:
+    over the videos with two or more predicted queries, sum(queries - distinct top-1 windows) /
+    sum(queries - 1), windows rounded to ``decimals`` seconds. 100 when every query of a video gets
+    the same window (a constant predictor, in seconds or as a fraction of the video), 0 when no two
+    queries of a video share one. Such a model can still score above a constant baseline where
+    moments cluster in time: it learned where moments lie, not what the query says (a val-chosen
+    checkpoint trained on few queries often does). ``videos``: each query's video (None: one video
+    for all). Queries with no predicted window are left out; no video with two gives 0."""
+    groups: dict[object, list[tuple[float, ...]]] = {}
+    for i, w in enumerate(preds):
+        if np.asarray(w).size:
+            key = videos[i] if videos is not None else None
+            groups.setdefault(key, []).append(tuple(np.round(rank_windows(w)[0], decimals)))
+    pairs = [(len(tops) - len(set(tops)), len(tops) - 1) for tops in groups.values() if len(tops) > 1]
+    possible = sum(p for _, p in pairs)
+    return percent(sum(r for r, _ in pairs) / possible) if possible else 0.0
 
 
 def topk_ious(preds: Sequence[ArrayLike], gts: Sequence[ArrayLike], k: int) -> NDArray[np.float64]:

@@ -108,6 +108,35 @@ def test_errors_name_the_file_line_and_field(tmp_path: Path) -> None:
         evaluate_predictions([{"qid": 5, "pred_relevant_windows": [], "pred_saliency_scores": [1.0]}], out_of_range)
 
 
+def test_one_window_for_every_query_of_a_video_is_diagnosed_and_warned() -> None:
+    """A constant predictor can score: here it hits 2 of 4 queries. The diagnostics say its queries
+    share a window (100 % repeats) and the report warns; varied answers give 0 and no warning."""
+    gt = [
+        {"qid": i, "vid": v, "duration": 30, "relevant_windows": [w]}
+        for i, (v, w) in enumerate([("a", [0, 10]), ("a", [15, 25]), ("b", [0, 10]), ("b", [20, 30])])
+    ]
+    constant = [{"qid": g["qid"], "pred_relevant_windows": [[0, 10, 1.0]]} for g in gt]
+    out = evaluate_predictions(constant, gt)
+    assert out["metrics"]["R1@0.5"] == 50.0 and out["diagnostics"] == {"same_window": 100.0}
+    assert "WARNING: the queries of a video get the same top-1 window (100% repeats)" in format_metrics(out)
+    varied = [{"qid": g["qid"], "pred_relevant_windows": [g["relevant_windows"][0] + [1.0]]} for g in gt]
+    out = evaluate_predictions(varied, gt)
+    assert out["diagnostics"] == {"same_window": 0.0} and "same top-1 window" not in format_metrics(out)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("preds", ["cgdetr_best_hl_val_preds.jsonl", "moment_detr_sample_val_preds.jsonl"])
+def test_published_models_are_far_from_the_constant_threshold(preds: str) -> None:
+    """Official QVHighlights val predictions of CG-DETR and Moment-DETR repeat a top-1 window across
+    a video's queries 6-10 % of the time (its ground truth 19 %: some queries share a moment), far
+    under the 50 % at which the report calls a prediction set a constant."""
+    out = evaluate_prediction_files(
+        shared_path("eval_golden", preds), shared_path("qvhighlights", "highlight_val_release.jsonl")
+    )
+    assert 0.0 < out["diagnostics"]["same_window"] < 15.0
+    assert "same top-1 window" not in format_metrics(out)
+
+
 @pytest.mark.shared_data
 def test_golden_file_end_to_end() -> None:
     out = evaluate_prediction_files(

@@ -77,17 +77,21 @@ def test_mismatched_lengths_and_bad_shapes_raise() -> None:
         rank_windows([[0, 1, 2, 3]])
 
 
-def test_same_window_share_counts_the_most_common_top1_window() -> None:
+def test_same_window_share_counts_repeated_top1_windows_within_a_video() -> None:
     one = [[[1.0, 6.0, 0.9], [2.0, 9.0, 0.1]]] * 4
-    assert same_window_share(one) == 100.0
+    assert same_window_share(one, ["a", "a", "b", "b"]) == 100.0  # a constant: every video repeats
+    assert same_window_share(one) == 100.0  # no videos given: all one video
     # the top-1 is the best-scored row, not the first; windows within 0.05 s round together
-    mixed = [
-        [[0.0, 3.0, 0.1], [1.0, 6.0, 0.9]],
-        [[1.04, 5.98, 0.7]],
-        [[4.0, 8.0, 0.5], [1.0, 6.0, 0.4]],
-        [[10.0, 12.0]],
-        [],  # no window: left out
+    preds = [
+        [[0.0, 3.0, 0.1], [1.0, 6.0, 0.9]],  # a: (1, 6)
+        [[1.04, 5.98, 0.7]],  # a: (1, 6) again: one repeat
+        [[4.0, 8.0, 0.5], [1.0, 6.0, 0.4]],  # a: (4, 8)
+        [[10.0, 12.0]],  # b: alone with a prediction, so b counts for nothing
+        [],  # b: no window, left out
+        [[0.0, 1.0]],  # c
+        [[0.0, 1.0]],  # c: a repeat
     ]
-    assert same_window_share(mixed) == 50.0
-    assert same_window_share([[], []]) == 0.0
-    assert same_window_share([[[0.0, 1.0]], [[1.0, 2.0]], [[2.0, 3.0]]]) == 33.33
+    videos = ["a", "a", "a", "b", "b", "c", "c"]
+    assert same_window_share(preds, videos) == 66.67  # (1 + 1) repeats of (2 + 1) possible
+    assert same_window_share([[[0.0, 1.0]], [[1.0, 2.0]], [[2.0, 3.0]]], ["a"] * 3) == 0.0
+    assert same_window_share([[], []]) == 0.0 and same_window_share([[[0.0, 1.0]]], ["a"]) == 0.0
