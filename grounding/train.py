@@ -33,7 +33,7 @@ from grounding.data.collate import collate, collate_by_video, to_device
 from grounding.data.dataset import GroundingDataset, open_video_store, probe_dims, read_manifest, video_width
 from grounding.data.samplers import VideoBatchSampler
 from grounding.inference import predict_batch, prediction_rows
-from grounding.metrics.temporal import temporal_metrics
+from grounding.metrics.temporal import same_window_share, temporal_metrics
 from grounding.models import build_model
 from grounding.models.base import GroundingModel
 from grounding.stvg_eval import flat_metrics, has_stvg, stvg_result
@@ -159,8 +159,10 @@ def evaluate(
     k: int = 5,
     progress: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """R1/R5 at IoU 0.3/0.5/0.7 and mIoU on ``dataset``, plus the community-format predictions
-    (the model's ``decode``, extra keys included)."""
+    """R1/R5 at IoU 0.3/0.5/0.7, mIoU and ``same_window`` (how often a top-1 window repeats across
+    a video's queries, %: 100 for a checkpoint that answers every query of a video alike;
+    ``grounding.metrics.temporal.same_window_share``) on ``dataset``, plus the community-format
+    predictions (the model's ``decode``, extra keys included)."""
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate)
     preds: list[dict[str, Any]] = []
@@ -168,7 +170,8 @@ def evaluate(
     for batch in progress_bar(loader, desc=f"eval {dataset.split}", enabled=progress, leave=False):
         preds.extend(prediction_rows(batch, predict_batch(model, to_device(batch, device), k=k)))
         gts.extend(batch["windows"])
-    metrics = temporal_metrics([p["pred_relevant_windows"] for p in preds], gts)
+    windows = [p["pred_relevant_windows"] for p in preds]
+    metrics = temporal_metrics(windows, gts) | {"same_window": same_window_share(windows, [p["vid"] for p in preds])}
     if has_stvg(preds):  # spatio-temporal predictions (bridge_stg): STVG metrics on the rows' GT tubes too
         tubes = dataset.stvg.tubes if getattr(dataset, "stvg", None) is not None else None
         metrics |= flat_metrics(stvg_result(dataset.info, dataset.rows, preds, tubes=tubes))

@@ -44,6 +44,8 @@ def test_fit_writes_checkpoints_and_logs(corpus, tmp_path: Path, model: str) -> 
     assert (run / "last" / "optimizer.pt").is_file()
     rows = list(csv.DictReader((run / "log.csv").open()))
     assert {r["split"] for r in rows} == {"train", "val"} and any(r["metric"] == "R1@0.5" for r in rows)
+    repeats = [float(r["value"]) for r in rows if r["split"] == "val" and r["metric"] == "same_window"]
+    assert len(repeats) == 2 and all(0.0 <= v <= 100.0 for v in repeats)  # collapse shows per epoch
     assert any((run / "tb").iterdir())
 
 
