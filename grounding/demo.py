@@ -485,7 +485,8 @@ def command(
         verdict = "beats" if row["beats_constant"] else "does NOT beat"
         ungated = "" if row["gate"] or row["variant"] else " (not required: gate false in the plan)"
         one = (
-            f", but repeats its top-1 window across a video's queries ({row['metrics']['same_window']:.0f}% "
+            f", {'but' if row['beats_constant'] else 'and'} repeats its top-1 window across a video's queries "
+            f"({row['metrics']['same_window']:.0f}% "
             f"repeats, above {COLLAPSED:.0f}%: it learned where moments lie, not the query)"
             if row["collapsed"]
             else ""
