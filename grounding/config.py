@@ -127,6 +127,14 @@ class TrainConfig(BaseModel):
     out_dir: Path | None = Field(None, description="run folder (default runs/<model>-<manifest stem>)")
     eval_every: int = Field(1, ge=1, description="epochs between validation passes")
     select_metric: str = Field("R1@0.5", description="validation metric that picks the best checkpoint")
+    select_max_repeats: float | None = Field(
+        None,
+        ge=0.0,
+        le=100.0,
+        description="pick the best checkpoint among validation epochs whose same_window (how often a top-1 "
+        "window repeats across a video's queries, %) is at most this, so a checkpoint that answers every "
+        "query of a video alike is chosen only when no epoch qualifies (unset: select_metric alone)",
+    )
     topk: int = Field(5, ge=1, description="windows per query in predictions")
 
     @model_validator(mode="after")

@@ -178,6 +178,14 @@ def evaluate(
     return metrics, preds
 
 
+def _selection_key(metrics: dict[str, Any], cfg: TrainConfig) -> tuple[bool, float]:
+    """What ranks validation epochs: ``select_metric``, after whether the epoch's top-1 windows
+    repeat across a video's queries at most ``select_max_repeats`` % (when set). Ties keep the
+    earlier epoch."""
+    cap = cfg.select_max_repeats
+    return (cap is None or metrics.get("same_window", 0.0) <= cap, metrics[cfg.select_metric])
+
+
 class RunLog:
     """TensorBoard scalars plus one CSV row per (epoch, split). ``through_epoch``: the epochs kept
     from an earlier log of this folder (the resumed checkpoint's; -1, a new run: none), so the
@@ -308,7 +316,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
                     f"choose one of {', '.join(metrics)}"
                 )
                 raise ValueError(msg)
-            is_best = best is None or metrics[cfg.select_metric] > best[cfg.select_metric]
+            is_best = best is None or _selection_key(metrics, cfg) > _selection_key(best, cfg)
             if is_best:
                 best = {**metrics, "epoch": epoch}
         meta = {

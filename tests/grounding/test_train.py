@@ -138,3 +138,33 @@ def test_charades_sta_test_split_feeds_one_epoch(tmp_path: Path) -> None:
     losses = result.history[0]["step_losses"]
     assert len(losses) == -(-3720 // 64) and np.isfinite(losses).all()
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(("cap", "chosen"), [(None, 0), (50.0, 1), (10.0, 0)])
+def test_select_max_repeats_skips_epochs_that_answer_a_video_alike(
+    corpus,  # noqa: ANN001
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cap: float | None,
+    chosen: int,
+) -> None:
+    """Validation scripted per epoch: the best R1@0.5 (epoch 0) repeats one window for every query
+    of a video. With a cap the best epoch under it wins (epoch 1, not the higher-scoring but also
+    collapsed epoch 2); when no epoch qualifies the best score is kept, and the CLI warns."""
+    import grounding.train as train
+    from grounding.cli import collapse_warning
+
+    script = iter([(50.0, 100.0), (30.0, 20.0), (40.0, 90.0)])
+
+    def scripted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - stands in for the validation pass
+        r1, repeats = next(script)
+        return {"R1@0.5": r1, "mIoU": r1, "same_window": repeats}, []
+
+    monkeypatch.setattr(train, "evaluate", scripted)
+    cfg = _cfg(corpus, tmp_path, epochs=3).model_copy(update={"select_max_repeats": cap})
+    result = fit(cfg, progress=False)
+    meta = json.loads((tmp_path / "best" / "checkpoint.json").read_text())["meta"]
+    assert meta["epoch"] == chosen == result.best["epoch"]
+    assert bool(collapse_warning(result.best)) == (chosen == 0)
+    if chosen == 0:
+        assert "repeats its top-1 window across a video's validation queries 100%" in collapse_warning(result.best)
