@@ -83,23 +83,28 @@ def train(
     cfg = load_config(config, flags)
     result = fit(cfg, resume=resume, progress=not no_progress)
     print(json.dumps({"out_dir": str(result.out_dir), "best": result.best}, indent=2))
-    warning = collapse_warning(result.best)
+    warning = collapse_warning(result.best, cfg.select_max_repeats)
     if warning:
         print(warning, file=sys.stderr)
 
 
-def collapse_warning(best: dict | None) -> str:
+def collapse_warning(best: dict | None, cap: float | None = None) -> str:
     """A warning when the chosen checkpoint answers the validation queries of a video alike
-    (``same_window`` above ``grounding.evaluation.COLLAPSED``), else ''."""
+    (``same_window`` above ``grounding.evaluation.COLLAPSED``), else ''. ``cap``: the run's
+    ``select_max_repeats``."""
     from grounding.evaluation import COLLAPSED
 
     if not best or best.get("same_window", 0.0) <= COLLAPSED:
         return ""
+    advice = (
+        f"no validation epoch was at or under --select-max-repeats {cap:g}, so the best-scoring one was kept"
+        if cap is not None and best["same_window"] > cap
+        else "--select-max-repeats 50 chooses among epochs that do not"
+    )
     return (
         f"warning: the chosen checkpoint (epoch {best.get('epoch')}) repeats its top-1 window across a video's "
         f"validation queries {best['same_window']:.0f}% of the time: it answers the queries of a video alike, "
-        "so its scores say where moments usually lie, not what the query asks. --select-max-repeats 50 "
-        "chooses among epochs that do not"
+        f"so its scores say where moments usually lie, not what the query asks; {advice}"
     )
 
 

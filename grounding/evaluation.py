@@ -38,7 +38,7 @@ from grounding.metrics.temporal import same_window_share, temporal_metrics
 
 Suite = Literal["auto", "qvhighlights", "temporal"]
 MISSING_SHOWN = 10
-COLLAPSED = 50.0  # percent of queries sharing one top-1 window above which a prediction set is a constant
+COLLAPSED = 50.0  # same_window (% repeats of a top-1 window within a video) above which a prediction set is a constant
 
 
 def _records(rows: Sequence[Any], model: type, name: str) -> list[Any]:

@@ -165,6 +165,8 @@ def test_select_max_repeats_skips_epochs_that_answer_a_video_alike(
     result = fit(cfg, progress=False)
     meta = json.loads((tmp_path / "best" / "checkpoint.json").read_text())["meta"]
     assert meta["epoch"] == chosen == result.best["epoch"]
-    assert bool(collapse_warning(result.best)) == (chosen == 0)
+    warning = collapse_warning(result.best, cap)
+    assert bool(warning) == (chosen == 0)
     if chosen == 0:
-        assert "repeats its top-1 window across a video's validation queries 100%" in collapse_warning(result.best)
+        assert "repeats its top-1 window across a video's validation queries 100%" in warning
+        assert ("no validation epoch was at or under --select-max-repeats 10" in warning) == (cap is not None)
