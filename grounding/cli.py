@@ -92,9 +92,9 @@ def collapse_warning(best: dict | None, cap: float | None = None) -> str:
     """A warning when the chosen checkpoint answers the validation queries of a video alike
     (``same_window`` above ``grounding.evaluation.COLLAPSED``), else ''. ``cap``: the run's
     ``select_max_repeats``."""
-    from grounding.evaluation import COLLAPSED
+    from grounding.evaluation import collapsed
 
-    if not best or best.get("same_window", 0.0) <= COLLAPSED:
+    if not best or not collapsed(best.get("same_window")):
         return ""
     advice = (
         f"no validation epoch was at or under --select-max-repeats {cap:g}, so the best-scoring one was kept"

@@ -49,6 +49,7 @@ from typing import Any
 import typer
 from pydantic import BaseModel, ConfigDict, Field
 
+from grounding import evaluation
 from grounding.baselines import ConstantSpan
 from grounding.config import TrainConfig, load_config
 from grounding.evaluation import COLLAPSED, evaluate_predictions
@@ -322,7 +323,7 @@ def beats(row: dict[str, Any], constant: dict[str, Any]) -> bool:
 
 def collapsed(row: dict[str, Any]) -> bool:
     """The row repeats top-1 windows across a video's queries more than ``COLLAPSED`` % (mean over seeds)."""
-    return row["metrics"].get("same_window", 0.0) > COLLAPSED
+    return evaluation.collapsed(row["metrics"].get("same_window"))
 
 
 def _plots(rows: list[dict[str, Any]], out: Path, n: int) -> list[Path]:

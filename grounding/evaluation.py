@@ -41,6 +41,13 @@ MISSING_SHOWN = 10
 COLLAPSED = 50.0  # same_window (% repeats of a top-1 window within a video) above which a prediction set is a constant
 
 
+def collapsed(same_window: float | None) -> bool:
+    """The one rule for a collapsed prediction set: ``same_window`` (the % of a video's queries whose
+    top-1 window repeats another's; ``grounding.metrics.temporal.same_window_share``) above
+    ``COLLAPSED``. None (not measured) is not collapsed."""
+    return same_window is not None and same_window > COLLAPSED
+
+
 def _records(rows: Sequence[Any], model: type, name: str) -> list[Any]:
     if rows and isinstance(rows[0], model):
         return list(rows)
@@ -139,8 +146,8 @@ def format_metrics(metrics: Mapping[str, Any]) -> str:
         lines.append(f"note: {counts['extra_predictions']} predictions for qids not in the GT were ignored")
     if counts["unsorted_predictions"]:
         lines.append(f"note: {counts['unsorted_predictions']} prediction rows are not sorted by score")
-    same = metrics.get("diagnostics", {}).get("same_window", 0.0)
-    if same > COLLAPSED:
+    same = metrics.get("diagnostics", {}).get("same_window")
+    if collapsed(same):
         lines.append(
             f"WARNING: the queries of a video get the same top-1 window ({same:.0f}% repeats): the model "
             "answers the same whatever the query asks (a constant predictor; its scores say where moments "

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from grounding.evaluation import evaluate_prediction_files, evaluate_predictions, format_metrics
+from grounding.evaluation import (
+    COLLAPSED,
+    collapsed,
+    evaluate_prediction_files,
+    evaluate_predictions,
+    format_metrics,
+)
 from tests.conftest import shared_path
 
 
@@ -122,6 +128,12 @@ def test_one_window_for_every_query_of_a_video_is_diagnosed_and_warned() -> None
     varied = [{"qid": g["qid"], "pred_relevant_windows": [g["relevant_windows"][0] + [1.0]]} for g in gt]
     out = evaluate_predictions(varied, gt)
     assert out["diagnostics"] == {"same_window": 0.0} and "same top-1 window" not in format_metrics(out)
+
+
+def test_collapsed_is_strictly_above_the_threshold_and_none_is_not_measured() -> None:
+    """The one rule the report, the demo's gate and grounding-train's warning share."""
+    assert collapsed(COLLAPSED + 0.01) and collapsed(100.0)
+    assert not collapsed(COLLAPSED) and not collapsed(0.0) and not collapsed(None)
 
 
 @pytest.mark.shared_data
