@@ -16,7 +16,9 @@ beats it by giving the queries of a video the same window: its ``repeats`` colum
 ``grounding.metrics.temporal.same_window_share``; 100 for the constant) above ``COLLAPSED`` (50 %). A
 val-chosen checkpoint trained on few queries can beat the train-fitted constant that way, with a
 better constant. A row may name its own ``seeds`` (fewer for an expensive row); the table says
-how many it ran.
+how many it ran. A row with ``same_as`` (TEA without its narratives: the span network) shows
+another row's runs instead of training the same network again; the demo checks first that the
+two would train alike (``same_runs``).
 
 ``summary.json`` holds the same table for scripts: ``rows`` (one per (method, variant), each
 ``{method, variant, seeds, metrics: {...means}, spread: {...standard deviations}, beats_constant,
@@ -89,6 +91,13 @@ class DemoRow(BaseModel):
         description="a default row must beat the baseline or the demo fails; false: it is shown and scored but "
         "not required to (the plan says why: a method that does not learn the demo yet)",
     )
+    same_as: str = Field(
+        "",
+        description="the label of another row of the section (e.g. 'span') whose runs this row's would repeat "
+        "exactly: the same network, parameters at every seed and training settings. Its figures are that "
+        "row's, not trained again; the demo checks the claim first (``same_runs``) and stops with an error "
+        "when it does not hold. Without that row in the run (--only) the row trains itself.",
+    )
 
 
 class StvgSection(BaseModel):
@@ -141,6 +150,36 @@ def _config(row: DemoRow, manifest: Path, seed: int, out: Path) -> TrainConfig:
         "out_dir": str(out),
     }
     return load_config(row.config, values)
+
+
+def same_runs(a: TrainConfig, b: TrainConfig) -> str:
+    """Why training ``a`` and ``b`` would not give the same runs ('' when it would): their settings
+    outside the model differ, or their models, built at the same seed, differ in what they read or
+    in any parameter (name, shape or value). Their forward passes on equal parameters are the
+    models' own tests' concern (``test_tea_baseline_equals_span_with_the_same_weights``)."""
+    import torch
+
+    from grounding.models import build_model
+    from grounding.train import model_args
+
+    skip = {"model", "out_dir"}
+    if a.model_dump(exclude=skip) != b.model_dump(exclude=skip):
+        differ = sorted(k for k, v in a.model_dump(exclude=skip).items() if v != b.model_dump(exclude=skip)[k])
+        return f"their training settings differ ({', '.join(differ)})"
+    models = []
+    for cfg in (a, b):
+        torch.manual_seed(cfg.seed)
+        models.append(build_model(cfg.model.name, **model_args(cfg, 16, 12)))
+    ma, mb = models
+    if (ma.required_keys, ma.loss_keys) != (mb.required_keys, mb.loss_keys):
+        return f"they read different inputs ({sorted(ma.required_keys)} vs {sorted(mb.required_keys)})"
+    sa, sb = ma.state_dict(), mb.state_dict()
+    if list(sa) != list(sb) or any(sa[k].shape != sb[k].shape or not torch.equal(sa[k], sb[k]) for k in sa):
+        names = sorted(set(sa) ^ set(sb)) or [
+            k for k in sa if sa[k].shape != sb[k].shape or not torch.equal(sa[k], sb[k])
+        ]
+        return f"their parameters differ ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
+    return ""
 
 
 def _temporal_metrics(result: dict[str, Any]) -> dict[str, Any]:
@@ -346,6 +385,34 @@ def _plots(rows: list[dict[str, Any]], out: Path, n: int) -> list[Path]:
     return written
 
 
+def _reused(groups: Sequence[tuple[DemoRow, bool, list[Unit]]], out: Path) -> dict[int, tuple[int, str]]:
+    """{row index: (index of the row whose runs it reuses, that row's label)} for the rows with
+    ``same_as`` whose row is in the run on the same seeds; InputError when the claim does not hold."""
+    labels = {}
+    for i, (row, stvg, units) in enumerate(groups):
+        labels[(stvg, _name(_config(row, units[0].manifest, units[0].seed, out), row))] = i
+    reused = {}
+    for i, (row, stvg, units) in enumerate(groups):
+        j = labels.get((stvg, row.same_as)) if row.same_as else None
+        if j is None:
+            continue
+        other = groups[j]
+        label = _name(_config(row, units[0].manifest, units[0].seed, out), row)
+        if other[0].same_as:
+            msg = f"demo plan: '{label}' has same_as '{row.same_as}', which reuses another row's runs itself"
+            raise InputError(msg)
+        if [u.seed for u in units] != [u.seed for u in other[2]]:
+            msg = f"demo plan: '{label}' has same_as '{row.same_as}' but other seeds: give both rows the same seeds"
+            raise InputError(msg)
+        for u, v in zip(units, other[2]):
+            why = same_runs(_config(row, u.manifest, u.seed, out), _config(other[0], v.manifest, v.seed, out))
+            if why:
+                msg = f"demo plan: '{label}' has same_as '{row.same_as}', but at seed {u.seed} {why}: drop same_as"
+                raise InputError(msg)
+        reused[i] = (j, row.same_as)
+    return reused
+
+
 def run_demo(
     plan: DemoPlan,
     out: Path,
@@ -383,12 +450,24 @@ def run_demo(
     for row in stvg_selected:
         row_seeds = list(seeds or row.seeds or plan.stvg.seeds)
         groups.append((row, True, [Unit(row, plan.stvg.manifest, s, out / "stvg", True) for s in row_seeds]))
-    for row, stvg, units in groups:
+    reused = _reused(groups, out)
+    for i, (row, stvg, units) in enumerate(groups):
         name = _name(_config(row, units[0].manifest, units[0].seed, out), row)
-        print(f"{name}: {row.config}, seeds {[u.seed for u in units]}{' (STVG)' if stvg else ''}", flush=True)
-    flat = [u for _, _, units in groups for u in units]
+        how = f"the runs of '{reused[i][1]}'" if i in reused else f"{row.config}, seeds {[u.seed for u in units]}"
+        print(f"{name}: {how}{' (STVG)' if stvg else ''}", flush=True)
+    flat = [u for i, (_, _, units) in enumerate(groups) if i not in reused for u in units]
     results = iter(run_units(flat, jobs, progress))
-    summaries = [(row_summary(row, [next(results) for _ in units]), stvg) for row, stvg, units in groups]
+    done = {
+        i: row_summary(row, [next(results) for _ in units])
+        for i, (row, _, units) in enumerate(groups)
+        if i not in reused
+    }
+    for i, (j, label) in reused.items():
+        row, _, units = groups[i]
+        method = _config(row, units[0].manifest, units[0].seed, out).model.name
+        done[i] = done[j] | {"method": method, "variant": row.variant, "gate": row.gate, "same_as": label}
+        done[i]["seconds"] = 0.0  # nothing trained for it
+    summaries = [(done[i], stvg) for i, (_, stvg, _) in enumerate(groups)]
     rows = [r for r, stvg in summaries if not stvg]
     stvg_rows = _mark_stvg([r for r, stvg in summaries if stvg], plan.stvg) if stvg_selected else []
 

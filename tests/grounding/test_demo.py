@@ -166,6 +166,100 @@ def test_row_seeds_and_gates_decide_the_runs_and_the_verdict(tmp_path: Path, mon
     assert demo.run_demo(gated, tmp_path / "runs2", plots=0, progress=False)["verdict"]["failing"] == ["tea"]
 
 
+def _recording_units(ran: list[tuple[str, str, int]]):  # noqa: ANN202
+    def fake_units(units, jobs, progress):  # noqa: ANN001, ANN202 - stands in for training
+        out = []
+        for u in units:
+            ran.append((u.row.config.stem, u.row.variant, u.seed))
+            score = 60.0 + u.seed + (10.0 if u.row.config.stem == "tea_demo" else 0.0)
+            out.append(
+                {
+                    "method": u.row.config.stem.removesuffix("_demo"),
+                    "test_split": "test",
+                    "run": str(u.out / u.row.config.stem / f"seed{u.seed}"),
+                    "seconds": 1.0,
+                    "metrics": {"R1@0.5": score, "R1@0.7": score, "mIoU": score},
+                }
+            )
+        return out
+
+    return fake_units
+
+
+def test_a_row_the_same_as_another_shows_its_runs_without_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """TEA with both switches off is the span network: with ``same_as: span`` its row shows span's
+    runs (figures, seeds, run folders) under its own label, and trains nothing. With span left out
+    (--only tea) it trains itself."""
+    import grounding.demo as demo
+
+    corpus = build_tiny_corpus(tmp_path / "data")
+    plan = load_plan(_plan(tmp_path, corpus))
+    rows = [*plan.rows[:2], plan.rows[2].model_copy(update={"same_as": "span"})]
+    plan = plan.model_copy(update={"rows": rows, "seeds": [0, 1]})
+    ran: list[tuple[str, str, int]] = []
+    monkeypatch.setattr(demo, "run_units", _recording_units(ran))
+    summary = demo.run_demo(plan, tmp_path / "runs", plots=0, progress=False)
+    assert ran == [("span_demo", "", 0), ("span_demo", "", 1), ("tea_demo", "", 0), ("tea_demo", "", 1)]
+    span, tea, off = summary["rows"][:3]
+    assert (off["method"], off["variant"], off["same_as"]) == ("tea", "without narratives", "span")
+    assert off["metrics"] == span["metrics"] == {"R1@0.5": 60.5, "R1@0.7": 60.5, "mIoU": 60.5}
+    assert off["runs"] == span["runs"] and off["seeds"] == [0, 1] and off["seconds"] == 0.0
+    assert tea["metrics"]["R1@0.5"] == 70.5
+    assert "tea (without narratives): the runs of 'span'" in capsys.readouterr().out
+
+    ran.clear()
+    demo.run_demo(plan, tmp_path / "runs2", only=["tea"], plots=0, progress=False)
+    assert ran == [
+        ("tea_demo", "", 0),
+        ("tea_demo", "", 1),
+        ("tea_demo", "without narratives", 0),
+        ("tea_demo", "without narratives", 1),
+    ]
+
+
+def test_a_same_as_that_does_not_hold_stops_the_demo_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TEA with its narratives reads inputs span does not; other seeds or other training settings
+    would give other runs: each is a plan error that names the rows and the difference."""
+    import grounding.demo as demo
+    from groundwork.errors import InputError
+
+    corpus = build_tiny_corpus(tmp_path / "data")
+    plan = load_plan(_plan(tmp_path, corpus))
+    monkeypatch.setattr(demo, "run_units", _recording_units([]))
+    cases = {
+        "read different inputs": plan.rows[1].model_copy(update={"same_as": "span"}),
+        "other seeds": plan.rows[2].model_copy(update={"same_as": "span", "seeds": [1]}),
+        r"training settings differ \(optim\)": plan.rows[2].model_copy(
+            update={"same_as": "span", "overrides": {**plan.rows[2].overrides, "optim": {"lr": 0.5}}}
+        ),
+    }
+    for why, row in cases.items():
+        bad = plan.model_copy(update={"rows": [plan.rows[0], row]})
+        with pytest.raises(InputError, match=rf"'tea.*' has same_as 'span'.*{why}"):
+            demo.run_demo(bad, tmp_path / "runs", plots=0, progress=False)
+
+
+def test_the_shipped_plans_same_as_rows_hold() -> None:
+    """configs/demo.yaml's reused rows really are their rows' runs, at every seed of the plan."""
+    from grounding.demo import _config, same_runs
+
+    plan = load_plan(REPO / "configs" / "demo.yaml")
+    labels = {(r.variant or _config(r, plan.manifest, 0, Path("o")).model.name): r for r in plan.rows}
+    reused = [r for r in plan.rows if r.same_as]
+    assert reused, "the plan reuses no row's runs"
+    for row in reused:
+        for seed in row.seeds or plan.seeds:
+            other = labels[row.same_as]
+            assert (
+                same_runs(_config(row, plan.manifest, seed, Path("o")), _config(other, plan.manifest, seed, Path("o")))
+                == ""
+            )
+
+
 def test_a_row_that_beats_the_constant_with_repeated_windows_fails_its_gate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
