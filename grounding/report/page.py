@@ -97,20 +97,28 @@ def write_demo_report(
         msg = f"{summary_file}: not valid JSON ({exc})"
         raise InputError(msg) from None
     index = demo_out / "report" / INDEX
-    lines = []
-    for row in summary.get("rows", []):
+    rows = summary.get("rows", [])
+    pages: dict[str, Path] = {}  # run -> its page; a row with same_as links its row's pages
+    for row in [r for r in rows if not r.get("same_as")] + [r for r in rows if r.get("same_as")]:
         label = row["method"] + (f" ({row['variant']})" if row.get("variant") else "")
-        links = []
         for run, seed in zip(row.get("runs", []), row.get("seeds", []), strict=False):
-            run_dir = Path(run) if Path(run).exists() else demo_out / Path(run).parent.name / Path(run).name
-            page = write_run_report(
-                run_dir,
-                splits=[row["test_split"]] if row.get("test_split") else (),
-                videos=videos,
-                curves=curves,
-                title=f"{label} — seed {seed}",
-            )
-            links.append(f'<a href="{_href(page, index.parent)}">seed {seed}</a>')
+            if run not in pages:
+                run_dir = Path(run) if Path(run).exists() else demo_out / Path(run).parent.name / Path(run).name
+                pages[run] = write_run_report(
+                    run_dir,
+                    splits=[row["test_split"]] if row.get("test_split") else (),
+                    videos=videos,
+                    curves=curves,
+                    title=f"{label} — seed {seed}",
+                )
+    lines = []
+    for row in rows:
+        label = row["method"] + (f" ({row['variant']})" if row.get("variant") else "")
+        whose = f" ({row['same_as']}'s run)" if row.get("same_as") else ""
+        links = [
+            f'<a href="{_href(pages[run], index.parent)}">seed {seed}{html.escape(whose)}</a>'
+            for run, seed in zip(row.get("runs", []), row.get("seeds", []), strict=False)
+        ]
         lines.append(
             f"<tr><td>{html.escape(label)}</td>{_metric_cells(row, columns)}<td>{''.join(links) or '—'}</td></tr>"
         )

@@ -66,6 +66,16 @@ def test_demo_index_links_a_report_per_run(tiny_run: TinyRun, tmp_path: Path) ->
                 "runs": [str(tiny_run.run)],
                 "test_split": "test",
             },
+            {
+                "method": "tea",
+                "variant": "without narratives",
+                "same_as": "span",
+                "seeds": [0],
+                "metrics": {"R1@0.5": 12.5, "mIoU": 20.0, "same_window": 87.5},
+                "spread": {"R1@0.5": 0.0},
+                "runs": [str(tiny_run.run)],
+                "test_split": "test",
+            },
             {"method": "constant span (train)", "variant": "", "seeds": [], "metrics": {"R1@0.5": 5.0}, "spread": {}},
         ],
         "test_queries": len(tiny_run.rewrites),
@@ -75,7 +85,8 @@ def test_demo_index_links_a_report_per_run(tiny_run: TinyRun, tmp_path: Path) ->
     index = write_demo_report(demo, videos=[tiny_run.videos], curves=False)
     assert index == demo / "report" / "index.html"
     links = re.findall(r'href="([^"]+)"', index.read_text())
-    assert len(links) == 1 and (index.parent / links[0]).resolve() == (tiny_run.run / "report" / "index.html").resolve()
+    assert len(links) == 2 and (index.parent / links[0]).resolve() == (tiny_run.run / "report" / "index.html").resolve()
+    assert links[1] == links[0] and "seed 0 (span&#x27;s run)" in index.read_text()  # a same_as row: span's page
     assert "12.50" in index.read_text() and "constant span (train)" in index.read_text()
     assert "<th>same_window</th>" in index.read_text() and "87.50" in index.read_text()
-    assert _data((tiny_run.run / "report" / "index.html").read_text())["title"] == "span — seed 0"
+    assert _data((tiny_run.run / "report" / "index.html").read_text())["title"] == "span — seed 0"  # not the reuser's
