@@ -55,27 +55,19 @@ def test_cli_writes_the_report_and_names_a_bad_run(
 def test_demo_index_links_a_report_per_run(tiny_run: TinyRun, tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     demo.mkdir()
+    span = {
+        "method": "span",
+        "variant": "",
+        "seeds": [0],
+        "metrics": {"R1@0.5": 12.5, "mIoU": 20.0, "same_window": 87.5},
+        "spread": {"R1@0.5": 0.0},
+        "runs": [str(tiny_run.run)],
+        "test_split": "test",
+    }
     summary = {
         "rows": [
-            {
-                "method": "span",
-                "variant": "",
-                "seeds": [0],
-                "metrics": {"R1@0.5": 12.5, "mIoU": 20.0, "same_window": 87.5},
-                "spread": {"R1@0.5": 0.0},
-                "runs": [str(tiny_run.run)],
-                "test_split": "test",
-            },
-            {
-                "method": "tea",
-                "variant": "without narratives",
-                "same_as": "span",
-                "seeds": [0],
-                "metrics": {"R1@0.5": 12.5, "mIoU": 20.0, "same_window": 87.5},
-                "spread": {"R1@0.5": 0.0},
-                "runs": [str(tiny_run.run)],
-                "test_split": "test",
-            },
+            span,
+            span | {"method": "tea", "variant": "without narratives", "same_as": "span"},
             {"method": "constant span (train)", "variant": "", "seeds": [], "metrics": {"R1@0.5": 5.0}, "spread": {}},
         ],
         "test_queries": len(tiny_run.rewrites),
