@@ -10,7 +10,8 @@ its own windows). A sentence that fits twice in a video is one query with two wi
 
 The default size (``N_VIDEOS``: 80 train / 10 val / 20 test videos) gives 475 / 55 / 120 queries
 (seed 0): a test split of over 100 queries, val over 50 and train about 4x test, so figures
-measured on it do not move by 10 points between builds.
+measured on it do not move by 10 points between builds. ``make demo`` asks for three wordings of
+each training query (``train_wordings``): 1,423 training queries from the same 80 videos.
 
 Same seed, same output: the JSONL files are byte-identical and the decoded frames identical.
 The layout is the ``folder`` format: ``<dir>/{train,val,test}.jsonl`` and ``<dir>/videos/*.mp4``.
@@ -86,19 +87,31 @@ def split_scripts(scripts: list[Script]) -> dict[str, list[Script]]:
     }
 
 
-def generate_demo(out_dir: Path, seed: int = 0, n_videos: int = N_VIDEOS, train_videos: int | None = None) -> Path:
+def generate_demo(
+    out_dir: Path, seed: int = 0, n_videos: int = N_VIDEOS, train_videos: int | None = None, train_wordings: int = 1
+) -> Path:
     """Write ``videos/demo_NNN.mp4`` and ``{train,val,test}.jsonl`` (about 8:1:2) into ``out_dir``;
     ``train.jsonl`` is written last, so its presence means the dataset is complete.
 
     ``train_videos``: that many training videos instead (``DEMO_TRAIN_VIDEOS`` of the Makefile).
     The extra ones are drawn after the ``n_videos`` and their queries numbered after theirs, so
     every line of the default size stays byte-identical; fewer keeps the first ones and leaves the
-    others' lines out (the ids of the rest do not move)."""
+    others' lines out (the ids of the rest do not move).
+
+    ``train_wordings``: up to that many wordings of each training query (``DEMO_WORDINGS`` of the
+    Makefile, 3 for ``make demo``), as datasets with several annotators have: wording ``k`` is drawn
+    from its own seed (``demo-phrases:<seed>:<video>:wording<k>``) by the same rules, and a
+    sentence the video already has is dropped. They are appended to ``train.jsonl`` with ids after
+    every other query, so the lines of one wording stay byte-identical. Val and test keep one
+    wording: a query set asks each thing once."""
     if n_videos < 3:
         msg = f"generate_demo: n_videos must be >= 3 (one video per split), got {n_videos}"
         raise ValueError(msg)
     if train_videos is not None and train_videos < 1:
         msg = f"generate_demo: train_videos must be >= 1, got {train_videos}"
+        raise ValueError(msg)
+    if train_wordings < 1:
+        msg = f"generate_demo: train_wordings must be >= 1, got {train_wordings}"
         raise ValueError(msg)
     out_dir = Path(out_dir)
     (out_dir / "videos").mkdir(parents=True, exist_ok=True)
@@ -122,6 +135,21 @@ def generate_demo(out_dir: Path, seed: int = 0, n_videos: int = N_VIDEOS, train_
                 qid += 1
             if script.video_id in kept:
                 write_video(script, out_dir / "videos" / f"{script.video_id}.mp4")
+    training = [s for s in [*splits["train"], *extra] if s.video_id in kept]
+    said: dict[str, set[str]] = {s.video_id: set() for s in training}
+    for line in lines["train"]:
+        first = json.loads(line)
+        said[first["vid"]].add(first["query"])
+    for k in range(1, train_wordings):
+        for script in training:
+            wording = random.Random(f"demo-phrases:{seed}:{script.video_id}:wording{k}")
+            for sentence, windows in queries(script, wording):
+                if sentence in said[script.video_id]:
+                    continue
+                said[script.video_id].add(sentence)
+                row = {"qid": qid, "query": sentence, "vid": script.video_id, "duration": float(script.duration)}
+                lines["train"].append(json.dumps({**row, "relevant_windows": windows}))
+                qid += 1
     for split in ("val", "test", "train"):
         atomic_write_text(out_dir / f"{split}.jsonl", "".join(line + "\n" for line in lines[split]))
     return out_dir

@@ -77,6 +77,31 @@ def test_train_videos_adds_or_keeps_training_videos_and_leaves_the_rest_as_it_wa
         generate_demo(tmp_path / "none", train_videos=0)
 
 
+def test_train_wordings_add_other_wordings_of_the_training_queries_only(demo_dir: Path, tmp_path: Path) -> None:
+    """Each extra wording is another sentence for a training query's windows, appended with ids
+    after every other query; the one-wording lines, val and test stay byte-identical."""
+    base = _rows(demo_dir)
+    more_dir = generate_demo(tmp_path / "more", seed=0, n_videos=N_SMALL, train_wordings=3)
+    more = _rows(more_dir)
+    assert more["val"] == base["val"] and more["test"] == base["test"]
+    assert more["train"][: len(base["train"])] == base["train"]
+    extra = more["train"][len(base["train"]) :]
+    assert len(base["train"]) < len(more["train"]) <= 3 * len(base["train"])
+    n_base = sum(len(rows) for rows in base.values())
+    assert [r["qid"] for r in extra] == list(range(n_base, n_base + len(extra)))
+    windows = defaultdict(set)
+    for r in base["train"]:
+        windows[r["vid"]].add(json.dumps(r["relevant_windows"]))
+    for r in extra:
+        assert json.dumps(r["relevant_windows"]) in windows[r["vid"]], r  # a training query, said again
+    sentences = [(r["vid"], r["query"]) for r in more["train"]]
+    assert len(set(sentences)) == len(sentences), "a wording the video already has is dropped"
+    again = generate_demo(tmp_path / "again", seed=0, n_videos=N_SMALL, train_wordings=3)
+    assert (again / "train.jsonl").read_bytes() == (more_dir / "train.jsonl").read_bytes()
+    with pytest.raises(ValueError, match="train_wordings must be >= 1"):
+        generate_demo(tmp_path / "none", n_videos=N_SMALL, train_wordings=0)
+
+
 def test_another_seed_gives_another_dataset(demo_dir: Path, tmp_path: Path) -> None:
     other = generate_demo(tmp_path / "other", seed=1, n_videos=3)
 
