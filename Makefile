@@ -86,7 +86,7 @@ DEMO_TRAIN_VIDEOS ?= 80
 # 1,423 training queries from the same 80 videos: with one (475) no model here learned the query.
 DEMO_WORDINGS ?= 3
 DEMO_NAME := demo$(if $(filter 80,$(DEMO_TRAIN_VIDEOS)),,-train$(DEMO_TRAIN_VIDEOS))
-DEMO_ARGS := train_videos=$(DEMO_TRAIN_VIDEOS), train_wordings=$(DEMO_WORDINGS)
+DEMO_GEN_ARGS := train_videos=$(DEMO_TRAIN_VIDEOS), train_wordings=$(DEMO_WORDINGS)
 ifeq ($(DATASET),demo)
 ANNOTATIONS ?= data/$(DEMO_NAME)
 MANIFEST ?= manifests/$(DEMO_NAME).parquet
@@ -159,11 +159,11 @@ endif
 # The demo data is generated again when the arguments it was made with change (the stamp file
 # holds them; a folder from before the stamp is made again too).
 data/$(DEMO_NAME)/train.jsonl: data/$(DEMO_NAME)/.generated-with | $(PRIORS_SETUP)
-	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.videos import generate_demo; generate_demo(Path('data/$(DEMO_NAME)'), $(DEMO_ARGS))"
+	$(PRIORS_PY) -c "from pathlib import Path; from pipeline.demo.videos import generate_demo; generate_demo(Path('data/$(DEMO_NAME)'), $(DEMO_GEN_ARGS))"
 
 data/$(DEMO_NAME)/.generated-with: FORCE
 	@mkdir -p $(@D)
-	@echo '$(DEMO_ARGS)' | cmp -s - $@ || echo '$(DEMO_ARGS)' > $@
+	@echo '$(DEMO_GEN_ARGS)' | cmp -s - $@ || echo '$(DEMO_GEN_ARGS)' > $@
 
 FORCE:
 
