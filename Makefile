@@ -78,8 +78,8 @@ ADAPTER_qvhighlights := qvhighlights
 ADAPTER_tacos := tacos
 ADAPTER_vidstg := vidstg
 ADAPTER ?= $(or $(ADAPTER_$(DATASET)),$(DATASET))
-# The demo's size: DEMO_TRAIN_VIDEOS training videos (default 80: 475 queries; val and test stay
-# 10 / 20 videos whatever the size). Another size lives in data/demo-train<N>, manifests/ and runs/
+# The demo's size: DEMO_TRAIN_VIDEOS training videos (default 80: 475 queries in one wording; val
+# and test stay 10 / 20 videos whatever the size). Another size lives in data/demo-train<N>, manifests/ and runs/
 # under that name, beside the default one.
 DEMO_TRAIN_VIDEOS ?= 80
 # DEMO_WORDINGS: wordings of each training query (val and test keep one). Three give the models
@@ -192,8 +192,8 @@ priors: $(PRIORS_SETUP) $(PRIORS_DEPS)
 # train every method of configs/demo.yaml on CPU, score them on the demo test split next to the
 # constant-span baseline, print the table and write timeline PNGs under runs/demo/.
 # make demo DEMO_TRAIN_VIDEOS=320: the same with four times the training videos (data, manifest
-# and runs under demo-train320), about twice the time: enough data for span, TEA and MASRA to
-# learn grounding that transfers, and for TEA's narratives to show (README, "The demo").
+# and runs under demo-train320); with DEMO_WORDINGS=1 that took 22 minutes and is where MASRA
+# learned (README, "The demo"). DEMO_WORDINGS=1: one wording per training query, as before.
 # The spatio-temporal demo (DATASET=demo_stvg) always uses the shapes narrator; with
 # NARRATOR=tiny-llava the GranAlign rows are left out (its priors would be error rows).
 ifeq ($(NARRATOR),shapes)
