@@ -163,9 +163,9 @@ def same_runs(a: TrainConfig, b: TrainConfig) -> str:
     from grounding.train import model_args
 
     skip = {"model", "out_dir"}
-    if a.model_dump(exclude=skip) != b.model_dump(exclude=skip):
-        differ = sorted(k for k, v in a.model_dump(exclude=skip).items() if v != b.model_dump(exclude=skip)[k])
-        return f"their training settings differ ({', '.join(differ)})"
+    da, db = a.model_dump(exclude=skip), b.model_dump(exclude=skip)
+    if da != db:
+        return f"their training settings differ ({', '.join(sorted(k for k in da if da[k] != db[k]))})"
     models = []
     for cfg in (a, b):
         torch.manual_seed(cfg.seed)
@@ -174,10 +174,8 @@ def same_runs(a: TrainConfig, b: TrainConfig) -> str:
     if (ma.required_keys, ma.loss_keys) != (mb.required_keys, mb.loss_keys):
         return f"they read different inputs ({sorted(ma.required_keys)} vs {sorted(mb.required_keys)})"
     sa, sb = ma.state_dict(), mb.state_dict()
-    if list(sa) != list(sb) or any(sa[k].shape != sb[k].shape or not torch.equal(sa[k], sb[k]) for k in sa):
-        names = sorted(set(sa) ^ set(sb)) or [
-            k for k in sa if sa[k].shape != sb[k].shape or not torch.equal(sa[k], sb[k])
-        ]
+    names = sorted(set(sa) ^ set(sb)) or [k for k in sa if not torch.equal(sa[k], sb[k])]  # shape or value
+    if names:
         return f"their parameters differ ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
     return ""
 
@@ -385,31 +383,29 @@ def _plots(rows: list[dict[str, Any]], out: Path, n: int) -> list[Path]:
     return written
 
 
-def _reused(groups: Sequence[tuple[DemoRow, bool, list[Unit]]], out: Path) -> dict[int, tuple[int, str]]:
-    """{row index: (index of the row whose runs it reuses, that row's label)} for the rows with
-    ``same_as`` whose row is in the run on the same seeds; InputError when the claim does not hold."""
-    labels = {}
-    for i, (row, stvg, units) in enumerate(groups):
-        labels[(stvg, _name(_config(row, units[0].manifest, units[0].seed, out), row))] = i
+def _reused(groups: Sequence[tuple[DemoRow, bool, list[Unit]]], names: Sequence[str], out: Path) -> dict[int, int]:
+    """{row index: index of the row whose runs it reuses} for the rows with ``same_as`` whose row
+    is in the run (``names``: each group's label); InputError when the claim does not hold."""
+    index = {(stvg, names[i]): i for i, (_, stvg, _) in enumerate(groups)}
     reused = {}
     for i, (row, stvg, units) in enumerate(groups):
-        j = labels.get((stvg, row.same_as)) if row.same_as else None
+        j = index.get((stvg, row.same_as)) if row.same_as else None
         if j is None:
             continue
-        other = groups[j]
-        label = _name(_config(row, units[0].manifest, units[0].seed, out), row)
-        if other[0].same_as:
-            msg = f"demo plan: '{label}' has same_as '{row.same_as}', which reuses another row's runs itself"
+        other, _, other_units = groups[j]
+        said = f"demo plan: '{names[i]}' has same_as '{row.same_as}'"
+        if other.same_as:
+            msg = f"{said}, which reuses another row's runs itself"
             raise InputError(msg)
-        if [u.seed for u in units] != [u.seed for u in other[2]]:
-            msg = f"demo plan: '{label}' has same_as '{row.same_as}' but other seeds: give both rows the same seeds"
+        if [u.seed for u in units] != [u.seed for u in other_units]:
+            msg = f"{said} but other seeds: give both rows the same seeds"
             raise InputError(msg)
-        for u, v in zip(units, other[2]):
-            why = same_runs(_config(row, u.manifest, u.seed, out), _config(other[0], v.manifest, v.seed, out))
+        for u, v in zip(units, other_units):
+            why = same_runs(_config(row, u.manifest, u.seed, out), _config(other, v.manifest, v.seed, out))
             if why:
-                msg = f"demo plan: '{label}' has same_as '{row.same_as}', but at seed {u.seed} {why}: drop same_as"
+                msg = f"{said}, but at seed {u.seed} {why}: drop same_as"
                 raise InputError(msg)
-        reused[i] = (j, row.same_as)
+        reused[i] = j
     return reused
 
 
@@ -450,11 +446,12 @@ def run_demo(
     for row in stvg_selected:
         row_seeds = list(seeds or row.seeds or plan.stvg.seeds)
         groups.append((row, True, [Unit(row, plan.stvg.manifest, s, out / "stvg", True) for s in row_seeds]))
-    reused = _reused(groups, out)
+    firsts = [_config(row, units[0].manifest, units[0].seed, out) for row, _, units in groups]
+    names = [_name(cfg, row) for cfg, (row, _, _) in zip(firsts, groups)]
+    reused = _reused(groups, names, out)
     for i, (row, stvg, units) in enumerate(groups):
-        name = _name(_config(row, units[0].manifest, units[0].seed, out), row)
-        how = f"the runs of '{reused[i][1]}'" if i in reused else f"{row.config}, seeds {[u.seed for u in units]}"
-        print(f"{name}: {how}{' (STVG)' if stvg else ''}", flush=True)
+        how = f"the runs of '{row.same_as}'" if i in reused else f"{row.config}, seeds {[u.seed for u in units]}"
+        print(f"{names[i]}: {how}{' (STVG)' if stvg else ''}", flush=True)
     flat = [u for i, (_, _, units) in enumerate(groups) if i not in reused for u in units]
     results = iter(run_units(flat, jobs, progress))
     done = {
@@ -462,11 +459,15 @@ def run_demo(
         for i, (row, _, units) in enumerate(groups)
         if i not in reused
     }
-    for i, (j, label) in reused.items():
-        row, _, units = groups[i]
-        method = _config(row, units[0].manifest, units[0].seed, out).model.name
-        done[i] = done[j] | {"method": method, "variant": row.variant, "gate": row.gate, "same_as": label}
-        done[i]["seconds"] = 0.0  # nothing trained for it
+    for i, j in reused.items():
+        row = groups[i][0]
+        done[i] = done[j] | {
+            "method": firsts[i].model.name,
+            "variant": row.variant,
+            "gate": row.gate,
+            "same_as": row.same_as,
+            "seconds": 0.0,  # nothing trained for it
+        }
     summaries = [(done[i], stvg) for i, (_, stvg, _) in enumerate(groups)]
     rows = [r for r, stvg in summaries if not stvg]
     stvg_rows = _mark_stvg([r for r, stvg in summaries if stvg], plan.stvg) if stvg_selected else []

@@ -124,11 +124,13 @@ def generate_demo(
     kept = {s.video_id for s in [*splits["train"][:n_train], *extra, *splits["val"], *splits["test"]]}
     qid = 0
     lines: dict[str, list[str]] = {}
+    said: dict[str, set[str]] = {}  # each video's sentences, so another wording never repeats one
     for split, chosen in [*splits.items(), ("train", extra)]:
         lines.setdefault(split, [])
         for script in chosen:
             wording = random.Random(f"demo-phrases:{seed}:{script.video_id}")
             for sentence, windows in queries(script, wording):  # a left-out video's queries keep their ids
+                said.setdefault(script.video_id, set()).add(sentence)
                 row = {"qid": qid, "query": sentence, "vid": script.video_id, "duration": float(script.duration)}
                 if script.video_id in kept:
                     lines[split].append(json.dumps({**row, "relevant_windows": windows}))
@@ -136,10 +138,6 @@ def generate_demo(
             if script.video_id in kept:
                 write_video(script, out_dir / "videos" / f"{script.video_id}.mp4")
     training = [s for s in [*splits["train"], *extra] if s.video_id in kept]
-    said: dict[str, set[str]] = {s.video_id: set() for s in training}
-    for line in lines["train"]:
-        first = json.loads(line)
-        said[first["vid"]].add(first["query"])
     for k in range(1, train_wordings):
         for script in training:
             wording = random.Random(f"demo-phrases:{seed}:{script.video_id}:wording{k}")
