@@ -38,6 +38,13 @@ class DataConfig(BaseModel):
     val_split: str = Field("val", description="split that picks the best checkpoint (never the test split)")
     test_split: str = Field("test", description="split grounding-eval scores by default")
     num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    video_cache_mb: float = Field(
+        1024.0,
+        ge=0.0,
+        description="MB of each split's video-level fields (pooled features, aligned priors) kept "
+        "in memory between epochs, least recently used out first; per DataLoader worker; 0 rebuilds "
+        "them for every item",
+    )
     l2_normalize_frames: bool = Field(
         False,
         description="L2-normalise every snippet of every feature store, store "

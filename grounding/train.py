@@ -259,11 +259,18 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
         targets=model.target_maker(cfg.data.targets),
         fields=(*model.required_keys, *model.loss_keys),
         temporal_endpoints=tef,
+        video_cache_mb=cfg.data.video_cache_mb,
     )
     has_val = any(r["split"] == cfg.data.val_split for r in info.rows)
     val_set = (
         GroundingDataset(
-            info, cfg.data.val_split, store, cfg.data.max_len, fields=model.required_keys, temporal_endpoints=tef
+            info,
+            cfg.data.val_split,
+            store,
+            cfg.data.max_len,
+            fields=model.required_keys,
+            temporal_endpoints=tef,
+            video_cache_mb=cfg.data.video_cache_mb,
         )
         if has_val
         else None

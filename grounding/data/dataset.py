@@ -11,13 +11,15 @@ not ``ok`` are skipped and counted in ``GroundingDataset.skipped``.
 An item is a dict of numpy arrays (shapes per query, unpadded) plus the plain ``META_KEYS``;
 video-level fields are built once per video and shared by its queries, query-level fields per
 query (``item(row)`` = ``video_fields(video)`` + ``query_fields(row)``; ``Predictor`` builds a
-new query's item the same way). ``collate`` pads a list of items into a batch.
+new query's item the same way). The video-level fields of the videos read last are kept, up to
+``video_cache_mb`` (least recently used first out), read-only: every epoch reads them again, and
+a video's queries share them. ``collate`` pads a list of items into a batch.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -123,10 +125,12 @@ class GroundingDataset:
     def __init__(self, manifest: str | Path | ManifestInfo, split: str | None, store: FeatureStore,
                  max_len: int = 128, cache_dir: str | Path | None = None,
                  targets: TargetMaker | TargetConfig | None = None, fields: Iterable[str] | None = None,
-                 videos: Iterable[str] | None = None, temporal_endpoints: bool = False) -> None:
+                 videos: Iterable[str] | None = None, temporal_endpoints: bool = False,
+                 video_cache_mb: float = 1024.0) -> None:
         """``split`` None takes every split; ``videos`` keeps only the queries of those videos
         (``Predictor`` loads just the videos it is asked about); ``temporal_endpoints`` appends
-        the 2-d (i / n, (i + 1) / n) feature to each snippet after pooling."""
+        the 2-d (i / n, (i + 1) / n) feature to each snippet after pooling; ``video_cache_mb``
+        bounds the video-level fields kept between items (0: none kept; per DataLoader worker)."""
         info = manifest if isinstance(manifest, ManifestInfo) else read_manifest(manifest, cache_dir)
         self.info, self.split, self.store, self.max_len = info, split, store, max_len
         self.temporal_endpoints = temporal_endpoints
@@ -170,6 +174,8 @@ class GroundingDataset:
             where,
         )
         self._spans: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {k: {} for k in self.priors}
+        self._videos: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()  # video id -> (fields, bytes)
+        self._videos_bytes, self.video_cache_bytes = 0, int(video_cache_mb * 2**20)
         # sha -> (sentence, tokens, token ids or None) of a text not in the cache (grounding.predict)
         self.extra_text: dict[str, tuple[np.ndarray, ...]] = {}
         missing = shas - set(self.text.index)
@@ -256,8 +262,28 @@ class GroundingDataset:
         return self._prior_field(spec, row, n)
 
     def video_fields(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The video-level fields of ``row``'s video (the same for all its queries). The video's
-        features are read only when a field needs them or its snippet count."""
+        """The video-level fields of ``row``'s video (the same for all its queries), from the
+        cache of recent videos when they are there (their arrays are read-only)."""
+        video_id = row["video_id"]
+        hit = self._videos.get(video_id)
+        if hit is not None:
+            self._videos.move_to_end(video_id)
+            return hit[0]
+        out = self._video_fields(row)
+        size = sum(v.nbytes for v in out.values() if isinstance(v, np.ndarray))
+        if size <= self.video_cache_bytes:
+            for v in out.values():
+                if isinstance(v, np.ndarray):
+                    v.flags.writeable = False
+            self._videos[video_id] = (out, size)
+            self._videos_bytes += size
+            while self._videos_bytes > self.video_cache_bytes:
+                self._videos_bytes -= self._videos.popitem(last=False)[1][1]
+        return out
+
+    def _video_fields(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The video-level fields, built: the video's features are read only when a field needs
+        them or its snippet count."""
         specs = [s for s in self.fields if s.level == "video"]
         needs_video = any(s.source == "features" or s.layout == "snippets" for s in specs)
         video = self.video_features(row["video_id"]) if needs_video else None

@@ -65,6 +65,30 @@ def test_narratives_match_eq3_on_cached_vectors(corpus) -> None:  # noqa: ANN001
     np.testing.assert_array_equal(item["narrative_mask"], mask)
 
 
+def test_video_fields_are_kept_read_only_up_to_the_budget(corpus) -> None:  # noqa: ANN001
+    store = open_store(corpus.features)
+    cached = GroundingDataset(corpus.manifest, "train", store, max_len=12)
+    fresh = GroundingDataset(corpus.manifest, "train", store, max_len=12, video_cache_mb=0)
+    videos = {r["video_id"] for r in cached.rows}
+    first = [cached[i] for i in range(len(cached))]
+    assert set(cached._videos) == videos and not fresh._videos
+    again = cached[0]
+    assert again["video"] is first[0]["video"] and not again["video"].flags.writeable  # kept, and cannot change
+    with pytest.raises(ValueError, match="read-only"):
+        again["narratives"][0] = 0.0
+    for i, item in enumerate(first):  # the same values as building them for every item
+        for key, value in fresh[i].items():
+            np.testing.assert_array_equal(item[key], value, err_msg=key)
+    one_video = next(iter(cached._videos.values()))[1]
+    small = GroundingDataset(corpus.manifest, "train", store, max_len=12, video_cache_mb=1.5 * one_video / 2**20)
+    order = [r["video_id"] for r in small.rows]
+    for i in range(len(small)):
+        small[i]
+    kept = list(small._videos)
+    assert kept[-1] == order[-1] and len(kept) < len(videos)  # the last read stays, the oldest went out
+    assert small._videos_bytes == sum(size for _, size in small._videos.values()) <= small.video_cache_bytes
+
+
 def test_collate_pads_and_masks(corpus) -> None:  # noqa: ANN001
     ds = GroundingDataset(corpus.manifest, "train", open_store(corpus.features), max_len=64)
     items = [ds[i] for i in range(len(ds))]
