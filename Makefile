@@ -63,9 +63,9 @@ test-vllm: venv-vllm
 # make priors DATASET=charades VIDEO_ROOT=/data/charades/videos MODEL=llava-hf/llava-1.5-7b-hf
 # DATASET is a short name mapped to an adapter (below) or any adapter name (`priors run -h`).
 # ANNOTATIONS defaults to data/<DATASET>; VIDEO_ROOT to the adapter's default; RAY_ADDRESS,
-# CACHE, BACKEND, MODEL and PRIORS_ARGS (extra `priors run` flags) pass through. KINDS picks the
-# prior kinds (default narrative,clip_caption,event,query_rewrite; add query_caption for
-# GranAlign's query-aware captions: queries x segments requests).
+# CACHE, BACKEND, MODEL, TEXT_ENCODER and PRIORS_ARGS (extra `priors run` flags) pass through.
+# KINDS picks the prior kinds (default narrative,clip_caption,event,query_rewrite; add
+# query_caption for GranAlign's query-aware captions: queries x segments requests).
 # Writes the priors into $(CACHE) and manifests/<DATASET>.parquet (+ .report.json).
 ADAPTER_charades := charades_sta
 ADAPTER_charades_sta := charades_sta
@@ -131,6 +131,9 @@ override BACKEND := shapes
 KINDS := narrative,clip_caption,event,frame_caption,query_rewrite_pairs,key_frame,key_frame_caption
 GRANALIGN_SPLITS := $(foreach k,frame_caption query_rewrite_pairs key_frame key_frame_caption,--kind-splits $(k)=val,test)
 KIND_ARGS ?= --backend-options noise=$(NOISE) --embed-concurrency 2 $(GRANALIGN_SPLITS)
+# The text encoder in bfloat16: embedding is most of the demo's priors time, and it halves it
+# (pipeline/features/text.py, MiniLMBf16Encoder).
+TEXT_ENCODER ?= minilm-bf16
 PRIORS_DEPS := $(TINY_CLIP)/config.json data/$(DEMO_NAME)/train.jsonl
 else
 MODEL ?= $(TINY_LLAVA)
@@ -148,6 +151,7 @@ MODEL ?= shapes
 override BACKEND := shapes
 KINDS := temporal_reasoning
 KIND_ARGS ?= --backend-options noise=$(NOISE) --embed-concurrency 2
+TEXT_ENCODER ?= minilm-bf16
 VISUAL_ENCODER ?= $(TINY_CLIP_112)
 PRIORS_DEPS := $(TINY_CLIP_112)/config.json data/demo_stvg/train_annotations.json
 else
@@ -183,7 +187,7 @@ priors: $(PRIORS_SETUP) $(PRIORS_DEPS)
 	$(PRIORS_ENV)/bin/priors run $(ADAPTER) --annotations $(ANNOTATIONS) \
 	  $(if $(VIDEO_ROOT),--video-root $(VIDEO_ROOT)) --model $(MODEL) $(if $(BACKEND),--backend $(BACKEND)) \
 	  --cache $(CACHE) --manifest $(MANIFEST) --kinds $(KINDS) $(KIND_ARGS) \
-	  $(if $(VISUAL_ENCODER),--visual-encoder $(VISUAL_ENCODER)) \
+	  $(if $(TEXT_ENCODER),--text-encoder $(TEXT_ENCODER)) $(if $(VISUAL_ENCODER),--visual-encoder $(VISUAL_ENCODER)) \
 	  $(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS)) $(PRIORS_ARGS)
 
 # ---- demo ---------------------------------------------------------------------------------

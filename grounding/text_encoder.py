@@ -81,11 +81,9 @@ class BertEncoder(nn.Module):
     def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
         e = self.embeddings
         pos = torch.arange(ids.shape[1], device=ids.device)
-        x = (
-            e["word_embeddings"](ids)
-            + e["position_embeddings"](pos)[None]
-            + e["token_type_embeddings"](torch.zeros_like(ids))
-        )
+        # (word + token type) + position, in transformers' order: in bfloat16 the order shows
+        x = e["word_embeddings"](ids) + e["token_type_embeddings"](torch.zeros_like(ids))
+        x = x + e["position_embeddings"](pos)[None]
         x = e["LayerNorm"](x)
         for layer in self.encoder["layer"]:
             x = layer(x, mask)
@@ -96,6 +94,7 @@ class MiniLMQueryEncoder:
     """all-MiniLM-L6-v2 in pure torch: ``encode(texts) -> [(sentence (384,), tokens (n, 384))]``."""
 
     name = "all-MiniLM-L6-v2"
+    dtype = torch.float32  # the weights' and activations' type; vectors come back as float32
 
     def __init__(self, model_dir: str | Path | None = None) -> None:
         from tokenizers import Tokenizer
@@ -115,6 +114,7 @@ class MiniLMQueryEncoder:
         }
         weights.pop("embeddings.position_ids", None)
         self.model.load_state_dict(weights, strict=True)
+        self.model.to(self.dtype)
 
     @staticmethod
     def token_pieces(model_dir: str | Path | None = None) -> list[str]:
@@ -137,7 +137,7 @@ class MiniLMQueryEncoder:
         ids = torch.tensor([e.ids for e in encodings])
         mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.bool)
         special = torch.tensor([e.special_tokens_mask for e in encodings], dtype=torch.bool)
-        hidden = self.model(ids, mask)
+        hidden = self.model(ids, mask).float()
         m = mask.unsqueeze(-1).float()
         sentence = F.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=1)
         words = mask & ~special
@@ -147,8 +147,16 @@ class MiniLMQueryEncoder:
         ]
 
 
+class MiniLMBf16QueryEncoder(MiniLMQueryEncoder):
+    """The same in bfloat16: ``pipeline.features.text.MiniLMBf16Encoder``'s vectors (the demo's)."""
+
+    name = "all-MiniLM-L6-v2-bf16"
+    dtype = torch.bfloat16
+
+
 QUERY_ENCODERS: Registry[type] = Registry("query encoder")
 QUERY_ENCODERS.register(MiniLMQueryEncoder.name)(MiniLMQueryEncoder)
+QUERY_ENCODERS.register(MiniLMBf16QueryEncoder.name)(MiniLMBf16QueryEncoder)
 
 
 def token_pieces(encoder: str) -> list[str] | None:

@@ -11,7 +11,7 @@ import pytest
 from grounding.config import load_config
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
 from grounding.predict import Predictor
-from grounding.text_encoder import MiniLMQueryEncoder
+from grounding.text_encoder import QUERY_ENCODERS
 from grounding.train import evaluate, fit
 from tests.grounding.fixtures import build_tiny_corpus
 
@@ -70,12 +70,13 @@ def test_new_query_is_embedded_and_batch_equals_single(run) -> None:  # noqa: AN
 
 
 @pytest.mark.slow
-def test_pure_torch_minilm_matches_the_pipeline_encoder() -> None:
+@pytest.mark.parametrize("registered", ["minilm", "minilm-bf16"])
+def test_pure_torch_minilm_matches_the_pipeline_encoder(registered: str) -> None:
     encoders = pytest.importorskip("pipeline.features.text")
     texts = ["person turns on the light.", "A man opens the door of a red car, then walks away!"]
-    ours = MiniLMQueryEncoder().encode(texts)
-    reference = encoders.get_text_encoder("minilm")
+    reference = encoders.get_text_encoder(registered)
     reference.setup()
+    ours = QUERY_ENCODERS.get(reference.name)().encode(texts)  # the manifest records the encoder's name
     for (sentence, tokens), ref in zip(ours, reference.encode(texts), strict=True):
         assert tokens.shape == ref.tokens.shape
         np.testing.assert_allclose(sentence, ref.sentence, atol=1e-5)

@@ -68,3 +68,14 @@ def test_sentence_vector_equals_sentence_transformers(encoder: MiniLMEncoder) ->
     reference = SentenceTransformer(str(minilm_dir()), device="cpu").encode(TEXTS)
     ours = np.stack([e.sentence for e in encoder.encode(TEXTS)])
     np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def test_bf16_variant_is_another_encoder_close_to_float32(encoder: MiniLMEncoder) -> None:
+    half = get_text_encoder("minilm-bf16")
+    half.setup()
+    assert half.name != encoder.name and half.dim == encoder.dim  # its own cache folder and manifest name
+    for full, low in zip(encoder.encode(TEXTS), half.encode(TEXTS), strict=True):
+        assert low.sentence.dtype == low.tokens.dtype == np.float32 and low.tokens.shape == full.tokens.shape
+        np.testing.assert_array_equal(low.ids, full.ids)
+        assert float(low.sentence @ full.sentence) > 0.999
+        assert not np.array_equal(low.sentence, full.sentence)  # it did run in bfloat16
