@@ -15,6 +15,15 @@ from groundwork.errors import UserError
 
 CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
 
+# typer 0.2x carries its own copy of click: its usage errors (an unknown option, no arguments)
+# and aborts are not click's classes. Both are caught; typer's error base class only when it has
+# click's show() and exit_code (older typers raise click's own).
+USAGE_ERRORS: tuple[type[Exception], ...] = (
+    click.ClickException,
+    getattr(typer, "TyperException", click.ClickException),
+)
+ABORTS: tuple[type[BaseException], ...] = (click.Abort, typer.Abort)
+
 
 def new_app(help_text: str) -> typer.Typer:
     """A typer app with plain help formatting (tables in epilogs stay as written)."""
@@ -35,10 +44,12 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None, prog: str) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         result = command.main(args=args, prog_name=prog, standalone_mode=False)
-    except click.ClickException as exc:
+    except USAGE_ERRORS as exc:
+        if not hasattr(exc, "show"):
+            raise
         exc.show()
-        return exc.exit_code
-    except click.Abort:
+        return int(getattr(exc, "exit_code", 2))
+    except ABORTS:
         print(f"{prog}: aborted", file=sys.stderr)
         return 130
     except UserError as exc:
