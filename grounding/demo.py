@@ -530,10 +530,18 @@ def command(
         True, "--report/--no-report", help="write the browsable HTML report (OUT/report/index.html)"
     ),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bars"),
+    gate: bool = typer.Option(
+        True,
+        "--gate/--no-gate",
+        help="exit 1 when a gated row fails; --no-gate prints the same verdicts and exits 0 "
+        "(make demo NARRATOR=tiny-llava: a random-weight narrator's priors carry no information, "
+        "so the rows that read them are not expected to win)",
+    ),
 ) -> None:
     """Train every method of the demo plan over its seeds, score them on the demo's test split
     beside the constant-span baseline, print the table; exit 1 when a method does not beat it, or
-    beats it by giving a video's queries the same window (the "repeats" column, above 50 %).
+    beats it by giving a video's queries the same window (the "repeats" column, above 50 %),
+    unless --no-gate.
 
     Reads the plan, its configs and the demo manifest; writes OUT/<method>/seed<k>/ run folders,
     OUT/summary.json, OUT/plots/ and OUT/report/index.html (open it in a browser: every test
@@ -575,7 +583,10 @@ def command(
         if row["beats_baseline"] is not None and not row["variant"]:
             verdict = "beats" if row["beats_baseline"] else "does NOT beat"
             print(f"{_label(row)}: {verdict} the {loaded.stvg.baseline} baseline on {STVG_VERDICT}")
-    if summary["verdict"]["failing"]:
+    failing = summary["verdict"]["failing"]
+    if failing and not gate:
+        print(f"--no-gate: exit 0 although {', '.join(failing)} did not pass")
+    elif failing:
         raise typer.Exit(1)
 
 
