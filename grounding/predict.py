@@ -136,6 +136,7 @@ class Predictor:
                 fields=self.model.required_keys,
                 videos=todo,
                 temporal_endpoints=self.temporal_endpoints,
+                video_cache_mb=0,  # _video keeps them, within max_cached_videos
             )
             self._datasets |= dict.fromkeys(todo, ds)
 

@@ -270,11 +270,11 @@ class GroundingDataset:
             self._videos.move_to_end(video_id)
             return hit[0]
         out = self._video_fields(row)
-        size = sum(v.nbytes for v in out.values() if isinstance(v, np.ndarray))
+        arrays = [v for v in out.values() if isinstance(v, np.ndarray)]
+        size = sum(a.nbytes for a in arrays)
         if size <= self.video_cache_bytes:
-            for v in out.values():
-                if isinstance(v, np.ndarray):
-                    v.flags.writeable = False
+            for a in arrays:
+                a.flags.writeable = False
             self._videos[video_id] = (out, size)
             self._videos_bytes += size
             while self._videos_bytes > self.video_cache_bytes:

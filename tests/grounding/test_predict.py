@@ -69,6 +69,16 @@ def test_new_query_is_embedded_and_batch_equals_single(run) -> None:  # noqa: AN
         predictor.predict("nope", "anything")
 
 
+def test_video_fields_are_held_once_within_max_cached_videos(run) -> None:  # noqa: ANN001
+    _, path = run
+    predictor = Predictor.from_checkpoint(path)
+    predictor.max_cached_videos = 2
+    for vid in ("vid00", "vid01", "vid02"):
+        predictor.predict(vid, f"person does thing 0 in {vid}", k=1)
+    assert list(predictor._videos) == ["vid01", "vid02"]  # the oldest went out
+    assert not any(ds._videos for ds in predictor._datasets.values())  # and no dataset kept it behind the bound
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("registered", ["minilm", "minilm-bf16"])
 def test_pure_torch_minilm_matches_the_pipeline_encoder(registered: str) -> None:
