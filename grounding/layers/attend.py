@@ -21,6 +21,10 @@ from torch import Tensor
 # < 16 words): its softmax runs on a partial vector. Masked zero keys added up to 16 are never
 # attended to, so the output is unchanged.
 MIN_CPU_REF = 16
+# CPU SDPA in bfloat16 / float16 (as autocast gives it) is 1.8-3.5x slower, forward + backward, than
+# in float32 at the DETR family's sizes (bench/README.md, "DETR family"): there it runs in float32
+# (autocast off for the call) and its output is cast back to the input's type.
+CPU_LOW_PRECISION = (torch.bfloat16, torch.float16)
 
 
 def pad_reference(k: Tensor, v: Tensor, attn_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -55,9 +59,17 @@ def attend(q: Tensor, k: Tensor, v: Tensor, ref_mask: Tensor, bias: Tensor | Non
         if bias is not None:
             bias = F.pad(bias, (0, MIN_CPU_REF - k.shape[2]))
         k, v, attn_mask = pad_reference(k, v, attn_mask)
+    dtype = q.dtype
+    in_float32 = q.device.type == "cpu" and (dtype in CPU_LOW_PRECISION or torch.is_autocast_enabled("cpu"))
+    if in_float32:
+        q, k, v = q.float(), k.float(), v.float()
     if bias is not None:  # one float mask: the bias on valid keys, -inf on masked ones
         attn_mask = bias.to(q.dtype).masked_fill(~attn_mask, float("-inf"))
-    ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+    if in_float32:
+        with torch.autocast("cpu", enabled=False):
+            ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask).to(dtype)
+    else:
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
     if not bool(has_ref.all()):
         ctx = torch.where(has_ref[:, None, None, None], ctx, 0.0)
     return ctx

@@ -14,6 +14,7 @@ from grounding.layers.detr import (
     frame_positions,
     span_embedding,
 )
+from grounding.layers.detr.feed_forward import FeedForward, PReLU
 
 
 def _mask(lengths: list[int], total: int) -> torch.Tensor:
@@ -81,3 +82,25 @@ def test_saliency_head_and_input_projection() -> None:
     assert s.shape == (2, 3) and (s[1, 1:] < -1e3).all()
     proj = InputProjection(5, 8, n_blocks=2, dropout=0.0)
     assert proj(torch.randn(2, 3, 5)).shape == (2, 3, 8)
+
+
+def test_prelu_matches_torch_in_every_precision_and_under_autocast() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 32, generator=g)
+    x[0, :4] = 0.0
+    ours, ref = PReLU(), torch.nn.PReLU()
+    with torch.no_grad():
+        ours.weight.fill_(0.3), ref.weight.fill_(0.3)
+    for dtype in (torch.float32, torch.bfloat16):  # float32: torch's kernel; bfloat16: relu(x) - a relu(-x)
+        xa, xb = (x.to(dtype).clone().requires_grad_() for _ in range(2))
+        a, b = ours.to(dtype)(xa), ref.to(dtype)(xb)
+        assert a.dtype == dtype and torch.equal(a, b)
+        a.float().square().sum().backward(), b.float().square().sum().backward()
+        torch.testing.assert_close(xa.grad, xb.grad)
+        torch.testing.assert_close(ours.weight.grad, ref.weight.grad, rtol=2e-2, atol=1e-3)
+        ours.weight.grad = ref.weight.grad = None
+    ours, ref = ours.float(), ref.float()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a = ours(x)  # float32 input under autocast: the relu form, in float32
+    assert a.dtype == torch.float32 and torch.equal(a, ref(x))
+    assert isinstance(FeedForward(8, 16, activation="prelu").activation, PReLU)
