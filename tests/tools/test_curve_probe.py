@@ -1,0 +1,66 @@
+"""tools/curve_probe.py: the per-query AUC and moment labels on hand cases, and the probe end to end
+on two tiny trained runs (a DETR model's saliency, span's foreground gate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grounding.config import load_config
+from grounding.train import fit
+from tests.grounding.fixtures import build_tiny_corpus
+from tools.curve_probe import auc, main, moment_labels
+
+
+def test_auc_on_hand_cases() -> None:
+    y = np.array([0, 1, 1, 0], np.float32)
+    assert auc(np.array([0.1, 0.9, 0.8, 0.2]), y) == 1.0  # every moment snippet above every other
+    assert auc(np.array([0.9, 0.1, 0.2, 0.8]), y) == 0.0
+    assert auc(np.ones(4), y) == 0.5  # ties count half
+    assert auc(np.array([0.5, 0.9, 0.1, 0.3]), y) == 0.5  # 2 of the 4 (in, out) pairs ordered right
+    assert auc(np.arange(4.0), np.ones(4, np.float32)) is None  # no snippet outside the moment
+
+
+def test_moment_labels_cover_every_window() -> None:
+    labels = moment_labels([(0.0, 2.0), (6.0, 8.0)], duration=10.0, length=10)
+    assert labels.tolist() == [1, 1, 0, 0, 0, 0, 1, 1, 0, 0]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("probe")
+    corpus = build_tiny_corpus(root, n_videos=6, queries_per_video=3)
+    out = []
+    models = {"qd": {"name": "qd_detr", "hidden": 16, "heads": 2, "ffn_dim": 32}, "span": {"name": "span"}}
+    for name, model in models.items():
+        cfg = load_config(
+            None,
+            {
+                "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
+                "model": model,
+                "optim": {"batch_size": 2, "epochs": 1},
+                "out_dir": str(root / name),
+                "device": "cpu",
+            },
+        )
+        fit(cfg, progress=False)
+        out.append(root / name)
+    return out
+
+
+def test_probe_prints_each_runs_curve_beside_the_same_position_prior(runs: list[Path], capsys) -> None:  # noqa: ANN001
+    assert main([str(r) for r in runs]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines[1:]]
+    assert [(r[1], r[2]) for r in rows] == [
+        ("train", "saliency"),
+        ("test", "saliency"),
+        ("train", "foreground"),
+        ("test", "foreground"),
+    ]
+    figures = np.array([[float(x) for x in r[3:]] for r in rows])
+    assert ((figures >= 0) & (figures <= 1)).all()
+    # the prior is the training split's, whatever the model: the same for both runs, split by split
+    assert (figures[0, 2:] == figures[2, 2:]).all() and (figures[1, 2:] == figures[3, 2:]).all()
