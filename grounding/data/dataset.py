@@ -176,6 +176,7 @@ class GroundingDataset:
         self._spans: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {k: {} for k in self.priors}
         self._videos: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()  # video id -> (fields, bytes)
         self._videos_bytes, self.video_cache_bytes = 0, int(video_cache_mb * 2**20)
+        self._snippets: dict[str, int] = {}  # video id -> snippets after pooling, once known (an int each)
         # sha -> (sentence, tokens, token ids or None) of a text not in the cache (grounding.predict)
         self.extra_text: dict[str, tuple[np.ndarray, ...]] = {}
         missing = shas - set(self.text.index)
@@ -223,7 +224,12 @@ class GroundingDataset:
         return np.concatenate([pooled, temporal_endpoints(pooled.shape[0]).astype(pooled.dtype)], axis=1)
 
     def n_snippets(self, video_id: str) -> int:
-        return self.video_features(video_id).shape[0]
+        """Snippets of the video after pooling; its features are read once per video for it (the
+        count is remembered: a model without a ``video`` field still needs it for its targets)."""
+        n = self._snippets.get(video_id)
+        if n is None:
+            n = self._snippets[video_id] = self.video_features(video_id).shape[0]
+        return n
 
     # -- fields ------------------------------------------------------------------------------
     def _prior_field(self, spec: BatchField, row: dict[str, Any], n: int) -> dict[str, np.ndarray]:
@@ -288,6 +294,8 @@ class GroundingDataset:
         needs_video = any(s.source == "features" or s.layout == "snippets" for s in specs)
         video = self.video_features(row["video_id"]) if needs_video else None
         n = video.shape[0] if video is not None else 0
+        if video is not None:
+            self._snippets[row["video_id"]] = n
         out: dict[str, Any] = {}
         for spec in specs:
             out |= self._field(spec, row, n, video)

@@ -8,8 +8,8 @@ import torch
 
 from grounding.data.dataset import GroundingDataset, align_narratives, collate, read_manifest
 from grounding.data.features import open_store
+from grounding.data.targets import SpanTargets
 from tests.grounding.fixtures import build_tiny_corpus
-
 
 
 def test_eq3_alignment_hand_computed() -> None:
@@ -87,6 +87,31 @@ def test_video_fields_are_kept_read_only_up_to_the_budget(corpus) -> None:  # no
     kept = list(small._videos)
     assert kept[-1] == order[-1] and len(kept) < len(videos)  # the last read stays, the oldest went out
     assert small._videos_bytes == sum(size for _, size in small._videos.values()) <= small.video_cache_bytes
+
+
+class CountingStore:
+    """A feature store that counts the videos it loads."""
+
+    def __init__(self, store) -> None:  # noqa: ANN001
+        self.store, self.loads = store, []
+
+    def load(self, video_id: str) -> np.ndarray:
+        self.loads.append(video_id)
+        return self.store.load(video_id)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.store, name)
+
+
+def test_without_a_video_field_each_video_is_read_once_for_its_snippet_count(corpus) -> None:  # noqa: ANN001
+    store = CountingStore(open_store(corpus.features))
+    ds = GroundingDataset(corpus.manifest, "train", store, max_len=12, fields=["query_tokens"], targets=SpanTargets())
+    items = [ds[i] for i in range(len(ds))] * 2
+    items += [ds[i] for i in range(len(ds))]
+    videos = [r["video_id"] for r in ds.rows]
+    assert "video" not in items[0] and sorted(store.loads) == sorted(set(videos))  # once each, over two passes
+    for item in items:  # the targets still span the video's snippets
+        assert item["start_label"].shape == (min(12, corpus.n_snippets[item["video_id"]]),)
 
 
 def test_collate_pads_and_masks(corpus) -> None:  # noqa: ANN001
