@@ -236,10 +236,13 @@ def main() -> None:
     p.add_argument("--_arm", nargs=2, help=argparse.SUPPRESS)  # internal: run one arm in this process
     args = p.parse_args()
     steps = None if args.steps == 0 else args.steps
-    if args.models == ["all"]:
-        from grounding.models import MODELS
+    from grounding.models import MODELS
 
+    if args.models == ["all"]:
         args.models = [m for m in MODELS.names() if MODELS.get(m).trainable]
+    for m in [m for m in args.models if MODELS.get(m).model_cls.boxes]:
+        print(f"{m}: spatio-temporal (boxes on STVG data), not run at Charades-STA shape; see bench/bridge_stg.py")
+        args.models.remove(m)
     if args._arm:
         model, arm = args._arm
         result = run_arm(model, arm, steps, args.device, args.amp, args.threads, args.profile and model == "mesm")

@@ -99,6 +99,9 @@ def main() -> None:
     args = p.parse_args()
     if args.models == ["all"]:
         args.models = [m for m in MODELS.names() if MODELS.get(m).trainable]
+    for m in [m for m in args.models if MODELS.get(m).model_cls.boxes]:
+        print(f"{m}: spatio-temporal (boxes on STVG data), not run at Charades-STA shape; see bench/bridge_stg.py")
+        args.models.remove(m)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     items = make_items(max(args.repeat, args.batch * args.rounds))

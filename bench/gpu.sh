@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared GPU check (bench/README.md, "DETR family"): the training-epoch and inference
-# benchmarks of every registered trainable model under bf16 autocast, and the transformers
+# benchmarks of every trainable temporal model under bf16 autocast, and the transformers
 # backend's caption throughput, in under 8 minutes, all figures in one file.
 #
 #   bash bench/gpu.sh                         # on a CUDA machine: writes bench/gpu_results.txt
@@ -31,7 +31,8 @@ else
   AMP="--amp"; STEPS=20; REPEAT=30; ROUNDS=4; BATCH=64; CAPTION=(--preset qwen2-vl-2b --frames 128 --output-tokens 64)
   T_EPOCH=270; T_INFER=80; T_CAPTION=100
 fi
-MODELS=$("$PY" -c "from grounding.models import MODELS; print(' '.join(n for n in MODELS.names() if MODELS.get(n).trainable))")
+# every trainable temporal model (a spatio-temporal one needs STVG data: bench/bridge_stg.py, not here)
+MODELS=$("$PY" -c "from grounding.models import MODELS as M; print(' '.join(n for n in M.names() if M.get(n).trainable and not M.get(n).model_cls.boxes))")
 
 run() {  # run LIMIT_S TITLE CMD...: one step, its output and exit status into the figures file
   local limit=$1 title=$2

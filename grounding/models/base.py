@@ -73,6 +73,9 @@ class GroundingModel(nn.Module):
     # True: forward accepts a batch that holds each video once (``collate(share_videos=True)``,
     # ``video_index``) and runs its query-independent layers once per video.
     shares_videos: ClassVar[bool] = False
+    # True: a spatio-temporal model (a box on every frame, STVG data: boxes, frame patches); the
+    # Charades-STA-shaped benchmarks (bench/detr_epoch.py, bench/detr_inference.py) leave it out.
+    boxes: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

@@ -191,6 +191,7 @@ class BridgeSTGModel(GroundingModel):
     prior channel (``prior_in_temporal``)."""
 
     config: BridgeSTGConfig
+    boxes = True
 
     def __init__(self, config: BridgeSTGConfig) -> None:
         super().__init__(config)

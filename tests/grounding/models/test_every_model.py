@@ -10,6 +10,7 @@ import torch
 
 from grounding.data.fields import FIELDS
 from grounding.models import MODELS, build_model
+from grounding.stvg_eval import has_stvg
 from tests.grounding.models.batches import make_items, model_batch, tiny_model_config
 
 VARIANTS = {
@@ -96,6 +97,7 @@ def test_outputs_decode_to_windows_in_seconds(name: str, overrides: dict) -> Non
             assert 0.0 <= s <= e <= item["duration"] + 1e-6
         scores = [w[2] for w in windows]
         assert scores == sorted(scores, reverse=True)
+    assert has_stvg(decoded) == type(model).boxes  # the class flag says whether it predicts boxes
 
 
 @pytest.mark.parametrize(("name", "overrides"), CASES, ids=IDS)
