@@ -52,8 +52,8 @@ REAL_SIZES = {
 class FixedLengthTransformers(TransformersBackend):
     """Transformers backend that never stops before ``max_new_tokens``."""
 
-    def _generate_kwargs(self) -> dict[str, Any]:
-        return {**super()._generate_kwargs(), "min_new_tokens": self.sampling.max_new_tokens}
+    def _generate_kwargs(self, s: SamplingConfig) -> dict[str, Any]:
+        return {**super()._generate_kwargs(s), "min_new_tokens": s.max_new_tokens}
 
 
 def fixed_length_vllm(model: str, sampling: SamplingConfig, device: str) -> Backend:
@@ -100,6 +100,7 @@ def main() -> None:
         f"{args.preset} ({args.size}), {args.frames} frames 640x360, {args.output_tokens} output tokens, {args.device}"
     )
     print(f"{'backend':<14}{'frames/s':>10}{'prompt tok/s':>14}{'output tok/s':>14}{'errors':>8}")
+    failed = False
     for name in args.backends.split(","):
         if name == "vllm" and importlib.util.find_spec("vllm") is None:
             print(f"{name:<14}  not installed here: not measured")
@@ -115,12 +116,17 @@ def main() -> None:
         seconds = time.perf_counter() - start
         prompt_tokens = sum(r.n_prompt_tokens for r in results)
         output_tokens = sum(r.n_output_tokens for r in results)
-        errors = sum(r.status != "ok" for r in results)
+        errors = [r for r in results if r.status != "ok"]
         print(
             f"{name:<14}{len(results) / seconds:>10.2f}{prompt_tokens / seconds:>14.1f}"
-            f"{output_tokens / seconds:>14.1f}{errors:>8}"
+            f"{output_tokens / seconds:>14.1f}{len(errors):>8}"
         )
+        if errors:  # a failed request is no measurement: say why, and exit non-zero
+            print(f"  {name}: {len(errors)} of {len(results)} requests failed, e.g. {errors[0].key}: {errors[0].error}")
+            failed = True
         del backend
+    if failed:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
