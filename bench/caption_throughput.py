@@ -62,10 +62,10 @@ def fixed_length_vllm(model: str, sampling: SamplingConfig, device: str) -> Back
     class FixedLengthVLLM(VLLMBackend):
         """vLLM backend that ignores EOS and emits exactly ``max_new_tokens``."""
 
-        def sampling_params(self, request: GenerationRequest) -> Any:
-            params = super().sampling_params(request)
+        def sampling_params(self, request: GenerationRequest, s: SamplingConfig) -> Any:
+            params = super().sampling_params(request, s)
             params.ignore_eos = True
-            params.min_tokens = self.sampling.max_new_tokens
+            params.min_tokens = s.max_new_tokens
             return params
 
     return FixedLengthVLLM(model, sampling, device=device, max_images=1)
