@@ -8,7 +8,7 @@
 
     python bench/warm_cache.py [--keys 300000] [--shard-rows 10000] [--skip-graph]
 
-Prints the figures and appends a section to bench/README.md."""
+Prints the figures and appends a section to bench/README.md (``--no-readme``: print only)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from groundwork.cache.keys import GenerationIdentity
 from groundwork.cache.layout import PRIOR_SCHEMA
 from groundwork.cache.store import CacheStore
 from pipeline.cache.plan_index import read_plan_index, write_plan_index
-from pipeline.kinds.base import NarrativePlanner, PlanSettings
+from pipeline.kinds.base import PlanSettings
+from pipeline.kinds.narrative import NarrativePlanner
 from pipeline.stages.plan import PlanStage
 
 README = Path(__file__).with_name("README.md")
@@ -127,12 +128,13 @@ def bench_graph() -> dict[str, int]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", type=int, default=300_000)
     parser.add_argument("--shard-rows", type=int, default=10_000)
     parser.add_argument("--skip-graph", action="store_true", help="only the key lookup")
-    args = parser.parse_args()
+    parser.add_argument("--no-readme", action="store_true", help="print the section, do not append it to the README")
+    args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     lookup = bench_lookup(args.keys, args.shard_rows)
@@ -155,8 +157,9 @@ def main() -> None:
         f"\n## Warm-cache rerun (`bench/warm_cache.py`, {stamp}, {os.cpu_count()} CPUs)\n\n" + "\n".join(lines) + "\n"
     )
     print(section)
-    with README.open("a", encoding="utf-8") as f:
-        f.write(section)
+    if not args.no_readme:
+        with README.open("a", encoding="utf-8") as f:
+            f.write(section)
 
 
 if __name__ == "__main__":
