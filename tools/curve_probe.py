@@ -38,6 +38,7 @@ from grounding.data.dataset import read_manifest  # noqa: E402
 from grounding.data.targets import snippet_span  # noqa: E402
 from grounding.models import build_model  # noqa: E402
 from grounding.run_eval import checkpoint_dataset  # noqa: E402
+from groundwork.errors import UserError  # noqa: E402
 
 CURVES = ("saliency", "foreground")  # the query-dependent curve to probe, first found
 BINS = 10  # the position prior's resolution: tenths of a video
@@ -82,8 +83,8 @@ def split_curves(run: Path, split: str) -> tuple[str, list[tuple[np.ndarray, np.
             curves = model.curves(model(batch), batch)
             name = name or next((c for c in CURVES if c in curves[0]), "")
             if not name:
-                msg = f"{run}: model '{ckpt.config['model']['name']}' draws none of the curves {CURVES}"
-                raise SystemExit(msg)
+                msg = f"{run}: model '{ckpt.config['model']['name']}' draws none of the curves {', '.join(CURVES)}"
+                raise UserError(msg)
             for curve, windows, duration in zip(curves, batch["windows"], batch["duration"].tolist(), strict=True):
                 c = curve[name]
                 out.append((c, moment_labels(windows, duration, len(c))))
@@ -96,25 +97,36 @@ def figures(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
     return float(np.mean(aucs)), float(np.mean(peaks))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", type=Path, help="run folders (their best/) or checkpoint folders")
-    parser.add_argument("--splits", nargs="+", default=["train", "test"], help="splits to probe (train first)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+def probe(runs: list[Path], splits: list[str]) -> None:
+    """Every run's curves first (a bad run folder fails before anything is printed), then the table."""
+    curves = {run: {s: split_curves(run, s) for s in dict.fromkeys(["train", *splits])} for run in runs}
     print(f"{'run':34} {'split':6} {'curve':10} {'AUC':>6} {'peak in':>8}   {'prior AUC':>9} {'peak in':>8}")
-    for run in args.runs:
-        by_split = {s: split_curves(run, s) for s in dict.fromkeys(["train", *args.splits])}
+    for run, by_split in curves.items():
         prior_sum, prior_n = np.zeros(BINS), np.zeros(BINS)
         for _, y in by_split["train"][1]:
             np.add.at(prior_sum, bins_of(len(y)), y)
             np.add.at(prior_n, bins_of(len(y)), 1)
         prior = prior_sum / np.maximum(prior_n, 1)
-        for split in args.splits:
+        for split in splits:
             name, pairs = by_split[split]
             a, p = figures(pairs)
             pa, pp = figures([(prior[bins_of(len(y))], y) for _, y in pairs])
             print(f"{str(run)[-34:]:34} {split:6} {name:10} {a:6.3f} {p:8.3f}   {pa:9.3f} {pp:8.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders (their best/) or checkpoint folders")
+    parser.add_argument(
+        "--splits", nargs="+", default=["train", "test"], help="splits to report (the prior is the training split's)"
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    try:
+        probe(args.runs, args.splits)
+    except UserError as e:  # a missing run folder, a model without a curve: named, no traceback
+        print(f"curve_probe: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -64,3 +64,9 @@ def test_probe_prints_each_runs_curve_beside_the_same_position_prior(runs: list[
     assert ((figures >= 0) & (figures <= 1)).all()
     # the prior is the training split's, whatever the model: the same for both runs, split by split
     assert (figures[0, 2:] == figures[2, 2:]).all() and (figures[1, 2:] == figures[3, 2:]).all()
+
+
+def test_a_missing_run_folder_is_named_with_exit_2_before_any_table(runs: list[Path], tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main([str(runs[0]), str(tmp_path / "nowhere")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "nowhere" in err and "Traceback" not in err
