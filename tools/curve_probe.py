@@ -6,7 +6,7 @@ videos by heart?
 For each run folder (its ``best/`` checkpoint, read like ``grounding-eval`` reads it) and each
 split: the model's curve over the snippets (``GroundingModel.curves``: the DETR family's
 saliency, span's and TEA's foreground gate h) scored against the snippets inside the query's
-moment(s) (the quantisation of ``grounding.data.targets.snippet_span``):
+moment(s) (``grounding.data.targets.moment_mask``, the training targets' quantisation):
 
 - ``AUC``: per query, the chance that a snippet of the moment scores above one outside it
   (ties count half), averaged over the queries that have both;
@@ -35,22 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from grounding.checkpoint import data_sources, load_checkpoint  # noqa: E402
 from grounding.data.collate import collate  # noqa: E402
 from grounding.data.dataset import read_manifest  # noqa: E402
-from grounding.data.targets import snippet_span  # noqa: E402
+from grounding.data.targets import moment_mask  # noqa: E402
 from grounding.models import build_model  # noqa: E402
 from grounding.run_eval import checkpoint_dataset  # noqa: E402
 from groundwork.errors import UserError  # noqa: E402
 
 CURVES = ("saliency", "foreground")  # the query-dependent curve to probe, first found
 BINS = 10  # the position prior's resolution: tenths of a video
-
-
-def moment_labels(windows: list[tuple[float, float]], duration: float, length: int) -> np.ndarray:
-    """1 on the snippets of every window, else 0."""
-    labels = np.zeros(length, np.float32)
-    for w in windows:
-        s, e = snippet_span(tuple(w), duration, length)
-        labels[s : e + 1] = 1.0
-    return labels
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
@@ -87,7 +78,7 @@ def split_curves(run: Path, split: str) -> tuple[str, list[tuple[np.ndarray, np.
                 raise UserError(msg)
             for curve, windows, duration in zip(curves, batch["windows"], batch["duration"].tolist(), strict=True):
                 c = curve[name]
-                out.append((c, moment_labels(windows, duration, len(c))))
+                out.append((c, moment_mask(windows, duration, len(c))))
     return name, out
 
 

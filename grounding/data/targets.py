@@ -51,6 +51,15 @@ def snippet_span(window: tuple[float, float], duration: float, length: int) -> t
     return s_idx, e_idx
 
 
+def moment_mask(windows: Sequence[tuple[float, float]], duration: float, length: int) -> np.ndarray:
+    """(length,) float32: 1 on the snippets of every window (``snippet_span``), else 0."""
+    mask = np.zeros(length, np.float32)
+    for w in windows:
+        s, e = snippet_span(tuple(w), duration, length)
+        mask[s : e + 1] = 1.0
+    return mask
+
+
 def _iou(a: tuple[int, int], b: tuple[int, int]) -> float:
     """IoU of inclusive snippet spans: snippets [s, e] cover the interval [s, e + 1)."""
     return float(iou((a[0], a[1] + 1), (b[0], b[1] + 1)))

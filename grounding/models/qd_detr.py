@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from grounding.data.collate import per_query
 from grounding.data.samplers import VideoBatchSampler
-from grounding.data.targets import TargetConfig, snippet_span
+from grounding.data.targets import TargetConfig, moment_mask
 from grounding.layers.detr import (
     FOREGROUND,
     AnchorDecoder,
@@ -135,18 +135,15 @@ class DetrTargets:
             raise ValueError(msg)
         se = np.clip(np.asarray(windows, np.float64).reshape(-1, 2) / duration, 0.0, 1.0)
         spans = np.stack([(se[:, 0] + se[:, 1]) / 2, se[:, 1] - se[:, 0]], axis=1).astype(np.float32)
-        saliency = np.zeros(length, np.float32)
         extra = extra or {}
         if extra.get("relevant_clip_ids") and extra.get("saliency_scores"):
             scores = dict(
                 zip(extra["relevant_clip_ids"], (float(sum(s)) for s in extra["saliency_scores"]), strict=False)
             )
             centres = (np.arange(length) + 0.5) * duration / length
-            saliency[:] = [scores.get(int(c // self.clip_len), 0.0) for c in centres]
+            saliency = np.array([scores.get(int(c // self.clip_len), 0.0) for c in centres], np.float32)
         else:
-            for w in windows:
-                s, e = snippet_span(tuple(w), duration, length)
-                saliency[s : e + 1] = 1.0
+            saliency = moment_mask(windows, duration, length)
         return {"span_targets": spans, "saliency_label": saliency}
 
 

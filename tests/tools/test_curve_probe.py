@@ -1,4 +1,4 @@
-"""tools/curve_probe.py: the per-query AUC and moment labels on hand cases, and the probe end to end
+"""tools/curve_probe.py: the per-query AUC on hand cases, and the probe end to end
 on two tiny trained runs (a DETR model's saliency, span's foreground gate)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from grounding.config import load_config
 from grounding.train import fit
 from tests.grounding.fixtures import build_tiny_corpus
-from tools.curve_probe import auc, main, moment_labels
+from tools.curve_probe import auc, main
 
 
 def test_auc_on_hand_cases() -> None:
@@ -21,11 +21,6 @@ def test_auc_on_hand_cases() -> None:
     assert auc(np.ones(4), y) == 0.5  # ties count half
     assert auc(np.array([0.5, 0.9, 0.1, 0.3]), y) == 0.5  # 2 of the 4 (in, out) pairs ordered right
     assert auc(np.arange(4.0), np.ones(4, np.float32)) is None  # no snippet outside the moment
-
-
-def test_moment_labels_cover_every_window() -> None:
-    labels = moment_labels([(0.0, 2.0), (6.0, 8.0)], duration=10.0, length=10)
-    assert labels.tolist() == [1, 1, 0, 0, 0, 0, 1, 1, 0, 0]
 
 
 @pytest.fixture(scope="module")

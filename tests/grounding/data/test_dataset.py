@@ -106,8 +106,7 @@ class CountingStore:
 def test_without_a_video_field_each_video_is_read_once_for_its_snippet_count(corpus) -> None:  # noqa: ANN001
     store = CountingStore(open_store(corpus.features))
     ds = GroundingDataset(corpus.manifest, "train", store, max_len=12, fields=["query_tokens"], targets=SpanTargets())
-    items = [ds[i] for i in range(len(ds))] * 2
-    items += [ds[i] for i in range(len(ds))]
+    items = [ds[i] for _ in range(2) for i in range(len(ds))]  # two passes
     videos = [r["video_id"] for r in ds.rows]
     assert "video" not in items[0] and sorted(store.loads) == sorted(set(videos))  # once each, over two passes
     for item in items:  # the targets still span the video's snippets

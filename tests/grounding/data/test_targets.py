@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grounding.data.targets import TargetConfig, make_targets, snippet_span
+from grounding.data.targets import TargetConfig, make_targets, moment_mask, snippet_span
 
 
 def ones_at(length: int, idx: list[int]) -> list[float]:
@@ -19,6 +19,11 @@ def test_snippet_span_quantises_to_covering_snippets() -> None:
     assert snippet_span((0.0, 10.0), 10.0, 10) == (0, 9)
     assert snippet_span((9.5, 12.0), 10.0, 10) == (9, 9)  # end past the duration -> last snippet
     assert snippet_span((3.0, 3.0), 10.0, 10) == (3, 3)  # zero length -> one snippet
+
+
+def test_moment_mask_covers_every_window() -> None:
+    mask = moment_mask([(0.0, 2.0), (6.0, 8.0)], duration=10.0, length=10)
+    assert mask.dtype == np.float32 and mask.tolist() == [1, 1, 0, 0, 0, 0, 1, 1, 0, 0]
 
 
 def test_one_hot_labels_with_radius_zero() -> None:
