@@ -97,6 +97,18 @@ class SyntheticCharadesVideos(torch.utils.data.Dataset):
         return item | self.maker(windows, 30.0, self.length)
 
 
+def charades_shape_models(requested: list[str]) -> list[str]:
+    """``requested`` (``["all"]``: every trainable model) without the spatio-temporal ones, which
+    need STVG data, each named on stdout as it is left out (shared with detr_inference.py)."""
+    from grounding.models import MODELS
+
+    names = [m for m in MODELS.names() if MODELS.get(m).trainable] if requested == ["all"] else list(requested)
+    for m in [m for m in names if MODELS.get(m).model_cls.boxes]:
+        print(f"{m}: spatio-temporal (boxes on STVG data), not run at Charades-STA shape; see bench/bridge_stg.py")
+        names.remove(m)
+    return names
+
+
 def fill_fields(item: dict, rng: np.random.Generator, length: int) -> dict:
     """Every registered input field the item lacks, as random arrays of its layout (priors of
     other models: narratives, captions, events, rewrites ...), so every model can run."""
@@ -236,13 +248,7 @@ def main() -> None:
     p.add_argument("--_arm", nargs=2, help=argparse.SUPPRESS)  # internal: run one arm in this process
     args = p.parse_args()
     steps = None if args.steps == 0 else args.steps
-    from grounding.models import MODELS
-
-    if args.models == ["all"]:
-        args.models = [m for m in MODELS.names() if MODELS.get(m).trainable]
-    for m in [m for m in args.models if MODELS.get(m).model_cls.boxes]:
-        print(f"{m}: spatio-temporal (boxes on STVG data), not run at Charades-STA shape; see bench/bridge_stg.py")
-        args.models.remove(m)
+    args.models = charades_shape_models(args.models)
     if args._arm:
         model, arm = args._arm
         result = run_arm(model, arm, steps, args.device, args.amp, args.threads, args.profile and model == "mesm")

@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from grounding.config import load_config  # noqa: E402
 from grounding.data.collate import collate, collate_by_video, to_device  # noqa: E402
 from grounding.inference import batch_windows  # noqa: E402
-from grounding.models import MODELS, build_model  # noqa: E402
+from grounding.models import build_model  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detr_epoch import fill_fields  # noqa: E402
+from detr_epoch import charades_shape_models, fill_fields  # noqa: E402
 
 L, DV, DT, LQ, Q_PER_VIDEO = 128, 1_026, 384, 10, 2.79
 
@@ -97,11 +97,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", action="store_true")
     args = p.parse_args()
-    if args.models == ["all"]:
-        args.models = [m for m in MODELS.names() if MODELS.get(m).trainable]
-    for m in [m for m in args.models if MODELS.get(m).model_cls.boxes]:
-        print(f"{m}: spatio-temporal (boxes on STVG data), not run at Charades-STA shape; see bench/bridge_stg.py")
-        args.models.remove(m)
+    args.models = charades_shape_models(args.models)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     items = make_items(max(args.repeat, args.batch * args.rounds))
