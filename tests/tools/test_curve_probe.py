@@ -1,5 +1,5 @@
 """tools/curve_probe.py: the per-query AUC on hand cases, and the probe end to end
-on two tiny trained runs (a DETR model's saliency, span's foreground gate)."""
+on two tiny trained runs (a DETR model's saliency, span's foreground gate; tests/tools/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grounding.config import load_config
-from grounding.train import fit
-from tests.grounding.fixtures import build_tiny_corpus
 from tools.curve_probe import auc, main
 
 
@@ -23,26 +20,9 @@ def test_auc_on_hand_cases() -> None:
     assert auc(np.arange(4.0), np.ones(4, np.float32)) is None  # no snippet outside the moment
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    root = tmp_path_factory.mktemp("probe")
-    corpus = build_tiny_corpus(root, n_videos=6, queries_per_video=3)
-    out = []
-    models = {"qd": {"name": "qd_detr", "hidden": 16, "heads": 2, "ffn_dim": 32}, "span": {"name": "span"}}
-    for name, model in models.items():
-        cfg = load_config(
-            None,
-            {
-                "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
-                "model": model,
-                "optim": {"batch_size": 2, "epochs": 1},
-                "out_dir": str(root / name),
-                "device": "cpu",
-            },
-        )
-        fit(cfg, progress=False)
-        out.append(root / name)
-    return out
+@pytest.fixture
+def runs(tiny_runs: dict[str, Path]) -> list[Path]:
+    return [tiny_runs["qd"], tiny_runs["span"]]
 
 
 def test_probe_prints_each_runs_curve_beside_the_same_position_prior(runs: list[Path], capsys) -> None:  # noqa: ANN001

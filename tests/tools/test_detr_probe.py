@@ -1,16 +1,12 @@
 """tools/detr_probe.py: its two helpers on hand cases, and the probe end to end on a tiny trained
-``qd_detr`` run (and a ``span`` run, which it must refuse by name)."""
+``qd_detr`` run (and a ``span`` run, which it must refuse by name; tests/tools/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 
-from grounding.config import load_config
-from grounding.train import fit
-from tests.grounding.fixtures import build_tiny_corpus
 from tools.detr_probe import main, relative_change, same_video_swap
 
 
@@ -28,28 +24,8 @@ def test_relative_change_on_hand_cases() -> None:
     assert relative_change(a, b, mask) == (16.0, 12.0)  # one valid snippet moved by 2 in 4 dims
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("detr_probe")
-    corpus = build_tiny_corpus(root, n_videos=6, queries_per_video=3)
-    models = {"qd": {"name": "qd_detr", "hidden": 16, "heads": 2, "ffn_dim": 32}, "span": {"name": "span"}}
-    for name, model in models.items():
-        cfg = load_config(
-            None,
-            {
-                "data": {"manifest": str(corpus.manifest), "features": [str(corpus.features)], "max_len": 16},
-                "model": model,
-                "optim": {"batch_size": 2, "epochs": 1},
-                "out_dir": str(root / name),
-                "device": "cpu",
-            },
-        )
-        fit(cfg, progress=False)
-    return {name: root / name for name in models}
-
-
-def test_probe_prints_the_run_and_its_architecture_at_initialisation(runs: dict[str, Path], capsys) -> None:  # noqa: ANN001
-    assert main([str(runs["qd"]), "--init", "--split", "test"]) == 0
+def test_probe_prints_the_run_and_its_architecture_at_initialisation(tiny_runs: dict[str, Path], capsys) -> None:  # noqa: ANN001
+    assert main([str(tiny_runs["qd"]), "--init", "--split", "test"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("test split") and lines[1].split()[:5] == ["run", "in", "out", "other", "sd"]
     trained, fresh = (line.rsplit(maxsplit=7)[1:] for line in lines[2:4])
@@ -62,11 +38,11 @@ def test_probe_prints_the_run_and_its_architecture_at_initialisation(runs: dict[
 
 
 def test_a_model_outside_the_detr_family_or_a_missing_folder_is_named_with_exit_2(
-    runs: dict[str, Path],
+    tiny_runs: dict[str, Path],
     tmp_path: Path,
     capsys,  # noqa: ANN001
 ) -> None:
-    assert main([str(runs["qd"]), str(runs["span"])]) == 2
+    assert main([str(tiny_runs["qd"]), str(tiny_runs["span"])]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "'span' is not of the DETR family" in err and "Traceback" not in err
     assert main([str(tmp_path / "nowhere")]) == 2
