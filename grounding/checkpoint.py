@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from grounding.models import build_model
+from grounding.models.base import GroundingModel
 from groundwork.atomic import atomic_replace_dir
 from groundwork.cache.fs import CachePath, cache_location
 from groundwork.errors import InputError, MissingInputError
@@ -83,6 +85,14 @@ def load_checkpoint(path: str | Path, which: str = "best") -> Checkpoint:
             msg = f"{folder / META}: missing '{key}'"
             raise InputError(msg)
     return Checkpoint(folder, info["config"], info["model_args"], info["meta"], load_file(folder / WEIGHTS))
+
+
+def checkpoint_model(ckpt: Checkpoint) -> GroundingModel:
+    """The checkpoint's model, built from its recorded name and arguments, its weights loaded (on
+    the CPU, in training mode as ``build_model`` leaves it)."""
+    model = build_model(ckpt.config["model"]["name"], **ckpt.model_args)
+    model.load_state_dict(ckpt.state_dict)
+    return model
 
 
 @dataclass

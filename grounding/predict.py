@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from grounding.checkpoint import data_sources, load_checkpoint
+from grounding.checkpoint import checkpoint_model, data_sources, load_checkpoint
 from grounding.data.collate import collate, to_device
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest, video_width
 from grounding.data.textbank import TextBank
 from grounding.inference import predict_batch
-from grounding.models import build_model
 from grounding.models.base import GroundingModel
 from grounding.text_encoder import QUERY_ENCODERS
 from groundwork.cache.hashing import sha256_text
@@ -105,10 +104,8 @@ class Predictor:
         ckpt = load_checkpoint(path)
         data = ckpt.config["data"]
         src = data_sources(ckpt, manifest, features, cache_dir)
-        model = build_model(ckpt.config["model"]["name"], **ckpt.model_args)
-        model.load_state_dict(ckpt.state_dict)
         return cls(
-            model,
+            checkpoint_model(ckpt),
             src.manifest,
             src.features,
             data["store"],

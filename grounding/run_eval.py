@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from grounding.checkpoint import data_sources, load_checkpoint
+from grounding.checkpoint import Checkpoint, checkpoint_model, data_sources, load_checkpoint
 from grounding.config import TrainConfig, config_dict
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
 from grounding.evaluation import evaluate_predictions
 from grounding.models import build_model
+from grounding.models.base import GroundingModel
 from grounding.stvg_eval import stvg_result
 from grounding.train import evaluate, model_args, pick_device
 from groundwork.atomic import atomic_write_text
@@ -52,6 +54,35 @@ def checkpoint_dataset(ckpt: Any, info: Any, features: Any, split: str, fields: 
     return GroundingDataset(info, split, store, data["max_len"], fields=fields, temporal_endpoints=tef)
 
 
+@dataclass(frozen=True)
+class CheckpointSplit:
+    """A checkpoint, its model (``checkpoint_model``: on the CPU) and one split of its manifest
+    read as that model was trained to read it (``checkpoint_dataset``)."""
+
+    ckpt: Checkpoint
+    info: Any  # the manifest (``read_manifest``)
+    model: GroundingModel
+    dataset: GroundingDataset
+
+
+def open_checkpoint_split(
+    path: str | Path,
+    split: str | None = None,
+    manifest: str | Path | None = None,
+    features: list[str] | None = None,
+    cache_dir: str | Path | None = None,
+) -> CheckpointSplit:
+    """``path``'s checkpoint (``best`` of a run folder) with ``split`` (default: the run's test
+    split); ``manifest``, ``features`` and ``cache_dir`` replace the paths recorded at training
+    time (``data_sources``)."""
+    ckpt = load_checkpoint(path)
+    src = data_sources(ckpt, manifest, features, cache_dir)
+    info = read_manifest(src.manifest, src.cache_dir)
+    model = checkpoint_model(ckpt)
+    split = split or ckpt.config["data"]["test_split"]
+    return CheckpointSplit(ckpt, info, model, checkpoint_dataset(ckpt, info, src.features, split, model.required_keys))
+
+
 def evaluate_checkpoint(
     path: str | Path,
     split: str | None = None,
@@ -63,15 +94,11 @@ def evaluate_checkpoint(
     """Predict a split with a checkpoint (``best`` of a run folder), write the community JSONL
     beside it (or to ``out``) and score it against the manifest's windows. ``manifest``,
     ``features`` and ``cache_dir`` replace the paths recorded at training time."""
-    ckpt = load_checkpoint(path)
-    data = ckpt.config["data"]
-    split = split or data["test_split"]
-    src = data_sources(ckpt, manifest, features, cache_dir)
-    info = read_manifest(src.manifest, src.cache_dir)
+    opened = open_checkpoint_split(path, split, manifest, features, cache_dir)
+    ckpt, info, dataset = opened.ckpt, opened.info, opened.dataset
+    split = dataset.split
     device = pick_device(ckpt.config["device"])
-    model = build_model(ckpt.config["model"]["name"], **ckpt.model_args).to(device)
-    model.load_state_dict(ckpt.state_dict)
-    dataset = checkpoint_dataset(ckpt, info, src.features, split, model.required_keys)
+    model = opened.model.to(device)
     with torch.no_grad():
         _, preds = evaluate(model, dataset, ckpt.config["optim"]["batch_size"], device, ckpt.config["topk"])
     out = out or ckpt.path.parent / f"preds_{split}.jsonl"

@@ -32,12 +32,9 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from grounding.checkpoint import data_sources, load_checkpoint  # noqa: E402
 from grounding.data.collate import collate  # noqa: E402
-from grounding.data.dataset import read_manifest  # noqa: E402
 from grounding.data.targets import moment_mask  # noqa: E402
-from grounding.models import build_model  # noqa: E402
-from grounding.run_eval import checkpoint_dataset  # noqa: E402
+from grounding.run_eval import open_checkpoint_split  # noqa: E402
 from groundwork.errors import UserError  # noqa: E402
 
 CURVES = ("saliency", "foreground")  # the query-dependent curve to probe, first found
@@ -60,14 +57,9 @@ def bins_of(length: int) -> np.ndarray:
 
 def split_curves(run: Path, split: str) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
     """(curve name, [(curve, labels) per query]) of a run's best checkpoint on ``split``."""
-    ckpt = load_checkpoint(run)
-    src = data_sources(ckpt, None, None, None)
-    info = read_manifest(src.manifest, src.cache_dir)
-    model = build_model(ckpt.config["model"]["name"], **ckpt.model_args)
-    model.load_state_dict(ckpt.state_dict)
-    model.eval()
-    dataset = checkpoint_dataset(ckpt, info, src.features, split, model.required_keys)
-    loader = DataLoader(dataset, batch_size=ckpt.config["optim"]["batch_size"], collate_fn=collate)
+    opened = open_checkpoint_split(run, split)
+    ckpt, model = opened.ckpt, opened.model.eval()
+    loader = DataLoader(opened.dataset, batch_size=ckpt.config["optim"]["batch_size"], collate_fn=collate)
     name, out = "", []
     with torch.no_grad():
         for batch in loader:

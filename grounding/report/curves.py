@@ -14,11 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from grounding.checkpoint import data_sources, load_checkpoint
 from grounding.data.collate import collate, to_device
-from grounding.data.dataset import read_manifest
-from grounding.models import build_model
-from grounding.run_eval import checkpoint_dataset
+from grounding.run_eval import open_checkpoint_split
 
 
 @dataclass
@@ -42,14 +39,10 @@ def run_split(
 ) -> SplitPass:
     """Run ``run``'s checkpoint (``best/``) over ``split``: predictions and curves of every query.
     ``manifest`` / ``features`` / ``cache_dir`` replace the paths recorded in the checkpoint."""
-    ckpt = load_checkpoint(run)
-    src = data_sources(ckpt, manifest, features, cache_dir)
-    info = read_manifest(src.manifest, src.cache_dir)
-    model = build_model(ckpt.config["model"]["name"], **ckpt.model_args)
-    model.load_state_dict(ckpt.state_dict)
-    model = model.to(torch.device(device)).eval()
-    dataset = checkpoint_dataset(ckpt, info, src.features, split, model.required_keys)
-    loader = DataLoader(dataset, batch_size=batch_size or ckpt.config["optim"]["batch_size"], collate_fn=collate)
+    opened = open_checkpoint_split(run, split, manifest, features, cache_dir)
+    model = opened.model.to(torch.device(device)).eval()
+    batch_size = batch_size or opened.ckpt.config["optim"]["batch_size"]
+    loader = DataLoader(opened.dataset, batch_size=batch_size, collate_fn=collate)
     predictions: dict[str, dict[str, Any]] = {}
     curves: dict[str, dict[str, np.ndarray]] = {}
     for batch in loader:
