@@ -34,14 +34,12 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from grounding.checkpoint import data_sources, load_checkpoint  # noqa: E402
-from grounding.data.collate import collate, per_query  # noqa: E402
-from grounding.data.dataset import read_manifest  # noqa: E402
+from grounding.data.collate import collate  # noqa: E402
 from grounding.data.targets import moment_mask  # noqa: E402
 from grounding.layers.detr import FOREGROUND  # noqa: E402
 from grounding.models import build_model  # noqa: E402
 from grounding.models.qd_detr import QDDetrModel, negative_index  # noqa: E402
-from grounding.run_eval import checkpoint_dataset  # noqa: E402
+from grounding.run_eval import CheckpointSplit, open_checkpoint_split  # noqa: E402
 from groundwork.errors import UserError  # noqa: E402
 
 
@@ -76,11 +74,8 @@ def measure(model: QDDetrModel, loader: DataLoader, batches: int) -> dict[str, f
     for k, batch in enumerate(loader):
         if k >= batches:
             break
-        v, vm, pos = model.project_video(batch)
-        v, vm, pos = per_query(v, batch), per_query(vm, batch), per_query(pos, batch)
-        words, words_mask = model.project_words(batch)
-        state: dict[str, Any] = {"v": v, "vm": vm, "pos": pos, "words": words, "words_mask": words_mask}
-        true_words = model.query_words(batch, state)
+        state, true_words = model.inputs(batch)
+        v, vm, pos = state["v"], state["vm"], state["pos"]
         swap = same_video_swap(list(batch["video_id"]))
         moved = swap != torch.arange(len(swap))
         outs = []
@@ -117,30 +112,28 @@ def measure(model: QDDetrModel, loader: DataLoader, batches: int) -> dict[str, f
     return out
 
 
-def load(run: Path, split: str, sources: dict[str, Any]) -> tuple[QDDetrModel, DataLoader, str, dict[str, Any]]:
-    ckpt = load_checkpoint(run)
-    name = ckpt.config["model"]["name"]
-    model = build_model(name, **ckpt.model_args)
-    if not isinstance(model, QDDetrModel):
+def load(run: Path, split: str, manifest: Path | None, cache_dir: Path | None) -> tuple[CheckpointSplit, DataLoader]:
+    """The run's checkpoint and ``split`` in its whole-video batches; a model outside the family is an error."""
+    opened = open_checkpoint_split(run, split, manifest, None, cache_dir)
+    if not isinstance(opened.model, QDDetrModel):
+        name = opened.ckpt.config["model"]["name"]
         msg = f"{run}: model '{name}' is not of the DETR family (qd_detr, mesm): see tools/curve_probe.py instead"
         raise UserError(msg)
-    model.load_state_dict(ckpt.state_dict)
-    src = data_sources(ckpt, sources.get("manifest"), None, sources.get("cache_dir"))
-    info = read_manifest(src.manifest, src.cache_dir)
-    dataset = checkpoint_dataset(ckpt, info, src.features, split, model.required_keys)
-    sampler = model.batch_sampler(dataset, ckpt.config["optim"]["batch_size"], seed=0)
-    return model, DataLoader(dataset, batch_sampler=sampler, collate_fn=collate), name, ckpt.model_args
+    sampler = opened.model.batch_sampler(opened.dataset, opened.ckpt.config["optim"]["batch_size"], seed=0)
+    return opened, DataLoader(opened.dataset, batch_sampler=sampler, collate_fn=collate)
 
 
-def probe(runs: list[Path], split: str, batches: int, init: bool, sources: dict[str, Any] | None = None) -> None:
+def probe(
+    runs: list[Path], split: str, batches: int, init: bool, manifest: Path | None = None, cache_dir: Path | None = None
+) -> None:
     """Every run's figures first (a bad run folder fails before anything is printed), then the table."""
     rows = []
     for run in runs:
-        model, loader, name, args = load(run, split, sources or {})
-        rows.append((str(run)[-30:], measure(model, loader, batches)))
+        opened, loader = load(run, split, manifest, cache_dir)
+        rows.append((str(run)[-30:], measure(opened.model, loader, batches)))
         if init:
             torch.manual_seed(0)
-            fresh = build_model(name, **args)
+            fresh = build_model(opened.ckpt.config["model"]["name"], **opened.ckpt.model_args)
             rows.append(("  (at initialisation)", measure(fresh, loader, batches)))
     print(f"{split} split, {batches} batches at most; saliency means, then how much a same-video query swap moves")
     head = f"{'run':30} {'in':>7} {'out':>7} {'other':>7} {'sd':>6}   {'aligned %':>9} {'memory %':>9} {'fg %':>7}"
@@ -163,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     try:
-        probe(args.runs, args.split, args.batches, args.init, {"manifest": args.manifest, "cache_dir": args.cache_dir})
+        probe(args.runs, args.split, args.batches, args.init, args.manifest, args.cache_dir)
     except UserError as e:  # a missing run folder, a model outside the DETR family: named, no traceback
         print(f"detr_probe: {e}", file=sys.stderr)
         return 2

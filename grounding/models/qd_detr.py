@@ -226,13 +226,20 @@ class QDDetrModel(GroundingModel):
         """Aligner then encoder: global (B, d) and local (B, L, d) memory."""
         return self.encoder(self.align(v, pos, words), vm, pos)
 
-    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        self.check_batch(batch)
+    def inputs(self, batch: dict[str, Tensor]) -> tuple[dict[str, Any], dict[str, tuple[Tensor, Tensor]]]:
+        """The projections every pass starts from: ``state`` (per query: video ``v``, its mask
+        ``vm``, positions ``pos``, projected ``words`` and ``words_mask``) and the words by role
+        (``query_words``). The video is projected once per video, then spread to its queries."""
         v, vm, pos = self.project_video(batch)  # once per video
         v, vm, pos = per_query(v, batch), per_query(vm, batch), per_query(pos, batch)
         words, words_mask = self.project_words(batch)
         state: dict[str, Any] = {"v": v, "vm": vm, "pos": pos, "words": words, "words_mask": words_mask}
-        words = self.query_words(batch, state)
+        return state, self.query_words(batch, state)
+
+    def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        self.check_batch(batch)
+        state, words = self.inputs(batch)
+        v, vm, pos = state["v"], state["vm"], state["pos"]
         g, m = self.memory(v, vm, pos, words)
         hs, refs = self.decoder(m, vm, pos, self.anchors)
         logits, spans = self.class_head(hs), self.span_head(hs, refs)
