@@ -56,6 +56,14 @@ class DataConfig(BaseModel):
         "to each snippet after pooling (Moment-DETR / QD-DETR / MESM 'tef'); the model's "
         "video_dim grows by 2",
     )
+    temporal_differences: float = Field(
+        0.0,
+        ge=0.0,
+        description="s > 0: append s * (v_i - v_{i-1}) and s * (v_{i+1} - v_i), the changes into and "
+        "out of each snippet (of its features and, when on, its endpoints), after pooling "
+        "(grounding.data.snippet_extras; demo DETRs: 10); the "
+        "model's video_dim triples; 0: off",
+    )
     video_batches: bool | None = Field(
         None,
         description="train on batches of whole videos with all their queries "

@@ -24,7 +24,8 @@ import torch
 
 from grounding.checkpoint import checkpoint_model, data_sources, load_checkpoint
 from grounding.data.collate import collate, to_device
-from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest, video_width
+from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
+from grounding.data.snippet_extras import SnippetExtras
 from grounding.data.textbank import TextBank
 from grounding.inference import predict_batch
 from grounding.models.base import GroundingModel
@@ -68,17 +69,18 @@ class Predictor:
         device: str = "cpu",
         batch_size: int = 64,
         l2_normalize_frames: bool = False,
-        temporal_endpoints: bool = False,
+        extras: SnippetExtras | None = None,
     ) -> None:
-        """``l2_normalize_frames`` / ``temporal_endpoints``: the data options the model was trained
-        with (``DataConfig``); ``from_checkpoint`` reads them from the checkpoint."""
+        """``l2_normalize_frames`` / ``extras`` (``grounding.data.snippet_extras``): the data
+        options the model was trained with (``DataConfig``); ``from_checkpoint`` reads them from
+        the checkpoint."""
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.info = read_manifest(manifest, cache_dir)
         self.store = open_video_store(self.info, features, store_layout, l2_normalize_frames)
-        self.temporal_endpoints = temporal_endpoints
-        self.store.expect_width(model.config.video_dim - video_width(0, temporal_endpoints), "the model's video_dim")
+        self.extras = extras or SnippetExtras()
+        self.store.expect_width(self.extras.store_width(model.config.video_dim), "the model's video_dim")
         self.max_len = max_len
         self.cache = CacheStore(self.info.cache_dir)
         self._rows_by_video: dict[str, list[dict[str, Any]]] = {}
@@ -114,7 +116,7 @@ class Predictor:
             device,
             ckpt.config["optim"]["batch_size"],
             data.get("l2_normalize_frames", False),
-            data.get("temporal_endpoints", False),
+            SnippetExtras.from_data(data),
         )
 
     # -- data: the rows of the videos asked about ------------------------------------------------
@@ -132,7 +134,7 @@ class Predictor:
                 self.max_len,
                 fields=self.model.required_keys,
                 videos=todo,
-                temporal_endpoints=self.temporal_endpoints,
+                extras=self.extras,
                 video_cache_mb=0,  # _video keeps them, within max_cached_videos
             )
             self._datasets |= dict.fromkeys(todo, ds)

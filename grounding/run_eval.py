@@ -12,6 +12,7 @@ import torch
 from grounding.checkpoint import Checkpoint, checkpoint_model, data_sources, load_checkpoint
 from grounding.config import TrainConfig, config_dict
 from grounding.data.dataset import GroundingDataset, open_video_store, read_manifest
+from grounding.data.snippet_extras import SnippetExtras
 from grounding.evaluation import evaluate_predictions
 from grounding.models import build_model
 from grounding.models.base import GroundingModel
@@ -45,13 +46,14 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def checkpoint_dataset(ckpt: Any, info: Any, features: Any, split: str, fields: Any) -> GroundingDataset:
     """``split`` of a manifest as the checkpoint's model was trained to read it: its feature store
-    with the run's data options (L2-normalised frames; the 2-d temporal endpoint feature added
-    after the store, so the store holds ``video_dim - 2``), held to the checkpoint's width."""
+    with the run's data options (L2-normalised frames; the snippet extras appended after the
+    store, ``grounding.data.snippet_extras``), held to the store width the checkpoint's
+    ``video_dim`` implies."""
     data = ckpt.config["data"]
     store = open_video_store(info, features, data["store"], data.get("l2_normalize_frames", False))
-    tef = data.get("temporal_endpoints", False)
-    store.expect_width(ckpt.model_args["video_dim"] - (2 if tef else 0), f"the checkpoint's video_dim ({ckpt.path})")
-    return GroundingDataset(info, split, store, data["max_len"], fields=fields, temporal_endpoints=tef)
+    extras = SnippetExtras.from_data(data)
+    store.expect_width(extras.store_width(ckpt.model_args["video_dim"]), f"the checkpoint's video_dim ({ckpt.path})")
+    return GroundingDataset(info, split, store, data["max_len"], fields=fields, extras=extras)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ from grounding.checkpoint import load_checkpoint, load_training_state, resume_po
 from grounding.config import TrainConfig, config_dict, run_dir
 from grounding.data.check import FEATURE_CHECK, check_videos, videos_by_split
 from grounding.data.collate import collate, collate_by_video, to_device
-from grounding.data.dataset import GroundingDataset, open_video_store, probe_dims, read_manifest, video_width
+from grounding.data.dataset import GroundingDataset, open_video_store, probe_dims, read_manifest
 from grounding.data.samplers import VideoBatchSampler
+from grounding.data.snippet_extras import SnippetExtras
 from grounding.inference import predict_batch, prediction_rows
 from grounding.metrics.temporal import same_window_share, temporal_metrics
 from grounding.models import build_model
@@ -240,7 +241,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     info = read_manifest(cfg.data.manifest, cfg.data.cache_dir)
     store = open_video_store(info, cfg.data.features, cfg.data.store, cfg.data.l2_normalize_frames)
     video_dim, text_dim = probe_dims(info, store, cfg.data.train_split)
-    args = model_args(cfg, video_width(video_dim, cfg.data.temporal_endpoints), text_dim)
+    extras = SnippetExtras.from_data(cfg.data)  # appended to each snippet: endpoints, differences
+    args = model_args(cfg, extras.width(video_dim), text_dim)
     # Every video of the splits fit reads, loaded once before the first step (cached per run folder).
     check_videos(
         store,
@@ -250,7 +252,6 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
     )
     model = build_model(cfg.model.name, **args).to(device)
     # The model decides what is loaded: its inputs everywhere, its loss fields for training only.
-    tef = cfg.data.temporal_endpoints
     train_set = GroundingDataset(
         info,
         cfg.data.train_split,
@@ -258,7 +259,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
         cfg.data.max_len,
         targets=model.target_maker(cfg.data.targets),
         fields=(*model.required_keys, *model.loss_keys),
-        temporal_endpoints=tef,
+        extras=extras,
         video_cache_mb=cfg.data.video_cache_mb,
     )
     has_val = any(r["split"] == cfg.data.val_split for r in info.rows)
@@ -269,7 +270,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, stop_afte
             store,
             cfg.data.max_len,
             fields=model.required_keys,
-            temporal_endpoints=tef,
+            extras=extras,
             video_cache_mb=cfg.data.video_cache_mb,
         )
         if has_val

@@ -30,6 +30,7 @@ from grounding.data.align import align_narratives
 from grounding.data.collate import collate
 from grounding.data.features import FeatureStore, l2_normalized, open_stores, pad_to_length, pool_to_length
 from grounding.data.fields import FIELDS, BatchField, fields_for
+from grounding.data.snippet_extras import SnippetExtras
 from grounding.data.stvg import StvgData
 from grounding.data.targets import SpanTargets, TargetConfig
 from grounding.data.textbank import TextBank
@@ -51,21 +52,6 @@ class TargetMaker(Protocol):
     keys: tuple[str, ...]  # the label fields it fills
 
     def __call__(self, windows: list[tuple[float, float]], duration: float, length: int) -> dict[str, np.ndarray]: ...
-
-
-TEF_DIM = 2  # width of the temporal endpoint feature, appended to each snippet's video features
-
-
-def video_width(store_width: int, temporal_endpoints: bool) -> int:
-    """The video width a model sees: the store's, plus ``TEF_DIM`` with the endpoint feature."""
-    return store_width + (TEF_DIM if temporal_endpoints else 0)
-
-
-def temporal_endpoints(n: int) -> np.ndarray:
-    """(n, 2) float32 temporal endpoint feature of each snippet: (i / n, (i + 1) / n) (Moment-DETR /
-    QD-DETR / MESM's ``tef``), appended after pooling when ``DataConfig.temporal_endpoints`` is on."""
-    i = np.arange(n, dtype=np.float32)
-    return np.stack([i / n, (i + 1) / n], axis=1) if n else np.zeros((0, TEF_DIM), np.float32)
 
 
 def open_video_store(info: ManifestInfo, features: list[str] | None = None, layout: str = "auto",
@@ -125,15 +111,16 @@ class GroundingDataset:
     def __init__(self, manifest: str | Path | ManifestInfo, split: str | None, store: FeatureStore,
                  max_len: int = 128, cache_dir: str | Path | None = None,
                  targets: TargetMaker | TargetConfig | None = None, fields: Iterable[str] | None = None,
-                 videos: Iterable[str] | None = None, temporal_endpoints: bool = False,
+                 videos: Iterable[str] | None = None, extras: SnippetExtras | None = None,
                  video_cache_mb: float = 1024.0) -> None:
         """``split`` None takes every split; ``videos`` keeps only the queries of those videos
-        (``Predictor`` loads just the videos it is asked about); ``temporal_endpoints`` appends
-        the 2-d (i / n, (i + 1) / n) feature to each snippet after pooling; ``video_cache_mb``
-        bounds the video-level fields kept between items (0: none kept; per DataLoader worker)."""
+        (``Predictor`` loads just the videos it is asked about); ``extras`` is what is appended
+        to each snippet after pooling (``grounding.data.snippet_extras``: temporal endpoints,
+        temporal differences; default none); ``video_cache_mb`` bounds the video-level fields
+        kept between items (0: none kept; per DataLoader worker)."""
         info = manifest if isinstance(manifest, ManifestInfo) else read_manifest(manifest, cache_dir)
         self.info, self.split, self.store, self.max_len = info, split, store, max_len
-        self.temporal_endpoints = temporal_endpoints
+        self.extras = extras or SnippetExtras()
         self.targets: TargetMaker | None = SpanTargets(targets) if isinstance(targets, TargetConfig) or (
             targets is None and fields is None) else targets
         wanted = list(default_fields() if fields is None else fields)
@@ -216,12 +203,9 @@ class GroundingDataset:
         return out
 
     def video_features(self, video_id: str) -> np.ndarray:
-        """(L, D) features of one video, max-pooled to at most ``max_len`` snippets (plus the
-        temporal endpoint feature when asked)."""
-        pooled = pool_to_length(self.store.load(video_id), self.max_len)
-        if not self.temporal_endpoints:
-            return pooled
-        return np.concatenate([pooled, temporal_endpoints(pooled.shape[0]).astype(pooled.dtype)], axis=1)
+        """(L, D) features of one video, max-pooled to at most ``max_len`` snippets, with the
+        run's ``extras`` appended."""
+        return self.extras(pool_to_length(self.store.load(video_id), self.max_len))
 
     def n_snippets(self, video_id: str) -> int:
         """Snippets of the video after pooling; its features are read once per video for it (the
