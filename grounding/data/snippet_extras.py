@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from groundwork.errors import InputError
+
 TEF_DIM = 2  # width of the temporal endpoint feature
 
 
@@ -62,11 +64,16 @@ class SnippetExtras:
         return (store_width + (TEF_DIM if self.endpoints else 0)) * (3 if self.differences else 1)
 
     def store_width(self, video_dim: int) -> int:
-        """The store width that gives a model's ``video_dim`` (inverse of ``width``); -1 when none
-        does, so that a width check against a store names the mismatch."""
-        if self.differences and video_dim % 3:
-            return -1
-        return (video_dim // 3 if self.differences else video_dim) - (TEF_DIM if self.endpoints else 0)
+        """The store width that gives a model's ``video_dim`` (inverse of ``width``)."""
+        base = video_dim // 3 if self.differences else video_dim
+        store = base - (TEF_DIM if self.endpoints else 0)
+        if store < 1 or (self.differences and video_dim % 3):
+            msg = (
+                f"video_dim {video_dim} cannot come from a feature store with {self}: the model was "
+                "trained with other data options (data.temporal_endpoints / data.temporal_differences)"
+            )
+            raise InputError(msg)
+        return store
 
     def __call__(self, pooled: np.ndarray) -> np.ndarray:
         """(n, D) pooled snippets -> (n, width(D))."""

@@ -7,6 +7,7 @@ from grounding.config import DataConfig
 from grounding.data.dataset import GroundingDataset
 from grounding.data.features import open_store, pool_to_length
 from grounding.data.snippet_extras import SnippetExtras, temporal_differences, temporal_endpoints
+from groundwork.errors import InputError
 from tests.grounding.fixtures import build_tiny_corpus
 
 
@@ -45,8 +46,10 @@ def test_width_and_store_width_invert(endpoints: bool, differences: float) -> No
         assert extras.store_width(extras.width(store)) == store
 
 
-def test_store_width_of_an_impossible_video_dim_is_minus_one() -> None:
-    assert SnippetExtras(endpoints=True, differences=1.0).store_width(3 * (5 + 2) + 1) == -1
+@pytest.mark.parametrize("video_dim", [3 * (5 + 2) + 1, 3 * 2, 2])
+def test_an_impossible_video_dim_names_the_data_options(video_dim: int) -> None:
+    with pytest.raises(InputError, match=rf"video_dim {video_dim} cannot come from .*data.temporal_differences"):
+        SnippetExtras(endpoints=True, differences=1.0).store_width(video_dim)
 
 
 def test_from_data_reads_a_config_and_an_older_checkpoint() -> None:
