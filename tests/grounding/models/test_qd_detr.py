@@ -111,6 +111,7 @@ def test_checkpoint_round_trip_and_the_qvhighlights_suite_on_our_predictions(tmp
                 "features": [str(corpus.features)],
                 "max_len": 16,
                 "temporal_endpoints": True,
+                "temporal_differences": 10.0,  # the checkpoint must carry it to evaluation and Predictor
                 "l2_normalize_frames": True,
             },
             "model": {"name": "qd_detr", "hidden": 32, "heads": 4, "ffn_dim": 64},
